@@ -1,0 +1,31 @@
+package dev.crucible.cli;
+
+import dev.crucible.CrucibleException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code crucible} command: one subcommand per job. */
+@Command(name = "crucible", mixinStandardHelpOptions = true, version = "crucible 0.1.0",
+        description = "Fine-tune and merge large language models on the JVM.",
+        subcommands = {
+                InspectCommand.class,
+        })
+public final class Main {
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns the exit code; user errors print one line on stderr, not a stack trace. */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            if (ex instanceof CrucibleException) {
+                cmd.getErr().println("error: " + ex.getMessage());
+                cmd.getErr().flush();
+                return 1;
+            }
+            throw ex;
+        });
+        return cli.execute(args);
+    }
+}

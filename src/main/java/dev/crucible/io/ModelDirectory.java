@@ -1,0 +1,137 @@
+package dev.crucible.io;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.crucible.CrucibleException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A Hugging Face model directory: {@code config.json}, optional {@code generation_config.json}, safetensors
+ * weights, tokenizer files and chat template.
+ */
+public final class ModelDirectory {
+    public static final String CONFIG = "config.json";
+    public static final String GENERATION_CONFIG = "generation_config.json";
+    public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
+    public static final String CHAT_TEMPLATE_JINJA = "chat_template.jinja";
+
+    /** Files that make up a tokenizer as transformers saves and loads it. */
+    public static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", TOKENIZER_CONFIG,
+            "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json",
+            CHAT_TEMPLATE_JINJA, "chat_template.json");
+
+    private final Path path;
+
+    private ModelDirectory(Path path) {
+        this.path = path;
+    }
+
+    public static ModelDirectory open(Path path) {
+        if (!Files.isDirectory(path)) {
+            throw new CrucibleException(path + ": model directory not found");
+        }
+        if (!Files.isRegularFile(path.resolve(CONFIG))) {
+            throw new CrucibleException(path + ": not a Hugging Face model directory (no config.json)");
+        }
+        return new ModelDirectory(path);
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public ModelConfig config() {
+        return ModelConfig.read(path.resolve(CONFIG));
+    }
+
+    /** {@code generation_config.json} as JSON, or null when the directory has none. */
+    public JsonNode generationConfig() {
+        return readJsonOrNull(path.resolve(GENERATION_CONFIG));
+    }
+
+    /** {@code tokenizer_config.json} as JSON, or null. */
+    public JsonNode tokenizerConfig() {
+        return readJsonOrNull(path.resolve(TOKENIZER_CONFIG));
+    }
+
+    public Checkpoint openCheckpoint() {
+        return Checkpoint.open(path);
+    }
+
+    public boolean hasTokenizer() {
+        return Files.isRegularFile(path.resolve("tokenizer.json")) || Files.isRegularFile(path.resolve("tokenizer.model"));
+    }
+
+    /** The tokenizer files present in this directory. */
+    public List<Path> tokenizerFiles() {
+        List<Path> out = new ArrayList<>();
+        for (String name : TOKENIZER_FILES) {
+            Path p = path.resolve(name);
+            if (Files.isRegularFile(p)) {
+                out.add(p);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The default chat template: {@code chat_template.jinja} if present (transformers 5 saves it there),
+     * else {@code tokenizer_config.json}'s {@code chat_template} (a string, or a list of named templates of
+     * which "default" is taken); null when the model has none.
+     */
+    public String chatTemplate() {
+        Path jinja = path.resolve(CHAT_TEMPLATE_JINJA);
+        try {
+            if (Files.isRegularFile(jinja)) {
+                return Files.readString(jinja);
+            }
+        } catch (IOException e) {
+            throw new CrucibleException(jinja + ": cannot read: " + e.getMessage(), e);
+        }
+        JsonNode tc = tokenizerConfig();
+        JsonNode t = tc == null ? null : tc.get("chat_template");
+        if (t == null || t.isNull()) {
+            return null;
+        }
+        if (t.isTextual()) {
+            return t.asText();
+        }
+        if (t.isArray()) {
+            for (JsonNode named : t) {
+                if ("default".equals(named.path("name").asText())) {
+                    return named.path("template").asText();
+                }
+            }
+            return t.isEmpty() ? null : t.get(0).path("template").asText();
+        }
+        throw new CrucibleException(path.resolve(TOKENIZER_CONFIG) + ": chat_template must be a string or a list");
+    }
+
+    /** Copies every tokenizer file (and so the chat template) into {@code dest}. */
+    public void copyTokenizerTo(Path dest) {
+        for (Path f : tokenizerFiles()) {
+            try {
+                Files.copy(f, dest.resolve(f.getFileName().toString()), StandardCopyOption.REPLACE_EXISTING);
+            } catch (IOException e) {
+                throw new CrucibleException(f + ": cannot copy to " + dest + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    static JsonNode readJsonOrNull(Path file) {
+        if (!Files.isRegularFile(file)) {
+            return null;
+        }
+        try {
+            return new ObjectMapper().readTree(file.toFile());
+        } catch (IOException e) {
+            throw new CrucibleException(file + ": not valid JSON: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,180 @@
+package dev.crucible.model;
+
+import dev.crucible.CrucibleException;
+import dev.crucible.io.ModelConfig;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * What a model family looks like, as data: its weight names and the features its forward pass uses. Merge,
+ * runtime and training all read this one description; adding a family is adding an entry to
+ * {@link #REGISTRY}.
+ *
+ * @param modelType      {@code model_type} in config.json
+ * @param className      transformers' class, the first entry of {@code architectures}
+ * @param layerWeights   weight names inside one decoder layer, relative to {@code model.layers.N.};
+ *                       {@code {e}} stands for an expert index in MoE families
+ * @param features       what the forward pass must do differently from plain Llama
+ */
+public record Architecture(String modelType, String className, List<String> layerWeights, Features features) {
+    public static final String EMBED = "model.embed_tokens.weight";
+    public static final String FINAL_NORM = "model.norm.weight";
+    public static final String LM_HEAD = "lm_head.weight";
+    public static final String LAYER_PREFIX = "model.layers.";
+    private static final Pattern LAYER_NAME = Pattern.compile("^model\\.layers\\.(\\d+)\\.(.+)$");
+
+    /**
+     * @param attentionBias   q/k/v projections have biases (qwen2)
+     * @param qkNorm          per-head RMSNorm on queries and keys (qwen3)
+     * @param fusedQkv        one {@code qkv_proj} instead of q/k/v (phi3)
+     * @param fusedGateUp     one {@code gate_up_proj} instead of gate/up (phi3)
+     * @param moe             sparse mixture-of-experts MLP (mixtral)
+     * @param sandwichNorms   extra norms after attention and around the MLP (gemma2)
+     * @param unitOffsetNorm  RMSNorm scales by (1 + w) (gemma)
+     * @param embeddingScale  embeddings multiplied by sqrt(hidden) (gemma)
+     * @param geluTanh        MLP activation is GeLU-tanh instead of SiLU (gemma)
+     * @param softCapping     attention and final logit soft-capping from config (gemma2)
+     * @param alternatingSlidingWindow sliding window on every other layer (gemma2)
+     */
+    public record Features(boolean attentionBias, boolean qkNorm, boolean fusedQkv, boolean fusedGateUp,
+                           boolean moe, boolean sandwichNorms, boolean unitOffsetNorm, boolean embeddingScale,
+                           boolean geluTanh, boolean softCapping, boolean alternatingSlidingWindow) {
+        static final Features LLAMA = new Features(false, false, false, false, false, false, false, false,
+                false, false, false);
+    }
+
+    private static final List<String> ATTN = List.of("self_attn.q_proj.weight", "self_attn.k_proj.weight",
+            "self_attn.v_proj.weight", "self_attn.o_proj.weight");
+    private static final List<String> MLP = List.of("mlp.gate_proj.weight", "mlp.up_proj.weight",
+            "mlp.down_proj.weight");
+    private static final List<String> NORMS = List.of("input_layernorm.weight", "post_attention_layernorm.weight");
+
+    private static List<String> concat(List<?>... parts) {
+        List<String> out = new ArrayList<>();
+        for (List<?> p : parts) {
+            for (Object o : p) {
+                out.add((String) o);
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    private static final List<String> LLAMA_LAYER = concat(ATTN, MLP, NORMS);
+
+    public static final Map<String, Architecture> REGISTRY = Map.of(
+            "llama", new Architecture("llama", "LlamaForCausalLM", LLAMA_LAYER, Features.LLAMA),
+            "mistral", new Architecture("mistral", "MistralForCausalLM", LLAMA_LAYER, Features.LLAMA),
+            "qwen2", new Architecture("qwen2", "Qwen2ForCausalLM", concat(LLAMA_LAYER, List.of(
+                    "self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias")),
+                    new Features(true, false, false, false, false, false, false, false, false, false, false)),
+            "qwen3", new Architecture("qwen3", "Qwen3ForCausalLM", concat(LLAMA_LAYER, List.of(
+                    "self_attn.q_norm.weight", "self_attn.k_norm.weight")),
+                    new Features(false, true, false, false, false, false, false, false, false, false, false)),
+            "gemma", new Architecture("gemma", "GemmaForCausalLM", LLAMA_LAYER,
+                    new Features(false, false, false, false, false, false, true, true, true, false, false)),
+            "gemma2", new Architecture("gemma2", "Gemma2ForCausalLM", concat(LLAMA_LAYER, List.of(
+                    "pre_feedforward_layernorm.weight", "post_feedforward_layernorm.weight")),
+                    new Features(false, false, false, false, false, true, true, true, true, true, true)),
+            "phi3", new Architecture("phi3", "Phi3ForCausalLM", concat(List.of("self_attn.qkv_proj.weight",
+                    "self_attn.o_proj.weight", "mlp.gate_up_proj.weight", "mlp.down_proj.weight"), NORMS),
+                    new Features(false, false, true, true, false, false, false, false, false, false, false)),
+            "mixtral", new Architecture("mixtral", "MixtralForCausalLM", concat(ATTN, NORMS, List.of(
+                    "block_sparse_moe.gate.weight", "block_sparse_moe.experts.{e}.w1.weight",
+                    "block_sparse_moe.experts.{e}.w2.weight", "block_sparse_moe.experts.{e}.w3.weight")),
+                    new Features(false, false, false, false, true, false, false, false, false, false, false)));
+
+    /** The registered family of {@code config}'s {@code model_type}, or an error naming the type. */
+    public static Architecture of(ModelConfig config) {
+        Architecture a = config.modelType() == null ? null : REGISTRY.get(config.modelType());
+        if (a == null) {
+            throw new CrucibleException("unknown model_type '" + config.modelType() + "' in "
+                    + (config.source() == null ? "config" : config.source()) + ": supported are "
+                    + REGISTRY.keySet().stream().sorted().toList());
+        }
+        return a;
+    }
+
+    /**
+     * The registered family, or for an unknown {@code model_type} a Llama-like description when the tensor
+     * names are Llama's (q/k/v/o and gate/up/down projections, two norms per layer), so that merges of
+     * new Llama derivatives work without a registry entry.
+     */
+    public static Architecture ofOrInfer(ModelConfig config, Collection<String> tensorNames) {
+        Architecture known = config.modelType() == null ? null : REGISTRY.get(config.modelType());
+        if (known != null) {
+            return known;
+        }
+        boolean llamaLike = tensorNames.contains(EMBED)
+                && LLAMA_LAYER.stream().allMatch(w -> tensorNames.contains(LAYER_PREFIX + "0." + w));
+        if (!llamaLike) {
+            return of(config); // throws with the list of supported types
+        }
+        boolean bias = tensorNames.contains(LAYER_PREFIX + "0.self_attn.q_proj.bias");
+        boolean qkNorm = tensorNames.contains(LAYER_PREFIX + "0.self_attn.q_norm.weight");
+        List<String> layer = new ArrayList<>(LLAMA_LAYER);
+        for (String extra : List.of("self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias",
+                "self_attn.q_norm.weight", "self_attn.k_norm.weight")) {
+            if (tensorNames.contains(LAYER_PREFIX + "0." + extra)) {
+                layer.add(extra);
+            }
+        }
+        return new Architecture(config.modelType(), config.architecture(), List.copyOf(layer),
+                new Features(bias, qkNorm, false, false, false, false, false, false, false, false, false));
+    }
+
+    /** Full weight names of decoder layer {@code layer}, experts expanded from {@code num_local_experts}. */
+    public List<String> layerWeightNames(int layer, ModelConfig config) {
+        int experts = features.moe ? config.intOr("num_local_experts", 0) : 0;
+        List<String> out = new ArrayList<>();
+        for (String w : layerWeights) {
+            if (w.contains("{e}")) {
+                for (int e = 0; e < experts; e++) {
+                    out.add(LAYER_PREFIX + layer + "." + w.replace("{e}", Integer.toString(e)));
+                }
+            } else {
+                out.add(LAYER_PREFIX + layer + "." + w);
+            }
+        }
+        return out;
+    }
+
+    /** Every weight name a checkpoint of this family must hold, given its config. */
+    public List<String> weightNames(ModelConfig config) {
+        List<String> out = new ArrayList<>();
+        out.add(EMBED);
+        for (int l = 0; l < config.numHiddenLayers(); l++) {
+            out.addAll(layerWeightNames(l, config));
+        }
+        out.add(FINAL_NORM);
+        if (!config.tieWordEmbeddings()) {
+            out.add(LM_HEAD);
+        }
+        return out;
+    }
+
+    /** The decoder layer a weight name belongs to, or -1 for embeddings, final norm and head. */
+    public static int layerOf(String tensorName) {
+        Matcher m = LAYER_NAME.matcher(tensorName);
+        return m.matches() ? Integer.parseInt(m.group(1)) : -1;
+    }
+
+    /** The part of a layer weight's name after {@code model.layers.N.}; the whole name for other weights. */
+    public static String withinLayer(String tensorName) {
+        Matcher m = LAYER_NAME.matcher(tensorName);
+        return m.matches() ? m.group(2) : tensorName;
+    }
+
+    /** {@code tensorName} moved to decoder layer {@code newLayer}. */
+    public static String renumber(String tensorName, int newLayer) {
+        Matcher m = LAYER_NAME.matcher(tensorName);
+        if (!m.matches()) {
+            throw new IllegalArgumentException(tensorName + " is not a layer weight");
+        }
+        return LAYER_PREFIX + newLayer + "." + m.group(2);
+    }
+}

@@ -1,0 +1,32 @@
+package dev.crucible.merge;
+
+import dev.crucible.tensor.Tensor;
+
+import java.util.Map;
+
+/**
+ * One mergekit merge method. It sees the aligned input tensors of one output tensor (same shape, already
+ * converted to the config's {@code dtype}) and returns the merged tensor. Methods are stateless and called
+ * from many threads at once.
+ */
+public interface MergeMethod {
+    /** How a method uses {@code base_model}. */
+    enum BaseModelUse { REQUIRED, OPTIONAL, UNUSED }
+
+    /** The name used in mergekit configs ({@code merge_method: ties}). */
+    String name();
+
+    BaseModelUse baseModelUse();
+
+    /**
+     * Parameters given once for the whole merge (top-level {@code parameters}), with their defaults;
+     * a null default marks a required parameter.
+     */
+    Map<String, Object> globalParameters();
+
+    /** Parameters given per input model ({@code models[i].parameters}), with defaults; null = required. */
+    Map<String, Object> modelParameters();
+
+    /** Merges one tensor. */
+    Tensor merge(MergeInputs inputs);
+}

@@ -1,0 +1,52 @@
+package dev.crucible.tensor;
+
+/**
+ * Rounding to a compute dtype the way torch does: an element-wise op on a bf16/f16 tensor is computed in
+ * float32 and its result rounded to the dtype (nearest, ties to even). {@link DType#F32} and {@link DType#F64}
+ * leave float32 values alone, so {@code dtype: float32} gives full precision.
+ */
+public final class Rounding {
+    private Rounding() {
+    }
+
+    /** {@code v} rounded to {@code dtype} (returned as float32). */
+    public static float round(DType dtype, float v) {
+        return switch (dtype) {
+            case BF16 -> bf16(v);
+            case F16 -> FloatFormats.roundToF16(v);
+            default -> v;
+        };
+    }
+
+    /** A Python scalar as torch stores it in a tensor of {@code dtype} ({@code torch.tensor([0.3], dtype=bf16)}). */
+    public static float scalar(DType dtype, double v) {
+        return round(dtype, (float) v);
+    }
+
+    /** Rounds {@code a[from..to)} in place. */
+    public static void roundInPlace(DType dtype, float[] a, int from, int to) {
+        switch (dtype) {
+            case BF16 -> {
+                for (int i = from; i < to; i++) {
+                    a[i] = bf16(a[i]);
+                }
+            }
+            case F16 -> {
+                for (int i = from; i < to; i++) {
+                    a[i] = FloatFormats.roundToF16(a[i]);
+                }
+            }
+            default -> {
+            }
+        }
+    }
+
+    /** Round-to-nearest-even to bf16 without a branch for finite values (the JIT vectorises loops of this). */
+    public static float bf16(float v) {
+        int bits = Float.floatToRawIntBits(v);
+        if ((bits & 0x7FFFFFFF) > 0x7F800000) {
+            return v;
+        }
+        return Float.intBitsToFloat((bits + 0x7FFF + ((bits >>> 16) & 1)) & 0xFFFF0000);
+    }
+}

@@ -153,7 +153,19 @@ public final class ShardedWriter implements AutoCloseable {
                     + " falls outside tensor '" + name + "' (" + slot.info.byteSize() + " bytes)");
         }
         try {
-            writeFully(slot.channel, bytes.asByteBuffer(), slot.dataStart + slot.info.begin() + byteOffset);
+            long pos = slot.dataStart + slot.info.begin() + byteOffset;
+            if (bytes.isNative() || bytes.heapBase().orElse(null) instanceof byte[]) {
+                writeFully(slot.channel, bytes.asByteBuffer(), pos);
+            } else {
+                // Heap segments over long[]/float[] arrays have no ByteBuffer view: go through a byte[] in chunks.
+                byte[] chunk = new byte[(int) Math.min(bytes.byteSize(), 1 << 22)];
+                MemorySegment chunkSeg = MemorySegment.ofArray(chunk);
+                for (long off = 0; off < bytes.byteSize(); off += chunk.length) {
+                    int len = (int) Math.min(chunk.length, bytes.byteSize() - off);
+                    MemorySegment.copy(bytes, off, chunkSeg, 0, len);
+                    writeFully(slot.channel, ByteBuffer.wrap(chunk, 0, len), pos + off);
+                }
+            }
         } catch (IOException e) {
             throw new CrucibleException(slot.file + ": write failed: " + e.getMessage(), e);
         }

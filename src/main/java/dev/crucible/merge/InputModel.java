@@ -1,0 +1,112 @@
+package dev.crucible.merge;
+
+import dev.crucible.CrucibleException;
+import dev.crucible.io.Checkpoint;
+import dev.crucible.io.ModelConfig;
+import dev.crucible.io.ModelDirectory;
+import dev.crucible.io.TensorInfo;
+import dev.crucible.model.Architecture;
+import dev.crucible.tensor.DType;
+import dev.crucible.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+
+/** One model a merge reads: its directory, config, memory-mapped weights and optional on-the-fly LoRA. */
+public final class InputModel implements AutoCloseable {
+    private final ModelRef ref;
+    private final ModelDirectory directory;
+    private final ModelConfig config;
+    private final Checkpoint checkpoint;
+    private final LoraAdapter lora;
+    private final Architecture architecture;
+
+    private InputModel(ModelRef ref, ModelDirectory directory, ModelConfig config, Checkpoint checkpoint,
+                       LoraAdapter lora, Architecture architecture) {
+        this.ref = ref;
+        this.directory = directory;
+        this.config = config;
+        this.checkpoint = checkpoint;
+        this.lora = lora;
+        this.architecture = architecture;
+    }
+
+    public static InputModel open(ModelRef ref) {
+        ModelDirectory dir = ModelDirectory.open(ref.path());
+        ModelConfig config = dir.config();
+        Checkpoint ckpt = dir.openCheckpoint();
+        LoraAdapter lora = null;
+        try {
+            Architecture arch = Architecture.ofOrInfer(config, ckpt.names());
+            lora = ref.lora() == null ? null : LoraAdapter.open(ref.lora());
+            return new InputModel(ref, dir, config, ckpt, lora, arch);
+        } catch (CrucibleException e) {
+            ckpt.close();
+            if (lora != null) {
+                lora.close();
+            }
+            throw new CrucibleException(ref + ": " + e.getMessage(), e);
+        }
+    }
+
+    public ModelRef ref() {
+        return ref;
+    }
+
+    public ModelDirectory directory() {
+        return directory;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public Architecture architecture() {
+        return architecture;
+    }
+
+    public List<String> tensorNames() {
+        return checkpoint.names();
+    }
+
+    public boolean has(String name) {
+        return checkpoint.contains(name);
+    }
+
+    public TensorInfo info(String name) {
+        return checkpoint.info(name);
+    }
+
+    /** Bytes this model contributes when {@code name} is read. */
+    public long bytes(String name) {
+        return checkpoint.info(name).byteSize();
+    }
+
+    /**
+     * Tensor {@code name} in {@code dtype}: a zero-copy view of the mapped file when no conversion or adapter is
+     * involved, else a heap copy.
+     */
+    public Tensor load(String name, DType dtype) {
+        Tensor raw = checkpoint.tensor(name);
+        if (lora != null && lora.targets(name)) {
+            return Tensor.fromFloats(dtype, lora.apply(name, raw), raw.shape());
+        }
+        return raw.dtype() == dtype ? raw : raw.to(dtype);
+    }
+
+    /** Drops the mapped pages of {@code name} from this process's resident set (they stay in the page cache). */
+    public void release(String name) {
+        MemorySegment seg = checkpoint.tensor(name).data();
+        if (seg.isMapped()) {
+            seg.unload();
+        }
+    }
+
+    @Override
+    public void close() {
+        checkpoint.close();
+        if (lora != null) {
+            lora.close();
+        }
+    }
+}

@@ -61,7 +61,8 @@ public record ModelRef(String spec, Path path, Path lora) {
         if (found != null) {
             return found;
         }
-        if (HUB_ID.matcher(text).matches() && !text.startsWith(".")) {
+        String owner = text.contains("/") ? text.substring(0, text.indexOf('/')) : text;
+        if (HUB_ID.matcher(text).matches() && find(owner, baseDirs) == null) {
             String id = text.contains("@") ? text.substring(0, text.indexOf('@')) : text;
             throw new CrucibleException(key + ": '" + text + "' is not a local directory; it looks like a Hugging Face"
                     + " Hub id. Crucible does not download models: fetch it first, e.g. `huggingface-cli download "

@@ -1,0 +1,212 @@
+package dev.crucible.merge;
+
+import dev.crucible.io.Checkpoint;
+import dev.crucible.io.ShardedWriter;
+import dev.crucible.io.TensorSpec;
+import dev.crucible.tensor.DType;
+import dev.crucible.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+import static dev.crucible.merge.MergeTestSupport.FIXTURES;
+import static dev.crucible.merge.MergeTestSupport.crucible;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The {@code crucible merge} command on real inputs: errors, frankenmerges, threads, LoRA, failures, dry runs. */
+class MergeCommandTest {
+    @TempDir
+    Path tmp;
+
+    private MergeTestSupport.Result merge(String yaml, Path out, String... extra) throws Exception {
+        Path cfg = tmp.resolve("config-" + System.nanoTime() + ".yml");
+        Files.writeString(cfg, yaml);
+        List<String> args = new ArrayList<>(List.of("merge", cfg.toString(), out.toString(), "--base-dir",
+                FIXTURES.toString(), "--quiet"));
+        args.addAll(List.of(extra));
+        return crucible(args.toArray(String[]::new));
+    }
+
+    @ParameterizedTest(name = "{1}")
+    @CsvSource(delimiter = '|', value = {
+            "merge_methd: linear\\nmodels:\\n  - model: models/tiny-ft1| unknown key 'merge_methd'",
+            "merge_method: frobnicate\\nmodels:\\n  - model: models/tiny-ft1| unknown merge_method 'frobnicate'",
+            "merge_method: linear\\nmodels:\\n  - model: models/tiny-ft1\\n    parameters: {weight: 1, density: 2}| models[0].parameters.density: unknown parameter",
+            "merge_method: linear\\nmodels:\\n  - model: models/tiny-ft1\\n  - model: models/tiny-ft2\\n    parameters: {weight: 1}| parameter 'weight' is required",
+            "merge_method: linear\\nslices:\\n  - sources:\\n      - model: models/tiny-ft1\\n        layer_range: [0, 9]\\nparameters: {weight: 1}| slices[0].sources[0].layer_range: [0, 9] is out of bounds",
+            "merge_method: linear\\nslices:\\n  - sources:\\n      - model: models/tiny-ft1\\n        layer_range: [0, 3]\\n      - model: ../hf/models/llama\\n        layer_range: [0, 3]\\nparameters: {weight: 1}| pass --allow-crimes",
+            "merge_method: linear\\nmodels:\\n  - model: models/no-such-model\\n    parameters: {weight: 1}| models[0].model: model directory 'models/no-such-model' not found",
+            "merge_method: linear\\nmodels:\\n  - model: mistralai/Mistral-7B-v0.1\\n    parameters: {weight: 1}| huggingface-cli download mistralai/Mistral-7B-v0.1",
+            "merge_method: linear\\nmodels:\\n  - model: models/tiny-ft1\\n    parameters: {weight: 1}\\ndtype: int8| dtype: expected bfloat16, float16 or float32",
+            "merge_method: linear\\nmodels:\\n  - model: models/tiny-ft1\\n    parameters:\\n      weight: [{filter: mlp, valu: 1}]| unknown key 'valu'",
+            "merge_method: linear\\nmodels:\\n  - model: models/tiny-ft1\\n    parameters: {weight: 1}\\ntokenizer: {source: union, pad_to_multiple_of: 0}| tokenizer.pad_to_multiple_of",
+            "merge_method: linear\\nmodels:\\n  - model: models/tiny-ft1\\n    parameters: {weight: 1}\\nchat_template: nonsense| chat_template: 'nonsense'",
+    })
+    void badConfigsFailBeforeAnythingIsWritten(String yaml, String message) throws Exception {
+        Path out = tmp.resolve("out");
+        var r = merge(yaml.replace("\\n", "\n"), out);
+        assertEquals(1, r.exitCode(), r.err());
+        assertTrue(r.err().startsWith("error: "), r.err());
+        assertTrue(r.err().contains(message.trim()), r.err());
+        assertFalse(Files.exists(out));
+        try (var s = Files.list(tmp)) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".out")), "no staging leftovers");
+        }
+    }
+
+    @Test
+    void frankenmergeSlicesMatchMergekitsPassthrough() throws Exception {
+        // Single-source slices with weight 1 copy tensors exactly, so the slice/renumbering logic must reproduce
+        // mergekit's passthrough output bit for bit whatever method runs them.
+        String yaml = Files.readString(FIXTURES.resolve("configs/passthrough.yml"))
+                .replace("merge_method: passthrough", "merge_method: linear\nparameters: {weight: 1.0}");
+        Path out = tmp.resolve("franken");
+        var r = merge(yaml, out, "--no-copy-tokenizer");
+        assertEquals(0, r.exitCode(), r.err());
+        MergeFidelityTest.compareTensors(FIXTURES.resolve("outputs/passthrough"), out, true);
+        String config = Files.readString(out.resolve("config.json"));
+        assertTrue(config.contains("\"num_hidden_layers\" : 6"), config);
+    }
+
+    @Test
+    void repeatedLayersAreRenumbered() throws Exception {
+        String yaml = """
+                merge_method: linear
+                parameters: {weight: 1.0}
+                slices:
+                  - sources: [{model: models/tiny-ft1, layer_range: [0, 2]}]
+                  - sources: [{model: models/tiny-ft1, layer_range: [1, 3]}]
+                  - sources: [{model: models/tiny-ft1, layer_range: [1, 3]}]
+                dtype: bfloat16
+                """;
+        Path out = tmp.resolve("repeat");
+        assertEquals(0, merge(yaml, out, "--no-copy-tokenizer").exitCode());
+        try (Checkpoint c = Checkpoint.open(out); Checkpoint src = Checkpoint.open(FIXTURES.resolve("models/tiny-ft1"))) {
+            int[] sourceLayer = {0, 1, 1, 2, 1, 2};
+            for (int l = 0; l < 6; l++) {
+                for (String w : List.of("self_attn.q_proj.weight", "mlp.down_proj.weight", "input_layernorm.weight")) {
+                    assertArrayEquals(src.tensor("model.layers." + sourceLayer[l] + "." + w).toFloatArray(),
+                            c.tensor("model.layers." + l + "." + w).toFloatArray(), "layer " + l + " " + w);
+                }
+            }
+            assertFalse(c.contains("model.layers.6.self_attn.q_proj.weight"));
+        }
+    }
+
+    @Test
+    void threadCountAndShardingDoNotChangeTheBytes() throws Exception {
+        String yaml = Files.readString(FIXTURES.resolve("configs/linear.yml"));
+        Path one = tmp.resolve("one");
+        Path many = tmp.resolve("many");
+        assertEquals(0, merge(yaml, one, "--threads", "1", "--out-shard-size", "100K").exitCode());
+        assertEquals(0, merge(yaml, many, "--threads", "4", "--out-shard-size", "100K", "--memory-budget", "64K")
+                .exitCode());
+        List<String> files;
+        try (var s = Files.list(one)) {
+            files = s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+        assertTrue(files.contains("model.safetensors.index.json"), files.toString());
+        assertTrue(files.stream().filter(f -> f.endsWith(".safetensors")).count() > 1, files.toString());
+        for (String f : files) {
+            if (!f.equals("README.md")) {
+                assertArrayEquals(Files.readAllBytes(one.resolve(f)), Files.readAllBytes(many.resolve(f)), f);
+            }
+        }
+        MergeFidelityTest.compareTensors(FIXTURES.resolve("outputs/linear"), many, true);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"lora", "rslora"})
+    void loraAdaptersApplyOnTheFly(String kind) throws Exception {
+        String yaml = "merge_method: linear\nmodels:\n  - model: ../hf/models/llama+../hf/adapters/" + kind
+                + "\n    parameters: {weight: 1.0}\ndtype: float32\n";
+        Path out = tmp.resolve(kind);
+        var r = merge(yaml, out);
+        assertEquals(0, r.exitCode(), r.err());
+        Path reference = FIXTURES.resolve("../hf/adapters/" + kind + "_merged").normalize();
+        try (Checkpoint exp = Checkpoint.open(reference); Checkpoint act = Checkpoint.open(out)) {
+            assertEquals(new TreeSet<>(exp.names()), new TreeSet<>(act.names()));
+            boolean anyChanged = false;
+            try (Checkpoint base = Checkpoint.open(FIXTURES.resolve("../hf/models/llama").normalize())) {
+                for (String n : exp.names()) {
+                    float[] e = exp.tensor(n).toFloatArray();
+                    float[] a = act.tensor(n).toFloatArray();
+                    float[] b = base.tensor(n).toFloatArray();
+                    for (int i = 0; i < e.length; i++) {
+                        assertEquals(e[i], a[i], 1e-5f + 1e-5f * Math.abs(e[i]), n + "[" + i + "]");
+                        anyChanged |= a[i] != b[i];
+                    }
+                }
+            }
+            assertTrue(anyChanged, "the adapter changed some weights");
+        }
+    }
+
+    @Test
+    void failedMergeLeavesNoOutputAndKeepsAnOldOne() throws Exception {
+        // An adapter whose q_proj matrices do not fit the model fails in the middle of the merge.
+        Path adapter = tmp.resolve("broken-lora");
+        Files.createDirectories(adapter);
+        Files.writeString(adapter.resolve("adapter_config.json"), "{\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 4}");
+        String prefix = "base_model.model.model.layers.2.self_attn.q_proj.";
+        List<TensorSpec> specs = List.of(new TensorSpec(prefix + "lora_A.weight", DType.F32, new long[]{2, 7}),
+                new TensorSpec(prefix + "lora_B.weight", DType.F32, new long[]{64, 2}));
+        try (ShardedWriter w = new ShardedWriter(adapter, specs, Long.MAX_VALUE, Map.of())) {
+            w.write(specs.get(0).name(), Tensor.ofFloats(new float[14], 2, 7));
+            w.write(specs.get(1).name(), Tensor.ofFloats(new float[128], 64, 2));
+            w.finish();
+        }
+        Files.move(adapter.resolve("model.safetensors"), adapter.resolve("adapter_model.safetensors"));
+        Path out = tmp.resolve("existing");
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("keep.txt"), "old result");
+        String yaml = "merge_method: linear\nmodels:\n  - model: ../hf/models/llama+" + adapter
+                + "\n    parameters: {weight: 1.0}\n";
+        var r = merge(yaml, out, "--threads", "2");
+        assertEquals(1, r.exitCode(), r.err());
+        assertTrue(r.err().contains("q_proj"), r.err());
+        try (var s = Files.list(out)) {
+            assertEquals(List.of("keep.txt"), s.map(p -> p.getFileName().toString()).toList());
+        }
+        try (var s = Files.list(tmp)) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".existing")), "no staging leftovers");
+        }
+    }
+
+    @Test
+    void dryRunPrintsThePlanAndWritesNothing() throws Exception {
+        Path out = tmp.resolve("dry");
+        var r = merge(Files.readString(FIXTURES.resolve("configs/slerp.yml")).replace("slerp", "linear")
+                .replace("  t:", "  weight:"), out, "--dry-run");
+        assertEquals(0, r.exitCode(), r.err());
+        assertFalse(Files.exists(out));
+        // Gradients spread over the 4 layers and filters pick the first match: layer 1 sits at t = 1/3.
+        double scaled = (1.0 / 3) * 4;
+        double frac = scaled - 1;
+        double attn = (1 - frac) * 0.5 + frac * 0.3;
+        double mlp = (1 - frac) * 0.5 + frac * 0.7;
+        assertTrue(r.out().contains("model.layers.1.self_attn.q_proj.weight BF16[64, 64] <- 0:model.layers.1.self_attn"
+                + ".q_proj.weight (base), 1:model.layers.1.self_attn.q_proj.weight  linear {normalize=true} 0:{weight="
+                + attn + "} 1:{weight=" + attn + "}"), r.out());
+        assertTrue(r.out().contains("model.layers.1.mlp.up_proj.weight BF16[128, 64] <- 0:model.layers.1.mlp.up_proj"
+                + ".weight (base), 1:model.layers.1.mlp.up_proj.weight  linear {normalize=true} 0:{weight=" + mlp + "}"),
+                r.out());
+        // Non-layer tensors use t = 0 and the fallback entry.
+        assertTrue(r.out().contains("model.norm.weight BF16[64] <- 0:model.norm.weight (base), 1:model.norm.weight  "
+                + "linear {normalize=true} 0:{weight=0.5}"), r.out());
+        assertTrue(r.out().contains("model.embed_tokens.weight BF16[256, 64]"), r.out());
+        assertTrue(r.out().contains("bytes to read"), r.out());
+        assertTrue(r.out().contains("estimated peak memory"), r.out());
+    }
+}

@@ -34,6 +34,71 @@ public final class TorchSortOrder {
         return idx;
     }
 
+    /**
+     * The indices torch's CPU {@code topk(largest=True)} returns (as a set): {@code std::partial_sort} when
+     * {@code 64·k <= n}, else {@code std::nth_element} (introselect), over (value, index) pairs.
+     */
+    public static int[] topkIndices(float[] keys, int n, int k) {
+        float[] kk = java.util.Arrays.copyOf(keys, n);
+        int[] idx = new int[n];
+        for (int i = 0; i < n; i++) {
+            idx[i] = i;
+        }
+        TorchSortOrder s = new TorchSortOrder(kk, idx, true);
+        if (k > 0 && k < n) {
+            if ((long) k * 64 <= n) {
+                s.heapSelect(0, k, n);
+            } else {
+                s.introselect(0, k - 1, n, 2 * (31 - Integer.numberOfLeadingZeros(n)));
+            }
+        }
+        return java.util.Arrays.copyOf(idx, Math.min(k, n));
+    }
+
+    private void introselect(int first, int nth, int last, int depth) {
+        while (last - first > 3) {
+            if (depth == 0) {
+                heapSelect(first, nth + 1, last);
+                swap(first, nth);
+                return;
+            }
+            depth--;
+            int cut = partitionPivot(first, last);
+            if (cut <= nth) {
+                first = cut;
+            } else {
+                last = cut;
+            }
+        }
+        insertionSort(first, last);
+    }
+
+    private void heapSelect(int first, int middle, int last) {
+        makeHeap(first, middle);
+        for (int i = middle; i < last; i++) {
+            if (lessAt(i, first)) {
+                float k = keys[i];
+                int v = idx[i];
+                keys[i] = keys[first];
+                idx[i] = idx[first];
+                adjustHeap(first, 0, middle - first, k, v);
+            }
+        }
+    }
+
+    private void makeHeap(int first, int last) {
+        int len = last - first;
+        if (len < 2) {
+            return;
+        }
+        for (int parent = (len - 2) / 2; ; parent--) {
+            adjustHeap(first, parent, len, keys[first + parent], idx[first + parent]);
+            if (parent == 0) {
+                return;
+            }
+        }
+    }
+
     private boolean less(float a, float b) {
         if (descending) {
             return (Float.isNaN(a) && !Float.isNaN(b)) || a > b;
@@ -149,15 +214,7 @@ public final class TorchSortOrder {
     }
 
     private void heapSort(int first, int last) {
-        int len = last - first;
-        if (len >= 2) {
-            for (int parent = (len - 2) / 2; ; parent--) {
-                adjustHeap(first, parent, len, keys[first + parent], idx[first + parent]);
-                if (parent == 0) {
-                    break;
-                }
-            }
-        }
+        makeHeap(first, last);
         while (last - first > 1) {
             last--;
             float k = keys[last];

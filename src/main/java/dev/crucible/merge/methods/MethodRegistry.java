@@ -18,6 +18,13 @@ public final class MethodRegistry {
         Map<String, MergeMethod> m = new LinkedHashMap<>();
         for (MergeMethod method : new MergeMethod[] {
                 new Linear(),
+                new Slerp(),
+                new ModelStock(),
+                new NearSwap(),
+                new Passthrough(),
+                new Ram(false),
+                new Ram(true),
+                new Sce(),
                 gta("task_arithmetic", Sparsification.NONE, false, false, false),
                 gta("ties", Sparsification.MAGNITUDE, true, true, false),
                 gta("dare_ties", Sparsification.RANDOM, true, false, true),

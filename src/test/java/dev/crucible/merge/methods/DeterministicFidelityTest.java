@@ -74,4 +74,40 @@ class DeterministicFidelityTest {
                         p("density", 0.7, "gamma", 0.02, "weight", 0.2)))
                 .global(p("normalize", true, "int8_mask", true)), 0.999);
     }
+
+    @Test
+    void slerpWithFilteredGradients() {
+        check(new Case("slerp", "slerp").base("tiny-ft1").models("tiny-ft2")
+                .global(t -> p("t", t.contains("self_attn") ? MergekitFixtures.gradient(t, 4, 0, 0.5, 0.3, 0.7, 1)
+                        : t.contains("mlp") ? MergekitFixtures.gradient(t, 4, 1, 0.5, 0.7, 0.3, 0) : 0.5)), 0.999);
+    }
+
+    @Test
+    void modelStock() {
+        check(new Case("model_stock", "model_stock").base("tiny-base").models("tiny-ft1", "tiny-ft2", "tiny-ft3"),
+                0.999);
+    }
+
+    @Test
+    void nearswap() {
+        check(new Case("nearswap", "nearswap").base("tiny-base").models("tiny-ft1").global(p("t", 0.005)), 0.999);
+    }
+
+    @Test
+    void ram() {
+        check(new Case("ram", "ram").base("tiny-base").models("tiny-ft1", "tiny-ft2", "tiny-ft3")
+                .global(p("epsilon", 0.005)), 0.999);
+    }
+
+    @Test
+    void ramplusTl() {
+        check(new Case("ramplus_tl", "ramplus_tl").base("tiny-base").models("tiny-ft1", "tiny-ft2", "tiny-ft3")
+                .global(p("r", 0.1, "alpha", 0.2, "epsilon", 0.005)), 0.999);
+    }
+
+    @Test
+    void sce() {
+        check(new Case("sce", "sce").base("tiny-base").models("tiny-ft1", "tiny-ft2", "tiny-ft3")
+                .global(p("select_topk", 0.5)), 0.999);
+    }
 }

@@ -110,4 +110,27 @@ class DeterministicFidelityTest {
         check(new Case("sce", "sce").base("tiny-base").models("tiny-ft1", "tiny-ft2", "tiny-ft3")
                 .global(p("select_topk", 0.5)), 0.999);
     }
+
+    @Test
+    void nuslerp() {
+        check(new Case("nuslerp", "nuslerp").models("tiny-ft1", "tiny-ft2")
+                .modelParams(List.of(p("weight", 0.6), p("weight", 0.4))), 0.999);
+    }
+
+    @Test
+    void multislerp() {
+        check(new Case("multislerp", "multislerp").base("tiny-base").models("tiny-ft1", "tiny-ft2", "tiny-ft3")
+                .modelParams(List.of(p(), p("weight", 0.5), p("weight", 0.3), p("weight", 0.2))), 0.999);
+    }
+
+    @Test
+    void karcher() {
+        check(new Case("karcher", "karcher").models("tiny-ft1", "tiny-ft2", "tiny-ft3")
+                .global(p("max_iter", 10, "tol", 1e-5)), 0.94);
+    }
+
+    @Test
+    void arceeFusion() {
+        check(new Case("arcee_fusion", "arcee_fusion").base("tiny-base").models("tiny-ft1"), 0.99);
+    }
 }

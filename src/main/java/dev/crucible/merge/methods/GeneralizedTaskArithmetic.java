@@ -1,0 +1,152 @@
+package dev.crucible.merge.methods;
+
+import dev.crucible.tensor.CounterRandom;
+import dev.crucible.tensor.DType;
+import dev.crucible.tensor.Rounding;
+import dev.crucible.tensor.Tensor;
+
+import java.util.Map;
+
+/**
+ * mergekit's generalized task arithmetic: task_arithmetic, ties, dare_ties, dare_linear, breadcrumbs,
+ * breadcrumbs_ties, della, della_linear. Per tensor: deltas {@code x_i - b}, sparsified with their own density,
+ * weighted ({@code W_i = δ_i·w_i}, before sign election); with consensus the majority sign is that of
+ * {@code Σ W_i} (ties to +1) and only agreeing entries are summed, the divisor being the sum of their weights;
+ * otherwise all are summed and the divisor is {@code Σ w_i}. Then {@code normalize}, {@code lambda}, {@code b +}.
+ */
+final class GeneralizedTaskArithmetic extends AbstractMergeMethod {
+    enum Sparsification { NONE, MAGNITUDE, RANDOM, MAGNITUDE_OUTLIERS, DELLA }
+
+    private final Sparsification sparsification;
+    private final boolean consensus;
+
+    GeneralizedTaskArithmetic(String name, Sparsification sparsification, boolean consensus, boolean normalize,
+                              boolean rescale) {
+        super(name, BaseModelUse.REQUIRED,
+                params("int8_mask", false, "normalize", normalize, "rescale", rescale, "lambda", 1.0),
+                modelParams(sparsification));
+        this.sparsification = sparsification;
+        this.consensus = consensus;
+    }
+
+    private static Map<String, Object> modelParams(Sparsification s) {
+        return switch (s) {
+            case MAGNITUDE_OUTLIERS -> params("weight", null, "density", 1.0, "gamma", 0.01);
+            case DELLA -> params("weight", null, "density", 1.0, "epsilon", 0.15);
+            default -> params("weight", null, "density", 1.0);
+        };
+    }
+
+    @Override
+    Tensor merge(MethodCall c) {
+        int b = c.requireBase();
+        int[] others = c.others();
+        c.globalBool("int8_mask"); // only a memory knob upstream: the mask dtype does not change results
+        boolean normalize = c.globalBool("normalize");
+        boolean rescale = c.globalBool("rescale");
+        double lambda = c.globalNumber("lambda");
+        int models = others.length;
+        float[] w = new float[models];
+        double[] density = new double[models];
+        double[] extra = new double[models];
+        for (int m = 0; m < models; m++) {
+            int i = others[m];
+            w[m] = c.scalar(c.modelNumber(i, "weight"));
+            density[m] = c.modelNumber(i, "density", 0, 1);
+            if (sparsification == Sparsification.MAGNITUDE_OUTLIERS) {
+                extra[m] = c.modelNumber(i, "gamma", 0, 1);
+            } else if (sparsification == Sparsification.DELLA) {
+                extra[m] = c.modelNumber(i, "epsilon", 0, 1);
+                if (density[m] > 0 && density[m] < 1
+                        && (density[m] + extra[m] >= 1 || density[m] - extra[m] <= 0)) {
+                    throw c.error("parameter 'epsilon' (" + extra[m] + ") must keep density +/- epsilon inside (0, 1)"
+                            + " for model " + c.modelName(i) + " (density " + density[m] + ")");
+                }
+            }
+        }
+        if (models == 0) {
+            return c.tensor(b);
+        }
+        DType dt = c.dtype;
+        int n = c.size();
+        float[] base = c.values(b);
+        float[][] weighted = new float[models][];
+        for (int m = 0; m < models; m++) {
+            float[] d = c.values(others[m]);
+            for (int j = 0; j < n; j++) {
+                d[j] -= base[j];
+            }
+            Rounding.roundInPlace(dt, d, 0, n);
+            long key = CounterRandom.streamKey(c.in.seed(), c.in.tensorName(), others[m]);
+            switch (sparsification) {
+                case MAGNITUDE -> Sparsify.magnitude(d, n, density[m], rescale, dt);
+                case MAGNITUDE_OUTLIERS -> Sparsify.magnitudeOutliers(d, n, density[m], extra[m], rescale, dt);
+                case RANDOM -> Sparsify.bernoulli(d, n, density[m], rescale, dt, key);
+                case DELLA -> Sparsify.della(d, c.shape, density[m], extra[m], rescale, dt, key);
+                case NONE -> {
+                }
+            }
+            float wm = w[m];
+            for (int j = 0; j < n; j++) {
+                d[j] *= wm;
+            }
+            Rounding.roundInPlace(dt, d, 0, n);
+            weighted[m] = d;
+        }
+        float lam = (float) lambda;
+        boolean scale = lambda != 1;
+        if (consensus) {
+            for (int j = 0; j < n; j++) {
+                float s = weighted[0][j];
+                for (int m = 1; m < models; m++) {
+                    s += weighted[m][j];
+                }
+                int majority = Rounding.round(dt, s) >= 0 ? 1 : -1;
+                float mixed = 0;
+                float div = 0;
+                for (int m = 0; m < models; m++) {
+                    float v = weighted[m][j];
+                    boolean agree = (v > 0 ? 1 : v < 0 ? -1 : 0) == majority;
+                    float tv = agree ? v : v * 0f;
+                    float tw = agree ? w[m] : w[m] * 0f;
+                    mixed = m == 0 ? tv : mixed + tv;
+                    div = m == 0 ? tw : div + tw;
+                }
+                mixed = Rounding.round(dt, mixed);
+                div = Rounding.round(dt, div);
+                if (div == 0) {
+                    div = 1;
+                }
+                base[j] = finish(dt, base[j], mixed, div, normalize, scale, lam);
+            }
+        } else {
+            float div = w[0];
+            for (int m = 1; m < models; m++) {
+                div += w[m];
+            }
+            div = Rounding.round(dt, div);
+            if (Math.abs(div) < 1e-8f) {
+                div = 1;
+            }
+            for (int j = 0; j < n; j++) {
+                float s = weighted[0][j];
+                for (int m = 1; m < models; m++) {
+                    s += weighted[m][j];
+                }
+                base[j] = finish(dt, base[j], Rounding.round(dt, s), div, normalize, scale, lam);
+            }
+        }
+        return c.output(base);
+    }
+
+    private static float finish(DType dt, float base, float mixed, float div, boolean normalize, boolean scale,
+                                float lambda) {
+        if (normalize) {
+            mixed = Rounding.round(dt, mixed / div);
+        }
+        if (scale) {
+            mixed = Rounding.round(dt, mixed * lambda);
+        }
+        return Rounding.round(dt, base + mixed);
+    }
+}

@@ -10,6 +10,8 @@ import picocli.CommandLine.Command;
         subcommands = {
                 InspectCommand.class,
                 MergeCommand.class,
+                ExamplesCommand.class,
+                BenchCommand.class,
         })
 public final class Main {
     public static void main(String[] args) {

@@ -1,0 +1,139 @@
+package dev.crucible.merge;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crucible.CrucibleException;
+import dev.crucible.io.ShardedWriter;
+import dev.crucible.io.TensorSpec;
+import dev.crucible.model.Architecture;
+import dev.crucible.tensor.DType;
+import dev.crucible.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Writes Llama-shaped bf16 checkpoints with random weights for examples and benchmarks: a base with every matrix
+ * N(0, 0.02) and norm weights 1 + N(0, 0.02), and fine-tunes = base + N(0, deltaStd) on every element. Each
+ * tensor's values come from a generator seeded by (seed, tensor name), so a fine-tune regenerates its base's
+ * tensor instead of reading it, and tensors are generated in parallel.
+ */
+public final class SyntheticModels {
+    /** Shape of a generated model. */
+    public record Shape(int hidden, int intermediate, int layers, int heads, int kvHeads, int vocab) {
+        public static final Shape TINY = new Shape(64, 128, 4, 4, 2, 256);
+        /** The 443M-parameter shape of mergekit's speed baseline (BASELINE.md). */
+        public static final Shape BASELINE = new Shape(1024, 4096, 24, 16, 8, 32000);
+
+        List<TensorSpec> tensors() {
+            List<TensorSpec> out = new ArrayList<>();
+            int headDim = hidden / heads;
+            out.add(new TensorSpec(Architecture.EMBED, DType.BF16, new long[]{vocab, hidden}));
+            for (int l = 0; l < layers; l++) {
+                String p = Architecture.LAYER_PREFIX + l + ".";
+                out.add(new TensorSpec(p + "self_attn.q_proj.weight", DType.BF16, new long[]{hidden, hidden}));
+                out.add(new TensorSpec(p + "self_attn.k_proj.weight", DType.BF16, new long[]{(long) kvHeads * headDim, hidden}));
+                out.add(new TensorSpec(p + "self_attn.v_proj.weight", DType.BF16, new long[]{(long) kvHeads * headDim, hidden}));
+                out.add(new TensorSpec(p + "self_attn.o_proj.weight", DType.BF16, new long[]{hidden, hidden}));
+                out.add(new TensorSpec(p + "mlp.gate_proj.weight", DType.BF16, new long[]{intermediate, hidden}));
+                out.add(new TensorSpec(p + "mlp.up_proj.weight", DType.BF16, new long[]{intermediate, hidden}));
+                out.add(new TensorSpec(p + "mlp.down_proj.weight", DType.BF16, new long[]{hidden, intermediate}));
+                out.add(new TensorSpec(p + "input_layernorm.weight", DType.BF16, new long[]{hidden}));
+                out.add(new TensorSpec(p + "post_attention_layernorm.weight", DType.BF16, new long[]{hidden}));
+            }
+            out.add(new TensorSpec(Architecture.FINAL_NORM, DType.BF16, new long[]{hidden}));
+            out.add(new TensorSpec(Architecture.LM_HEAD, DType.BF16, new long[]{vocab, hidden}));
+            return out;
+        }
+
+        public long parameters() {
+            return tensors().stream().mapToLong(t -> t.byteSize() / 2).sum();
+        }
+    }
+
+    private SyntheticModels() {
+    }
+
+    /**
+     * Writes a model to {@code dir}: the base of {@code baseSeed} plus, when {@code deltaStd > 0}, noise of
+     * {@code seed}.
+     */
+    public static void write(Path dir, Shape shape, long baseSeed, long seed, double deltaStd, int threads) {
+        try {
+            Files.createDirectories(dir);
+            Files.writeString(dir.resolve("config.json"), config(shape));
+            List<TensorSpec> specs = shape.tensors();
+            ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, threads));
+            try (ShardedWriter w = new ShardedWriter(dir, specs, Long.MAX_VALUE, Map.of("format", "pt"))) {
+                List<Future<?>> jobs = new ArrayList<>();
+                for (TensorSpec t : specs) {
+                    jobs.add(pool.submit(() -> w.write(t.name(), values(t, baseSeed, seed, deltaStd))));
+                }
+                for (Future<?> f : jobs) {
+                    f.get();
+                }
+                w.finish();
+            } finally {
+                pool.shutdown();
+            }
+        } catch (IOException e) {
+            throw new CrucibleException(dir + ": cannot write model: " + e.getMessage(), e);
+        } catch (Exception e) {
+            throw new IllegalStateException("generating " + dir + " failed", e);
+        }
+    }
+
+    private static Tensor values(TensorSpec t, long baseSeed, long seed, double deltaStd) {
+        int n = (int) (t.byteSize() / 2);
+        boolean norm = t.shape().length == 1;
+        float[] v = new float[n];
+        SplittableRandom base = new SplittableRandom(baseSeed * 0x9E3779B97F4A7C15L ^ t.name().hashCode());
+        for (int i = 0; i < n; i++) {
+            v[i] = (norm ? 1f : 0f) + 0.02f * gaussian(base);
+        }
+        if (deltaStd > 0) {
+            SplittableRandom delta = new SplittableRandom(seed * 0xBF58476D1CE4E5B9L ^ t.name().hashCode());
+            float s = (float) deltaStd;
+            for (int i = 0; i < n; i++) {
+                v[i] += s * gaussian(delta);
+            }
+        }
+        return Tensor.fromFloats(DType.BF16, v, t.shape());
+    }
+
+    /** A fast approximately normal sample (Irwin-Hall of four uniforms, variance matched); shape is all a benchmark needs. */
+    private static float gaussian(SplittableRandom r) {
+        long bits = r.nextLong();
+        float s = (bits & 0xFFFF) + ((bits >>> 16) & 0xFFFF) + ((bits >>> 32) & 0xFFFF) + (bits >>> 48);
+        return (s / 65536f - 2f) * 1.7320508f;
+    }
+
+    private static String config(Shape s) throws IOException {
+        ObjectNode c = new ObjectMapper().createObjectNode();
+        c.putArray("architectures").add("LlamaForCausalLM");
+        c.put("model_type", "llama");
+        c.put("hidden_size", s.hidden());
+        c.put("intermediate_size", s.intermediate());
+        c.put("num_hidden_layers", s.layers());
+        c.put("num_attention_heads", s.heads());
+        c.put("num_key_value_heads", s.kvHeads());
+        c.put("vocab_size", s.vocab());
+        c.put("max_position_embeddings", 2048);
+        c.put("rms_norm_eps", 1e-5);
+        c.put("rope_theta", 10000.0);
+        c.put("hidden_act", "silu");
+        c.put("bos_token_id", 1);
+        c.put("eos_token_id", 2);
+        c.put("tie_word_embeddings", false);
+        c.put("torch_dtype", "bfloat16");
+        return new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(c) + "\n";
+    }
+}

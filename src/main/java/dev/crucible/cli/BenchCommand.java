@@ -71,8 +71,8 @@ final class BenchCommand {
                 }
             }
             long inputBytes = Files.size(models.resolve("ft1/model.safetensors"));
-            out.printf("%-10s %6s %9s %9s %12s %14s %10s%n", "method", "scale", "wall s", "GB/s in", "peak RSS MiB",
-                    "vs mergekit", "threads");
+            out.printf("%-10s %6s %9s %9s %9s %12s %14s %8s%n", "method", "scale", "wall s", "CPU s", "GB/s in",
+                    "peak RSS MiB", "vs mergekit", "threads");
             for (String method : methods) {
                 if (!MERGEKIT_SECONDS.containsKey(method)) {
                     throw new CrucibleException("--method: expected one of " + MERGEKIT_SECONDS.keySet() + ", got " + method);
@@ -80,15 +80,19 @@ final class BenchCommand {
                 Path cfg = models.resolve("big_" + method + ".yml");
                 Files.writeString(cfg, config(method, models));
                 double best = Double.MAX_VALUE;
+                double cpu = 0;
                 long rss = 0;
                 for (int r = 0; r < runs; r++) {
                     Path outDir = dir.resolve("out-" + method);
                     long[] result = runChild(cfg, outDir);
-                    best = Math.min(best, result[0] / 1e9);
+                    if (result[0] / 1e9 < best) {
+                        best = result[0] / 1e9;
+                        cpu = result[2] / 1e9;
+                    }
                     rss = Math.max(rss, result[1]);
                 }
                 int inputs = method.equals("linear") || method.equals("slerp") ? 2 : 3;
-                out.printf("%-10s %6d %9.2f %9.2f %12.0f %13.1fx %10s%n", method, scale, best,
+                out.printf("%-10s %6d %9.2f %9.2f %9.2f %12.0f %13.1fx %8s%n", method, scale, best, cpu,
                         inputs * inputBytes / 1e9 / best, rss / 1024.0,
                         scale == 1 ? MERGEKIT_SECONDS.get(method) / best : Double.NaN,
                         threads == null ? String.valueOf(cores) : threads.toString());
@@ -97,7 +101,7 @@ final class BenchCommand {
             return 0;
         }
 
-        /** Runs the merge in a fresh JVM; returns {wall nanoseconds, peak RSS KiB}. */
+        /** Runs the merge in a fresh JVM; returns {wall nanoseconds, peak RSS KiB, CPU nanoseconds}. */
         private long[] runChild(Path cfg, Path outDir) throws IOException, InterruptedException {
             List<String> cmd = new ArrayList<>();
             cmd.add(ProcessHandle.current().info().command().orElse("java"));
@@ -118,7 +122,9 @@ final class BenchCommand {
             }
             long rss = output.lines().filter(l -> l.startsWith("peak_rss_kib="))
                     .mapToLong(l -> Long.parseLong(l.substring("peak_rss_kib=".length()).trim())).findFirst().orElse(-1);
-            return new long[]{wall, rss};
+            long cpu = output.lines().filter(l -> l.startsWith("cpu_ns="))
+                    .mapToLong(l -> Long.parseLong(l.substring("cpu_ns=".length()).trim())).findFirst().orElse(-1);
+            return new long[]{wall, rss, cpu};
         }
 
         /** BASELINE.md's configs with the paths pointing at the generated models. */
@@ -143,6 +149,10 @@ final class BenchCommand {
     public static final class Child {
         public static void main(String[] args) throws IOException {
             int rc = Main.run(args);
+            var os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+            if (os instanceof com.sun.management.OperatingSystemMXBean sun) {
+                System.out.println("cpu_ns=" + sun.getProcessCpuTime());
+            }
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("VmHWM:")) {
                     System.out.println("peak_rss_kib=" + line.replaceAll("[^0-9]", ""));

@@ -22,10 +22,13 @@ final class BenchCommand {
     /** mergekit 0.1.4 on the 2-core reference machine (testdata/mergekit/BASELINE.md), seconds. */
     static final Map<String, Double> MERGEKIT_SECONDS = Map.of("linear", 19.5, "slerp", 21.7, "ties", 116.1,
             "dare_ties", 47.9);
+    /** mergekit's user + sys CPU seconds on that machine (BASELINE.md, run 2); slerp and linear from its table. */
+    static final Map<String, Double> MERGEKIT_CPU_SECONDS = Map.of("linear", 27.1, "slerp", 25.8, "ties", 161.5,
+            "dare_ties", 70.5);
 
     @Command(name = "merge", description = {
             "Time `crucible merge` on synthetic bf16 Llama models of 443M parameters (hidden 1024, 24 layers, vocab",
-            "32000; --scale 4: hidden 2048, ~1.6B) with the configs of mergekit's baseline. Generates base/ft1/ft2",
+            "32000; --scale 4: 108 layers, 1.76B) with the configs of mergekit's baseline. Generates base/ft1/ft2",
             "under --dir once, runs each merge in a child JVM, reports wall time, input GB/s and peak RSS (VmHWM)."})
     static final class Merge implements Callable<Integer> {
         @Spec
@@ -35,7 +38,7 @@ final class BenchCommand {
                 description = "methods to time: linear, slerp, ties, dare_ties (default: all four)")
         List<String> methods;
 
-        @Option(names = "--scale", defaultValue = "1", description = "1 (443M parameters) or 4 (hidden x2, ~1.6B)")
+        @Option(names = "--scale", defaultValue = "1", description = "1 (443M parameters) or 4 (108 layers, 1.76B)")
         int scale;
 
         @Option(names = "--dir", defaultValue = "/tmp/crucible-bench", description = "where inputs and outputs go")
@@ -56,7 +59,7 @@ final class BenchCommand {
             PrintWriter out = spec.commandLine().getOut();
             SyntheticModels.Shape shape = switch (scale) {
                 case 1 -> SyntheticModels.Shape.BASELINE;
-                case 4 -> new SyntheticModels.Shape(2048, 8192, 24, 32, 16, 32000);
+                case 4 -> new SyntheticModels.Shape(1024, 4096, 108, 16, 8, 32000); // 1.76B parameters, 3.98x
                 default -> throw new CrucibleException("--scale: expected 1 or 4, got " + scale);
             };
             Path models = dir.resolve("scale" + scale);
@@ -71,8 +74,8 @@ final class BenchCommand {
                 }
             }
             long inputBytes = Files.size(models.resolve("ft1/model.safetensors"));
-            out.printf("%-10s %6s %9s %9s %9s %12s %14s %8s%n", "method", "scale", "wall s", "CPU s", "GB/s in",
-                    "peak RSS MiB", "vs mergekit", "threads");
+            out.printf("%-10s %6s %9s %9s %9s %12s %12s %12s %8s%n", "method", "scale", "wall s", "CPU s", "GB/s in",
+                    "peak RSS MiB", "wall vs mk", "CPU vs mk", "threads");
             for (String method : methods) {
                 if (!MERGEKIT_SECONDS.containsKey(method)) {
                     throw new CrucibleException("--method: expected one of " + MERGEKIT_SECONDS.keySet() + ", got " + method);
@@ -92,9 +95,10 @@ final class BenchCommand {
                     rss = Math.max(rss, result[1]);
                 }
                 int inputs = method.equals("linear") || method.equals("slerp") ? 2 : 3;
-                out.printf("%-10s %6d %9.2f %9.2f %9.2f %12.0f %13.1fx %8s%n", method, scale, best, cpu,
+                out.printf("%-10s %6d %9.2f %9.2f %9.2f %12.0f %11.1fx %11.1fx %8s%n", method, scale, best, cpu,
                         inputs * inputBytes / 1e9 / best, rss / 1024.0,
                         scale == 1 ? MERGEKIT_SECONDS.get(method) / best : Double.NaN,
+                        scale == 1 ? MERGEKIT_CPU_SECONDS.get(method) / cpu : Double.NaN,
                         threads == null ? String.valueOf(cores) : threads.toString());
                 out.flush();
             }

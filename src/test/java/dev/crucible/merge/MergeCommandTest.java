@@ -46,6 +46,7 @@ class MergeCommandTest {
             "merge_method: linear\\nmodels:\\n  - model: models/tiny-ft1\\n  - model: models/tiny-ft2\\n    parameters: {weight: 1}| parameter 'weight' is required",
             "merge_method: linear\\nslices:\\n  - sources:\\n      - model: models/tiny-ft1\\n        layer_range: [0, 9]\\nparameters: {weight: 1}| slices[0].sources[0].layer_range: [0, 9] is out of bounds",
             "merge_method: linear\\nslices:\\n  - sources:\\n      - model: models/tiny-ft1\\n        layer_range: [0, 3]\\n      - model: ../hf/models/llama\\n        layer_range: [0, 3]\\nparameters: {weight: 1}| pass --allow-crimes",
+            "merge_method: linear\\nmodels:\\n  - model: ../hf/models/llama\\n    parameters: {weight: 1}\\n  - model: ../hf/models/mistral\\n    parameters: {weight: 1}| architecture MistralForCausalLM (mistral) differs from ../hf/models/llama's LlamaForCausalLM; pass --allow-crimes",
             "merge_method: linear\\nmodels:\\n  - model: models/no-such-model\\n    parameters: {weight: 1}| models[0].model: model directory 'models/no-such-model' not found",
             "merge_method: linear\\nmodels:\\n  - model: mistralai/Mistral-7B-v0.1\\n    parameters: {weight: 1}| huggingface-cli download mistralai/Mistral-7B-v0.1",
             "merge_method: linear\\nmodels:\\n  - model: models/tiny-ft1\\n    parameters: {weight: 1}\\ndtype: int8| dtype: expected bfloat16, float16 or float32",

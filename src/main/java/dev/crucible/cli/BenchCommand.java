@@ -18,7 +18,15 @@ import java.util.concurrent.Callable;
 
 @Command(name = "bench", description = "Benchmarks that generate their own inputs.",
         subcommands = BenchCommand.Merge.class)
-final class BenchCommand {
+final class BenchCommand implements Runnable {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec self;
+
+    @Override
+    public void run() {
+        self.commandLine().usage(self.commandLine().getOut());
+    }
+
     /** mergekit 0.1.4 on the 2-core reference machine (testdata/mergekit/BASELINE.md), seconds. */
     static final Map<String, Double> MERGEKIT_SECONDS = Map.of("linear", 19.5, "slerp", 21.7, "ties", 116.1,
             "dare_ties", 47.9);

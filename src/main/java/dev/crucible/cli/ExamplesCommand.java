@@ -11,7 +11,15 @@ import java.util.concurrent.Callable;
 
 @Command(name = "examples", description = "Helpers for the runnable examples in examples/.",
         subcommands = ExamplesCommand.MakeModels.class)
-final class ExamplesCommand {
+final class ExamplesCommand implements Runnable {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec self;
+
+    @Override
+    public void run() {
+        self.commandLine().usage(self.commandLine().getOut());
+    }
+
     @Command(name = "make-models", description = {
             "Write the tiny input models the example configs merge (base, ft1, ft2, ft3: Llama, hidden 64, 4 layers,",
             "vocab 256, bf16; fine-tunes = base + N(0, 0.01)). Takes a second."})

@@ -103,10 +103,11 @@ final class BenchCommand implements Runnable {
                     rss = Math.max(rss, result[1]);
                 }
                 int inputs = method.equals("linear") || method.equals("slerp") ? 2 : 3;
-                out.printf("%-10s %6d %9.2f %9.2f %9.2f %12.0f %11.1fx %11.1fx %8s%n", method, scale, best, cpu,
-                        inputs * inputBytes / 1e9 / best, rss / 1024.0,
-                        scale == 1 ? MERGEKIT_SECONDS.get(method) / best : Double.NaN,
-                        scale == 1 ? MERGEKIT_CPU_SECONDS.get(method) / cpu : Double.NaN,
+                // mergekit's baseline exists for scale 1 only.
+                String wallRatio = scale == 1 ? String.format("%.1fx", MERGEKIT_SECONDS.get(method) / best) : "-";
+                String cpuRatio = scale == 1 ? String.format("%.1fx", MERGEKIT_CPU_SECONDS.get(method) / cpu) : "-";
+                out.printf("%-10s %6d %9.2f %9.2f %9.2f %12.0f %12s %12s %8s%n", method, scale, best, cpu,
+                        inputs * inputBytes / 1e9 / best, rss / 1024.0, wallRatio, cpuRatio,
                         threads == null ? String.valueOf(cores) : threads.toString());
                 out.flush();
             }

@@ -17,26 +17,4 @@ import java.nio.file.Path;
  */
 public record MergeOptions(Path[] baseDirs, int threads, long shardBytes, long memoryBudget, boolean copyTokenizer,
                            boolean allowCrimes, long seed, boolean writeModelCard, boolean showProgress) {
-    public static final long DEFAULT_SHARD_BYTES = 5_000_000_000L;
-    public static final long DEFAULT_MEMORY_BUDGET = 384L << 20;
-
-    public static MergeOptions defaults(Path... baseDirs) {
-        return new MergeOptions(baseDirs, Runtime.getRuntime().availableProcessors(), DEFAULT_SHARD_BYTES,
-                DEFAULT_MEMORY_BUDGET, true, false, 0, true, false);
-    }
-
-    public MergeOptions withThreads(int n) {
-        return new MergeOptions(baseDirs, n, shardBytes, memoryBudget, copyTokenizer, allowCrimes, seed, writeModelCard,
-                showProgress);
-    }
-
-    public MergeOptions withShardBytes(long n) {
-        return new MergeOptions(baseDirs, threads, n, memoryBudget, copyTokenizer, allowCrimes, seed, writeModelCard,
-                showProgress);
-    }
-
-    public MergeOptions withCopyTokenizer(boolean b) {
-        return new MergeOptions(baseDirs, threads, shardBytes, memoryBudget, b, allowCrimes, seed, writeModelCard,
-                showProgress);
-    }
 }

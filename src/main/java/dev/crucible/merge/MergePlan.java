@@ -3,7 +3,6 @@ package dev.crucible.merge;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.ModelConfig;
-import dev.crucible.io.TensorInfo;
 import dev.crucible.model.Architecture;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Shape;
@@ -434,10 +433,6 @@ public final class MergePlan implements AutoCloseable {
             }
         }
         return n;
-    }
-
-    public TensorInfo inputInfo(Input in) {
-        return models.get(in.model).info(in.tensor);
     }
 
     @Override

@@ -18,11 +18,10 @@ public final class Rounding {
 
     /** {@code v} rounded to {@code dtype} (returned as float32). */
     public static float round(DType dtype, float v) {
-        return switch (dtype) {
-            case BF16 -> bf16(v);
-            case F16 -> FloatFormats.roundToF16(v);
-            default -> v;
-        };
+        if (dtype == DType.BF16) {
+            return bf16(v);
+        }
+        return dtype == DType.F16 ? FloatFormats.roundToF16(v) : v;
     }
 
     /** A Python scalar as torch stores it in a tensor of {@code dtype} ({@code torch.tensor([0.3], dtype=bf16)}). */

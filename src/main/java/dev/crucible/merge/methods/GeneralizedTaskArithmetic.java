@@ -128,19 +128,22 @@ final class GeneralizedTaskArithmetic extends AbstractMergeMethod {
         float lam = (float) s.lambda;
         boolean scale = s.lambda != 1;
         if (consensus) {
+            // branch-free on the signs: they are random, and mispredicted branches cost more than the arithmetic
             for (int j = from; j < to; j++) {
                 float sum = weighted[0][j];
                 for (int m = 1; m < models; m++) {
                     sum += weighted[m][j];
                 }
-                int majority = Rounding.round(dt, sum) >= 0 ? 1 : -1;
+                int sumBits = Float.floatToRawIntBits(Rounding.round(dt, sum));
+                int negative = (sumBits >>> 31) & nonZero(sumBits); // -0 elects +1 like torch's (sum >= 0)
                 float mixed = 0;
                 float div = 0;
                 for (int m = 0; m < models; m++) {
                     float v = weighted[m][j];
-                    boolean agree = (v > 0 ? 1 : v < 0 ? -1 : 0) == majority;
-                    float tv = agree ? v : v * 0f;
-                    float tw = agree ? w[m] : w[m] * 0f;
+                    int bits = Float.floatToRawIntBits(v);
+                    float agree = nonZero(bits) & (1 ^ ((bits >>> 31) ^ negative));
+                    float tv = v * agree; // v or ±0, as torch's v * mask
+                    float tw = w[m] * agree;
                     mixed = m == 0 ? tv : mixed + tv;
                     div = m == 0 ? tw : div + tw;
                 }
@@ -168,6 +171,11 @@ final class GeneralizedTaskArithmetic extends AbstractMergeMethod {
                 out[j] = finish(dt, base[j], Rounding.round(dt, sum), div, s.normalize, scale, lam);
             }
         }
+    }
+
+    /** 1 when the float bits are not ±0, else 0. */
+    private static int nonZero(int bits) {
+        return ((bits & 0x7FFFFFFF) + 0x7FFFFFFF) >>> 31;
     }
 
     private static float finish(DType dt, float base, float mixed, float div, boolean normalize, boolean scale,

@@ -25,7 +25,7 @@ final class StreamingTaskArithmetic {
         boolean keepAll = true;
         // Bernoulli
         boolean random;
-        float probability;
+        long below; // keep when the 24 random bits are below this: uniform < probability
         long key;
         // magnitude: keep key(|δ|) > threshold, and of the entries equal to it those from rank {@code skipEqual} on
         boolean magnitude;
@@ -51,9 +51,7 @@ final class StreamingTaskArithmetic {
                 return;
             }
             for (int j = 0; j < len; j++) {
-                if (!keeps(d[j], off + j)) {
-                    d[j] *= 0f;
-                }
+                d[j] *= keep(d[j], off + j); // v or ±0 as torch's v * mask, without a random branch
             }
             if (!Float.isNaN(ratio)) {
                 for (int j = 0; j < len; j++) {
@@ -64,18 +62,19 @@ final class StreamingTaskArithmetic {
             Rounding.roundInPlace(dtype, d, 0, len);
         }
 
-        boolean keeps(float v, long i) {
+        /** 1 if entry {@code i} (delta {@code v}) is kept, else 0; advances the tie counter. */
+        float keep(float v, long i) {
             if (random) {
-                return CounterRandom.uniform(key, i) < probability;
+                return (float) ((CounterRandom.bits24(key, i) - below) >>> 63);
             }
             if (keepNone) {
-                return false;
+                return 0;
             }
             int k = Float.floatToRawIntBits(v) & 0x7FFFFFFF;
-            if (k != threshold) {
-                return k > threshold;
+            if (k == threshold) {
+                return seenEqual++ >= skipEqual ? 1 : 0;
             }
-            return seenEqual++ >= skipEqual;
+            return (threshold - k) >>> 31;
         }
     }
 
@@ -103,7 +102,7 @@ final class StreamingTaskArithmetic {
             } else {
                 p.random = true;
                 p.work = Sparsify.workDtype(dt);
-                p.probability = Rounding.scalar(p.work, density);
+                p.below = (long) Math.ceil(Rounding.scalar(p.work, density) * (double) (1 << 24));
                 p.key = CounterRandom.streamKey(c.in.seed(), c.in.tensorName(), p.index);
             }
             if (s.rescale()) {
@@ -191,9 +190,7 @@ final class StreamingTaskArithmetic {
             for (int j = 0; j < len; j++) {
                 float x = v[j];
                 sums[0] += Math.abs(x);
-                if (p.keeps(x, off + j)) {
-                    sums[1] += Math.abs(x);
-                }
+                sums[1] += Math.abs(x) * p.keep(x, off + j);
             }
             at[0] += len;
         });

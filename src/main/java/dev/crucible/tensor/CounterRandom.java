@@ -24,7 +24,12 @@ public final class CounterRandom {
 
     /** A uniform float in [0, 1) with 24 random bits for element {@code i} of the stream {@code key}. */
     public static float uniform(long key, long i) {
-        return (mix(key + GOLDEN * (i + 1)) >>> 40) * 0x1.0p-24f;
+        return bits24(key, i) * 0x1.0p-24f;
+    }
+
+    /** The 24 random bits behind {@link #uniform}: {@code uniform < p} iff {@code bits24 < ceil(p·2^24)}. */
+    public static long bits24(long key, long i) {
+        return mix(key + GOLDEN * (i + 1)) >>> 40;
     }
 
     static long mix(long z) {

@@ -1,21 +1,27 @@
 package dev.crucible.tensor;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * Rounding to a compute dtype the way torch does: an element-wise op on a bf16/f16 tensor is computed in
  * float32 and its result rounded to the dtype (nearest, ties to even). {@link DType#F32} and {@link DType#F64}
  * leave float32 values alone, so {@code dtype: float32} gives full precision.
  */
 public final class Rounding {
+    private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
     private Rounding() {
     }
 
     /** {@code v} rounded to {@code dtype} (returned as float32). */
     public static float round(DType dtype, float v) {
-        return switch (dtype) {
-            case BF16 -> bf16(v);
-            case F16 -> FloatFormats.roundToF16(v);
-            default -> v;
-        };
+        if (dtype == DType.BF16) {
+            return bf16(v);
+        }
+        return dtype == DType.F16 ? FloatFormats.roundToF16(v) : v;
     }
 
     /** A Python scalar as torch stores it in a tensor of {@code dtype} ({@code torch.tensor([0.3], dtype=bf16)}). */
@@ -27,7 +33,15 @@ public final class Rounding {
     public static void roundInPlace(DType dtype, float[] a, int from, int to) {
         switch (dtype) {
             case BF16 -> {
-                for (int i = from; i < to; i++) {
+                int i = from;
+                for (int upper = from + SPECIES.loopBound(to - from); i < upper; i += SPECIES.length()) {
+                    IntVector bits = FloatVector.fromArray(SPECIES, a, i).reinterpretAsInts();
+                    IntVector rounded = bits.add(bits.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF))
+                            .and(0xFFFF0000);
+                    VectorMask<Integer> nan = bits.and(0x7FFFFFFF).compare(VectorOperators.GT, 0x7F800000);
+                    rounded.blend(bits, nan).reinterpretAsFloats().intoArray(a, i);
+                }
+                for (; i < to; i++) {
                     a[i] = bf16(a[i]);
                 }
             }

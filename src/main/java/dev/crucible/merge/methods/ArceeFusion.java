@@ -70,13 +70,14 @@ final class ArceeFusion extends AbstractMergeMethod {
         for (int i = 0; i < len; i++) {
             max = Math.max(max, v[from + i]);
         }
-        float sum = 0;
+        double total = 0;
         for (int i = 0; i < len; i++) {
             out[i] = (float) Math.exp(v[from + i] - max);
-            sum += out[i];
+            total += out[i];
         }
+        float inverse = 1f / (float) total; // torch scales by the reciprocal of the sum
         for (int i = 0; i < len; i++) {
-            out[i] = Rounding.round(dt, Rounding.round(dt, out[i] / sum) + 1e-8f);
+            out[i] = Rounding.round(dt, Rounding.round(dt, out[i] * inverse) + 1e-8f);
         }
     }
 
@@ -117,4 +118,6 @@ final class ArceeFusion extends AbstractMergeMethod {
         }
         return Arrays.copyOf(perm, k);
     }
+
 }
+

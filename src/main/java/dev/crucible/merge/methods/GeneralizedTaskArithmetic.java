@@ -37,8 +37,25 @@ final class GeneralizedTaskArithmetic extends AbstractMergeMethod {
         };
     }
 
+    /** Parameter values of one call, validated. */
+    record Settings(int base, int[] others, float[] weights, double[] density, double[] extra, boolean normalize,
+                    boolean rescale, double lambda) {
+    }
+
     @Override
     Tensor merge(MethodCall c) {
+        Settings s = settings(c);
+        if (s.others.length == 0) {
+            return c.tensor(s.base);
+        }
+        if (sparsification == Sparsification.NONE || sparsification == Sparsification.RANDOM
+                || (sparsification == Sparsification.MAGNITUDE && c.numel > Sparsify.EXACT_TIE_ORDER_LIMIT)) {
+            return StreamingTaskArithmetic.merge(c, s, sparsification, consensus);
+        }
+        return mergeWhole(c, s);
+    }
+
+    private Settings settings(MethodCall c) {
         int b = c.requireBase();
         int[] others = c.others();
         c.globalBool("int8_mask"); // only a memory knob upstream: the mask dtype does not change results
@@ -64,51 +81,69 @@ final class GeneralizedTaskArithmetic extends AbstractMergeMethod {
                 }
             }
         }
-        if (models == 0) {
-            return c.tensor(b);
-        }
+        return new Settings(b, others, w, density, extra, normalize, rescale, lambda);
+    }
+
+    /** Whole-tensor path: sparsifications that need every delta at once (torch's tie order, per-row ranks). */
+    private Tensor mergeWhole(MethodCall c, Settings s) {
         DType dt = c.dtype;
         int n = c.size();
-        float[] base = c.values(b);
+        int models = s.others.length;
+        float[] base = c.values(s.base);
         float[][] weighted = new float[models][];
         for (int m = 0; m < models; m++) {
-            float[] d = c.values(others[m]);
+            float[] d = c.values(s.others[m]);
             for (int j = 0; j < n; j++) {
                 d[j] -= base[j];
             }
             Rounding.roundInPlace(dt, d, 0, n);
-            long key = CounterRandom.streamKey(c.in.seed(), c.in.tensorName(), others[m]);
+            long key = CounterRandom.streamKey(c.in.seed(), c.in.tensorName(), s.others[m]);
             switch (sparsification) {
-                case MAGNITUDE -> Sparsify.magnitude(d, n, density[m], rescale, dt);
-                case MAGNITUDE_OUTLIERS -> Sparsify.magnitudeOutliers(d, n, density[m], extra[m], rescale, dt);
-                case RANDOM -> Sparsify.bernoulli(d, n, density[m], rescale, dt, key);
-                case DELLA -> Sparsify.della(d, c.shape, density[m], extra[m], rescale, dt, key);
+                case MAGNITUDE -> Sparsify.magnitude(d, n, s.density[m], s.rescale, dt);
+                case MAGNITUDE_OUTLIERS -> Sparsify.magnitudeOutliers(d, n, s.density[m], s.extra[m], s.rescale, dt);
+                case RANDOM -> Sparsify.bernoulli(d, n, s.density[m], s.rescale, dt, key);
+                case DELLA -> Sparsify.della(d, c.shape, s.density[m], s.extra[m], s.rescale, dt, key);
                 case NONE -> {
                 }
             }
-            float wm = w[m];
+            float wm = s.weights[m];
             for (int j = 0; j < n; j++) {
                 d[j] *= wm;
             }
             Rounding.roundInPlace(dt, d, 0, n);
             weighted[m] = d;
         }
-        float lam = (float) lambda;
-        boolean scale = lambda != 1;
+        combine(dt, s, consensus, base, weighted, 0, n, base);
+        return c.output(base);
+    }
+
+    /**
+     * Sign election (or plain sum), normalisation, lambda and {@code b +} for entries {@code [from, to)}:
+     * {@code weighted[m][j]} are the rounded weighted deltas, {@code out} may be {@code base}.
+     */
+    static void combine(DType dt, Settings s, boolean consensus, float[] base, float[][] weighted, int from, int to,
+                        float[] out) {
+        int models = weighted.length;
+        float[] w = s.weights;
+        float lam = (float) s.lambda;
+        boolean scale = s.lambda != 1;
         if (consensus) {
-            for (int j = 0; j < n; j++) {
-                float s = weighted[0][j];
+            // branch-free on the signs: they are random, and mispredicted branches cost more than the arithmetic
+            for (int j = from; j < to; j++) {
+                float sum = weighted[0][j];
                 for (int m = 1; m < models; m++) {
-                    s += weighted[m][j];
+                    sum += weighted[m][j];
                 }
-                int majority = Rounding.round(dt, s) >= 0 ? 1 : -1;
+                int sumBits = Float.floatToRawIntBits(Rounding.round(dt, sum));
+                int negative = (sumBits >>> 31) & nonZero(sumBits); // -0 elects +1 like torch's (sum >= 0)
                 float mixed = 0;
                 float div = 0;
                 for (int m = 0; m < models; m++) {
                     float v = weighted[m][j];
-                    boolean agree = (v > 0 ? 1 : v < 0 ? -1 : 0) == majority;
-                    float tv = agree ? v : v * 0f;
-                    float tw = agree ? w[m] : w[m] * 0f;
+                    int bits = Float.floatToRawIntBits(v);
+                    float agree = nonZero(bits) & (1 ^ ((bits >>> 31) ^ negative));
+                    float tv = v * agree; // v or ±0, as torch's v * mask
+                    float tw = w[m] * agree;
                     mixed = m == 0 ? tv : mixed + tv;
                     div = m == 0 ? tw : div + tw;
                 }
@@ -117,7 +152,7 @@ final class GeneralizedTaskArithmetic extends AbstractMergeMethod {
                 if (div == 0) {
                     div = 1;
                 }
-                base[j] = finish(dt, base[j], mixed, div, normalize, scale, lam);
+                out[j] = finish(dt, base[j], mixed, div, s.normalize, scale, lam);
             }
         } else {
             float div = w[0];
@@ -128,15 +163,19 @@ final class GeneralizedTaskArithmetic extends AbstractMergeMethod {
             if (Math.abs(div) < 1e-8f) {
                 div = 1;
             }
-            for (int j = 0; j < n; j++) {
-                float s = weighted[0][j];
+            for (int j = from; j < to; j++) {
+                float sum = weighted[0][j];
                 for (int m = 1; m < models; m++) {
-                    s += weighted[m][j];
+                    sum += weighted[m][j];
                 }
-                base[j] = finish(dt, base[j], Rounding.round(dt, s), div, normalize, scale, lam);
+                out[j] = finish(dt, base[j], Rounding.round(dt, sum), div, s.normalize, scale, lam);
             }
         }
-        return c.output(base);
+    }
+
+    /** 1 when the float bits are not ±0, else 0. */
+    private static int nonZero(int bits) {
+        return ((bits & 0x7FFFFFFF) + 0x7FFFFFFF) >>> 31;
     }
 
     private static float finish(DType dt, float base, float mixed, float div, boolean normalize, boolean scale,

@@ -3,6 +3,7 @@ package dev.crucible.merge.methods;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Rounding;
 import dev.crucible.tensor.Tensor;
+import dev.crucible.tensor.TorchReductions;
 
 /**
  * {@code karcher}: the Riemannian (Karcher) mean of the inputs' directions on the unit sphere, found by at most
@@ -11,6 +12,7 @@ import dev.crucible.tensor.Tensor;
  * with torch's scalar rules, as mergekit.
  */
 final class Karcher extends AbstractMergeMethod {
+
     Karcher() {
         super("karcher", BaseModelUse.OPTIONAL, params("max_iter", 10, "tol", 1e-5), params());
     }
@@ -124,10 +126,6 @@ final class Karcher extends AbstractMergeMethod {
 
     /** {@code torch.linalg.norm(x.float())}: a float32 result. */
     private static float norm32(float[] x, int n) {
-        double sq = 0;
-        for (int i = 0; i < n; i++) {
-            sq += (double) x[i] * x[i];
-        }
-        return (float) Math.sqrt(sq);
+        return TorchReductions.norm(x, n);
     }
 }

@@ -124,7 +124,9 @@ public final class Checkpoint implements AutoCloseable {
             opened.values().forEach(SafetensorsFile::close);
             throw e;
         }
-        return new Checkpoint(dir, new ArrayList<>(opened.values()), byTensor);
+        List<SafetensorsFile> shards = new ArrayList<>(opened.values());
+        shards.sort(java.util.Comparator.comparing(f -> f.path().getFileName().toString()));
+        return new Checkpoint(dir, shards, byTensor);
     }
 
     public Path directory() {

@@ -33,6 +33,8 @@ public final class ShardedWriter implements AutoCloseable {
     private record Slot(FileChannel channel, Path file, long dataStart, TensorInfo info, AtomicLong written) {
     }
 
+    private static final long WRITE_CHUNK = 16L << 20;
+
     private final Path directory;
     private final List<FileChannel> channels = new ArrayList<>();
     private final List<Path> files = new ArrayList<>();
@@ -153,7 +155,13 @@ public final class ShardedWriter implements AutoCloseable {
                     + " falls outside tensor '" + name + "' (" + slot.info.byteSize() + " bytes)");
         }
         try {
-            writeFully(slot.channel, bytes.asByteBuffer(), slot.dataStart + slot.info.begin() + byteOffset);
+            // In chunks: a ByteBuffer holds at most 2 GiB, and a heap segment is copied to a temporary
+            // direct buffer of the chunk's size on its way to the file.
+            long pos = slot.dataStart + slot.info.begin() + byteOffset;
+            for (long done = 0; done < bytes.byteSize(); done += WRITE_CHUNK) {
+                long n = Math.min(WRITE_CHUNK, bytes.byteSize() - done);
+                writeFully(slot.channel, bytes.asSlice(done, n).asByteBuffer(), pos + done);
+            }
         } catch (IOException e) {
             throw new CrucibleException(slot.file + ": write failed: " + e.getMessage(), e);
         }

@@ -9,6 +9,7 @@ import dev.crucible.tensor.Tensor;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -155,12 +156,21 @@ public final class ShardedWriter implements AutoCloseable {
                     + " falls outside tensor '" + name + "' (" + slot.info.byteSize() + " bytes)");
         }
         try {
-            // In chunks: a ByteBuffer holds at most 2 GiB, and a heap segment is copied to a temporary
-            // direct buffer of the chunk's size on its way to the file.
+            // In chunks: a ByteBuffer holds at most 2 GiB. Only native and byte[] segments have a ByteBuffer
+            // view; others (float[], long[] from Tensor.fromFloats) go through a byte[] copy of the chunk.
+            boolean viewable = bytes.isNative() || bytes.heapBase().orElse(null) instanceof byte[];
+            byte[] copy = viewable ? null : new byte[(int) Math.min(WRITE_CHUNK, bytes.byteSize())];
             long pos = slot.dataStart + slot.info.begin() + byteOffset;
             for (long done = 0; done < bytes.byteSize(); done += WRITE_CHUNK) {
-                long n = Math.min(WRITE_CHUNK, bytes.byteSize() - done);
-                writeFully(slot.channel, bytes.asSlice(done, n).asByteBuffer(), pos + done);
+                int n = (int) Math.min(WRITE_CHUNK, bytes.byteSize() - done);
+                ByteBuffer buf;
+                if (viewable) {
+                    buf = bytes.asSlice(done, n).asByteBuffer();
+                } else {
+                    MemorySegment.copy(bytes, ValueLayout.JAVA_BYTE, done, copy, 0, n);
+                    buf = ByteBuffer.wrap(copy, 0, n);
+                }
+                writeFully(slot.channel, buf, pos + done);
             }
         } catch (IOException e) {
             throw new CrucibleException(slot.file + ": write failed: " + e.getMessage(), e);

@@ -40,7 +40,7 @@ public final class ModelConfig {
             }
             return new ModelConfig(configJson, (ObjectNode) node);
         } catch (IOException e) {
-            throw new CrucibleException(configJson + ": not valid JSON: " + e.getMessage(), e);
+            throw new CrucibleException(configJson + ": not valid JSON: " + JsonErrors.describe(e), e);
         }
     }
 

@@ -14,6 +14,8 @@ import jdk.incubator.vector.VectorSpecies;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -32,13 +34,15 @@ import java.util.stream.Stream;
  * How fast Crucible reads a bf16 checkpoint as float32 compared with reading the same bytes plainly, both from
  * the page cache and with the same number of threads. The plain read sums the mapped files as longs (every
  * byte touched, nothing else done); the float32 read opens the directory as a {@link Checkpoint} and converts
- * every tensor, chunk by chunk, into a reused per-thread float[] with {@link Tensor#readFloats}.
+ * every tensor, tile by tile, into a reused per-thread float[] with {@link Tensor#readFloats}.
  */
 public final class ReadBenchmark {
     /** Tensors of a typical 7B-class projection: 4096 x 4096 bf16, 32 MiB each. */
     static final long[] TENSOR_SHAPE = {4096, 4096};
-    /** Floats per work item: 256 KiB of float32, a tile that stays in L2 like a kernel's would. */
-    static final int CHUNK = 64 * 1024;
+    /** Elements per work item a thread claims. */
+    static final int ITEM = 256 * 1024;
+    /** Floats per readFloats call: a 16 KiB tile that stays in L1, as a kernel's would. */
+    static final int TILE = 4 * 1024;
     /** Bytes per work item of the plain read. */
     static final long PLAIN_CHUNK = 4L << 20;
     private static final VectorSpecies<Long> LONGS = LongVector.SPECIES_PREFERRED;
@@ -56,13 +60,22 @@ public final class ReadBenchmark {
     }
 
     /** Best and median throughput of each way of reading, in GB/s of bf16 file data (1 GB = 1e9 bytes). */
-    public record Result(long bytes, int shards, int tensors, double[] plainGbps, double[] floatGbps) {
+    /** Wall-clock seconds, and CPU seconds summed over the threads (robust on a shared, busy machine). */
+    record Timing(double wall, double cpu) {
+    }
+
+    /**
+     * Throughput per run of each way of reading: GB/s of wall time, and GB per CPU-second (what the reading
+     * costs, undisturbed by other processes competing for the cores).
+     */
+    public record Result(long bytes, int shards, int tensors, double[] plainGbps, double[] floatGbps,
+                         double[] plainGbPerCpuS, double[] floatGbPerCpuS) {
         public double plainBest() {
-            return max(plainGbps);
+            return best(plainGbps);
         }
 
         public double floatBest() {
-            return max(floatGbps);
+            return best(floatGbps);
         }
 
         public double plainMedian() {
@@ -73,15 +86,15 @@ public final class ReadBenchmark {
             return median(floatGbps);
         }
 
-        private static double max(double[] a) {
-            return java.util.Arrays.stream(a).max().orElse(0);
-        }
-
         private static double median(double[] a) {
             double[] s = a.clone();
             java.util.Arrays.sort(s);
             return s.length == 0 ? 0 : s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
         }
+    }
+
+    public static double best(double[] runs) {
+        return java.util.Arrays.stream(runs).max().orElse(0);
     }
 
     /** Generates the checkpoint in {@code dir} unless one of that size is already there, then measures. */
@@ -99,14 +112,22 @@ public final class ReadBenchmark {
         floatRead(dir);
         double[] plain = new double[repeat];
         double[] asFloat = new double[repeat];
+        double[] plainCpu = new double[repeat];
+        double[] floatCpu = new double[repeat];
+        double gb = bytes / 1e9;
         for (int r = 0; r < repeat; r++) {
             // alternate the two so that a noisy neighbour hurts both alike
-            plain[r] = bytes / 1e9 / plainRead(files);
-            asFloat[r] = bytes / 1e9 / floatRead(dir);
-            log.printf("  run %d/%d: plain %.2f GB/s, float32 %.2f GB/s%n", r + 1, repeat, plain[r], asFloat[r]);
+            Timing p = plainRead(files);
+            Timing f = floatRead(dir);
+            plain[r] = gb / p.wall();
+            asFloat[r] = gb / f.wall();
+            plainCpu[r] = gb / p.cpu();
+            floatCpu[r] = gb / f.cpu();
+            log.printf("  run %d/%d: plain %.2f GB/s (%.2f GB/cpu-s), float32 %.2f GB/s (%.2f GB/cpu-s)%n", r + 1,
+                    repeat, plain[r], plainCpu[r], asFloat[r], floatCpu[r]);
         }
         log.printf("(checksum %d)%n", sink.sum());
-        return new Result(bytes, files.size(), tensors, plain, asFloat);
+        return new Result(bytes, files.size(), tensors, plain, asFloat, plainCpu, floatCpu);
     }
 
     private static long tensorBytes() {
@@ -174,7 +195,7 @@ public final class ReadBenchmark {
     }
 
     /** Seconds to read every byte of {@code files} (mapped, summed as longs with the Vector API). */
-    double plainRead(List<Path> files) {
+    Timing plainRead(List<Path> files) {
         try (Arena arena = Arena.ofShared()) {
             List<MemorySegment> maps = new ArrayList<>();
             for (Path f : files) {
@@ -191,7 +212,7 @@ public final class ReadBenchmark {
             }
             AtomicInteger next = new AtomicInteger();
             long t0 = System.nanoTime();
-            parallel(() -> {
+            long cpu = parallel(() -> {
                 long sum = 0;
                 for (int i; (i = next.getAndIncrement()) < items.size(); ) {
                     long[] it = items.get(i);
@@ -199,7 +220,7 @@ public final class ReadBenchmark {
                 }
                 sink.add(sum);
             });
-            return (System.nanoTime() - t0) / 1e9;
+            return new Timing((System.nanoTime() - t0) / 1e9, cpu / 1e9);
         } catch (IOException e) {
             throw new CrucibleException("cannot map checkpoint files: " + e.getMessage(), e);
         }
@@ -221,8 +242,9 @@ public final class ReadBenchmark {
     }
 
     /** Seconds to open {@code dir} as a checkpoint and read every tensor as float32. */
-    double floatRead(Path dir) {
+    Timing floatRead(Path dir) {
         long t0 = System.nanoTime();
+        long cpu;
         try (Checkpoint c = Checkpoint.open(dir)) {
             List<Tensor> tensors = new ArrayList<>();
             for (String name : c.names()) {
@@ -231,33 +253,41 @@ public final class ReadBenchmark {
             List<long[]> items = new ArrayList<>(); // {tensor, first element, count}
             for (int t = 0; t < tensors.size(); t++) {
                 long n = tensors.get(t).numel();
-                for (long from = 0; from < n; from += CHUNK) {
-                    items.add(new long[] {t, from, Math.min(CHUNK, n - from)});
+                for (long from = 0; from < n; from += ITEM) {
+                    items.add(new long[] {t, from, Math.min(ITEM, n - from)});
                 }
             }
             AtomicInteger next = new AtomicInteger();
-            parallel(() -> {
-                float[] buf = new float[CHUNK];
+            cpu = parallel(() -> {
+                float[] buf = new float[TILE];
                 long sum = 0;
                 for (int i; (i = next.getAndIncrement()) < items.size(); ) {
                     long[] it = items.get(i);
-                    tensors.get((int) it[0]).readFloats(it[1], buf, 0, (int) it[2]);
-                    sum += Float.floatToRawIntBits(buf[(int) (it[2] - 1)]);
+                    Tensor t = tensors.get((int) it[0]);
+                    for (long from = it[1], end = it[1] + it[2]; from < end; from += TILE) {
+                        int n = (int) Math.min(TILE, end - from);
+                        t.readFloats(from, buf, 0, n);
+                        sum += Float.floatToRawIntBits(buf[n - 1]);
+                    }
                 }
                 sink.add(sum);
             });
         }
-        return (System.nanoTime() - t0) / 1e9;
+        return new Timing((System.nanoTime() - t0) / 1e9, cpu / 1e9);
     }
 
-    /** Runs {@code body} on {@link #threads} platform threads and waits for all of them. */
-    private void parallel(Runnable body) {
+    /** Runs {@code body} on {@link #threads} platform threads, waits for all and returns their CPU nanoseconds. */
+    private long parallel(Runnable body) {
         List<Thread> started = new ArrayList<>();
+        LongAdder cpu = new LongAdder();
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         List<Throwable> errors = java.util.Collections.synchronizedList(new ArrayList<>());
         for (int t = 0; t < threads; t++) {
             started.add(Thread.ofPlatform().name("bench-" + t).start(() -> {
+                long c0 = mx.getCurrentThreadCpuTime();
                 try {
                     body.run();
+                    cpu.add(mx.getCurrentThreadCpuTime() - c0);
                 } catch (Throwable e) {
                     errors.add(e);
                 }
@@ -278,5 +308,6 @@ public final class ReadBenchmark {
             }
             throw new IllegalStateException(first);
         }
+        return cpu.sum();
     }
 }

@@ -50,6 +50,9 @@ final class BenchCommand {
                     r.floatBest(), r.floatMedian());
             out.printf(Locale.ROOT, "ratio float32/plain: best %.2f  median %.2f%n", r.floatBest() / r.plainBest(),
                     r.floatMedian() / r.plainMedian());
+            out.printf(Locale.ROOT, "per CPU-second: plain best %.2f GB, float32 best %.2f GB, ratio %.2f%n",
+                    ReadBenchmark.best(r.plainGbPerCpuS()), ReadBenchmark.best(r.floatGbPerCpuS()),
+                    ReadBenchmark.best(r.floatGbPerCpuS()) / ReadBenchmark.best(r.plainGbPerCpuS()));
             out.flush();
         }
     }

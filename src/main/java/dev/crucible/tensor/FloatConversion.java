@@ -21,18 +21,26 @@ final class FloatConversion {
     /** Shorts with as many lanes as {@link #INTS}, so one widening conversion fills one int vector. */
     private static final VectorSpecies<Short> SHORTS =
             VectorSpecies.of(short.class, VectorShape.forBitSize(INTS.vectorBitSize() / 2));
+    /** Shorts filling a whole preferred-size vector: twice the lanes of {@link #INTS}. */
+    private static final VectorSpecies<Short> CODES = ShortVector.SPECIES_PREFERRED;
 
     private FloatConversion() {
     }
 
-    /** bf16 is the upper half of a float32: widen each 16-bit code and shift it into the high half. */
+    /**
+     * bf16 is the upper half of a float32: widen each 16-bit code and shift it into the high half. One full-width
+     * load of codes fills two int vectors, which measured faster than two half-width loads.
+     */
     static void bf16ToFloats(MemorySegment src, long byteOffset, float[] dst, int off, int count) {
         int i = 0;
-        for (int upper = INTS.loopBound(count); i < upper; i += INTS.length()) {
-            ShortVector codes = ShortVector.fromMemorySegment(SHORTS, src, byteOffset + 2L * i, ByteOrder.LITTLE_ENDIAN);
+        int half = INTS.length();
+        for (int upper = CODES.loopBound(count); i < upper; i += CODES.length()) {
+            ShortVector codes = ShortVector.fromMemorySegment(CODES, src, byteOffset + 2L * i, ByteOrder.LITTLE_ENDIAN);
             // S2I sign-extends; the shift pushes the extension bits out, leaving code << 16
             ((IntVector) codes.convertShape(VectorOperators.S2I, INTS, 0))
                     .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off + i);
+            ((IntVector) codes.convertShape(VectorOperators.S2I, INTS, 1))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off + i + half);
         }
         for (; i < count; i++) {
             dst[off + i] = FloatFormats.bf16ToFloat(src.get(Tensor.SHORT, byteOffset + 2L * i));

@@ -14,16 +14,17 @@ import jdk.incubator.vector.VectorSpecies;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -65,69 +66,74 @@ public final class ReadBenchmark {
     }
 
     /**
-     * Throughput per run of each way of reading: GB/s of wall time, and GB per CPU-second (what the reading
-     * costs, undisturbed by other processes competing for the cores).
+     * Throughput of one way of reading over the timed runs: GB/s of wall time, and GB per CPU-second (what
+     * the reading costs, undisturbed by other processes competing for the cores).
      */
-    public record Result(long bytes, int shards, int tensors, double[] plainGbps, double[] floatGbps,
-                         double[] plainGbPerCpuS, double[] floatGbPerCpuS) {
-        public double plainBest() {
-            return best(plainGbps);
+    public record Series(double[] wallGbps, double[] gbPerCpuS) {
+        Series(int runs) {
+            this(new double[runs], new double[runs]);
         }
 
-        public double floatBest() {
-            return best(floatGbps);
-        }
-
-        public double plainMedian() {
-            return median(plainGbps);
-        }
-
-        public double floatMedian() {
-            return median(floatGbps);
-        }
-
-        private static double median(double[] a) {
-            double[] s = a.clone();
-            java.util.Arrays.sort(s);
-            return s.length == 0 ? 0 : s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+        void set(int run, double gb, Timing t) {
+            wallGbps[run] = gb / t.wall();
+            gbPerCpuS[run] = gb / t.cpu();
         }
     }
 
+    /**
+     * @param plain       mapping the files and summing them, per run
+     * @param asFloat     opening the Checkpoint and converting every tensor, per run
+     * @param plainMapped summing files mapped once before the runs (page tables already filled)
+     * @param floatMapped converting the tensors of a Checkpoint opened once before the runs
+     */
+    public record Result(long bytes, int shards, int tensors, Series plain, Series asFloat, Series plainMapped,
+                         Series floatMapped) {
+    }
+
     public static double best(double[] runs) {
-        return java.util.Arrays.stream(runs).max().orElse(0);
+        return Arrays.stream(runs).max().orElse(0);
+    }
+
+    public static double median(double[] runs) {
+        double[] s = runs.clone();
+        Arrays.sort(s);
+        return s.length == 0 ? 0 : s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     /** Generates the checkpoint in {@code dir} unless one of that size is already there, then measures. */
     public Result run(Path dir, long targetBytes, long shardBytes, int repeat) {
         ensureCheckpoint(dir, targetBytes, shardBytes);
         List<Path> files = shardFiles(dir);
-        long bytes;
-        int tensors;
-        try (Checkpoint c = Checkpoint.open(dir)) {
-            bytes = c.totalBytes();
-            tensors = c.names().size();
+        try (Arena arena = Arena.ofShared(); Checkpoint c = Checkpoint.open(dir)) {
+            long bytes = c.totalBytes();
+            double gb = bytes / 1e9;
+            List<MemorySegment> maps = map(files, arena);
+            List<Tensor> tensors = new ArrayList<>();
+            for (String name : c.names()) {
+                tensors.add(c.tensor(name));
+            }
+            log.printf("warming up (page cache and JIT)...%n");
+            plainRead(files);
+            floatRead(dir);
+            sumAll(maps);
+            convertAll(tensors);
+            Series plain = new Series(repeat);
+            Series asFloat = new Series(repeat);
+            Series plainMapped = new Series(repeat);
+            Series floatMapped = new Series(repeat);
+            for (int r = 0; r < repeat; r++) {
+                // interleaved, so that a noisy neighbour hurts all alike
+                plain.set(r, gb, plainRead(files));
+                asFloat.set(r, gb, floatRead(dir));
+                plainMapped.set(r, gb, sumAll(maps));
+                floatMapped.set(r, gb, convertAll(tensors));
+                log.printf("  run %d/%d: plain %.2f, float32 %.2f, plain mapped %.2f, float32 mapped %.2f GB/s%n",
+                        r + 1, repeat, plain.wallGbps()[r], asFloat.wallGbps()[r], plainMapped.wallGbps()[r],
+                        floatMapped.wallGbps()[r]);
+            }
+            log.printf("(checksum %d)%n", sink.sum());
+            return new Result(bytes, files.size(), tensors.size(), plain, asFloat, plainMapped, floatMapped);
         }
-        log.printf("warming up (page cache and JIT)...%n");
-        plainRead(files);
-        floatRead(dir);
-        double[] plain = new double[repeat];
-        double[] asFloat = new double[repeat];
-        double[] plainCpu = new double[repeat];
-        double[] floatCpu = new double[repeat];
-        double gb = bytes / 1e9;
-        for (int r = 0; r < repeat; r++) {
-            // alternate the two so that a noisy neighbour hurts both alike
-            Timing p = plainRead(files);
-            Timing f = floatRead(dir);
-            plain[r] = gb / p.wall();
-            asFloat[r] = gb / f.wall();
-            plainCpu[r] = gb / p.cpu();
-            floatCpu[r] = gb / f.cpu();
-            log.printf("  run %d/%d: plain %.2f GB/s (%.2f GB/cpu-s), float32 %.2f GB/s (%.2f GB/cpu-s)%n", r + 1,
-                    repeat, plain[r], plainCpu[r], asFloat[r], floatCpu[r]);
-        }
-        log.printf("(checksum %d)%n", sink.sum());
-        return new Result(bytes, files.size(), tensors, plain, asFloat, plainCpu, floatCpu);
     }
 
     private static long tensorBytes() {
@@ -194,36 +200,46 @@ public final class ReadBenchmark {
         }
     }
 
-    /** Seconds to read every byte of {@code files} (mapped, summed as longs with the Vector API). */
-    Timing plainRead(List<Path> files) {
-        try (Arena arena = Arena.ofShared()) {
-            List<MemorySegment> maps = new ArrayList<>();
-            for (Path f : files) {
-                try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
-                    maps.add(ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena));
-                }
+    private static List<MemorySegment> map(List<Path> files, Arena arena) {
+        List<MemorySegment> maps = new ArrayList<>();
+        for (Path f : files) {
+            try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+                maps.add(ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena));
+            } catch (IOException e) {
+                throw new CrucibleException(f + ": cannot map: " + e.getMessage(), e);
             }
-            List<long[]> items = new ArrayList<>(); // {file, offset, length}
-            for (int m = 0; m < maps.size(); m++) {
-                long size = maps.get(m).byteSize();
-                for (long off = 0; off < size; off += PLAIN_CHUNK) {
-                    items.add(new long[] {m, off, Math.min(PLAIN_CHUNK, size - off)});
-                }
-            }
-            AtomicInteger next = new AtomicInteger();
-            long t0 = System.nanoTime();
-            long cpu = parallel(() -> {
-                long sum = 0;
-                for (int i; (i = next.getAndIncrement()) < items.size(); ) {
-                    long[] it = items.get(i);
-                    sum += sumLongs(maps.get((int) it[0]), it[1], it[2]);
-                }
-                sink.add(sum);
-            });
-            return new Timing((System.nanoTime() - t0) / 1e9, cpu / 1e9);
-        } catch (IOException e) {
-            throw new CrucibleException("cannot map checkpoint files: " + e.getMessage(), e);
         }
+        return maps;
+    }
+
+    /** Maps {@code files} and reads every byte (summed as longs with the Vector API). */
+    Timing plainRead(List<Path> files) {
+        long t0 = System.nanoTime();
+        try (Arena arena = Arena.ofShared()) {
+            double cpu = sumAll(map(files, arena)).cpu();
+            return new Timing((System.nanoTime() - t0) / 1e9, cpu);
+        }
+    }
+
+    Timing sumAll(List<MemorySegment> maps) {
+        List<long[]> items = new ArrayList<>(); // {file, offset, length}
+        for (int m = 0; m < maps.size(); m++) {
+            long size = maps.get(m).byteSize();
+            for (long off = 0; off < size; off += PLAIN_CHUNK) {
+                items.add(new long[] {m, off, Math.min(PLAIN_CHUNK, size - off)});
+            }
+        }
+        AtomicInteger next = new AtomicInteger();
+        long t0 = System.nanoTime();
+        long cpu = parallel(() -> {
+            long sum = 0;
+            for (int i; (i = next.getAndIncrement()) < items.size(); ) {
+                long[] it = items.get(i);
+                sum += sumLongs(maps.get((int) it[0]), it[1], it[2]);
+            }
+            sink.add(sum);
+        });
+        return new Timing((System.nanoTime() - t0) / 1e9, cpu / 1e9);
     }
 
     private static long sumLongs(MemorySegment seg, long off, long len) {
@@ -241,38 +257,43 @@ public final class ReadBenchmark {
         return sum;
     }
 
-    /** Seconds to open {@code dir} as a checkpoint and read every tensor as float32. */
+    /** Opens {@code dir} as a checkpoint and reads every tensor as float32. */
     Timing floatRead(Path dir) {
         long t0 = System.nanoTime();
-        long cpu;
         try (Checkpoint c = Checkpoint.open(dir)) {
             List<Tensor> tensors = new ArrayList<>();
             for (String name : c.names()) {
                 tensors.add(c.tensor(name));
             }
-            List<long[]> items = new ArrayList<>(); // {tensor, first element, count}
-            for (int t = 0; t < tensors.size(); t++) {
-                long n = tensors.get(t).numel();
-                for (long from = 0; from < n; from += ITEM) {
-                    items.add(new long[] {t, from, Math.min(ITEM, n - from)});
+            double cpu = convertAll(tensors).cpu();
+            return new Timing((System.nanoTime() - t0) / 1e9, cpu);
+        }
+    }
+
+    Timing convertAll(List<Tensor> tensors) {
+        List<long[]> items = new ArrayList<>(); // {tensor, first element, count}
+        for (int t = 0; t < tensors.size(); t++) {
+            long n = tensors.get(t).numel();
+            for (long from = 0; from < n; from += ITEM) {
+                items.add(new long[] {t, from, Math.min(ITEM, n - from)});
+            }
+        }
+        AtomicInteger next = new AtomicInteger();
+        long t0 = System.nanoTime();
+        long cpu = parallel(() -> {
+            float[] buf = new float[TILE];
+            long sum = 0;
+            for (int i; (i = next.getAndIncrement()) < items.size(); ) {
+                long[] it = items.get(i);
+                Tensor t = tensors.get((int) it[0]);
+                for (long from = it[1], end = it[1] + it[2]; from < end; from += TILE) {
+                    int n = (int) Math.min(TILE, end - from);
+                    t.readFloats(from, buf, 0, n);
+                    sum += Float.floatToRawIntBits(buf[n - 1]);
                 }
             }
-            AtomicInteger next = new AtomicInteger();
-            cpu = parallel(() -> {
-                float[] buf = new float[TILE];
-                long sum = 0;
-                for (int i; (i = next.getAndIncrement()) < items.size(); ) {
-                    long[] it = items.get(i);
-                    Tensor t = tensors.get((int) it[0]);
-                    for (long from = it[1], end = it[1] + it[2]; from < end; from += TILE) {
-                        int n = (int) Math.min(TILE, end - from);
-                        t.readFloats(from, buf, 0, n);
-                        sum += Float.floatToRawIntBits(buf[n - 1]);
-                    }
-                }
-                sink.add(sum);
-            });
-        }
+            sink.add(sum);
+        });
         return new Timing((System.nanoTime() - t0) / 1e9, cpu / 1e9);
     }
 

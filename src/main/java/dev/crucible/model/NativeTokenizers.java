@@ -1,12 +1,15 @@
 package dev.crucible.model;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.huggingface.tokenizers.jni.TokenizersLibrary;
 import dev.crucible.CrucibleException;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -61,6 +64,36 @@ final class NativeTokenizers {
             }
             throw new CrucibleException(source + ": the tokenizers library rejected it: " + rootMessage(e), e);
         }
+    }
+
+    /**
+     * Ids only, straight from the native encoding: DJL's {@code encode} also copies token strings, word ids,
+     * masks and character spans into Java objects on every call, which costs more than the tokenization itself
+     * for short texts. The tokenizer is configured as in {@link #create}, so the ids are the same.
+     */
+    static int[] encodeIds(HuggingFaceTokenizer tokenizer, String text, boolean addSpecialTokens) {
+        long encoding = TokenizersLibrary.LIB.encode(tokenizer.getHandle(), text, addSpecialTokens);
+        try {
+            return Tokenizer.toInts(TokenizersLibrary.LIB.getTokenIds(encoding));
+        } finally {
+            TokenizersLibrary.LIB.deleteEncoding(encoding);
+        }
+    }
+
+    /** {@link #encodeIds} for many texts in one native call (the library spreads them over its threads). */
+    static List<int[]> batchEncodeIds(HuggingFaceTokenizer tokenizer, String[] texts, boolean addSpecialTokens) {
+        long[] encodings = TokenizersLibrary.LIB.batchEncode(tokenizer.getHandle(), texts, addSpecialTokens);
+        List<int[]> out = new ArrayList<>(encodings.length);
+        try {
+            for (long encoding : encodings) {
+                out.add(Tokenizer.toInts(TokenizersLibrary.LIB.getTokenIds(encoding)));
+            }
+        } finally {
+            for (long encoding : encodings) {
+                TokenizersLibrary.LIB.deleteEncoding(encoding);
+            }
+        }
+        return out;
     }
 
     private static String rootMessage(Throwable e) {

@@ -98,7 +98,10 @@ public final class Tokenizer implements AutoCloseable {
     }
 
     public int[] encode(String text, boolean addSpecialTokens) {
-        return toInts(encodeNative(text, addSpecialTokens).getIds());
+        if (text == null) {
+            throw new CrucibleException("text to encode is null");
+        }
+        return NativeTokenizers.encodeIds(native_, text, addSpecialTokens);
     }
 
     /** Ids, token strings and each token's character span in {@code text} (Java string indices). */
@@ -113,12 +116,7 @@ public final class Tokenizer implements AutoCloseable {
                 throw new CrucibleException("text " + i + " of the batch is null");
             }
         }
-        Encoding[] encodings = native_.batchEncode(texts, addSpecialTokens, false);
-        List<int[]> out = new ArrayList<>(encodings.length);
-        for (Encoding e : encodings) {
-            out.add(toInts(e.getIds()));
-        }
-        return out;
+        return NativeTokenizers.batchEncodeIds(native_, texts.toArray(String[]::new), addSpecialTokens);
     }
 
     /** The token strings of {@code text} ({@code Ġworld} for byte-level BPE, {@code ▁world} for SentencePiece). */
@@ -246,7 +244,7 @@ public final class Tokenizer implements AutoCloseable {
                 toBooleans(e.getSpecialTokenMask()));
     }
 
-    private static int[] toInts(long[] ids) {
+    static int[] toInts(long[] ids) {
         int[] out = new int[ids.length];
         for (int i = 0; i < ids.length; i++) {
             out[i] = Math.toIntExact(ids[i]);

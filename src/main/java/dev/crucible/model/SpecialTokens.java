@@ -19,17 +19,21 @@ import java.util.Map;
  * ({@code {"content": "<s>", ...}}), or null/absent. A key in {@code special_tokens_map.json} wins over the
  * same key in {@code tokenizer_config.json}, as in transformers' {@code from_pretrained}.
  *
- * @param addBosToken {@code add_bos_token} when the config states it, else null
- * @param addEosToken {@code add_eos_token} when the config states it, else null
+ * @param addBosToken {@code add_bos_token} when the config states it, else null; informational: transformers 5
+ *                    ignores it when tokenizer.json exists (its post-processor decides), and so does Crucible
+ * @param addEosToken {@code add_eos_token} when the config states it, else null (same caveat)
  * @param cleanUpTokenizationSpaces {@code clean_up_tokenization_spaces} (transformers 5 defaults it to false)
+ * @param cleanUpEvenForBpe {@code clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output}:
+ *                          transformers 5 skips the clean-up for BPE models unless this is set
  * @param additional {@code additional_special_tokens} / {@code extra_special_tokens} (list form)
  */
 public record SpecialTokens(String bos, String eos, String pad, String unk, Boolean addBosToken,
-                            Boolean addEosToken, boolean cleanUpTokenizationSpaces, List<String> additional) {
+                            Boolean addEosToken, boolean cleanUpTokenizationSpaces, boolean cleanUpEvenForBpe,
+                            List<String> additional) {
     public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
     public static final String SPECIAL_TOKENS_MAP = "special_tokens_map.json";
 
-    public static final SpecialTokens NONE = new SpecialTokens(null, null, null, null, null, null, false, List.of());
+    public static final SpecialTokens NONE = new SpecialTokens(null, null, null, null, null, null, false, false, List.of());
 
     public SpecialTokens {
         additional = List.copyOf(additional);
@@ -57,7 +61,9 @@ public record SpecialTokens(String bos, String eos, String pad, String unk, Bool
         return new SpecialTokens(token(tc, map, "bos_token", where), token(tc, map, "eos_token", where),
                 token(tc, map, "pad_token", where), token(tc, map, "unk_token", where),
                 flag(tc, "add_bos_token", where), flag(tc, "add_eos_token", where),
-                tc.path("clean_up_tokenization_spaces").asBoolean(false), additional);
+                tc.path("clean_up_tokenization_spaces").asBoolean(false),
+                tc.path("clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output").asBoolean(false),
+                additional);
     }
 
     /**

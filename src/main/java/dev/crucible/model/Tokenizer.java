@@ -28,12 +28,15 @@ public final class Tokenizer implements AutoCloseable {
     private final TokenizerJson vocab;
     private final SpecialTokens special;
     private final HuggingFaceTokenizer native_;
+    private final boolean cleanUpOnDecode;
 
     private Tokenizer(Path dir, TokenizerJson vocab, SpecialTokens special, HuggingFaceTokenizer nativeTokenizer) {
         this.dir = dir;
         this.vocab = vocab;
         this.special = special;
         this.native_ = nativeTokenizer;
+        this.cleanUpOnDecode = special.cleanUpTokenizationSpaces()
+                && (!"BPE".equals(vocab.modelType()) || special.cleanUpEvenForBpe());
     }
 
     /** Loads the tokenizer of a model directory (it needs {@code tokenizer.json}; the configs are optional). */
@@ -47,19 +50,14 @@ public final class Tokenizer implements AutoCloseable {
         }
         SpecialTokens special = SpecialTokens.read(dir);
         TokenizerJson json = TokenizerJson.read(file);
-        // transformers 5 (TokenizersBackend.__init__): every named special token becomes a special added token,
-        // and the post-processor is rebuilt from add_bos_token/add_eos_token when the config states either flag
-        // or when tokenizer.json has no post-processor; otherwise tokenizer.json's post-processor is kept.
+        // transformers 5 makes every named special token a special added token (TokenizersBackend.__init__). It
+        // drops add_bos_token/add_eos_token from the config whenever tokenizer.json exists
+        // (PreTrainedTokenizerBase._from_pretrained), so tokenizer.json's post-processor alone decides what
+        // encode(text) adds: Llama 3's adds <|begin_of_text|>, Qwen's adds nothing.
         for (String t : new String[] {special.bos(), special.eos(), special.unk(), special.pad()}) {
             json.addSpecialTokenIfMissing(t);
         }
         special.additional().forEach(json::addSpecialTokenIfMissing);
-        boolean explicitFlags = special.addBosToken() != null || special.addEosToken() != null;
-        if (explicitFlags || !json.hasPostProcessor()) {
-            boolean addBos = Boolean.TRUE.equals(special.addBosToken()) && special.bos() != null;
-            boolean addEos = Boolean.TRUE.equals(special.addEosToken()) && special.eos() != null;
-            json.useBosEosTemplate(special.bos(), addBos, special.eos(), addEos);
-        }
         String original;
         try {
             original = Files.readString(file, StandardCharsets.UTF_8);
@@ -130,7 +128,8 @@ public final class Tokenizer implements AutoCloseable {
 
     /**
      * Decodes ids to text; with {@code skipSpecialTokens} the special tokens are left out. Applies
-     * {@code clean_up_tokenization_spaces} when the tokenizer config asks for it, as transformers does.
+     * {@code clean_up_tokenization_spaces} as transformers 5 does: when the config asks for it and the model is not
+     * BPE (where it would delete real spaces) unless the config insists.
      */
     public String decode(int[] ids, boolean skipSpecialTokens) {
         long[] longs = new long[ids.length];
@@ -142,7 +141,7 @@ public final class Tokenizer implements AutoCloseable {
             longs[i] = ids[i];
         }
         String text = native_.decode(longs, skipSpecialTokens);
-        return special.cleanUpTokenizationSpaces() ? cleanUpTokenizationSpaces(text) : text;
+        return cleanUpOnDecode ? cleanUpTokenizationSpaces(text) : text;
     }
 
     /** transformers' {@code clean_up_tokenization}: removes the space before punctuation and English contractions. */

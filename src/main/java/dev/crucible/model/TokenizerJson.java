@@ -116,56 +116,6 @@ final class TokenizerJson {
         modified = true;
     }
 
-    boolean hasPostProcessor() {
-        JsonNode p = root.get("post_processor");
-        return p != null && !p.isNull();
-    }
-
-    /**
-     * Replaces the post-processor by transformers' {@code update_post_processor} template: {@code [bos] $A [eos]}
-     * for single sequences, the same again for pairs.
-     */
-    void useBosEosTemplate(String bos, boolean addBos, String eos, boolean addEos) {
-        ObjectNode pp = JSON.createObjectNode();
-        pp.put("type", "TemplateProcessing");
-        ArrayNode single = pp.putArray("single");
-        appendSequence(single, "A", 0, bos, addBos, eos, addEos);
-        ArrayNode pair = pp.putArray("pair");
-        appendSequence(pair, "A", 0, bos, addBos, eos, addEos);
-        appendSequence(pair, "B", 1, bos, addBos, eos, addEos);
-        ObjectNode specials = pp.putObject("special_tokens");
-        if (addBos) {
-            putSpecial(specials, bos);
-        }
-        if (addEos) {
-            putSpecial(specials, eos);
-        }
-        root.set("post_processor", pp);
-        modified = true;
-    }
-
-    private static void appendSequence(ArrayNode target, String sequence, int typeId, String bos, boolean addBos,
-                                       String eos, boolean addEos) {
-        if (addBos) {
-            target.addObject().putObject("SpecialToken").put("id", bos).put("type_id", typeId);
-        }
-        target.addObject().putObject("Sequence").put("id", sequence).put("type_id", typeId);
-        if (addEos) {
-            target.addObject().putObject("SpecialToken").put("id", eos).put("type_id", typeId);
-        }
-    }
-
-    private void putSpecial(ObjectNode specials, String token) {
-        Integer id = tokenToId.get(token);
-        if (id == null) {
-            throw new CrucibleException(file + ": special token " + token + " is not in the vocabulary");
-        }
-        ObjectNode s = specials.putObject(token);
-        s.put("id", token);
-        s.putArray("ids").add(id);
-        s.putArray("tokens").add(token);
-    }
-
     /** The JSON the native tokenizer is built from (the file's bytes when nothing was adjusted). */
     String json(String original) {
         if (!modified) {
@@ -176,6 +126,11 @@ final class TokenizerJson {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** The model type: BPE, Unigram, WordPiece or WordLevel. */
+    String modelType() {
+        return root.path("model").path("type").asText("");
     }
 
     Integer id(String token) {

@@ -66,15 +66,13 @@ class TokenizeCommandTest {
     void fileInputAndNoSpecialTokens(@TempDir Path dir) throws IOException {
         Path tokDir = dir.resolve("tok");
         Files.createDirectories(tokDir);
-        Files.copy(Path.of("testdata/mergekit/models/tinytok-base/tokenizer.json"), tokDir.resolve("tokenizer.json"));
-        Files.writeString(tokDir.resolve("tokenizer_config.json"),
-                "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\", \"add_bos_token\": true}");
+        dev.crucible.model.TestTokenizers.writeWithBosEosTemplate(tokDir);
         Path text = dir.resolve("long.txt");
         Files.writeString(text, "ab".repeat(1500));
         JsonNode with = JSON.readTree(run("tokenize", tokDir.toString(), "--file", text.toString(), "--json").out());
         JsonNode without = JSON.readTree(run("tokenize", tokDir.toString(), "--file", text.toString(), "--json",
                 "--no-special-tokens").out());
-        assertEquals(3001, with.get("ids").size()); // BOS + one byte token per character, nothing truncated
+        assertEquals(3002, with.get("ids").size()); // BOS + one byte token per character + EOS, nothing truncated
         assertEquals(1, with.get("ids").get(0).asInt());
         assertEquals(3000, without.get("ids").size());
         assertEquals(3 + 'a', without.get("ids").get(0).asInt());

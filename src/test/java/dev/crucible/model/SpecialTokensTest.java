@@ -52,31 +52,31 @@ class SpecialTokensTest {
     }
 
     @Test
-    void addBosAndEosFlagsRebuildThePostProcessor(@TempDir Path dir) throws IOException {
+    void addBosAndEosFlagsDoNotOverrideTokenizerJson(@TempDir Path dir) throws IOException {
+        // transformers 5.18 gives [107, 108] for "hi" here: the flags are dropped when tokenizer.json exists
         Files.copy(TINYTOK.resolve("tokenizer.json"), dir.resolve("tokenizer.json"));
         writeConfig(dir, Map.of("bos_token", "<s>", "eos_token", "</s>", "add_bos_token", true,
                 "add_eos_token", true));
         try (Tokenizer tok = Tokenizer.load(dir)) {
-            assertArrayEquals(new int[] {1, 3 + 'h', 3 + 'i', 2}, tok.encode("hi"));
-            assertArrayEquals(new int[] {3 + 'h', 3 + 'i'}, tok.encode("hi", false));
-            Tokenizer.Encoded enc = tok.encodeWithOffsets("hi", true);
-            assertTrue(enc.addedSpecial()[0] && enc.addedSpecial()[3] && !enc.addedSpecial()[1]);
-            assertEquals("hi", tok.decode(tok.encode("hi"), true));
-            assertEquals("<s>hi</s>", tok.decode(tok.encode("hi"), false));
-            assertArrayEquals(new int[] {1, 3 + 'h', 2}, tok.encodeBatch(List.of("h"), true).get(0));
+            assertEquals(Boolean.TRUE, tok.specialTokens().addBosToken());
+            assertArrayEquals(new int[] {3 + 'h', 3 + 'i'}, tok.encode("hi"));
         }
     }
 
     @Test
-    void explicitAddBosOverridesAPostProcessorThatAddsNothing(@TempDir Path dir) throws IOException {
-        Files.copy(BYTELEVEL.resolve("tokenizer.json"), dir.resolve("tokenizer.json"));
-        writeConfig(dir, Map.of("bos_token", "<s>", "eos_token", "</s>", "add_bos_token", true));
-        try (Tokenizer plain = Tokenizer.load(BYTELEVEL); Tokenizer withBos = Tokenizer.load(dir)) {
-            int[] ids = plain.encode("Hello world!");
-            int[] bos = withBos.encode("Hello world!");
-            assertEquals(ids.length + 1, bos.length);
-            assertEquals(1, bos[0]);
-            assertArrayEquals(ids, java.util.Arrays.copyOfRange(bos, 1, bos.length));
+    void postProcessorBosAndEosAreAddedOnlyWithSpecialTokens(@TempDir Path dir) throws IOException {
+        TestTokenizers.writeWithBosEosTemplate(dir);
+        try (Tokenizer tok = Tokenizer.load(dir)) {
+            assertArrayEquals(new int[] {1, 3 + 'h', 3 + 'i', 2}, tok.encode("hi"));
+            assertArrayEquals(new int[] {3 + 'h', 3 + 'i'}, tok.encode("hi", false));
+            assertArrayEquals(new int[] {1, 3 + 'h', 2}, tok.encodeBatch(List.of("h"), true).get(0));
+            Tokenizer.Encoded enc = tok.encodeWithOffsets("hi", true);
+            assertTrue(enc.addedSpecial()[0] && enc.addedSpecial()[3] && !enc.addedSpecial()[1]);
+            assertEquals(0, enc.starts()[0]);
+            assertEquals(0, enc.ends()[0]);
+            assertEquals(2, enc.starts()[3]);
+            assertEquals("hi", tok.decode(tok.encode("hi"), true));
+            assertEquals("<s>hi</s>", tok.decode(tok.encode("hi"), false));
         }
     }
 

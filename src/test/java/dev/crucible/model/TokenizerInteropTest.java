@@ -25,7 +25,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * Compares Crucible's tokenizer with transformers' AutoTokenizer on the fixture tokenizers and on variants that
  * exercise the loading rules (special tokens map, a pad token missing from tokenizer.json, add_bos/add_eos flags,
  * a BOS/EOS post-processor, clean_up_tokenization_spaces). Runs only where a Python with transformers is
- * available ({@code CRUCIBLE_PYTHON}, else {@code python3}); skipped otherwise.
+ * available ({@code CRUCIBLE_PYTHON}, else {@code python3}); skipped otherwise. Real checkpoints' tokenizer
+ * directories listed in {@code CRUCIBLE_TOKENIZER_DIRS} (separated by the path separator) are compared too.
  */
 class TokenizerInteropTest {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -34,7 +35,9 @@ class TokenizerInteropTest {
 
     static final List<String> TEXTS = List.of("hi", "Hello , world . I 'm here , are n't you ?",
             "<|im_start|>user\nhi<|im_end|>", "a<newpad>b</s>", "café 日本語 🙂🚀", "  two  spaces\tand\ttabs\n",
-            "<s>already bos</s>", "");
+            "<s>already bos</s>", "", "Ünïcödé — “quotes” ‘and’ naïve façade\r\nCRLF", "x".repeat(300),
+            "    indented(code) {\n\treturn a->b[0] != 0x1F; // done\n}\n", "1234567890123 + 0.5e-10 = ?",
+            "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nOK");
 
     @Test
     void matchesTransformers(@TempDir Path tmp) throws Exception {
@@ -57,6 +60,13 @@ class TokenizerInteropTest {
         Files.createDirectories(template);
         TestTokenizers.writeWithBosEosTemplate(template);
         dirs.add(template);
+
+        String extra = System.getenv("CRUCIBLE_TOKENIZER_DIRS");
+        if (extra != null && !extra.isBlank()) {
+            for (String d : extra.split(java.io.File.pathSeparator)) {
+                dirs.add(Path.of(d));
+            }
+        }
 
         JsonNode expected = runPython(python, dirs, tmp);
         for (int d = 0; d < dirs.size(); d++) {

@@ -39,7 +39,7 @@ import java.util.stream.Stream;
  */
 public final class ReadBenchmark {
     /** Tensors of a typical 7B-class projection: 4096 x 4096 bf16, 32 MiB each. */
-    static final long[] TENSOR_SHAPE = {4096, 4096};
+    static final long[] DEFAULT_SHAPE = {4096, 4096};
     /** Elements per work item a thread claims. */
     static final int ITEM = 256 * 1024;
     /** Floats per readFloats call: a 16 KiB tile that stays in L1, as a kernel's would. */
@@ -55,9 +55,17 @@ public final class ReadBenchmark {
     private final int threads;
     private final PrintStream log;
 
+    private final long[] tensorShape;
+
     public ReadBenchmark(int threads, PrintStream log) {
+        this(threads, log, DEFAULT_SHAPE);
+    }
+
+    /** With tensors of another [rows, columns] shape (small ones keep the test of this class fast). */
+    ReadBenchmark(int threads, PrintStream log, long[] tensorShape) {
         this.threads = threads;
         this.log = log;
+        this.tensorShape = tensorShape.clone();
     }
 
     /** Best and median throughput of each way of reading, in GB/s of bf16 file data (1 GB = 1e9 bytes). */
@@ -136,8 +144,8 @@ public final class ReadBenchmark {
         }
     }
 
-    private static long tensorBytes() {
-        return TENSOR_SHAPE[0] * TENSOR_SHAPE[1] * DType.BF16.byteSize();
+    private long tensorBytes() {
+        return tensorShape[0] * tensorShape[1] * DType.BF16.byteSize();
     }
 
     void ensureCheckpoint(Path dir, long targetBytes, long shardBytes) {
@@ -156,7 +164,7 @@ public final class ReadBenchmark {
         for (int i = 0; i < count; i++) {
             String name = "model.layers." + i / PROJECTIONS.size() + "." + PROJECTIONS.get(i % PROJECTIONS.size())
                     + ".weight";
-            specs.add(new TensorSpec(name, DType.BF16, TENSOR_SHAPE));
+            specs.add(new TensorSpec(name, DType.BF16, tensorShape));
         }
         Progress progress = new Progress("generating " + dir, count * tensorBytes(), log);
         try (StagedDirectory out = StagedDirectory.create(dir)) {
@@ -167,7 +175,7 @@ public final class ReadBenchmark {
                         MemorySegment buf = arena.allocate(tensorBytes(), 64);
                         for (int i; (i = next.getAndIncrement()) < count; ) {
                             fillBf16(buf, i);
-                            w.write(specs.get(i).name(), new Tensor(DType.BF16, TENSOR_SHAPE, buf));
+                            w.write(specs.get(i).name(), new Tensor(DType.BF16, tensorShape, buf));
                             progress.add(tensorBytes());
                         }
                     }

@@ -12,6 +12,8 @@ import picocli.CommandLine.Command;
                 MergeCommand.class,
                 ExamplesCommand.class,
                 BenchCommand.class,
+                TokenizeCommand.class,
+                TemplateCommand.class,
         })
 public final class Main {
     public static void main(String[] args) {

@@ -9,6 +9,7 @@ import dev.crucible.tensor.Tensor;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -32,6 +33,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class ShardedWriter implements AutoCloseable {
     private record Slot(FileChannel channel, Path file, long dataStart, TensorInfo info, AtomicLong written) {
     }
+
+    private static final long WRITE_CHUNK = 16L << 20;
 
     private final Path directory;
     private final List<FileChannel> channels = new ArrayList<>();
@@ -153,18 +156,21 @@ public final class ShardedWriter implements AutoCloseable {
                     + " falls outside tensor '" + name + "' (" + slot.info.byteSize() + " bytes)");
         }
         try {
+            // In chunks: a ByteBuffer holds at most 2 GiB. Only native and byte[] segments have a ByteBuffer
+            // view; others (float[], long[] from Tensor.fromFloats) go through a byte[] copy of the chunk.
+            boolean viewable = bytes.isNative() || bytes.heapBase().orElse(null) instanceof byte[];
+            byte[] copy = viewable ? null : new byte[(int) Math.min(WRITE_CHUNK, bytes.byteSize())];
             long pos = slot.dataStart + slot.info.begin() + byteOffset;
-            if (bytes.isNative() || bytes.heapBase().orElse(null) instanceof byte[]) {
-                writeFully(slot.channel, bytes.asByteBuffer(), pos);
-            } else {
-                // Heap segments over long[]/float[] arrays have no ByteBuffer view: go through a byte[] in chunks.
-                byte[] chunk = new byte[(int) Math.min(bytes.byteSize(), 1 << 22)];
-                MemorySegment chunkSeg = MemorySegment.ofArray(chunk);
-                for (long off = 0; off < bytes.byteSize(); off += chunk.length) {
-                    int len = (int) Math.min(chunk.length, bytes.byteSize() - off);
-                    MemorySegment.copy(bytes, off, chunkSeg, 0, len);
-                    writeFully(slot.channel, ByteBuffer.wrap(chunk, 0, len), pos + off);
+            for (long done = 0; done < bytes.byteSize(); done += WRITE_CHUNK) {
+                int n = (int) Math.min(WRITE_CHUNK, bytes.byteSize() - done);
+                ByteBuffer buf;
+                if (viewable) {
+                    buf = bytes.asSlice(done, n).asByteBuffer();
+                } else {
+                    MemorySegment.copy(bytes, ValueLayout.JAVA_BYTE, done, copy, 0, n);
+                    buf = ByteBuffer.wrap(copy, 0, n);
                 }
+                writeFully(slot.channel, buf, pos + done);
             }
         } catch (IOException e) {
             throw new CrucibleException(slot.file + ": write failed: " + e.getMessage(), e);

@@ -48,7 +48,7 @@ final class MergeBenchCommand implements Callable<Integer> {
     @Option(names = "--runs", defaultValue = "1", description = "runs per method (the best is reported)")
     int runs;
 
-    @Option(names = "--jvm-opts", defaultValue = "-Xmx640m -XX:+UseSerialGC",
+    @Option(names = "--jvm-opts", defaultValue = "-Xmx400m -XX:+UseSerialGC",
             description = "JVM options of the timed child process (default: ${DEFAULT-VALUE})")
     String jvmOpts;
 

@@ -9,6 +9,9 @@ import picocli.CommandLine.Command;
         description = "Fine-tune and merge large language models on the JVM.",
         subcommands = {
                 InspectCommand.class,
+                BenchCommand.class,
+                TokenizeCommand.class,
+                TemplateCommand.class,
         })
 public final class Main {
     public static void main(String[] args) {

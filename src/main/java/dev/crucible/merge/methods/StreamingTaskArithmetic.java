@@ -172,19 +172,21 @@ final class StreamingTaskArithmetic {
         while (below + high[bucket] <= rank) {
             below += high[bucket++];
         }
-        int[] low = new int[1 << 16];
-        int hb = bucket;
-        stream(c, p, base, b, d, (v, len) -> {
-            for (int j = 0; j < len; j++) {
-                int key = Float.floatToRawIntBits(v[j]) & 0x7FFFFFFF;
-                if (key >>> 16 == hb) {
-                    low[key & 0xFFFF]++;
-                }
-            }
-        });
         int sub = 0;
-        while (below + low[sub] <= rank) {
-            below += low[sub++];
+        if (c.dtype != DType.BF16) { // bf16 values have zero low halves: the bucket is the threshold
+            int[] low = new int[1 << 16];
+            int hb = bucket;
+            stream(c, p, base, b, d, (v, len) -> {
+                for (int j = 0; j < len; j++) {
+                    int key = Float.floatToRawIntBits(v[j]) & 0x7FFFFFFF;
+                    if (key >>> 16 == hb) {
+                        low[key & 0xFFFF]++;
+                    }
+                }
+            });
+            while (below + low[sub] <= rank) {
+                below += low[sub++];
+            }
         }
         p.threshold = bucket << 16 | sub;
         p.skipEqual = rank - below; // entries equal to the threshold with lower index rank below the cut

@@ -1,5 +1,11 @@
 package dev.crucible.tensor;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -9,6 +15,10 @@ import java.nio.charset.StandardCharsets;
  */
 public final class CounterRandom {
     private static final long GOLDEN = 0x9E3779B97F4A7C15L;
+    private static final VectorSpecies<Long> LONGS = LongVector.SPECIES_PREFERRED;
+    /** Floats with as many lanes as {@link #LONGS}. */
+    private static final VectorSpecies<Float> FLOATS =
+            VectorSpecies.of(float.class, VectorShape.forBitSize(LONGS.vectorBitSize() / 2));
 
     private CounterRandom() {
     }
@@ -30,6 +40,26 @@ public final class CounterRandom {
     /** The 24 random bits behind {@link #uniform}: {@code uniform < p} iff {@code bits24 < ceil(p·2^24)}. */
     public static long bits24(long key, long i) {
         return mix(key + GOLDEN * (i + 1)) >>> 40;
+    }
+
+    /**
+     * {@code out[j] = 1} if {@code bits24(key, first + j) < below} (a Bernoulli draw kept), else 0, for
+     * {@code j < len}: the same draws as {@link #bits24}, vectorised.
+     */
+    public static void keepMask(long key, long first, long below, float[] out, int len) {
+        int j = 0;
+        LongVector iota = LongVector.zero(LONGS).addIndex(1);
+        for (int upper = LONGS.loopBound(len); j < upper; j += LONGS.length()) {
+            LongVector z = iota.add(first + j + 1).mul(GOLDEN).add(key);
+            z = z.lanewise(VectorOperators.XOR, z.lanewise(VectorOperators.LSHR, 30)).mul(0xBF58476D1CE4E5B9L);
+            z = z.lanewise(VectorOperators.XOR, z.lanewise(VectorOperators.LSHR, 27)).mul(0x94D049BB133111EBL);
+            z = z.lanewise(VectorOperators.XOR, z.lanewise(VectorOperators.LSHR, 31));
+            LongVector kept = z.lanewise(VectorOperators.LSHR, 40).sub(below).lanewise(VectorOperators.LSHR, 63);
+            ((FloatVector) kept.convertShape(VectorOperators.L2F, FLOATS, 0)).intoArray(out, j);
+        }
+        for (; j < len; j++) {
+            out[j] = (float) ((bits24(key, first + j) - below) >>> 63);
+        }
     }
 
     static long mix(long z) {

@@ -35,11 +35,7 @@ public final class Rounding {
             case BF16 -> {
                 int i = from;
                 for (int upper = from + SPECIES.loopBound(to - from); i < upper; i += SPECIES.length()) {
-                    IntVector bits = FloatVector.fromArray(SPECIES, a, i).reinterpretAsInts();
-                    IntVector rounded = bits.add(bits.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF))
-                            .and(0xFFFF0000);
-                    VectorMask<Integer> nan = bits.and(0x7FFFFFFF).compare(VectorOperators.GT, 0x7F800000);
-                    rounded.blend(bits, nan).reinterpretAsFloats().intoArray(a, i);
+                    round(DType.BF16, FloatVector.fromArray(SPECIES, a, i)).intoArray(a, i);
                 }
                 for (; i < to; i++) {
                     a[i] = bf16(a[i]);
@@ -53,6 +49,22 @@ public final class Rounding {
             default -> {
             }
         }
+    }
+
+    /** Whether {@link #round(DType, FloatVector)} handles {@code dtype} (bf16 and the no-op float32). */
+    public static boolean vectorizes(DType dtype) {
+        return dtype == DType.BF16 || dtype == DType.F32;
+    }
+
+    /** Lanewise {@link #round(DType, float)} for a dtype that {@link #vectorizes}. */
+    public static FloatVector round(DType dtype, FloatVector v) {
+        if (dtype != DType.BF16) {
+            return v;
+        }
+        IntVector bits = v.reinterpretAsInts();
+        IntVector rounded = bits.add(bits.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).and(0xFFFF0000);
+        VectorMask<Integer> nan = bits.and(0x7FFFFFFF).compare(VectorOperators.GT, 0x7F800000);
+        return rounded.blend(bits, nan).reinterpretAsFloats();
     }
 
     /** Round-to-nearest-even to bf16 without a branch for finite values (the JIT vectorises loops of this). */

@@ -5,6 +5,11 @@ import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Rounding;
 import dev.crucible.tensor.Tensor;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 import java.util.Map;
 
 /**
@@ -127,6 +132,9 @@ final class GeneralizedTaskArithmetic extends AbstractMergeMethod {
         float[] w = s.weights;
         float lam = (float) s.lambda;
         boolean scale = s.lambda != 1;
+        if (Rounding.vectorizes(dt)) {
+            from = combineVector(dt, s, consensus, base, weighted, from, to, out);
+        }
         if (consensus) {
             // branch-free on the signs: they are random, and mispredicted branches cost more than the arithmetic
             for (int j = from; j < to; j++) {
@@ -171,6 +179,66 @@ final class GeneralizedTaskArithmetic extends AbstractMergeMethod {
                 out[j] = finish(dt, base[j], Rounding.round(dt, sum), div, s.normalize, scale, lam);
             }
         }
+    }
+
+    private static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_PREFERRED;
+
+    /** {@link #combine} lanewise (the same IEEE operations in the same order); returns where the tail starts. */
+    private static int combineVector(DType dt, Settings s, boolean consensus, float[] base, float[][] weighted,
+                                     int from, int to, float[] out) {
+        int models = weighted.length;
+        float[] w = s.weights;
+        FloatVector zero = FloatVector.zero(FLOATS);
+        FloatVector one = FloatVector.broadcast(FLOATS, 1f);
+        FloatVector lam = FloatVector.broadcast(FLOATS, (float) s.lambda);
+        boolean scale = s.lambda != 1;
+        FloatVector plainDiv = null;
+        if (!consensus) {
+            float div = w[0];
+            for (int m = 1; m < models; m++) {
+                div += w[m];
+            }
+            div = Rounding.round(dt, div);
+            plainDiv = FloatVector.broadcast(FLOATS, Math.abs(div) < 1e-8f ? 1f : div);
+        }
+        int j = from;
+        for (int upper = from + FLOATS.loopBound(to - from); j < upper; j += FLOATS.length()) {
+            FloatVector sum = FloatVector.fromArray(FLOATS, weighted[0], j);
+            for (int m = 1; m < models; m++) {
+                sum = sum.add(FloatVector.fromArray(FLOATS, weighted[m], j));
+            }
+            FloatVector mixed;
+            FloatVector div;
+            if (consensus) {
+                VectorMask<Float> negative = Rounding.round(dt, sum).compare(VectorOperators.LT, 0f);
+                mixed = null;
+                div = null;
+                for (int m = 0; m < models; m++) {
+                    FloatVector v = FloatVector.fromArray(FLOATS, weighted[m], j);
+                    VectorMask<Float> agree = v.compare(VectorOperators.GT, 0f).andNot(negative)
+                            .or(v.compare(VectorOperators.LT, 0f).and(negative));
+                    FloatVector keep = zero.blend(one, agree);
+                    FloatVector tv = v.mul(keep);
+                    FloatVector tw = keep.mul(w[m]);
+                    mixed = m == 0 ? tv : mixed.add(tv);
+                    div = m == 0 ? tw : div.add(tw);
+                }
+                mixed = Rounding.round(dt, mixed);
+                div = Rounding.round(dt, div);
+                div = div.blend(one, div.compare(VectorOperators.EQ, 0f));
+            } else {
+                mixed = Rounding.round(dt, sum);
+                div = plainDiv;
+            }
+            if (s.normalize) {
+                mixed = Rounding.round(dt, mixed.div(div));
+            }
+            if (scale) {
+                mixed = Rounding.round(dt, mixed.mul(lam));
+            }
+            Rounding.round(dt, FloatVector.fromArray(FLOATS, base, j).add(mixed)).intoArray(out, j);
+        }
+        return j;
     }
 
     /** 1 when the float bits are not ±0, else 0. */

@@ -9,6 +9,7 @@ import dev.crucible.tensor.Tensor;
  * when {@code |τ| > epsilon}; entries active in one model only are taken whole, entries shared by {@code c}
  * models are averaged. {@code ramplus_tl} scales each model's unique entries by
  * {@code 1 + r·clamp(shared/unique, 0, alpha)}; that float32 factor makes its output float32, as in mergekit.
+ * Streams the inputs in chunks (two passes for {@code ramplus_tl}, whose factors need whole-tensor counts).
  */
 final class Ram extends AbstractMergeMethod {
     private final boolean plus;
@@ -30,57 +31,74 @@ final class Ram extends AbstractMergeMethod {
             return c.tensor(b);
         }
         DType dt = c.dtype;
-        int n = c.size();
         int models = others.length;
-        float[] base = c.values(b);
-        float[][] tv = new float[models][];
-        for (int m = 0; m < models; m++) {
-            float[] d = c.values(others[m]);
-            for (int i = 0; i < n; i++) {
-                d[i] = Rounding.round(dt, d[i] - base[i]);
-            }
-            tv[m] = d;
-        }
         float eps = c.scalar(epsilon);
-        byte[] counts = new byte[n];
-        for (int i = 0; i < n; i++) {
-            int k = 0;
-            for (int m = 0; m < models; m++) {
-                k += Math.abs(tv[m][i]) > eps ? 1 : 0;
-            }
-            counts[i] = (byte) Math.min(k, 127);
-        }
+        int chunk = (int) Math.min(Linear.CHUNK, c.numel);
+        float[] base = new float[chunk];
+        float[][] tv = new float[models][chunk];
+        byte[] counts = new byte[chunk];
         float[] lambda = new float[models];
-        for (int m = 0; m < models; m++) {
-            long shared = 0;
-            long unique = 0;
-            for (int i = 0; i < n; i++) {
-                if (Math.abs(tv[m][i]) > eps) {
-                    shared += counts[i] > 1 ? 1 : 0;
-                    unique += counts[i] == 1 ? 1 : 0;
+        if (plus) {
+            long[] shared = new long[models];
+            long[] unique = new long[models];
+            for (long off = 0; off < c.numel; off += chunk) {
+                int len = (int) Math.min(chunk, c.numel - off);
+                read(c, b, others, off, len, eps, base, tv, counts);
+                for (int m = 0; m < models; m++) {
+                    for (int i = 0; i < len; i++) {
+                        if (Math.abs(tv[m][i]) > eps) {
+                            shared[m] += counts[i] > 1 ? 1 : 0;
+                            unique[m] += counts[i] == 1 ? 1 : 0;
+                        }
+                    }
                 }
             }
-            float rho = (float) shared / Math.max((float) unique, (float) epsilon);
-            lambda[m] = 1 + (float) r * Math.min((float) alpha, Math.max(0f, rho));
-        }
-        for (int i = 0; i < n; i++) {
-            int k = counts[i];
-            float sum = 0;
             for (int m = 0; m < models; m++) {
-                float v = tv[m][i];
-                boolean active = Math.abs(v) > eps;
-                float term;
-                if (!active || k == 0) {
-                    term = 0;
-                } else if (k == 1) {
-                    term = plus ? v * lambda[m] : v;
-                } else {
-                    term = Rounding.round(dt, v / k);
-                }
-                sum = m == 0 ? term : sum + term;
+                float rho = (float) shared[m] / Math.max((float) unique[m], (float) epsilon);
+                lambda[m] = 1 + (float) r * Math.min((float) alpha, Math.max(0f, rho));
             }
-            base[i] = plus ? base[i] + sum : Rounding.round(dt, base[i] + Rounding.round(dt, sum));
         }
-        return plus ? c.output(DType.F32, base) : c.output(base);
+        Tensor out = c.newOutput(plus ? DType.F32 : dt);
+        for (long off = 0; off < c.numel; off += chunk) {
+            int len = (int) Math.min(chunk, c.numel - off);
+            read(c, b, others, off, len, eps, base, tv, counts);
+            for (int i = 0; i < len; i++) {
+                int k = counts[i];
+                float sum = 0;
+                for (int m = 0; m < models; m++) {
+                    float v = tv[m][i];
+                    float term;
+                    if (!(Math.abs(v) > eps) || k == 0) {
+                        term = 0;
+                    } else if (k == 1) {
+                        term = plus ? v * lambda[m] : v;
+                    } else {
+                        term = Rounding.round(dt, v / k);
+                    }
+                    sum = m == 0 ? term : sum + term;
+                }
+                base[i] = plus ? base[i] + sum : Rounding.round(dt, base[i] + Rounding.round(dt, sum));
+            }
+            out.writeFloats(off, base, 0, len);
+        }
+        return out;
+    }
+
+    /** One chunk: the base, the rounded task vectors and how many models are active at each entry. */
+    private static void read(MethodCall c, int b, int[] others, long off, int len, float eps, float[] base,
+                             float[][] tv, byte[] counts) {
+        c.tensor(b).readFloats(off, base, 0, len);
+        java.util.Arrays.fill(counts, 0, len, (byte) 0);
+        for (int m = 0; m < others.length; m++) {
+            float[] d = tv[m];
+            c.tensor(others[m]).readFloats(off, d, 0, len);
+            for (int i = 0; i < len; i++) {
+                d[i] -= base[i];
+            }
+            Rounding.roundInPlace(c.dtype, d, 0, len);
+            for (int i = 0; i < len; i++) {
+                counts[i] = (byte) Math.min(127, counts[i] + (Math.abs(d[i]) > eps ? 1 : 0));
+            }
+        }
     }
 }

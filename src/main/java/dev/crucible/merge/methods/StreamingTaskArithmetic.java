@@ -45,13 +45,25 @@ final class StreamingTaskArithmetic {
             seenEqual = 0;
         }
 
-        /** Mask (and rescale) {@code d[0..len)} of entries {@code off..}; then round to {@code dtype}. */
-        void apply(float[] d, int len, long off, DType dtype) {
-            if (keepAll) {
+        /** {@code mask[j]} = 1 where entry {@code off + j} (delta {@code d[j]}) is kept, else 0. */
+        void mask(float[] d, int len, long off, float[] mask) {
+            if (random) {
+                CounterRandom.keepMask(key, off, below, mask, len);
                 return;
             }
             for (int j = 0; j < len; j++) {
-                d[j] *= keep(d[j], off + j); // v or ±0 as torch's v * mask, without a random branch
+                mask[j] = keep(d[j], off + j);
+            }
+        }
+
+        /** Mask (and rescale) {@code d[0..len)} of entries {@code off..}; then round to {@code dtype}. */
+        void apply(float[] d, int len, long off, DType dtype, float[] mask) {
+            if (keepAll) {
+                return;
+            }
+            mask(d, len, off, mask);
+            for (int j = 0; j < len; j++) {
+                d[j] *= mask[j]; // v or ±0 as torch's v * mask, without a random branch
             }
             if (!Float.isNaN(ratio)) {
                 for (int j = 0; j < len; j++) {
@@ -62,11 +74,8 @@ final class StreamingTaskArithmetic {
             Rounding.roundInPlace(dtype, d, 0, len);
         }
 
-        /** 1 if entry {@code i} (delta {@code v}) is kept, else 0; advances the tie counter. */
-        float keep(float v, long i) {
-            if (random) {
-                return (float) ((CounterRandom.bits24(key, i) - below) >>> 63);
-            }
+        /** 1 if entry {@code i} (delta {@code v}) is kept by magnitude, else 0; advances the tie counter. */
+        private float keep(float v, long i) {
             if (keepNone) {
                 return 0;
             }
@@ -114,6 +123,7 @@ final class StreamingTaskArithmetic {
         }
         float[][] weighted = new float[models][chunk];
         float[] out = new float[chunk];
+        float[] mask = new float[chunk];
         Tensor result = c.newOutput(dt);
         for (long off = 0; off < c.numel; off += chunk) {
             int len = (int) Math.min(chunk, c.numel - off);
@@ -121,7 +131,7 @@ final class StreamingTaskArithmetic {
             for (int m = 0; m < models; m++) {
                 float[] w = weighted[m];
                 delta(c, plans[m].index, off, len, b, w);
-                plans[m].apply(w, len, off, dt);
+                plans[m].apply(w, len, off, dt, mask);
                 float wm = s.weights()[m];
                 for (int j = 0; j < len; j++) {
                     w[j] *= wm;
@@ -162,19 +172,21 @@ final class StreamingTaskArithmetic {
         while (below + high[bucket] <= rank) {
             below += high[bucket++];
         }
-        int[] low = new int[1 << 16];
-        int hb = bucket;
-        stream(c, p, base, b, d, (v, len) -> {
-            for (int j = 0; j < len; j++) {
-                int key = Float.floatToRawIntBits(v[j]) & 0x7FFFFFFF;
-                if (key >>> 16 == hb) {
-                    low[key & 0xFFFF]++;
-                }
-            }
-        });
         int sub = 0;
-        while (below + low[sub] <= rank) {
-            below += low[sub++];
+        if (c.dtype != DType.BF16) { // bf16 values have zero low halves: the bucket is the threshold
+            int[] low = new int[1 << 16];
+            int hb = bucket;
+            stream(c, p, base, b, d, (v, len) -> {
+                for (int j = 0; j < len; j++) {
+                    int key = Float.floatToRawIntBits(v[j]) & 0x7FFFFFFF;
+                    if (key >>> 16 == hb) {
+                        low[key & 0xFFFF]++;
+                    }
+                }
+            });
+            while (below + low[sub] <= rank) {
+                below += low[sub++];
+            }
         }
         p.threshold = bucket << 16 | sub;
         p.skipEqual = rank - below; // entries equal to the threshold with lower index rank below the cut
@@ -184,13 +196,14 @@ final class StreamingTaskArithmetic {
     private static float l1Ratio(MethodCall c, Plan p, Tensor base, float[] b, float[] d) {
         double[] sums = new double[2];
         long[] at = {0};
+        float[] mask = new float[b.length];
         p.resetStream();
         stream(c, p, base, b, d, (v, len) -> {
-            long off = at[0];
+            p.mask(v, len, at[0], mask);
             for (int j = 0; j < len; j++) {
-                float x = v[j];
-                sums[0] += Math.abs(x);
-                sums[1] += Math.abs(x) * p.keep(x, off + j);
+                float x = Math.abs(v[j]);
+                sums[0] += x;
+                sums[1] += x * mask[j];
             }
             at[0] += len;
         });

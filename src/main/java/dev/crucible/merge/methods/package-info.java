@@ -33,10 +33,11 @@
  * whole-tensor L1 ratio, not {@code 1/density}.
  *
  * <h2>Memory and speed</h2>
- * Methods are stateless and called concurrently. linear, slerp, nearswap, passthrough and the task-arithmetic
- * family without whole-tensor needs (task_arithmetic, dare_ties, dare_linear, ties above the exact-tie-order
- * size) stream the inputs in 16K-entry chunks, recomputing masks instead of storing them; the others hold one
- * float[] per input. Hot loops avoid data-dependent branches on signs and masks and round bf16 with the
+ * Methods are stateless and called concurrently. linear, slerp, nearswap, passthrough, model_stock, ram,
+ * ramplus_tl and the task-arithmetic family without whole-tensor needs (task_arithmetic, dare_ties,
+ * dare_linear, ties above the exact-tie-order size) stream the inputs in 16K-entry chunks, recomputing masks
+ * instead of storing them; the others (breadcrumbs*, della*, small-tensor ties, sce, nuslerp, multislerp,
+ * karcher, arcee_fusion) hold one float[] per input. Hot loops avoid data-dependent branches on signs and masks and round bf16 with the
  * Vector API.
  */
 package dev.crucible.merge.methods;

@@ -304,6 +304,12 @@ class MergeMethodPropertiesTest {
             }
         }
         assertArrayEquals(whole, chunked);
+        long below = (long) Math.ceil(0.53125 * (1 << 24));
+        float[] vectorMask = new float[1003];
+        CounterRandom.keepMask(key, 77, below, vectorMask, vectorMask.length);
+        for (int j = 0; j < vectorMask.length; j++) {
+            assertEquals(CounterRandom.uniform(key, 77 + j) < 0.53125f ? 1f : 0f, vectorMask[j], "entry " + j);
+        }
         float[] base = gaussian(18, 0, 0.02f, DType.BF16);
         float[] ft = gaussian(19, 0, 0.02f, DType.BF16);
         List<Map<String, Object>> mp = List.of(p(), p("weight", 1.0, "density", 0.3));

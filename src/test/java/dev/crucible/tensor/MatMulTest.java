@@ -1,0 +1,105 @@
+package dev.crucible.tensor;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class MatMulTest {
+    static float[] random(int n, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) (r.nextDouble() * 2 - 1);
+        }
+        return v;
+    }
+
+    /** Double-precision reference on the weights as stored (after rounding to their dtype). */
+    static double[] naive(float[] x, int n, int k, float[] w, int m) {
+        double[] out = new double[n * m];
+        for (int t = 0; t < n; t++) {
+            for (int r = 0; r < m; r++) {
+                double s = 0;
+                for (int c = 0; c < k; c++) {
+                    s += (double) x[t * k + c] * w[r * k + c];
+                }
+                out[t * m + r] = s;
+            }
+        }
+        return out;
+    }
+
+    @ParameterizedTest
+    @CsvSource({"BF16,1,1,1", "BF16,7,33,5", "BF16,5,100,67", "BF16,70,64,129", "BF16,3,577,31", "F32,9,45,13",
+            "F32,66,130,37", "F16,4,31,9", "F16,1,200,5"})
+    void matchesNaiveProductOnOddSizes(DType dtype, int n, int k, int m) {
+        float[] x = random(n * k, 1);
+        Tensor w = Tensor.fromFloats(dtype, random(m * k, 2), m, k);
+        float[] stored = w.toFloatArray();
+        float[] out = new float[n * m];
+        MatMul.multiply(x, n, k, w, out);
+        double[] ref = naive(x, n, k, stored, m);
+        for (int i = 0; i < out.length; i++) {
+            assertEquals(ref[i], out[i], 1e-5 * Math.sqrt(k), dtype + " element " + i);
+        }
+    }
+
+    @Test
+    void projectionsWriteBiasedColumnsOfOneBuffer() {
+        int n = 6, k = 48, m1 = 10, m2 = 7;
+        float[] x = random(n * k, 3);
+        Tensor w1 = Tensor.fromFloats(DType.BF16, random(m1 * k, 4), m1, k);
+        Tensor w2 = Tensor.fromFloats(DType.F32, random(m2 * k, 5), m2, k);
+        float[] bias = random(m2, 6);
+        int stride = m1 + m2 + 1;
+        float[] out = new float[n * stride];
+        Arrays.fill(out, 42f);
+        MatMul.multiply(x, n, k, new MatMul.Projection(w1, null, out, stride, 0),
+                new MatMul.Projection(w2, bias, out, stride, m1));
+        double[] r1 = naive(x, n, k, w1.toFloatArray(), m1);
+        double[] r2 = naive(x, n, k, w2.toFloatArray(), m2);
+        for (int t = 0; t < n; t++) {
+            for (int r = 0; r < m1; r++) {
+                assertEquals(r1[t * m1 + r], out[t * stride + r], 1e-4);
+            }
+            for (int r = 0; r < m2; r++) {
+                assertEquals(r2[t * m2 + r] + bias[r], out[t * stride + m1 + r], 1e-4);
+            }
+            assertEquals(42f, out[t * stride + stride - 1], "column past the projections untouched");
+        }
+    }
+
+    @Test
+    void aTokenGetsBitIdenticalResultsAloneOrInABatch() {
+        int n = 37, k = 200, m = 45;
+        float[] x = random(n * k, 7);
+        Tensor w = Tensor.fromFloats(DType.BF16, random(m * k, 8), m, k);
+        float[] batch = new float[n * m];
+        MatMul.multiply(x, n, k, w, batch);
+        for (int t = 0; t < n; t += 5) {
+            float[] one = new float[m];
+            MatMul.multiply(Arrays.copyOfRange(x, t * k, (t + 1) * k), 1, k, w, one);
+            assertArrayEquals(Arrays.copyOfRange(batch, t * m, (t + 1) * m), one, 0f, "token " + t);
+        }
+    }
+
+    @Test
+    void dotWithOnesSumsEveryElement() {
+        float[] v = random(1000, 9);
+        double ref = 0;
+        for (float f : v) {
+            ref += f;
+        }
+        float[] ones = new float[1000];
+        Arrays.fill(ones, 1f);
+        float s = VectorMath.dot(v, 0, ones, 0, 1000);
+        assertTrue(Math.abs(s - ref) < 1e-3, s + " vs " + ref);
+    }
+}

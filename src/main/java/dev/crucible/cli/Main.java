@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
         subcommands = {
                 InspectCommand.class,
                 ForwardCommand.class,
+                BenchCommand.class,
         })
 public final class Main {
     public static void main(String[] args) {

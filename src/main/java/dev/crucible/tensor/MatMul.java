@@ -12,7 +12,8 @@ import java.nio.ByteOrder;
  * {@code out = x · Wᵀ (+ bias)} for float32 activations {@code x} [n, k] and a weight matrix W [m, k] kept in
  * its stored dtype (usually a memory-mapped bf16 tensor). bf16 weights are widened inside the kernel: one
  * int lane holds two bf16 values, a shift gives the even column and a mask the odd one, so the activations
- * are permuted once per call to match and no weight is ever copied. Other dtypes are widened four rows at a
+ * are permuted once per call to match and no weight is ever copied. Tiles are four rows by one or two
+ * tokens: larger tiles exceed what C2 inlines and the vectors get boxed. Other dtypes are widened four rows at a
  * time into a small scratch buffer.
  *
  * <p>Work is split into fixed (token block, row chunk) tasks and every output is computed by one thread in
@@ -90,10 +91,12 @@ public final class MatMul {
             int r1 = Math.min(pr.rows(), r0 + ROW_CHUNK);
             int t0 = tb * TOKEN_BLOCK;
             int t1 = Math.min(n, t0 + TOKEN_BLOCK);
-            if (pr.weight.dtype() == DType.BF16) {
-                bf16Rows(pr, xp, k, r0, r1, t0, t1);
+            if (pr.weight.dtype() != DType.BF16) {
+                floatRows(pr, x, k, k / L * L, r0, r1, t0, t1);
+            } else if (t1 - t0 == 1) {
+                bf16Rows(pr, xp, k, r0, r1, t0, t1); // decode: stream the weights once, no scratch
             } else {
-                floatRows(pr, x, k, r0, r1, t0, t1);
+                floatRows(pr, xp, k, k / PAIR_BLOCK * PAIR_BLOCK, r0, r1, t0, t1);
             }
         });
     }
@@ -126,11 +129,7 @@ public final class MatMul {
             // a short last tile repeats its last row; the extra results are not stored
             int ra = r, rb = Math.min(r + 1, r1 - 1), rc = Math.min(r + 2, r1 - 1), rd = Math.min(r + 3, r1 - 1);
             int rowsHere = Math.min(4, r1 - r);
-            int t = t0;
-            for (; t + 4 <= t1; t += 4) {
-                bf16Tile4x4(w, ra * rowBytes, rb * rowBytes, rc * rowBytes, rd * rowBytes, xp, k, t, pr, r, rowsHere);
-            }
-            for (; t < t1; t++) {
+            for (int t = t0; t < t1; t++) {
                 bf16Tile4x1(w, ra * rowBytes, rb * rowBytes, rc * rowBytes, rd * rowBytes, xp, k, t, pr, r, rowsHere);
             }
         }
@@ -188,52 +187,6 @@ public final class MatMul {
                 VectorMath.sumLanes(a3) + bf16Tail(w, o3, xp, x0, full, k));
     }
 
-    private static void bf16Tile4x4(MemorySegment w, long o0, long o1, long o2, long o3, float[] xp, int k, int t,
-                                    Projection pr, int r, int rowsHere) {
-        FloatVector z = FloatVector.zero(F);
-        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
-        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
-        int x0 = t * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
-        int full = k / PAIR_BLOCK * PAIR_BLOCK;
-        for (int c = 0; c < full; c += PAIR_BLOCK) {
-            long bo = 2L * c;
-            IntVector i0 = IntVector.fromMemorySegment(I, w, o0 + bo, LE);
-            IntVector i1 = IntVector.fromMemorySegment(I, w, o1 + bo, LE);
-            IntVector i2 = IntVector.fromMemorySegment(I, w, o2 + bo, LE);
-            IntVector i3 = IntVector.fromMemorySegment(I, w, o3 + bo, LE);
-            FloatVector w0 = even(i0), w1 = even(i1), w2 = even(i2), w3 = even(i3);
-            FloatVector x = FloatVector.fromArray(F, xp, x0 + c);
-            a00 = w0.fma(x, a00); a10 = w1.fma(x, a10); a20 = w2.fma(x, a20); a30 = w3.fma(x, a30);
-            x = FloatVector.fromArray(F, xp, x1 + c);
-            a01 = w0.fma(x, a01); a11 = w1.fma(x, a11); a21 = w2.fma(x, a21); a31 = w3.fma(x, a31);
-            x = FloatVector.fromArray(F, xp, x2 + c);
-            a02 = w0.fma(x, a02); a12 = w1.fma(x, a12); a22 = w2.fma(x, a22); a32 = w3.fma(x, a32);
-            x = FloatVector.fromArray(F, xp, x3 + c);
-            a03 = w0.fma(x, a03); a13 = w1.fma(x, a13); a23 = w2.fma(x, a23); a33 = w3.fma(x, a33);
-            w0 = odd(i0); w1 = odd(i1); w2 = odd(i2); w3 = odd(i3);
-            x = FloatVector.fromArray(F, xp, x0 + c + L);
-            a00 = w0.fma(x, a00); a10 = w1.fma(x, a10); a20 = w2.fma(x, a20); a30 = w3.fma(x, a30);
-            x = FloatVector.fromArray(F, xp, x1 + c + L);
-            a01 = w0.fma(x, a01); a11 = w1.fma(x, a11); a21 = w2.fma(x, a21); a31 = w3.fma(x, a31);
-            x = FloatVector.fromArray(F, xp, x2 + c + L);
-            a02 = w0.fma(x, a02); a12 = w1.fma(x, a12); a22 = w2.fma(x, a22); a32 = w3.fma(x, a32);
-            x = FloatVector.fromArray(F, xp, x3 + c + L);
-            a03 = w0.fma(x, a03); a13 = w1.fma(x, a13); a23 = w2.fma(x, a23); a33 = w3.fma(x, a33);
-        }
-        store(pr, t, r, rowsHere, sum(a00, w, o0, xp, x0, full, k), sum(a10, w, o1, xp, x0, full, k),
-                sum(a20, w, o2, xp, x0, full, k), sum(a30, w, o3, xp, x0, full, k));
-        store(pr, t + 1, r, rowsHere, sum(a01, w, o0, xp, x1, full, k), sum(a11, w, o1, xp, x1, full, k),
-                sum(a21, w, o2, xp, x1, full, k), sum(a31, w, o3, xp, x1, full, k));
-        store(pr, t + 2, r, rowsHere, sum(a02, w, o0, xp, x2, full, k), sum(a12, w, o1, xp, x2, full, k),
-                sum(a22, w, o2, xp, x2, full, k), sum(a32, w, o3, xp, x2, full, k));
-        store(pr, t + 3, r, rowsHere, sum(a03, w, o0, xp, x3, full, k), sum(a13, w, o1, xp, x3, full, k),
-                sum(a23, w, o2, xp, x3, full, k), sum(a33, w, o3, xp, x3, full, k));
-    }
-
-    private static float sum(FloatVector acc, MemorySegment w, long rowOff, float[] xp, int xOff, int full, int k) {
-        return VectorMath.sumLanes(acc) + bf16Tail(w, rowOff, xp, xOff, full, k);
-    }
-
     private static FloatVector even(IntVector pair) {
         return pair.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
@@ -242,8 +195,12 @@ public final class MatMul {
         return pair.and(0xFFFF0000).reinterpretAsFloats();
     }
 
-    /** Weights of any float dtype: four rows at a time widened into scratch, then the same tiling. */
-    private static void floatRows(Projection pr, float[] x, int k, int r0, int r1, int t0, int t1) {
+    /**
+     * Four rows at a time widened into scratch, then tiles over the tokens. bf16 rows are widened in the
+     * permuted order of the fused kernel and {@code full} is the fused kernel's vector span, so a token gets
+     * bit-identical results on either path.
+     */
+    private static void floatRows(Projection pr, float[] x, int k, int full, int r0, int r1, int t0, int t1) {
         float[] ws = ROWS.get();
         if (ws.length < 4 * k) {
             ws = new float[4 * k];
@@ -252,15 +209,33 @@ public final class MatMul {
         for (int r = r0; r < r1; r += 4) {
             int rowsHere = Math.min(4, r1 - r);
             for (int j = 0; j < 4; j++) {
-                pr.weight.readFloats((long) Math.min(r + j, r1 - 1) * k, ws, j * k, k);
+                widenRow(pr.weight, Math.min(r + j, r1 - 1), k, ws, j * k);
             }
             int t = t0;
-            for (; t + 4 <= t1; t += 4) {
-                floatTile4x4(ws, x, k, t, pr, r, rowsHere);
+            for (; t + 2 <= t1; t += 2) {
+                floatTile4x2(ws, x, k, full, t, pr, r, rowsHere);
             }
             for (; t < t1; t++) {
-                floatTile4x1(ws, x, k, t, pr, r, rowsHere);
+                floatTile4x1(ws, x, k, full, t, pr, r, rowsHere);
             }
+        }
+    }
+
+    private static void widenRow(Tensor w, int row, int k, float[] dst, int off) {
+        if (w.dtype() != DType.BF16) {
+            w.readFloats((long) row * k, dst, off, k);
+            return;
+        }
+        MemorySegment seg = w.data();
+        long base = 2L * row * k;
+        int full = k / PAIR_BLOCK * PAIR_BLOCK;
+        for (int c = 0; c < full; c += PAIR_BLOCK) {
+            IntVector pair = IntVector.fromMemorySegment(I, seg, base + 2L * c, LE);
+            even(pair).intoArray(dst, off + c);
+            odd(pair).intoArray(dst, off + c + L);
+        }
+        for (int c = full; c < k; c++) {
+            dst[off + c] = FloatFormats.bf16ToFloat(seg.get(Tensor.SHORT, base + 2L * c));
         }
     }
 
@@ -276,10 +251,10 @@ public final class MatMul {
         return VectorMath.sumLanes(acc) + floatTail(ws, wOff, x, xOff, full, k);
     }
 
-    private static void floatTile4x1(float[] ws, float[] x, int k, int t, Projection pr, int r, int rowsHere) {
+    private static void floatTile4x1(float[] ws, float[] x, int k, int full, int t, Projection pr, int r,
+                                     int rowsHere) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         int x0 = t * k;
-        int full = k / L * L;
         for (int c = 0; c < full; c += L) {
             FloatVector xv = FloatVector.fromArray(F, x, x0 + c);
             a0 = FloatVector.fromArray(F, ws, c).fma(xv, a0);
@@ -291,32 +266,23 @@ public final class MatMul {
                 fsum(a2, ws, 2 * k, x, x0, full, k), fsum(a3, ws, 3 * k, x, x0, full, k));
     }
 
-    private static void floatTile4x4(float[] ws, float[] x, int k, int t, Projection pr, int r, int rowsHere) {
+    private static void floatTile4x2(float[] ws, float[] x, int k, int full, int t, Projection pr, int r,
+                                     int rowsHere) {
         FloatVector z = FloatVector.zero(F);
-        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
-        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
-        int x0 = t * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
-        int full = k / L * L;
+        FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
+        int x0 = t * k, x1 = x0 + k;
         for (int c = 0; c < full; c += L) {
             FloatVector w0 = FloatVector.fromArray(F, ws, c), w1 = FloatVector.fromArray(F, ws, k + c);
             FloatVector w2 = FloatVector.fromArray(F, ws, 2 * k + c), w3 = FloatVector.fromArray(F, ws, 3 * k + c);
-            FloatVector xv = FloatVector.fromArray(F, x, x0 + c);
-            a00 = w0.fma(xv, a00); a10 = w1.fma(xv, a10); a20 = w2.fma(xv, a20); a30 = w3.fma(xv, a30);
-            xv = FloatVector.fromArray(F, x, x1 + c);
-            a01 = w0.fma(xv, a01); a11 = w1.fma(xv, a11); a21 = w2.fma(xv, a21); a31 = w3.fma(xv, a31);
-            xv = FloatVector.fromArray(F, x, x2 + c);
-            a02 = w0.fma(xv, a02); a12 = w1.fma(xv, a12); a22 = w2.fma(xv, a22); a32 = w3.fma(xv, a32);
-            xv = FloatVector.fromArray(F, x, x3 + c);
-            a03 = w0.fma(xv, a03); a13 = w1.fma(xv, a13); a23 = w2.fma(xv, a23); a33 = w3.fma(xv, a33);
+            FloatVector xa = FloatVector.fromArray(F, x, x0 + c);
+            FloatVector xb = FloatVector.fromArray(F, x, x1 + c);
+            a00 = w0.fma(xa, a00); a10 = w1.fma(xa, a10); a20 = w2.fma(xa, a20); a30 = w3.fma(xa, a30);
+            a01 = w0.fma(xb, a01); a11 = w1.fma(xb, a11); a21 = w2.fma(xb, a21); a31 = w3.fma(xb, a31);
         }
         int k2 = 2 * k, k3 = 3 * k;
         store(pr, t, r, rowsHere, fsum(a00, ws, 0, x, x0, full, k), fsum(a10, ws, k, x, x0, full, k),
                 fsum(a20, ws, k2, x, x0, full, k), fsum(a30, ws, k3, x, x0, full, k));
         store(pr, t + 1, r, rowsHere, fsum(a01, ws, 0, x, x1, full, k), fsum(a11, ws, k, x, x1, full, k),
                 fsum(a21, ws, k2, x, x1, full, k), fsum(a31, ws, k3, x, x1, full, k));
-        store(pr, t + 2, r, rowsHere, fsum(a02, ws, 0, x, x2, full, k), fsum(a12, ws, k, x, x2, full, k),
-                fsum(a22, ws, k2, x, x2, full, k), fsum(a32, ws, k3, x, x2, full, k));
-        store(pr, t + 3, r, rowsHere, fsum(a03, ws, 0, x, x3, full, k), fsum(a13, ws, k, x, x3, full, k),
-                fsum(a23, ws, k2, x, x3, full, k), fsum(a33, ws, k3, x, x3, full, k));
     }
 }

@@ -50,7 +50,9 @@ public final class RuntimeBenchmark {
     /** Best-of-reps GFLOP/s of [n, k] x [m, k]^T with weights of {@code dtype}. */
     public double matmul(DType dtype, int n, int k, int m, int reps) {
         float[] x = random(n * k, 1, 1f);
-        Tensor w = Tensor.fromFloats(dtype, random(m * k, 2, 0.05f), m, k);
+        Tensor heap = Tensor.fromFloats(dtype, random(m * k, 2, 0.05f), m, k);
+        Tensor w = Tensor.allocate(dtype, heap.shape(), Arena.global()); // native, like mapped weights
+        w.data().copyFrom(heap.data());
         float[] y = new float[n * m];
         long warmUntil = System.nanoTime() + 2_000_000_000L; // let C2 compile the kernels first
         while (System.nanoTime() < warmUntil) {

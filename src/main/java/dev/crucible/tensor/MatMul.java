@@ -93,7 +93,7 @@ public final class MatMul {
             int t1 = Math.min(n, t0 + TOKEN_BLOCK);
             if (pr.weight.dtype() != DType.BF16) {
                 floatRows(pr, x, k, k / L * L, r0, r1, t0, t1);
-            } else if (t1 - t0 == 1) {
+            } else if (t1 - t0 == 1 && pr.weight.data().isNative()) {
                 bf16Rows(pr, xp, k, r0, r1, t0, t1); // decode: stream the weights once, no scratch
             } else {
                 floatRows(pr, xp, k, k / PAIR_BLOCK * PAIR_BLOCK, r0, r1, t0, t1);
@@ -222,8 +222,12 @@ public final class MatMul {
     }
 
     private static void widenRow(Tensor w, int row, int k, float[] dst, int off) {
-        if (w.dtype() != DType.BF16) {
+        if (w.dtype() != DType.BF16 || !w.data().isNative()) {
+            // vector loads from heap segments over long[] are not intrinsified; the scalar widening is
             w.readFloats((long) row * k, dst, off, k);
+            if (w.dtype() == DType.BF16) {
+                permuteRow(dst, off, k);
+            }
             return;
         }
         MemorySegment seg = w.data();
@@ -236,6 +240,17 @@ public final class MatMul {
         }
         for (int c = full; c < k; c++) {
             dst[off + c] = FloatFormats.bf16ToFloat(seg.get(Tensor.SHORT, base + 2L * c));
+        }
+    }
+
+    private static void permuteRow(float[] row, int off, int k) {
+        float[] block = new float[PAIR_BLOCK];
+        for (int c = 0; c + PAIR_BLOCK <= k; c += PAIR_BLOCK) {
+            for (int i = 0; i < L; i++) {
+                block[i] = row[off + c + 2 * i];
+                block[L + i] = row[off + c + 2 * i + 1];
+            }
+            System.arraycopy(block, 0, row, off + c, PAIR_BLOCK);
         }
     }
 

@@ -4,6 +4,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
 
+import java.lang.foreign.Arena;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
@@ -36,12 +37,23 @@ class MatMulTest {
         return out;
     }
 
+    /** A copy in native memory, as memory-mapped weights are (the vectorised bf16 paths need it). */
+    static Tensor offHeap(Tensor t) {
+        Tensor copy = Tensor.allocate(t.dtype(), t.shape(), Arena.ofAuto());
+        copy.data().copyFrom(t.data());
+        return copy;
+    }
+
     @ParameterizedTest
-    @CsvSource({"BF16,1,1,1", "BF16,7,33,5", "BF16,5,100,67", "BF16,70,64,129", "BF16,3,577,31", "F32,9,45,13",
-            "F32,66,130,37", "F16,4,31,9", "F16,1,200,5"})
-    void matchesNaiveProductOnOddSizes(DType dtype, int n, int k, int m) {
+    @CsvSource({"BF16,1,1,1,true", "BF16,7,33,5,true", "BF16,5,100,67,true", "BF16,70,64,129,true",
+            "BF16,1,577,31,true", "BF16,3,577,31,true", "BF16,1,100,9,false", "BF16,70,64,13,false",
+            "F32,9,45,13,true", "F32,66,130,37,false", "F16,4,31,9,false", "F16,1,200,5,true"})
+    void matchesNaiveProductOnOddSizes(DType dtype, int n, int k, int m, boolean nativeWeights) {
         float[] x = random(n * k, 1);
         Tensor w = Tensor.fromFloats(dtype, random(m * k, 2), m, k);
+        if (nativeWeights) {
+            w = offHeap(w);
+        }
         float[] stored = w.toFloatArray();
         float[] out = new float[n * m];
         MatMul.multiply(x, n, k, w, out);
@@ -55,7 +67,7 @@ class MatMulTest {
     void projectionsWriteBiasedColumnsOfOneBuffer() {
         int n = 6, k = 48, m1 = 10, m2 = 7;
         float[] x = random(n * k, 3);
-        Tensor w1 = Tensor.fromFloats(DType.BF16, random(m1 * k, 4), m1, k);
+        Tensor w1 = offHeap(Tensor.fromFloats(DType.BF16, random(m1 * k, 4), m1, k));
         Tensor w2 = Tensor.fromFloats(DType.F32, random(m2 * k, 5), m2, k);
         float[] bias = random(m2, 6);
         int stride = m1 + m2 + 1;
@@ -77,10 +89,23 @@ class MatMulTest {
     }
 
     @Test
+    void heapAndNativeBf16WeightsGiveIdenticalResults() {
+        int n = 5, k = 300, m = 11;
+        float[] x = random(n * k, 10);
+        Tensor heap = Tensor.fromFloats(DType.BF16, random(m * k, 11), m, k);
+        for (int tokens : new int[] {1, n}) {
+            float[] a = new float[tokens * m], b = new float[tokens * m];
+            MatMul.multiply(x, tokens, k, heap, a);
+            MatMul.multiply(x, tokens, k, offHeap(heap), b);
+            assertArrayEquals(a, b, 0f);
+        }
+    }
+
+    @Test
     void aTokenGetsBitIdenticalResultsAloneOrInABatch() {
         int n = 37, k = 200, m = 45;
         float[] x = random(n * k, 7);
-        Tensor w = Tensor.fromFloats(DType.BF16, random(m * k, 8), m, k);
+        Tensor w = offHeap(Tensor.fromFloats(DType.BF16, random(m * k, 8), m, k));
         float[] batch = new float[n * m];
         MatMul.multiply(x, n, k, w, batch);
         for (int t = 0; t < n; t += 5) {

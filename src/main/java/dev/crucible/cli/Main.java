@@ -11,6 +11,8 @@ import picocli.CommandLine.Command;
                 InspectCommand.class,
                 ForwardCommand.class,
                 BenchCommand.class,
+                TokenizeCommand.class,
+                TemplateCommand.class,
         })
 public final class Main {
     public static void main(String[] args) {

@@ -11,6 +11,9 @@ import picocli.CommandLine.Command;
                 InspectCommand.class,
                 ForwardCommand.class,
                 BenchCommand.class,
+                GenerateCommand.class,
+                ChatCommand.class,
+                EvalCommand.class,
                 TokenizeCommand.class,
                 TemplateCommand.class,
         })

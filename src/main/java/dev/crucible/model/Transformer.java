@@ -206,7 +206,8 @@ public final class Transformer implements AutoCloseable {
         float[] context = new float[n * qw];
         int queryBlocks = (seq + QUERY_BLOCK - 1) / QUERY_BLOCK;
         int group = heads / kvHeads;
-        Parallel.forEach(batch * heads * queryBlocks, task -> {
+        long work = (long) batch * heads * seq * (start + seq) * d;
+        Parallel.forEach(batch * heads * queryBlocks, work, task -> {
             int b = task / (heads * queryBlocks);
             int head = task / queryBlocks % heads;
             int t0 = task % queryBlocks * QUERY_BLOCK;

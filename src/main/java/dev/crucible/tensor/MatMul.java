@@ -79,7 +79,11 @@ public final class MatMul {
         float[] xp = anyBf16 ? permuteForBf16(x, n, k) : null;
         int tokenBlocks = (n + TOKEN_BLOCK - 1) / TOKEN_BLOCK;
         int chunks = chunkStart[projections.length];
-        Parallel.forEach(tokenBlocks * chunks, task -> {
+        long work = 0;
+        for (Projection pr : projections) {
+            work += (long) n * k * pr.rows();
+        }
+        Parallel.forEach(tokenBlocks * chunks, work, task -> {
             int tb = task / chunks;
             int chunk = task % chunks;
             int p = 0;

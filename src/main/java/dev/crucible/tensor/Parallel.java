@@ -18,7 +18,7 @@ public final class Parallel {
 
     private static final int THREADS = Math.max(1, Integer.getInteger("crucible.threads",
             Runtime.getRuntime().availableProcessors()));
-    private static final long SPIN_NANOS = 200_000;
+    private static final long SPIN_NANOS = 50_000;
     private static final Parallel POOL = new Parallel(THREADS);
 
     private final Thread[] workers;
@@ -63,9 +63,26 @@ public final class Parallel {
         return THREADS;
     }
 
+    /** Below this many multiply-adds in total a region runs on the caller: waking workers would cost more. */
+    private static final long MIN_PARALLEL_WORK = 200_000;
+
     /** Runs {@code task} for every index in [0, count) on the pool and the calling thread; returns when all are done. */
     public static void forEach(int count, Task task) {
         POOL.run(count, task);
+    }
+
+    /**
+     * As {@link #forEach(int, Task)}, but runs on the calling thread alone when {@code totalWork} (multiply-adds,
+     * or a comparable unit) is too small to repay the hand-off. The tasks and their results are the same.
+     */
+    public static void forEach(int count, long totalWork, Task task) {
+        if (totalWork < MIN_PARALLEL_WORK) {
+            for (int i = 0; i < count; i++) {
+                task.run(i);
+            }
+        } else {
+            POOL.run(count, task);
+        }
     }
 
     private void run(int count, Task task) {
@@ -83,8 +100,13 @@ public final class Parallel {
                 LockSupport.unpark(w);
             }
             j.work();
+            long waitStart = System.nanoTime();
             while (j.done.get() < count) {
-                Thread.onSpinWait();
+                if (System.nanoTime() - waitStart < SPIN_NANOS) {
+                    Thread.onSpinWait();
+                } else {
+                    Thread.yield(); // a worker was descheduled mid-task (busy machine): let it run
+                }
             }
             job = null;
             if (j.failure != null) {

@@ -41,9 +41,9 @@ final class BenchCommand {
                     : RuntimeBenchmark.Shape.SMOLLM_135M;
             RuntimeBenchmark bench = new RuntimeBenchmark(System.out);
             if (only.contains("matmul")) {
-                bench.matmul(DType.BF16, 512, s.hidden(), s.intermediate(), 5);
-                bench.matmul(DType.F32, 512, s.hidden(), s.intermediate(), 5);
-                bench.matmul(DType.BF16, 1, s.hidden(), s.intermediate(), 50);
+                bench.matmul(DType.BF16, 512, s.hidden(), s.intermediate(), 20);
+                bench.matmul(DType.F32, 512, s.hidden(), s.intermediate(), 20);
+                bench.matmul(DType.BF16, 1, s.hidden(), s.intermediate(), 200);
             }
             double bandwidth = only.contains("copy") || only.contains("decode") ? bench.copyBandwidth() : 0;
             if (only.contains("prefill") || only.contains("decode")) {

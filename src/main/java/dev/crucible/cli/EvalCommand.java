@@ -61,7 +61,8 @@ final class EvalCommand {
                 for (String t : texts) {
                     sequences.add(model.tokenizer.encode(t, true));
                 }
-                Perplexity.Result r = Perplexity.evaluate(model.transformer, sequences, w, s);
+                ProgressBar bar = new ProgressBar("perplexity", "tokens", System.err);
+                Perplexity.Result r = Perplexity.evaluate(model.transformer, sequences, w, s, bar::update);
                 if (r.tokens() == 0) {
                     throw new CrucibleException(data + ": no text long enough to score (each text needs 2 tokens)");
                 }

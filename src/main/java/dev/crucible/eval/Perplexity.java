@@ -18,9 +18,23 @@ public final class Perplexity {
     private Perplexity() {
     }
 
+    /** Told after each window how many tokens have been scored out of how many. */
+    @FunctionalInterface
+    public interface Progress {
+        void scored(long done, long total);
+    }
+
     public static Result evaluate(Transformer model, List<int[]> sequences, int window, int stride) {
+        return evaluate(model, sequences, window, stride, (done, total) -> { });
+    }
+
+    public static Result evaluate(Transformer model, List<int[]> sequences, int window, int stride, Progress progress) {
         if (window < 2 || stride < 1 || stride > window) {
             throw new IllegalArgumentException("need window >= 2 and 1 <= stride <= window");
+        }
+        long expected = 0;
+        for (int[] ids : sequences) {
+            expected += Math.max(0, ids.length - 1);
         }
         double total = 0;
         long count = 0;
@@ -37,6 +51,7 @@ public final class Perplexity {
                     count++;
                 }
                 scoredUpTo = end;
+                progress.scored(count, expected);
             }
         }
         double nll = count == 0 ? Double.NaN : total / count;

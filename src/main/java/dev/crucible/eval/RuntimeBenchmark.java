@@ -14,6 +14,7 @@ import dev.crucible.tensor.Tensor;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
+import java.lang.management.ManagementFactory;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,8 +42,28 @@ public final class RuntimeBenchmark {
         this.out = out;
     }
 
+    private long cpuStart;
+    private long wallStart;
+
+    /** Starts the CPU-share clock of the next measurement. */
+    private void start() {
+        cpuStart = processCpuNanos();
+        wallStart = System.nanoTime();
+    }
+
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
+    }
+
+    /**
+     * Prints a measurement with {@code cpu_share}: the CPU time this process got over wall time times threads
+     * since {@link #start}. On a shared machine it says how much of the cores the numbers had.
+     */
     private void emit(ObjectNode o) {
+        double wall = (System.nanoTime() - wallStart) * (double) Parallel.threads();
         o.put("threads", Parallel.threads());
+        o.put("cpu_share", round((processCpuNanos() - cpuStart) / wall, 2));
         out.println(o.toString());
         out.flush();
     }
@@ -54,6 +75,7 @@ public final class RuntimeBenchmark {
         Tensor w = Tensor.allocate(dtype, heap.shape(), Arena.global()); // native, like mapped weights
         w.data().copyFrom(heap.data());
         float[] y = new float[n * m];
+        start();
         long warmUntil = System.nanoTime() + 2_000_000_000L; // let C2 compile the kernels first
         while (System.nanoTime() < warmUntil) {
             MatMul.multiply(x, n, k, w, y);
@@ -81,6 +103,7 @@ public final class RuntimeBenchmark {
             int threads = Parallel.threads();
             long part = bytes / threads;
             double best = Double.MAX_VALUE;
+            start();
             for (int r = 0; r < 6; r++) {
                 long t = System.nanoTime();
                 Parallel.forEach(threads, i -> MemorySegment.copy(a, i * part, b, i * part, part));
@@ -139,6 +162,7 @@ public final class RuntimeBenchmark {
 
     /** tokens/s of one forward pass over batch x seq tokens computing every position's logits. */
     public double prefill(Transformer model, int batch, int seq) {
+        start();
         int[][] warm = randomTokens(batch, Math.min(64, seq), model.spec().vocab(), 3);
         model.forward(warm, model.newCache(batch, warm[0].length), Transformer.Logits.ALL, null);
         int[][] ids = randomTokens(batch, seq, model.spec().vocab(), 4);
@@ -153,6 +177,7 @@ public final class RuntimeBenchmark {
 
     /** tokens/s of greedy one-token steps (batch 1) after a 16-token prompt; also the bandwidth floor. */
     public double decode(Transformer model, int tokens, double copyBytesPerSecond) {
+        start();
         int[][] prompt = randomTokens(1, 16, model.spec().vocab(), 5);
         double best = 0;
         for (int round = 0; round < 2; round++) { // the first round warms the JIT

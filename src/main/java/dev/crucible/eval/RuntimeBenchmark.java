@@ -76,8 +76,11 @@ public final class RuntimeBenchmark {
         w.data().copyFrom(heap.data());
         float[] y = new float[n * m];
         start();
-        long warmUntil = System.nanoTime() + 2_000_000_000L; // let C2 compile the kernels first
-        while (System.nanoTime() < warmUntil) {
+        // warm up for 3 s of this thread's CPU time (a busy machine gives the JIT less than the wall clock suggests)
+        var threadBean = ManagementFactory.getThreadMXBean();
+        long warmCpu = threadBean.getCurrentThreadCpuTime() + 3_000_000_000L;
+        long warmWall = System.nanoTime() + 30_000_000_000L;
+        while (threadBean.getCurrentThreadCpuTime() < warmCpu && System.nanoTime() < warmWall) {
             MatMul.multiply(x, n, k, w, y);
         }
         double best = Double.MAX_VALUE;

@@ -184,11 +184,11 @@ public final class MatMul {
             a2 = odd(i2).fma(xo, a2);
             a3 = odd(i3).fma(xo, a3);
         }
-        store(pr, t, r, rowsHere,
-                VectorMath.sumLanes(a0) + bf16Tail(w, o0, xp, x0, full, k),
-                VectorMath.sumLanes(a1) + bf16Tail(w, o1, xp, x0, full, k),
-                VectorMath.sumLanes(a2) + bf16Tail(w, o2, xp, x0, full, k),
-                VectorMath.sumLanes(a3) + bf16Tail(w, o3, xp, x0, full, k));
+        float[] sums = new float[L];
+        VectorMath.sumLanes4(a0, a1, a2, a3, sums);
+        store(pr, t, r, rowsHere, sums[0] + bf16Tail(w, o0, xp, x0, full, k),
+                sums[1] + bf16Tail(w, o1, xp, x0, full, k), sums[2] + bf16Tail(w, o2, xp, x0, full, k),
+                sums[3] + bf16Tail(w, o3, xp, x0, full, k));
     }
 
     private static FloatVector even(IntVector pair) {
@@ -266,8 +266,14 @@ public final class MatMul {
         return s;
     }
 
-    private static float fsum(FloatVector acc, float[] ws, int wOff, float[] x, int xOff, int full, int k) {
-        return VectorMath.sumLanes(acc) + floatTail(ws, wOff, x, xOff, full, k);
+    /** Reduces one token's four row accumulators, adds the scalar tails and stores the outputs. */
+    private static void storeSums(Projection pr, int t, int r, int rowsHere, FloatVector a0, FloatVector a1,
+                                  FloatVector a2, FloatVector a3, float[] ws, float[] x, int xOff, int full, int k,
+                                  float[] sums) {
+        VectorMath.sumLanes4(a0, a1, a2, a3, sums);
+        store(pr, t, r, rowsHere, sums[0] + floatTail(ws, 0, x, xOff, full, k),
+                sums[1] + floatTail(ws, k, x, xOff, full, k), sums[2] + floatTail(ws, 2 * k, x, xOff, full, k),
+                sums[3] + floatTail(ws, 3 * k, x, xOff, full, k));
     }
 
     private static void floatTile4x1(float[] ws, float[] x, int k, int full, int t, Projection pr, int r,
@@ -281,8 +287,8 @@ public final class MatMul {
             a2 = FloatVector.fromArray(F, ws, 2 * k + c).fma(xv, a2);
             a3 = FloatVector.fromArray(F, ws, 3 * k + c).fma(xv, a3);
         }
-        store(pr, t, r, rowsHere, fsum(a0, ws, 0, x, x0, full, k), fsum(a1, ws, k, x, x0, full, k),
-                fsum(a2, ws, 2 * k, x, x0, full, k), fsum(a3, ws, 3 * k, x, x0, full, k));
+        float[] sums = new float[L];
+        storeSums(pr, t, r, rowsHere, a0, a1, a2, a3, ws, x, x0, full, k, sums);
     }
 
     private static void floatTile4x2(float[] ws, float[] x, int k, int full, int t, Projection pr, int r,
@@ -298,10 +304,8 @@ public final class MatMul {
             a00 = w0.fma(xa, a00); a10 = w1.fma(xa, a10); a20 = w2.fma(xa, a20); a30 = w3.fma(xa, a30);
             a01 = w0.fma(xb, a01); a11 = w1.fma(xb, a11); a21 = w2.fma(xb, a21); a31 = w3.fma(xb, a31);
         }
-        int k2 = 2 * k, k3 = 3 * k;
-        store(pr, t, r, rowsHere, fsum(a00, ws, 0, x, x0, full, k), fsum(a10, ws, k, x, x0, full, k),
-                fsum(a20, ws, k2, x, x0, full, k), fsum(a30, ws, k3, x, x0, full, k));
-        store(pr, t + 1, r, rowsHere, fsum(a01, ws, 0, x, x1, full, k), fsum(a11, ws, k, x, x1, full, k),
-                fsum(a21, ws, k2, x, x1, full, k), fsum(a31, ws, k3, x, x1, full, k));
+        float[] sums = new float[L];
+        storeSums(pr, t, r, rowsHere, a00, a10, a20, a30, ws, x, x0, full, k, sums);
+        storeSums(pr, t + 1, r, rowsHere, a01, a11, a21, a31, ws, x, x1, full, k, sums);
     }
 }

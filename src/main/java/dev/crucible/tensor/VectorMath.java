@@ -1,6 +1,7 @@
 package dev.crucible.tensor;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -14,6 +15,9 @@ public final class VectorMath {
     private static final VectorShuffle<Float> ROTATE_4 = rotation(4);
     private static final VectorShuffle<Float> ROTATE_2 = rotation(2);
     private static final VectorShuffle<Float> ROTATE_1 = rotation(1);
+    private static final VectorShuffle<Float> ROTATE_12 = rotation(12);
+    private static final VectorMask<Float> UPPER_HALF = L == 16 ? VectorMask.fromLong(F, 0xFF00L) : null;
+    private static final VectorMask<Float> ODD_QUARTERS = L == 16 ? VectorMask.fromLong(F, 0xF0F0L) : null;
 
     static {
         if (L > 16) {
@@ -46,6 +50,35 @@ public final class VectorMath {
             v = v.add(v.rearrange(ROTATE_1));
         }
         return v.lane(0);
+    }
+
+    /**
+     * {@link #sumLanes} of four vectors at once, bit-identical to four separate calls but with fewer shuffles:
+     * after the first halving step a's and b's partial sums share one vector (upper half b), c's and d's
+     * another, and after the second step all four share one. Writes the sums to {@code out[0..3]}, using
+     * {@code out[0..L)} as scratch.
+     */
+    public static void sumLanes4(FloatVector a, FloatVector b, FloatVector c, FloatVector d, float[] out) {
+        if (L != 16) {
+            out[0] = sumLanes(a);
+            out[1] = sumLanes(b);
+            out[2] = sumLanes(c);
+            out[3] = sumLanes(d);
+            return;
+        }
+        // x + rot8(x) is symmetric (lane i+8 equals lane i), so b's upper half holds its lower-half sums
+        FloatVector u = a.add(a.rearrange(ROTATE_8)).blend(b.add(b.rearrange(ROTATE_8)), UPPER_HALF);
+        FloatVector v = c.add(c.rearrange(ROTATE_8)).blend(d.add(d.rearrange(ROTATE_8)), UPPER_HALF);
+        u = u.add(u.rearrange(ROTATE_4)); // lanes 0-3: a, 8-11: b
+        v = v.add(v.rearrange(ROTATE_4)); // lanes 0-3: c, 8-11: d
+        FloatVector w = u.blend(v.rearrange(ROTATE_12), ODD_QUARTERS); // c into lanes 4-7, d into 12-15
+        w = w.add(w.rearrange(ROTATE_2));
+        w = w.add(w.rearrange(ROTATE_1));
+        w.intoArray(out, 0);
+        float sb = out[8], sc = out[4], sd = out[12];
+        out[1] = sb;
+        out[2] = sc;
+        out[3] = sd;
     }
 
     /** Σ a[ao+i]·b[bo+i] for i in [0, n). */

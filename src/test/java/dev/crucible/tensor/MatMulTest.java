@@ -116,6 +116,23 @@ class MatMulTest {
     }
 
     @Test
+    void fourLaneSumsAtOnceAreBitIdenticalToSeparateOnes() {
+        var species = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        float[] data = random(4 * species.length() * 50, 12);
+        float[] out = new float[species.length()];
+        for (int i = 0; i < 50; i++) {
+            int o = i * 4 * species.length();
+            var a = jdk.incubator.vector.FloatVector.fromArray(species, data, o);
+            var b = jdk.incubator.vector.FloatVector.fromArray(species, data, o + species.length());
+            var c = jdk.incubator.vector.FloatVector.fromArray(species, data, o + 2 * species.length());
+            var d = jdk.incubator.vector.FloatVector.fromArray(species, data, o + 3 * species.length());
+            VectorMath.sumLanes4(a, b, c, d, out);
+            assertArrayEquals(new float[] {VectorMath.sumLanes(a), VectorMath.sumLanes(b), VectorMath.sumLanes(c),
+                    VectorMath.sumLanes(d)}, Arrays.copyOf(out, 4), 0f);
+        }
+    }
+
+    @Test
     void dotWithOnesSumsEveryElement() {
         float[] v = random(1000, 9);
         double ref = 0;

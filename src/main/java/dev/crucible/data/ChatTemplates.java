@@ -8,7 +8,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * The {@code chat_template} setting, as Axolotl reads it: {@code tokenizer_default} (or unset) for the model's
@@ -39,8 +41,8 @@ public final class ChatTemplates {
     }
 
     /** Names accepted besides Jinja source and file paths. */
-    public static java.util.Set<String> names() {
-        java.util.Set<String> names = new java.util.TreeSet<>(BUILT_IN.keySet());
+    public static Set<String> names() {
+        Set<String> names = new TreeSet<>(BUILT_IN.keySet());
         names.add(TOKENIZER_DEFAULT);
         return names;
     }

@@ -17,16 +17,18 @@ import java.util.Map;
  * Parquet and CSV through an in-memory DuckDB (its JDBC jar carries the native library, nothing is downloaded).
  * Each row is converted by DuckDB itself to JSON ({@code to_json}) so nested lists and structs (ShareGPT
  * conversations in Parquet) arrive as the same maps and lists as a JSON file gives. Row numbers are 1-based in
- * file order (for CSV: data rows after the header).
+ * file order (for CSV: data rows after the header line; every CSV cell is read as text).
  */
 final class DuckDbRows {
     private DuckDbRows() {
     }
 
     static List<DatasetRow> read(Path file, String kind) {
-        String reader = kind.equals("parquet") ? "read_parquet" : "read_csv_auto";
-        String sql = "SELECT to_json(t) FROM " + reader + "('" + file.toAbsolutePath().toString().replace("'", "''")
-                + "') t";
+        String quoted = "'" + file.toAbsolutePath().toString().replace("'", "''") + "'";
+        // CSV cells stay text: type sniffing would turn an output "007" into the number 7
+        String source = kind.equals("parquet") ? "read_parquet(" + quoted + ")"
+                : "read_csv(" + quoted + ", header = true, all_varchar = true)";
+        String sql = "SELECT to_json(t) FROM " + source + " t";
         List<DatasetRow> rows = new ArrayList<>();
         try (Connection c = DriverManager.getConnection("jdbc:duckdb:");
              Statement s = c.createStatement()) {

@@ -56,7 +56,7 @@ class DatasetReaderTest {
                     + " (2, [{'from': 'human', 'value': 'a'}])) v(id, conversations) ORDER BY id) TO '"
                     + parquet + "' (FORMAT parquet)");
         }
-        Files.writeString(csv, "instruction,input,output\nAdd,\"1, 2\",3\nGreet,,Hello\n");
+        Files.writeString(csv, "instruction,input,output\nAdd,\"1, 2\",003\nGreet,,Hello\n");
         List<DatasetRow> rows = DatasetReader.read(parquet);
         assertEquals(2, rows.size());
         assertEquals(List.of(Map.of("from", "human", "value", "hi"), Map.of("from", "gpt", "value", "yo")),
@@ -66,7 +66,7 @@ class DatasetReaderTest {
         List<DatasetRow> csvRows = DatasetReader.read(csv);
         assertEquals(2, csvRows.size());
         assertEquals("1, 2", csvRows.get(0).fields().get("input"));
-        assertEquals("3", csvRows.get(0).requireString("output", "alpaca"));
+        assertEquals("003", csvRows.get(0).fields().get("output"));
         assertEquals(null, csvRows.get(1).fields().get("input"));
     }
 

@@ -7,9 +7,11 @@ import dev.crucible.model.template.ChatPrompt;
 import dev.crucible.model.template.ChatRequest;
 import dev.crucible.model.template.ChatTemplate;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 
 /**
  * Tokenises {@link Sample}s into {@link SftExample}s.
@@ -50,11 +52,45 @@ public final class ExampleBuilder {
 
     /** The example of one sample, or null when it has no trainable token (counted as dropped). */
     public SftExample build(Sample sample) {
-        counter.rows++;
-        ChatTokenization.Tokens tokens = switch (sample) {
+        return finish(tokenize(sample));
+    }
+
+    /**
+     * The examples of many samples in their order, without the dropped ones. Rendering and tokenising run in
+     * parallel (template and tokenizer are thread-safe); counting runs in order, and when samples fail the
+     * first failing one in order is reported, so the result never depends on the thread count.
+     */
+    public List<SftExample> buildAll(List<Sample> samples) {
+        Object[] results = new Object[samples.size()];
+        IntStream.range(0, results.length).parallel().forEach(i -> {
+            try {
+                results[i] = tokenize(samples.get(i));
+            } catch (RuntimeException e) {
+                results[i] = e;
+            }
+        });
+        List<SftExample> out = new ArrayList<>(results.length);
+        for (Object r : results) {
+            if (r instanceof RuntimeException e) {
+                throw e;
+            }
+            SftExample example = finish((ChatTokenization.Tokens) r);
+            if (example != null) {
+                out.add(example);
+            }
+        }
+        return out;
+    }
+
+    private ChatTokenization.Tokens tokenize(Sample sample) {
+        return switch (sample) {
             case Sample.Chat chat -> chat(chat);
             case Sample.Text text -> text(text);
         };
+    }
+
+    private SftExample finish(ChatTokenization.Tokens tokens) {
+        counter.rows++;
         int[] ids = tokens.ids();
         int[] labels = new int[ids.length];
         for (int i = 0; i < ids.length; i++) {

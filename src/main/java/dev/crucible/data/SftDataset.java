@@ -50,15 +50,13 @@ public final class SftDataset {
                 || config.datasets().stream().anyMatch(d -> d.type().usesChatTemplate());
         ChatTemplate template = chat ? ChatTemplates.resolve(config.chatTemplate(), model) : null;
         ExampleBuilder builder = new ExampleBuilder(tokenizer, template, config.sequenceLen(), config.trainOnInputs());
-        List<SftExample> examples = new ArrayList<>();
+        List<Sample> samples = new ArrayList<>();
         for (DatasetSpec spec : config.datasets()) {
             for (DatasetRow row : DatasetReader.read(spec.path())) {
-                SftExample e = builder.build(spec.type().toSample(row, spec.field()));
-                if (e != null) {
-                    examples.add(e);
-                }
+                samples.add(spec.type().toSample(row, spec.field()));
             }
         }
+        List<SftExample> examples = builder.buildAll(samples);
         ValidationSplit.Split<SftExample> split = ValidationSplit.split(examples, config.valSetSize(), config.seed());
         return new SftDataset(config, split.train(), split.validation(), builder.stats());
     }

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.data.DatasetSpec;
 import dev.crucible.data.DatasetType;
+import dev.crucible.data.PackedSequence;
+import dev.crucible.data.SamplePacker;
 import dev.crucible.data.SftDataset;
 import dev.crucible.data.SftExample;
 import dev.crucible.io.ModelDirectory;
@@ -19,6 +21,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "data", description = "Dataset tools.", subcommands = DataCommand.Preview.class)
@@ -55,6 +58,9 @@ final class DataCommand {
         @Option(names = "--train-on-inputs", description = "Loss on every token, not only the responses.")
         boolean trainOnInputs;
 
+        @Option(names = "--sample-packing", description = "Also report how the examples pack into sequences of --sequence-len.")
+        boolean samplePacking;
+
         @Option(names = "--rows", paramLabel = "N", defaultValue = "3", description = "Examples to show. Default: ${DEFAULT-VALUE}.")
         int rows;
 
@@ -68,10 +74,15 @@ final class DataCommand {
             ModelDirectory model = ModelDirectory.open(modelDir);
             SftDataset.Config config = new SftDataset.Config(
                     List.of(new DatasetSpec(dataset, DatasetType.parse(type), field)), chatTemplate, sequenceLen,
-                    trainOnInputs, false, 0, 0);
+                    trainOnInputs, samplePacking, 0, 0);
             try (Tokenizer tokenizer = Tokenizer.load(modelDir)) {
                 SftDataset ds = SftDataset.load(config, model, tokenizer);
                 out.println(ds.stats().summary(sequenceLen));
+                if (samplePacking) {
+                    List<PackedSequence> packed = ds.trainSequences();
+                    out.printf(Locale.ROOT, "sample packing: %,d examples in %,d sequences of %,d slots, %.1f%% filled%n",
+                            ds.train().size(), packed.size(), sequenceLen, 100 * SamplePacker.fill(packed, sequenceLen));
+                }
                 List<SftExample> shown = ds.train().subList(0, Math.min(rows, ds.train().size()));
                 for (int k = 0; k < shown.size(); k++) {
                     SftExample e = shown.get(k);

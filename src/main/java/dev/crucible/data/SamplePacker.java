@@ -57,4 +57,13 @@ public final class SamplePacker {
         }
         return out;
     }
+
+    /** Tokens over slots: the share of {@code sequences.size() * sequenceLen} that holds real tokens. */
+    public static double fill(List<PackedSequence> sequences, int sequenceLen) {
+        long tokens = 0;
+        for (PackedSequence s : sequences) {
+            tokens += s.length();
+        }
+        return sequences.isEmpty() ? 0 : (double) tokens / ((long) sequences.size() * sequenceLen);
+    }
 }

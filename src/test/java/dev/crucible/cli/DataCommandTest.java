@@ -62,6 +62,18 @@ class DataCommandTest {
     }
 
     @Test
+    void samplePackingReportsSequencesAndFill() throws Exception {
+        Path data = tmp.resolve("docs.jsonl");
+        // "Hello world!" is 10 tokens in the reference, 11 with the appended </s>
+        Files.writeString(data, "{\"text\": \"Hello world!\"}\n".repeat(6));
+        TokenizeCommandTest.Result r = TokenizeCommandTest.run("data", "preview", model().toString(), data.toString(),
+                "--type", "completion", "--sequence-len", "24", "--sample-packing", "--rows", "0");
+        assertEquals(0, r.exitCode(), r.err());
+        // 11 tokens each, two per sequence of 24: 3 sequences, 66 of 72 slots
+        assertTrue(r.out().contains("sample packing: 6 examples in 3 sequences of 24 slots, 91.7% filled"), r.out());
+    }
+
+    @Test
     void aBadRowIsAOneLineError() throws Exception {
         Path data = tmp.resolve("alpaca.jsonl");
         Files.writeString(data, "{\"instruction\": \"x\"}\n");

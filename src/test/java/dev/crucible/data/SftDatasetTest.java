@@ -90,12 +90,23 @@ class SftDatasetTest {
         Path f = DataFixtures.writeJsonl(tmp.resolve("chat.jsonl"), List.of(
                 Map.of("messages", List.of(msg("user", "a"), msg("assistant", "b"))),
                 Map.of("messages", List.of(msg("user", "a"))),
-                Map.of("conversation", List.of())));
+                Map.of("conversation", List.of()),
+                Map.of("messages", List.of(msg("user", "a"), msg("assistant", "b"))),
+                Map.of("messages", List.of(Map.of("role", "user")))));
         SftDataset.Config config = new SftDataset.Config(
                 List.of(new DatasetSpec(f, DatasetType.MESSAGES, null)), null, 64, false, false, 0, 1);
         try (Tokenizer tokenizer = Tokenizer.load(model.path())) {
             CrucibleException e = assertThrows(CrucibleException.class, () -> SftDataset.load(config, model, tokenizer));
             assertTrue(e.getMessage().startsWith(f + " line 3: missing field 'messages'"), e.getMessage());
+            // the format error comes first; a row that only fails while rendering is reported in order as well
+            Path g = DataFixtures.writeJsonl(tmp.resolve("render.jsonl"), List.of(
+                    Map.of("messages", List.of(msg("user", "a"), msg("assistant", "b"))),
+                    Map.of("messages", List.of(msg("user", "a"), Map.of("role", "assistant", "content", List.of(1)))),
+                    Map.of("messages", List.of(msg("user", "a"), Map.of("role", "assistant", "content", List.of(2))))));
+            SftDataset.Config render = new SftDataset.Config(
+                    List.of(new DatasetSpec(g, DatasetType.MESSAGES, null)), null, 64, false, false, 0, 1);
+            CrucibleException r = assertThrows(CrucibleException.class, () -> SftDataset.load(render, model, tokenizer));
+            assertTrue(r.getMessage().startsWith(g + " line 2: the chat template failed"), r.getMessage());
         }
     }
 

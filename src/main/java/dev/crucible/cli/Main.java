@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
                 BenchCommand.class,
                 TokenizeCommand.class,
                 TemplateCommand.class,
+                DataCommand.class,
         })
 public final class Main {
     public static void main(String[] args) {

@@ -5,7 +5,9 @@ and writes reference.json. The feature and whitespace cases use the options hugg
 
 Run: python3 generate.py   (needs jinja2; the Java tests only read reference.json)
 """
+import glob
 import json
+import os
 import platform
 from datetime import datetime
 
@@ -40,6 +42,16 @@ def strftime_now(fmt):
     return datetime(2025, 7, 10, 12, 0, 0).strftime(fmt)
 
 
+CONVERSATION = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Hello!"},
+    {"role": "assistant", "content": "Hi! How can I help?"},
+    {"role": "user", "content": "What is 2+2?"},
+]
+# firefunction-v2 reads caller-provided `functions` (a JSON string) and `datetime` unconditionally
+EXTRA_CONTEXT = {"fireworks-ai-llama-3-firefunction-v2.jinja": {"functions": "[]", "datetime": "2025-07-10"}}
+
+
 def render(template, context, trim=True, lstrip=True):
     env = ImmutableSandboxedEnvironment(trim_blocks=trim, lstrip_blocks=lstrip,
                                         extensions=[AssistantTracker, loopcontrols])
@@ -68,6 +80,15 @@ def main():
         ctx = dict(messages=c["messages"], bos_token=c["bos_token"], eos_token=c["eos_token"],
                    add_generation_prompt=True)
         out["llamacpp"].append(render(c["template"], ctx))
+    # every .jinja template of the folder on a short conversation (system, user, assistant, user, prompt)
+    out["conversation"] = CONVERSATION
+    out["templates"] = {}
+    for path in sorted(glob.glob("../*.jinja")):
+        name = os.path.basename(path)
+        ctx = dict(messages=CONVERSATION, add_generation_prompt=True, bos_token="<s>", eos_token="</s>",
+                   **EXTRA_CONTEXT.get(name, {}))
+        out["templates"][name] = dict(render(open(path, encoding="utf-8").read(), ctx),
+                                      extra_context=EXTRA_CONTEXT.get(name, {}))
     with open("reference.json", "w") as f:
         json.dump(out, f, ensure_ascii=False, indent=1)
         f.write("\n")

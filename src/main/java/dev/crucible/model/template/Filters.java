@@ -522,6 +522,9 @@ final class Filters {
     }
 
     private static Object map(Interp in, Object v, List<Object> a, Map<String, Object> k) {
+        if (!Py.truthy(v)) {
+            return new PyGenerator("sync_do_map", java.util.Collections.emptyIterator());
+        }
         Function<Object, Object> fn;
         if (a.isEmpty() && k.containsKey("attribute")) {
             Map<String, Object> rest = new HashMap<>(k);
@@ -553,6 +556,9 @@ final class Filters {
 
     private static Object selectOrReject(Interp in, Object v, List<Object> a, Map<String, Object> k,
                                          boolean lookupAttr, boolean select) {
+        if (!Py.truthy(v)) {
+            return new PyGenerator("select_or_reject", java.util.Collections.emptyIterator());
+        }
         Function<Object, Object> trans = x -> x;
         int off = 0;
         if (lookupAttr) {
@@ -580,7 +586,7 @@ final class Filters {
                 out.add(item);
             }
         }
-        return new PyGenerator(select ? "select_or_reject" : "select_or_reject", out.iterator());
+        return new PyGenerator("select_or_reject", out.iterator());
     }
 
     private static Object batch(Interp in, Object v, List<Object> a, Map<String, Object> k) {

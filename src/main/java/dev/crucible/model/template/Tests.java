@@ -59,7 +59,7 @@ final class Tests {
         reg1(v -> v instanceof String || v instanceof Collection || v instanceof Map, "sequence");
         reg1(v -> v instanceof String || v instanceof Collection || v instanceof Map || v instanceof PyGenerator
                 || v instanceof Undefined, "iterable");
-        reg1(v -> v instanceof PyCallable, "callable");
+        reg1(v -> v instanceof PyCallable || v instanceof Undefined, "callable"); // Undefined defines __call__
         reg1(v -> false, "escaped");
         reg1(v -> PyStr.isLowerStr(Py.str(v)), "lower");
         reg1(v -> PyStr.isUpperStr(Py.str(v)), "upper");

@@ -1,0 +1,30 @@
+package dev.crucible.model.template;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.crucible.model.template.FixtureSupport.reference;
+import static dev.crucible.model.template.FixtureSupport.render;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** Language features against Python Jinja2's own output ({@code python_jinja2/behaviour.json}). */
+class PythonBehaviourTest {
+    @Test
+    void everyFeatureGroupRendersExactlyAsPythonJinja2() {
+        JsonNode b = FixtureSupport.read("python_jinja2/behaviour.json");
+        List<String> failures = new ArrayList<>();
+        for (JsonNode c : b.get("cases")) {
+            String got = render(c.get("template").asText(), FixtureSupport.context(b.get("context")),
+                    TemplateOptions.TRANSFORMERS);
+            String python = reference(c);
+            if (!got.equals(python)) {
+                failures.add(c.get("template").asText() + "\n  got    " + got + "\n  python " + python);
+            }
+        }
+        assertEquals(List.of(), failures);
+        assertEquals(18, b.get("cases").size());
+    }
+}

@@ -1,0 +1,36 @@
+"""Language-feature renders of Python's Jinja2 (transformers' settings, see generate.py) -> behaviour.json.
+
+Each case is one template exercising a group of features (number formatting, repr, slicing, str/dict
+methods, filters, tests, loops, macros, scoping, undefined values, literals); the Java tests must produce
+exactly the same text. Run: python3 behaviour.py
+"""
+import json
+
+from generate import render
+ctx = {"d": {"a": 1, "b": [1, 2.5, None, True, "x'y"], "items": "key"}, "s": "  Hello World  ", "n": 7, "f": 2.5,
+       "msgs": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}, {"role": "user", "content": "ok"}],
+       "e": "héllo 🤗 wörld"}
+T = [
+ "{{ 1.0 }}|{{ 1e16 }}|{{ 1.5e-5 }}|{{ 10/4 }}|{{ 7//2 }}|{{ -7//2 }}|{{ -7 % 3 }}|{{ 2**10 }}|{{ 0.1+0.2 }}|{{ 1/3 }}|{{ 100000000000000000.0 }}|{{ 123456789.123 }}|{{ 3 * 1.5 }}",
+ "{{ d }}|{{ d.b }}|{{ (1,) }}|{{ (1, 'a') }}|{{ d['b'][1:] }}|{{ d.b[::-1] }}|{{ d.b[-2:] }}|{{ 'abcdef'[1:5:2] }}|{{ e[1:4] }}|{{ e|length }}",
+ "{{ d['items'] }}|{{ d.get('a') }}|{{ d.get('zz', 5) }}|{{ d.keys()|list }}|{{ d.values()|list|length }}|{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}",
+ "{{ s.strip() }}|{{ s.lstrip() }}|{{ s.rstrip() }}|{{ s.split() }}|{{ 'a,b,,c'.split(',') }}|{{ 'a b c'.rsplit(' ', 1) }}|{{ s.upper() }}|{{ 'hello world'.title() }}|{{ 'hELLO'.capitalize() }}|{{ 'abcabc'.find('c') }}|{{ 'abcabc'.count('b') }}|{{ '-'.join(['a','b']) }}|{{ 'x\\ny\\r\\nz'.splitlines() }}|{{ s.startswith('  He') }}|{{ 'abc'.endswith(('x','c')) }}",
+ "{{ s|trim }}|{{ 'hello world'|title }}|{{ 'hello WORLD'|capitalize }}|{{ 'abc'|upper }}|{{ 'a b c'|wordcount }}|{{ 'abc'|center(9) }}|{{ '<a href=\"x\">t &amp; u</a>'|striptags }}|{{ '<&>\"\\''|e }}|{{ 'aaa'|replace('a','b',2) }}|{{ [3,1,2]|sort }}|{{ [3,1,2]|sort(reverse=true) }}|{{ ['b','A','a']|unique|list }}|{{ [1,2,3]|sum }}|{{ [1,5,3]|max }}|{{ ['B','a']|min }}|{{ [1,2,3,4,5]|batch(2)|list }}|{{ [1,2,3,4,5]|slice(2)|list }}|{{ range(5)|reverse|list }}",
+ "{{ msgs|map(attribute='role')|join(',') }}|{{ msgs|selectattr('role','equalto','user')|list|length }}|{{ msgs|rejectattr('role','eq','user')|map(attribute='content')|first }}|{{ msgs|map(attribute='content')|map('upper')|list }}|{{ [1,2,3,4]|select('odd')|list }}|{{ [1,2,3,4]|reject('even')|list }}|{{ msgs|groupby('role')|map(attribute='grouper')|list }}|{{ {'b':1,'a':2}|dictsort }}|{{ {'b':1,'a':2}|dictsort(by='value', reverse=true) }}|{{ msgs|last }}|{{ msgs|first|tojson }}",
+ "{{ 'x'|tojson }}|{{ d|tojson }}|{{ d|tojson(indent=2) }}|{{ e|tojson }}|{{ e|tojson(ensure_ascii=true) }}|{{ {'a':[]}|tojson(separators=(',',':')) }}|{{ {'b':1,'a':2}|tojson(sort_keys=true) }}|{{ 1.0|tojson }}|{{ '\\u0001\\t'|tojson }}",
+ "{{ '3'|int + 1 }}|{{ '3.7'|int }}|{{ 'x'|int(9) }}|{{ 3.9|int }}|{{ '0x1A'|int(base=16) }}|{{ '2.5'|float }}|{{ 'z'|float }}|{{ 2.5|round }}|{{ 3.5|round }}|{{ 2.675|round(2) }}|{{ 2.1|round(method='ceil') }}|{{ -3|abs }}|{{ 'abc'|list }}|{{ 42|string + 'x' }}|{{ none|string }}|{{ '%s and %d'|format('a', 3) }}|{{ '{} is {:.2f}'.format('pi', 3.14159) }}|{{ '%05.1f|%-4s|'|format(3.14159, 'ab') }}",
+ "{{ 'line1\\nline2\\n\\nline4'|indent(2) }}|{{ 'a\\nb'|indent(2, true) }}|{{ 'a\\n\\nb'|indent(3, blank=true) }}|{{ 'hello world foo'|truncate(9) }}|{{ 'hello world foo bar baz'|truncate(12, killwords=true) }}",
+ "{% for m in msgs %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ loop.revindex0 }}{{ loop.first }}{{ loop.last }}{{ loop.length }}{{ loop.cycle('a','b') }}{{ loop.previtem.role if loop.previtem is defined }}{{ loop.nextitem.role if not loop.last }};{% endfor %}",
+ "{% for i in range(10) %}{% if i == 2 %}{% continue %}{% endif %}{% if i > 4 %}{% break %}{% endif %}{{ i }}{% endfor %}|{% for i in [] %}x{% else %}empty{% endfor %}|{% for i in range(6) if i is odd %}{{ i }}{{ loop.length }}{% endfor %}",
+ "{% macro greet(name, greeting='Hello') %}{{ greeting }}, {{ name }}!{{ varargs }}{{ kwargs }}{% endmacro %}{{ greet('A') }}|{{ greet('B', greeting='Hi') }}|{{ greet('C', 'Yo', 1, x=2) }}|{% macro wrap() %}[{{ caller() }}]{% endmacro %}{% call wrap() %}inner{% endcall %}|{% macro li(x) %}<{{ caller(x * 2) }}>{% endmacro %}{% call(v) li(3) %}v={{ v }}{% endcall %}",
+ "{% set ns = namespace(count=0, items=[]) %}{% for m in msgs %}{% set ns.count = ns.count + 1 %}{% endfor %}{{ ns.count }}|{% set x %}block {{ n }}{% endset %}{{ x }}|{% set y | upper %}shout{% endset %}{{ y }}|{% filter upper %}abc{{ n }}{% endfilter %}|{% with a = 1, b = 2 %}{{ a + b }}{% endwith %}{{ a }}|{% set p, q = 1, 2 %}{{ p }}{{ q }}|{% set t = (1, 2) %}{{ t }}",
+ "{{ x }}|{{ x|length }}|{% for a in x %}no{% endfor %}|{{ x is defined }}|{{ x is undefined }}|{{ x|default('dflt') }}|{{ d.missing }}|{{ d.missing is defined }}|{{ none.foo }}|{{ x == y }}|{{ x ~ 'a' }}|{{ 'a' if x else 'b' }}|{{ 'z' if false }}|{{ x|string }}|{{ x in [1] }}|{{ 1 in x }}|{{ [x]|length }}",
+ "{{ 1 < 2 < 3 }}|{{ 3 > 2 > 2 }}|{{ 'a' < 'b' }}|{{ [1,2] < [1,3] }}|{{ 1 == 1.0 }}|{{ true == 1 }}|{{ 'ab' ~ 1 ~ none ~ true }}|{{ not none }}|{{ none is none }}|{{ 1 is number }}|{{ true is number }}|{{ 1.5 is float }}|{{ 1 is integer }}|{{ [] is sequence }}|{{ {} is mapping }}|{{ 'a' is iterable }}|{{ 6 is divisibleby 3 }}|{{ 3 is in [1,2,3] }}|{{ greet is callable }}|{{ range is callable }}|{{ 'ABC' is upper }}|{{ 2 is ge 1 }}|{{ 1 is sameas 1 }}|{{ none is sameas none }}",
+ "{{ -n }}|{{ +n }}|{{ n - 2 * 3 }}|{{ (n - 2) * 3 }}|{{ 2 ** 3 ** 2 }}|{{ -2 ** 2 }}|{{ n // 2 ~ 'x' }}|{{ 'ab' * 3 }}|{{ [1] * 3 }}|{{ [1,2] + [3] }}|{{ n if n > 5 else 0 }}|{{ n > 5 and 'big' or 'small' }}|{{ n is odd and n is not even }}|{{ 'Ab' + 'c' | upper }}|{{ -1|abs }}",
+ "{{ \"it's\" }}|{{ 'say \"hi\"' }}|{{ '\\x41\\u00e9\\U0001F917\\t|' }}|{{ 'a' 'b' }}|{{ ['it\\'s', \"q\\\"\"] }}|{{ 1_000 }}|{{ 0.5e2 }}",
+ "{{ raise_exception('no ' ~ 'way') if n > 100 else 'fine' }}|{{ strftime_now('%Y-%m-%d %H:%M %b %A %j %-d') }}",
+]
+out = [dict(template=t, **render(t, ctx)) for t in T]
+with open("behaviour.json", "w") as f:
+    json.dump({"context": ctx, "cases": out}, f, ensure_ascii=False, indent=1)
+    f.write("\n")

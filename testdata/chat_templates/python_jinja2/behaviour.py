@@ -30,7 +30,31 @@ T = [
  "{{ \"it's\" }}|{{ 'say \"hi\"' }}|{{ '\\x41\\u00e9\\U0001F917\\t|' }}|{{ 'a' 'b' }}|{{ ['it\\'s', \"q\\\"\"] }}|{{ 1_000 }}|{{ 0.5e2 }}",
  "{{ raise_exception('no ' ~ 'way') if n > 100 else 'fine' }}|{{ strftime_now('%Y-%m-%d %H:%M %b %A %j %-d') }}",
 ]
+# lexer whitespace handling under every combination of trim_blocks, lstrip_blocks, keep_trailing_newline
+W = [
+ "a\n  {% if true %}\n  b\n  {% endif %}\n c\n",
+ "x  {%- if true -%}  y  {%- endif -%}  z",
+ "  {%+ if true %}\n a\n  {% endif +%}\nb",
+ "\t {# comment #}\n\t{#- c -#}  \n end\n\n",
+ "{% raw %}\n  {{ not parsed }} {% if %}\n  {% endraw %}\nafter",
+ "  {%- raw -%}  keep {{ x }}  {%- endraw -%}  ",
+ "{{ 1 -}}   \n  {{- 2 }}  {{ 3 }}\n",
+ "line1\r\nline2\r  {% if true %}\r\nx{% endif %}\r\n",
+ "{% for i in [1, 2] %}\n    {{ i }}\n{% endfor %}\n",
+ "<ul>\n{% for i in [1, 2] -%}\n  <li>{{ i }}</li>\n{% endfor -%}\n</ul>",
+ "{% macro m(x) %}\n  [{{ x }}]\n{% endmacro %}\n{{ m(1) }}{{ m(2) }}",
+ "{% set x %}\n  inner\n{% endset %}\n|{{ x }}|",
+ "  {{ 'var at line start' }}\n  {% if true %}ok{% endif %}",
+ "{{ {'a': {'b': 1}} }}|{{ [[1]] }}|{% if {'k': 1}['k'] %}yes{% endif %}",
+]
+ws = []
+for t in W:
+    for trim in (False, True):
+        for lstrip in (False, True):
+            for keep in (False, True):
+                ws.append(dict(template=t, trim_blocks=trim, lstrip_blocks=lstrip, keep_trailing_newline=keep,
+                               **render(t, {}, trim, lstrip, keep)))
 out = [dict(template=t, **render(t, ctx)) for t in T]
 with open("behaviour.json", "w") as f:
-    json.dump({"context": ctx, "cases": out}, f, ensure_ascii=False, indent=1)
+    json.dump({"context": ctx, "cases": out, "whitespace": ws}, f, ensure_ascii=False, indent=1)
     f.write("\n")

@@ -52,8 +52,8 @@ CONVERSATION = [
 EXTRA_CONTEXT = {"fireworks-ai-llama-3-firefunction-v2.jinja": {"functions": "[]", "datetime": "2025-07-10"}}
 
 
-def render(template, context, trim=True, lstrip=True):
-    env = ImmutableSandboxedEnvironment(trim_blocks=trim, lstrip_blocks=lstrip,
+def render(template, context, trim=True, lstrip=True, keep=False):
+    env = ImmutableSandboxedEnvironment(trim_blocks=trim, lstrip_blocks=lstrip, keep_trailing_newline=keep,
                                         extensions=[AssistantTracker, loopcontrols])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception

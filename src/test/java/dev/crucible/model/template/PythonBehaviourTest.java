@@ -27,4 +27,21 @@ class PythonBehaviourTest {
         assertEquals(List.of(), failures);
         assertEquals(18, b.get("cases").size());
     }
+
+    @Test
+    void whitespaceControlMatchesUnderEveryOptionCombination() {
+        JsonNode b = FixtureSupport.read("python_jinja2/behaviour.json");
+        List<String> failures = new ArrayList<>();
+        for (JsonNode c : b.get("whitespace")) {
+            TemplateOptions o = TemplateOptions.TRANSFORMERS.withWhitespace(c.get("trim_blocks").asBoolean(),
+                    c.get("lstrip_blocks").asBoolean(), c.get("keep_trailing_newline").asBoolean());
+            String got = render(c.get("template").asText(), java.util.Map.of(), o);
+            String python = reference(c);
+            if (!got.equals(python)) {
+                failures.add(o + " " + c.get("template").asText() + "\n  got    " + got + "\n  python " + python);
+            }
+        }
+        assertEquals(List.of(), failures);
+        assertEquals(112, b.get("whitespace").size());
+    }
 }

@@ -290,6 +290,9 @@ abstract class Expr {
         Object eval(Interp in, Frame f) {
             Object a = left.eval(in, f);
             Object b = right.eval(in, f);
+            if (a instanceof String x && b instanceof String y) {
+                in.checkSize((long) x.length() + y.length());
+            }
             Object r = switch (op) {
                 case "+" -> Py.add(a, b);
                 case "-" -> Py.sub(a, b);
@@ -418,8 +421,8 @@ abstract class Expr {
             StringBuilder sb = new StringBuilder();
             for (Expr e : parts) {
                 sb.append(Py.str(e.eval(in, f)));
+                in.checkSize(sb.length());
             }
-            in.checkSize(sb.length());
             return sb.toString();
         }
     }

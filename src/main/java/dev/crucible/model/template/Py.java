@@ -37,6 +37,7 @@ final class Py {
             case Double d -> "float";
             case String s -> "str";
             case PyTuple t -> "tuple";
+            case PyRange r -> "range";
             case List<?> l -> "list";
             case Map<?, ?> m -> "dict";
             case Undefined u -> "Undefined";
@@ -94,6 +95,7 @@ final class Py {
         switch (o) {
             case null -> sb.append("None");
             case String s -> sb.append(PyStr.repr(s));
+            case PyRange r -> sb.append(r.repr());
             case PyTuple t -> {
                 sb.append('(');
                 for (int i = 0; i < t.size(); i++) {
@@ -590,6 +592,9 @@ final class Py {
 
     /** {@code obj.name}: Python attribute first (methods), then item, as Jinja2's getattr. */
     static Object getattr(Object obj, String name) {
+        if (obj instanceof Undefined u) {
+            throw u.fail();
+        }
         if (name.startsWith("_")) {
             return Undefined.unsafe(obj, name);
         }

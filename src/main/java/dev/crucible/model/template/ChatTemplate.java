@@ -129,9 +129,14 @@ public final class ChatTemplate {
             if (!"assistant".equals(msgs.get(i).get("role"))) {
                 continue;
             }
-            ChatPrompt.Span span = prefixSpan(req, text, i);
-            if (span == null || span.start() < searchFrom) {
-                span = contentSpan(text, msgs.get(i), i, searchFrom);
+            String before = renderOrNull(req.withMessages(msgs.subList(0, i)).withGenerationPrompt(true));
+            String through = renderOrNull(req.withMessages(msgs.subList(0, i + 1)).withGenerationPrompt(false));
+            ChatPrompt.Span span = null;
+            if (before != null && through != null && through.length() > before.length() && through.startsWith(before)
+                    && text.startsWith(through) && before.length() >= searchFrom) {
+                span = new ChatPrompt.Span(before.length(), through.length(), i, ChatPrompt.Method.PREFIX);
+            } else {
+                span = contentSpan(text, msgs.get(i), i, searchFrom, through);
             }
             if (span != null) {
                 spans.add(span);
@@ -141,23 +146,21 @@ public final class ChatTemplate {
         return new ChatPrompt(text, List.copyOf(spans));
     }
 
-    private ChatPrompt.Span prefixSpan(ChatRequest req, String full, int i) {
-        List<? extends Map<String, ?>> msgs = req.messages();
-        String before;
-        String through;
+    /** A render, or null when the template refuses the partial conversation (e.g. it must end with a user). */
+    private String renderOrNull(ChatRequest req) {
         try {
-            before = render(req.withMessages(msgs.subList(0, i)).withGenerationPrompt(true));
-            through = render(req.withMessages(msgs.subList(0, i + 1)).withGenerationPrompt(false));
+            return render(req);
         } catch (TemplateException e) {
-            return null; // e.g. the template refuses a conversation that does not end with a user turn
+            return null;
         }
-        if (through.length() > before.length() && through.startsWith(before) && full.startsWith(through)) {
-            return new ChatPrompt.Span(before.length(), through.length(), i, ChatPrompt.Method.PREFIX);
-        }
-        return null;
     }
 
-    private static ChatPrompt.Span contentSpan(String full, Map<String, ?> msg, int i, int from) {
+    /**
+     * Fallback for templates that render earlier turns differently from the last one (Qwen3 drops the think
+     * block of past turns): the content found verbatim, extended by the end-of-turn text the template puts
+     * after it when the turn is last ({@code through}), where the full render has the same text.
+     */
+    private static ChatPrompt.Span contentSpan(String full, Map<String, ?> msg, int i, int from, String through) {
         if (!(msg.get("content") instanceof String content)) {
             return null;
         }
@@ -166,6 +169,19 @@ public final class ChatTemplate {
             return null;
         }
         int at = full.indexOf(needle, from);
-        return at < 0 ? null : new ChatPrompt.Span(at, at + needle.length(), i, ChatPrompt.Method.CONTENT_SEARCH);
+        if (at < 0) {
+            return null;
+        }
+        int end = at + needle.length();
+        if (through != null) {
+            int inThrough = through.lastIndexOf(needle);
+            if (inThrough >= 0) {
+                String suffix = through.substring(inThrough + needle.length());
+                if (!suffix.isEmpty() && full.startsWith(suffix, end)) {
+                    end += suffix.length();
+                }
+            }
+        }
+        return new ChatPrompt.Span(at, end, i, ChatPrompt.Method.CONTENT_SEARCH);
     }
 }

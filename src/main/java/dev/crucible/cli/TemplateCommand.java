@@ -25,7 +25,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "template", description = "Chat templates (Jinja2, as transformers renders them).",
-        subcommands = TemplateCommand.Render.class)
+        subcommands = {TemplateCommand.Render.class, TemplateBenchCommand.class})
 final class TemplateCommand {
 
     @Command(name = "render", description = {

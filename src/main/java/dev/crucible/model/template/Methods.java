@@ -187,8 +187,8 @@ final class Methods {
         switch (name) {
             case "get" -> {
                 Object[] p = bind(fn, a, Map.of(), new String[] {"key", "default"}, REQUIRED, null);
-                Object v = m.get(p[0]);
-                if (v == null && !m.containsKey(p[0])) {
+                Object v = Py.mapGet(m, p[0]);
+                if (v == null && !Py.mapHas(m, p[0])) {
                     Object viaGetitem = Py.isNumber(p[0]) ? Py.getitem(m, p[0]) : Undefined.PLAIN;
                     return viaGetitem instanceof Undefined ? p[1] : viaGetitem;
                 }

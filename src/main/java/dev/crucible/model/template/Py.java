@@ -505,7 +505,7 @@ final class Py {
             }
             case Map<?, ?> m -> {
                 if (item instanceof String || item == null || item instanceof Boolean) {
-                    return m.containsKey(item);
+                    return mapHas(m, item);
                 }
                 for (Object k : m.keySet()) {
                     if (eq(k, item)) {
@@ -639,12 +639,29 @@ final class Py {
         }
     }
 
+    /** {@code Map.get} that tolerates maps refusing null keys ({@code Map.of}). */
+    static Object mapGet(Map<?, ?> m, Object key) {
+        try {
+            return m.get(key);
+        } catch (NullPointerException | ClassCastException e) {
+            return null;
+        }
+    }
+
+    static boolean mapHas(Map<?, ?> m, Object key) {
+        try {
+            return m.containsKey(key);
+        } catch (NullPointerException | ClassCastException e) {
+            return false;
+        }
+    }
+
     /** {@code obj[key]}: item first, then attribute for string keys, as Jinja2's getitem. */
     static Object getitem(Object obj, Object key) {
         switch (obj) {
             case Map<?, ?> m -> {
-                Object v = m.get(key);
-                if (v != null || m.containsKey(key)) {
+                Object v = mapGet(m, key);
+                if (v != null || mapHas(m, key)) {
                     return v;
                 }
                 if (key instanceof Long || key instanceof Boolean || key instanceof Double) {

@@ -28,6 +28,7 @@ T = [
  "{{ 1 < 2 < 3 }}|{{ 3 > 2 > 2 }}|{{ 'a' < 'b' }}|{{ [1,2] < [1,3] }}|{{ 1 == 1.0 }}|{{ true == 1 }}|{{ 'ab' ~ 1 ~ none ~ true }}|{{ not none }}|{{ none is none }}|{{ 1 is number }}|{{ true is number }}|{{ 1.5 is float }}|{{ 1 is integer }}|{{ [] is sequence }}|{{ {} is mapping }}|{{ 'a' is iterable }}|{{ 6 is divisibleby 3 }}|{{ 3 is in [1,2,3] }}|{{ greet is callable }}|{{ range is callable }}|{{ 'ABC' is upper }}|{{ 2 is ge 1 }}|{{ 1 is sameas 1 }}|{{ none is sameas none }}",
  "{{ -n }}|{{ +n }}|{{ n - 2 * 3 }}|{{ (n - 2) * 3 }}|{{ 2 ** 3 ** 2 }}|{{ -2 ** 2 }}|{{ n // 2 ~ 'x' }}|{{ 'ab' * 3 }}|{{ [1] * 3 }}|{{ [1,2] + [3] }}|{{ n if n > 5 else 0 }}|{{ n > 5 and 'big' or 'small' }}|{{ n is odd and n is not even }}|{{ 'Ab' + 'c' | upper }}|{{ -1|abs }}",
  "{{ \"it's\" }}|{{ 'say \"hi\"' }}|{{ '\\x41\\u00e9\\U0001F917\\t|' }}|{{ 'a' 'b' }}|{{ ['it\\'s', \"q\\\"\"] }}|{{ 1_000 }}|{{ 0.5e2 }}",
+ "{{ \"a'\"|safe + \"b'<\" }}|{{ '<x>' + 'y'|safe }}|{{ '<' ~ 'y'|safe }}|{{ '<'|e }}|{{ '<'|e|e }}|{{ '<'|e + '<' }}|{{ 'x'|safe is string }}|{{ 'a'|safe == 'a' }}|{{ 'a\\''|safe|tojson }}|{{ ('<b>%s</b>'|safe) % '&' }}|{{ 'a'|safe|length }}|{{ '<p>'|forceescape }}|{{ ('x'|safe + d.b|tojson) }}|{{ '&'|e is escaped }}",
  "{{ raise_exception('no ' ~ 'way') if n > 100 else 'fine' }}|{{ strftime_now('%Y-%m-%d %H:%M %b %A %j %-d') }}",
 ]
 # lexer whitespace handling under every combination of trim_blocks, lstrip_blocks, keep_trailing_newline

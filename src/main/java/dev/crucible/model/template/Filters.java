@@ -47,13 +47,14 @@ final class Filters {
     static {
         reg1(Filters::abs, "abs");
         reg1(v -> Py.str(v), "string");
-        reg1(v -> v instanceof String s ? s : Py.str(v), "safe");
+        reg1(v -> v instanceof Markup ? v : new Markup(Py.str(v)), "safe");
         reg1(v -> PyStr.upper(Py.str(v)), "upper");
         reg1(v -> PyStr.lower(Py.str(v)), "lower");
         reg1(v -> PyStr.capitalize(Py.str(v)), "capitalize");
         reg1(v -> jinjaTitle(Py.str(v)), "title");
         reg1(v -> Py.len(v), "length", "count");
-        reg1(v -> escape(v), "escape", "e", "forceescape");
+        reg1(Markup::escape, "escape", "e");
+        reg1(v -> new Markup(escape(Markup.plain(v))), "forceescape");
         reg1(v -> striptags(Py.str(v)), "striptags");
         reg1(v -> wordcount(Py.str(v)), "wordcount");
         reg1(v -> Py.toList(v), "list");

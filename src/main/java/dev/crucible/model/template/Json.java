@@ -79,6 +79,7 @@ final class Json {
                 case Double d -> sb.append(Double.isNaN(d) ? "NaN" : Double.isInfinite(d)
                         ? (d > 0 ? "Infinity" : "-Infinity") : Py.floatRepr(d));
                 case String s -> string(s);
+                case Markup m -> string(m.text());
                 case List<?> l -> {
                     if (l.isEmpty()) {
                         sb.append("[]");

@@ -16,6 +16,7 @@ final class Methods {
     static Object call(Interp in, Object receiver, String name, List<Object> a, Map<String, Object> k) {
         return switch (receiver) {
             case String s -> str(in, s, name, a, k);
+            case Markup m -> str(in, m.text(), name, a, k);
             case Map<?, ?> m -> dict(m, name, a, k);
             case List<?> l -> list(l, name, a, k);
             default -> throw Py.typeError("'" + Py.typeName(receiver) + "' object has no attribute '" + name + "'");

@@ -36,6 +36,7 @@ final class Py {
             case Long l -> "int";
             case Double d -> "float";
             case String s -> "str";
+            case Markup m -> "Markup";
             case PyTuple t -> "tuple";
             case PyRange r -> "range";
             case List<?> l -> "list";
@@ -59,6 +60,7 @@ final class Py {
             case null -> false;
             case Boolean b -> b;
             case String s -> !s.isEmpty();
+            case Markup m -> !m.text().isEmpty();
             case Long l -> l != 0;
             case Double d -> d != 0.0;
             case Collection<?> c -> !c.isEmpty();
@@ -78,6 +80,7 @@ final class Py {
             case Long l -> l.toString();
             case Double d -> floatRepr(d);
             case Undefined u -> "";
+            case Markup m -> m.text();
             default -> repr(o);
         };
     }
@@ -96,6 +99,7 @@ final class Py {
             case null -> sb.append("None");
             case String s -> sb.append(PyStr.repr(s));
             case PyRange r -> sb.append(r.repr());
+            case Markup m -> sb.append("Markup(").append(PyStr.repr(m.text())).append(')');
             case PyTuple t -> {
                 sb.append('(');
                 for (int i = 0; i < t.size(); i++) {
@@ -226,6 +230,9 @@ final class Py {
         if (a instanceof String s && b instanceof String t) {
             return s.concat(t);
         }
+        if ((a instanceof Markup || b instanceof Markup) && Markup.isStr(a) && Markup.isStr(b)) {
+            return Markup.concat(a, b);
+        }
         if (isNumber(a) && isNumber(b)) {
             if (isInt(a) && isInt(b)) {
                 return exact(() -> Math.addExact(asLong(a), asLong(b)));
@@ -262,6 +269,11 @@ final class Py {
         } catch (ArithmeticException e) {
             throw new TemplateException("OverflowError", "integer result too large");
         }
+    }
+
+    /** Markup's % escapes string arguments; other values are formatted as they are. */
+    private static Object escapeArg(Object o) {
+        return Markup.isStr(o) ? Markup.escape(o).text() : o;
     }
 
     static Object sub(Object a, Object b) {
@@ -339,6 +351,11 @@ final class Py {
         if (a instanceof String s) {
             return Formatting.percent(s, b);
         }
+        if (a instanceof Markup m) {
+            Object args = b instanceof PyTuple t ? new PyTuple(t.stream().map(Py::escapeArg).toArray())
+                    : escapeArg(b);
+            return new Markup(Formatting.percent(m.text(), args));
+        }
         if (isNumber(a) && isNumber(b)) {
             if (isInt(a) && isInt(b)) {
                 long y = asLong(b);
@@ -410,6 +427,9 @@ final class Py {
         if (a == b) {
             return true;
         }
+        if (a instanceof Markup || b instanceof Markup) {
+            return eq(Markup.plain(a), Markup.plain(b));
+        }
         if (a == null || b == null) {
             return false;
         }
@@ -452,6 +472,9 @@ final class Py {
 
     /** Python ordering ({@code <}); raises TypeError for unorderable types. */
     static int compare(Object a, Object b, String op) {
+        if (a instanceof Markup || b instanceof Markup) {
+            return compare(Markup.plain(a), Markup.plain(b), op);
+        }
         if (isNumber(a) && isNumber(b)) {
             if (isInt(a) && isInt(b)) {
                 return Long.compare(asLong(a), asLong(b));
@@ -495,6 +518,9 @@ final class Py {
 
     /** Python's {@code item in container}. */
     static boolean contains(Object container, Object item) {
+        if (container instanceof Markup || item instanceof Markup) {
+            return contains(Markup.plain(container), Markup.plain(item));
+        }
         switch (container) {
             case String s -> {
                 if (item instanceof String t) {
@@ -534,6 +560,9 @@ final class Py {
 
     @SuppressWarnings("unchecked")
     static Iterable<Object> iterate(Object o) {
+        if (o instanceof Markup m) {
+            return iterate(m.text());
+        }
         return switch (o) {
             case List<?> l -> (List<Object>) l;
             case Map<?, ?> m -> (Iterable<Object>) (Iterable<?>) m.keySet();
@@ -581,6 +610,7 @@ final class Py {
     static long len(Object o) {
         return switch (o) {
             case String s -> PyStr.length(s);
+            case Markup m -> PyStr.length(m.text());
             case Collection<?> c -> c.size();
             case Map<?, ?> m -> m.size();
             case Undefined u -> 0;
@@ -594,6 +624,9 @@ final class Py {
     static Object getattr(Object obj, String name) {
         if (obj instanceof Undefined u) {
             throw u.fail();
+        }
+        if (obj instanceof Markup m && !name.startsWith("_")) {
+            return getattr(m.text(), name);
         }
         if (name.startsWith("_")) {
             return Undefined.unsafe(obj, name);
@@ -658,6 +691,9 @@ final class Py {
 
     /** {@code obj[key]}: item first, then attribute for string keys, as Jinja2's getitem. */
     static Object getitem(Object obj, Object key) {
+        if (obj instanceof Markup m) {
+            return getitem(m.text(), key);
+        }
         switch (obj) {
             case Map<?, ?> m -> {
                 Object v = mapGet(m, key);
@@ -708,6 +744,9 @@ final class Py {
     /** Python slicing {@code obj[start:stop:step]} of lists, tuples and strings. */
     static Object slice(Object obj, Object start, Object stop, Object step) {
         checkUndefined(obj);
+        if (obj instanceof Markup m) {
+            obj = m.text();
+        }
         long st = step == null ? 1 : sliceIndex(step);
         if (st == 0) {
             throw new TemplateException("ValueError", "slice step cannot be zero");

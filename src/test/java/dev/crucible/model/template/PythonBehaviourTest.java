@@ -25,7 +25,7 @@ class PythonBehaviourTest {
             }
         }
         assertEquals(List.of(), failures);
-        assertEquals(19, b.get("cases").size());
+        assertEquals(22, b.get("cases").size());
     }
 
     @Test

@@ -23,14 +23,11 @@ public final class ChatTemplate {
             "pad_token", "cls_token", "mask_token");
 
     private final Template template;
-    private final boolean hasGenerationTags;
     private final Map<String, Object> specialTokens;
     private final Supplier<ZonedDateTime> clock;
 
-    private ChatTemplate(Template template, boolean hasGenerationTags, Map<String, Object> specialTokens,
-                         Supplier<ZonedDateTime> clock) {
+    private ChatTemplate(Template template, Map<String, Object> specialTokens, Supplier<ZonedDateTime> clock) {
         this.template = template;
-        this.hasGenerationTags = hasGenerationTags;
         this.specialTokens = specialTokens;
         this.clock = clock;
     }
@@ -40,8 +37,7 @@ public final class ChatTemplate {
     }
 
     public static ChatTemplate of(String source, TemplateOptions options) {
-        return new ChatTemplate(Template.compile(source, options), source.contains("generation"), Map.of(),
-                ZonedDateTime::now);
+        return new ChatTemplate(Template.compile(source, options), Map.of(), ZonedDateTime::now);
     }
 
     /** The model's default chat template with bos/eos/... tokens from its {@code tokenizer_config.json}. */
@@ -80,12 +76,12 @@ public final class ChatTemplate {
     }
 
     public ChatTemplate withSpecialTokens(Map<String, ?> tokens) {
-        return new ChatTemplate(template, hasGenerationTags, Map.copyOf(tokens), clock);
+        return new ChatTemplate(template, Map.copyOf(tokens), clock);
     }
 
     /** A fixed clock for {@code strftime_now} (reproducible renders). */
     public ChatTemplate withClock(Supplier<ZonedDateTime> clock) {
-        return new ChatTemplate(template, hasGenerationTags, specialTokens, clock);
+        return new ChatTemplate(template, specialTokens, clock);
     }
 
     public Template template() {
@@ -117,7 +113,7 @@ public final class ChatTemplate {
         Template.Rendered full = template.render(variables(req), clock);
         String text = full.text();
         List<ChatPrompt.Span> spans = new ArrayList<>();
-        if (hasGenerationTags && !full.generationSpans().isEmpty()) {
+        if (!full.generationSpans().isEmpty()) {
             for (int[] s : full.generationSpans()) {
                 spans.add(new ChatPrompt.Span(s[0], s[1], -1, ChatPrompt.Method.GENERATION_TAG));
             }

@@ -22,7 +22,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** Measures chat-template renders per second on a synthetic conversation (one thread, after warm-up). */
-@Command(name = "bench", description = "Benchmark rendering a chat template on an N-turn conversation.")
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmark rendering a chat template on an N-turn conversation.")
 final class TemplateBenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -9,7 +9,7 @@ import json
 from generate import render
 ctx = {"d": {"a": 1, "b": [1, 2.5, None, True, "x'y"], "items": "key"}, "s": "  Hello World  ", "n": 7, "f": 2.5,
        "msgs": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}, {"role": "user", "content": "ok"}],
-       "e": "héllo 🤗 wörld"}
+       "e": "héllo 🤗 wörld", "z": None}
 T = [
  "{{ 1.0 }}|{{ 1e16 }}|{{ 1.5e-5 }}|{{ 10/4 }}|{{ 7//2 }}|{{ -7//2 }}|{{ -7 % 3 }}|{{ 2**10 }}|{{ 0.1+0.2 }}|{{ 1/3 }}|{{ 100000000000000000.0 }}|{{ 123456789.123 }}|{{ 3 * 1.5 }}",
  "{{ d }}|{{ d.b }}|{{ (1,) }}|{{ (1, 'a') }}|{{ d['b'][1:] }}|{{ d.b[::-1] }}|{{ d.b[-2:] }}|{{ 'abcdef'[1:5:2] }}|{{ e[1:4] }}|{{ e|length }}",
@@ -32,6 +32,10 @@ T = [
  "{% set tree = [{'n': 'a', 'c': [{'n': 'b', 'c': []}, {'n': 'c', 'c': [{'n': 'd', 'c': []}]}]}] %}{% for x in tree recursive %}{{ loop.depth }}{{ x.n }}({{ loop(x.c) }}){% endfor %}|{% for v in [1,1,2,3,3] %}{% if loop.changed(v) %}{{ v }}{% endif %}{% endfor %}|{% for a in [1,2] %}{% set outer = loop %}{% for b in [3,4] %}{{ outer.index }}{{ loop.index }}{% endfor %}{% endfor %}|{% set x = 1 %}{% if true %}{% set x = 2 %}{% endif %}{{ x }}|{% macro m(a, b=a * 2) %}{{ a }}{{ b }}{% endmacro %}{{ m(3) }}|{{ m(b=1, a=2) }}|{% set j = joiner('+') %}{% for i in [1,2,3] %}{{ j() }}{{ i }}{% endfor %}",
  "{{ [1, 2, 3]|map('string')|join }}|{{ ['a', 'b']|map('upper')|list }}|{{ [{'a': {'b': 5}}]|map(attribute='a.b')|list }}|{{ [{'x': 1}, {}]|map(attribute='x', default=0)|list }}|{{ [[1,2],[3]]|map('length')|list }}|{{ [1,None,0,'',2]|select|list }}|{{ ['a','bb','ccc']|select('ne','bb')|list }}|{{ [3,1,2]|sort|first }}|{{ [{'k': 2}, {'k': 1}]|sort(attribute='k')|map(attribute='k')|list }}|{{ {'x': 1}|items|list }}|{{ [1,2,3]|sum(start=10) }}|{{ [[1],[2]]|sum(start=[]) }}|{{ 'ab'|list|reverse|join }}|{{ range(3) }}|{{ range(1, 10, 3)|list }}|{{ dict(a=1, b=2) }}",
  "{{ messages is defined }}|{{ msgs[0] is mapping }}|{{ msgs[0]['role'] is string }}|{{ msgs|length is number }}|{{ msgs[1:]|map(attribute='role')|list }}|{{ msgs[-1].content }}|{{ msgs[0].get('tool_calls') is none }}|{{ msgs[0].tool_calls is defined }}|{{ (msgs|selectattr('role', 'in', ['user', 'system'])|list)|length }}|{{ msgs|selectattr('content', 'string')|list|length }}|{{ msgs|map(attribute='content')|select('equalto', 'hi')|list }}",
+ "{{ {'a': 1}.items() }}|{{ {'a': 1}.keys() }}|{{ {'a': 1}.values() }}|{{ {'a': 1}.items()|length }}|{{ 'a' in {'a': 1}.keys() }}|{{ {'a': 1}.keys()|list == ['a'] }}|{{ {'a': 1}.keys() == ['a'] }}|{{ range(3) == [0, 1, 2] }}|{{ (1, 2) == [1, 2] }}|{{ {'a': 1}.items()|first }}|{{ d.items()|map('first')|list }}",
+ "{{ {'a': 1}.keys()[0] }}|{{ none[0] }}|{{ 5[0] }}|{{ (x|default([1]))[0] }}",
+ "{{ z[1:] }}",
+ "{{ d.items()|tojson }}",
  "{{ raise_exception('no ' ~ 'way') if n > 100 else 'fine' }}|{{ strftime_now('%Y-%m-%d %H:%M %b %A %j %-d') }}",
 ]
 # lexer whitespace handling under every combination of trim_blocks, lstrip_blocks, keep_trailing_newline

@@ -201,15 +201,15 @@ final class Methods {
                 for (Map.Entry<?, ?> e : m.entrySet()) {
                     out.add(new PyTuple(e.getKey(), e.getValue()));
                 }
-                return out;
+                return new DictView("dict_items", out);
             }
             case "keys" -> {
                 bind(fn, a, k, new String[0]);
-                return new ArrayList<Object>(m.keySet());
+                return new DictView("dict_keys", new ArrayList<Object>(m.keySet()));
             }
             case "values" -> {
                 bind(fn, a, k, new String[0]);
-                return new ArrayList<Object>(m.values());
+                return new DictView("dict_values", new ArrayList<Object>(m.values()));
             }
             case "copy" -> {
                 return new LinkedHashMap<Object, Object>(m);

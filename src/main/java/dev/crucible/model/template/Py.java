@@ -39,6 +39,7 @@ final class Py {
             case Markup m -> "Markup";
             case PyTuple t -> "tuple";
             case PyRange r -> "range";
+            case DictView v -> v.kind();
             case List<?> l -> "list";
             case Map<?, ?> m -> "dict";
             case Undefined u -> "Undefined";
@@ -99,6 +100,11 @@ final class Py {
             case null -> sb.append("None");
             case String s -> sb.append(PyStr.repr(s));
             case PyRange r -> sb.append(r.repr());
+            case DictView v -> {
+                sb.append(v.kind()).append('(');
+                appendRepr(sb, new java.util.ArrayList<>(v), depth + 1);
+                sb.append(')');
+            }
             case Markup m -> sb.append("Markup(").append(PyStr.repr(m.text())).append(')');
             case PyTuple t -> {
                 sb.append('(');
@@ -244,7 +250,8 @@ final class Py {
             l.addAll(y);
             return PyTuple.of(l);
         }
-        if (a instanceof List<?> x && b instanceof List<?> y && !(a instanceof PyTuple) && !(b instanceof PyTuple)) {
+        if (a instanceof List<?> x && b instanceof List<?> y && !(a instanceof PyTuple) && !(b instanceof PyTuple)
+                && !(a instanceof DictView) && !(b instanceof DictView) && !(a instanceof PyRange) && !(b instanceof PyRange)) {
             List<Object> l = new ArrayList<>(x.size() + y.size());
             l.addAll(x);
             l.addAll(y);
@@ -443,7 +450,9 @@ final class Py {
             return s.equals(b);
         }
         if (a instanceof List<?> x && b instanceof List<?> y) {
-            if ((a instanceof PyTuple) != (b instanceof PyTuple) || x.size() != y.size()) {
+            if (a.getClass() != b.getClass() && (a instanceof PyTuple || b instanceof PyTuple
+                    || a instanceof DictView || b instanceof DictView || a instanceof PyRange || b instanceof PyRange)
+                    || x.size() != y.size()) {
                 return false;
             }
             for (int i = 0; i < x.size(); i++) {
@@ -649,6 +658,9 @@ final class Py {
                 if (obj instanceof Groupby.Group g) {
                     return g.attr(name);
                 }
+                if (obj instanceof DictView) {
+                    return Undefined.member(obj, name);
+                }
                 if (LIST_METHODS.contains(name) || (obj instanceof PyTuple && (name.equals("index")
                         || name.equals("count")))) {
                     return new BoundMethod(l, name);
@@ -693,6 +705,9 @@ final class Py {
     static Object getitem(Object obj, Object key) {
         if (obj instanceof Markup m) {
             return getitem(m.text(), key);
+        }
+        if (obj instanceof DictView) {
+            return Undefined.member(obj, key); // Jinja's getitem turns the TypeError into Undefined
         }
         switch (obj) {
             case Map<?, ?> m -> {
@@ -774,10 +789,8 @@ final class Py {
             }
             return obj instanceof PyTuple ? PyTuple.of(out) : out;
         }
-        if (obj instanceof PyGenerator || obj instanceof Map) {
-            throw typeError("'" + typeName(obj) + "' object is not subscriptable");
-        }
-        return Undefined.member(obj, "slice");
+        // slices bypass Jinja's getitem, so Python's TypeError reaches the template
+        throw typeError("'" + typeName(obj) + "' object is not subscriptable");
     }
 
     private static long sliceIndex(Object o) {

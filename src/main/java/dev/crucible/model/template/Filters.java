@@ -104,8 +104,13 @@ final class Filters {
             Object[] p = bind("attr", a, k, new String[] {"name"}, REQUIRED);
             return Py.getattr(v, Bind.toStr(p[0], "name"));
         }, "attr");
-        reg((in, v, a, k) -> Formatting.percent(Py.str(v), a.size() == 1 && k.isEmpty() ? a.getFirst()
-                : k.isEmpty() ? PyTuple.of(a) : new java.util.LinkedHashMap<Object, Object>(k)), "format");
+        reg((in, v, a, k) -> {
+            if (!a.isEmpty() && !k.isEmpty()) {
+                throw new TemplateException("FilterArgumentError",
+                        "can't handle positional and keyword arguments at the same time");
+            }
+            return Formatting.percent(Py.str(v), k.isEmpty() ? PyTuple.of(a) : new java.util.LinkedHashMap<Object, Object>(k));
+        }, "format");
         reg((in, v, a, k) -> {
             Object[] p = bind("tojson", a, k, new String[] {"ensure_ascii", "indent", "separators", "sort_keys"},
                     false, null, null, false);

@@ -36,6 +36,9 @@ T = [
  "{{ {'a': 1}.keys()[0] }}|{{ none[0] }}|{{ 5[0] }}|{{ (x|default([1]))[0] }}",
  "{{ z[1:] }}",
  "{{ d.items()|tojson }}",
+ "{{ x in 'abc' }}", "{{ x|int }}", "{{ x|dictsort }}", "{{ x|indent }}", "{{ x|round }}", "{{ x|abs }}", "{{ x < 1 }}",
+ "{{ x == none }}|{{ x|upper }}|{{ x|trim }}|{{ x|join(',') }}|{{ x|first }}|{{ x|list }}|{{ x|sort }}|{{ x|string }}|{{ x|items|list }}|{{ x|map('upper')|list }}|{{ x ~ 1 }}|{{ x|replace('a', 'b') }}|{{ x|default(1, true) }}|{{ x|unique|list }}|{{ x|count }}|{{ x|batch(2)|list }}|{{ x|sum }}|{{ x|max }}|{{ x|selectattr('a')|list }}|{{ x|title }}|{{ x|e }}|{{ x|safe }}|{% for a, b in x %}{% endfor %}|{{ x is string }}|{{ x is iterable }}|{{ x is sequence }}|{{ x is mapping }}|{{ x is none }}|{{ x is number }}|{{ x is lower }}",
+ "{{ x|tojson }}", "{{ x * 2 }}", "{{ 'a' * x }}", "{{ x is odd }}",
  "{{ raise_exception('no ' ~ 'way') if n > 100 else 'fine' }}|{{ strftime_now('%Y-%m-%d %H:%M %b %A %j %-d') }}",
 ]
 # lexer whitespace handling under every combination of trim_blocks, lstrip_blocks, keep_trailing_newline

@@ -125,7 +125,6 @@ final class Filters {
             case Boolean b -> b ? 1L : 0L;
             case Long l -> Math.abs(l);
             case Double d -> Math.abs(d);
-            case Undefined u -> throw u.fail();
             case null, default -> throw Py.typeError("bad operand type for abs(): '" + Py.typeName(v) + "'");
         };
     }
@@ -307,6 +306,7 @@ final class Filters {
 
     private static Object indent(Interp in, Object v, List<Object> a, Map<String, Object> k) {
         Object[] p = bind("indent", a, k, new String[] {"width", "first", "blank"}, 4L, false, false);
+        Py.checkUndefined(v); // Jinja appends "\n" to the value, which Undefined refuses
         String ind = p[0] instanceof String s ? s : " ".repeat((int) Math.max(0, Bind.toLong(p[0], "width")));
         String s = Py.str(v) + "\n";
         StringBuilder rv = new StringBuilder();
@@ -334,6 +334,7 @@ final class Filters {
 
     private static Object toInt(Interp in, Object v, List<Object> a, Map<String, Object> k) {
         Object[] p = bind("int", a, k, new String[] {"default", "base"}, 0L, 10L);
+        Py.checkUndefined(v); // int(Undefined) raises
         Object r = Conversions.toInt(v, (int) Bind.toLong(p[1], "base"));
         return r == null ? p[0] : r;
     }
@@ -352,7 +353,6 @@ final class Filters {
             throw new TemplateException("FilterArgumentError", "method must be common, ceil or floor");
         }
         if (!Py.isNumber(v)) {
-            Py.checkUndefined(v);
             throw Py.typeError("type " + Py.typeName(v) + " doesn't define __round__ method");
         }
         if (method.equals("common")) {
@@ -460,6 +460,7 @@ final class Filters {
             case "value" -> 1;
             default -> throw new TemplateException("FilterArgumentError", "You can only sort by either \"key\" or \"value\"");
         };
+        Py.checkUndefined(v);
         if (!(v instanceof Map<?, ?> m)) {
             throw Py.typeError("'" + Py.typeName(v) + "' object has no attribute 'items'");
         }

@@ -535,7 +535,6 @@ final class Py {
                 if (item instanceof String t) {
                     return s.contains(t);
                 }
-                checkUndefined(item);
                 throw typeError("'in <string>' requires string as left operand, not " + typeName(item));
             }
             case Map<?, ?> m -> {

@@ -56,7 +56,7 @@ final class Tests {
         reg1(Py::isNumber, "number");
         reg1(v -> v instanceof Long, "integer");
         reg1(v -> v instanceof Double, "float");
-        reg1(v -> Markup.isStr(v) || v instanceof Collection || v instanceof Map, "sequence");
+        reg1(v -> Markup.isStr(v) || v instanceof Collection || v instanceof Map || v instanceof Undefined, "sequence");
         reg1(v -> Markup.isStr(v) || v instanceof Collection || v instanceof Map || v instanceof PyGenerator
                 || v instanceof Undefined, "iterable");
         reg1(v -> v instanceof PyCallable || v instanceof Undefined, "callable"); // Undefined defines __call__

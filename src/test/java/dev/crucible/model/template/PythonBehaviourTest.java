@@ -25,7 +25,7 @@ class PythonBehaviourTest {
             }
         }
         assertEquals(List.of(), failures);
-        assertEquals(26, b.get("cases").size());
+        assertEquals(38, b.get("cases").size());
     }
 
     @Test

@@ -4,6 +4,7 @@ Each case is one template exercising a group of features (number formatting, rep
 methods, filters, tests, loops, macros, scoping, undefined values, literals); the Java tests must produce
 exactly the same text. Run: python3 behaviour.py
 """
+import copy
 import json
 
 from generate import render
@@ -65,7 +66,25 @@ for t in W:
             for keep in (False, True):
                 ws.append(dict(template=t, trim_blocks=trim, lstrip_blocks=lstrip, keep_trailing_newline=keep,
                                **render(t, {}, trim, lstrip, keep)))
+# every filter, operator and test applied to a value of each type (None, int, float, list, str, dict, bool);
+# each render gets a fresh copy of the context (Jinja2's indent filter extends a list argument in place)
+mctx = {"z": None, "n": 5, "f": 2.5, "l": [3, 1, 2], "s": "Hi", "d": {"b": 1, "a": 2}, "t": True}
+M = []
+for v in mctx:
+    for flt in ["trim", "length", "tojson", "string", "upper", "lower", "title", "capitalize", "first", "last", "list",
+                "join", "sort", "unique|list", "reverse|list", "int", "float", "abs", "round", 'default("x")',
+                'default("x", true)', "items|list", "dictsort", "e", "safe", "wordcount", "center(6)", "indent(2)",
+                'replace("1","x")', "sum", "min", "max", "batch(2)|list", "count", "striptags", "truncate(3)",
+                'map("string")|list', "select|list", "pprint"]:
+        M.append("{{ %s|%s }}" % (v, flt))
+    for op in ["+ 1", "~ 1", "* 2", "+ 'a'", "> 1", "== 5", "in [5]", "is defined", "is string", "is iterable",
+               "is sequence", "is mapping", "is number", "is integer", "is float", "is boolean", "is true", "is none",
+               "is callable"]:
+        M.append("{{ %s %s }}" % (v, op))
+    for acc in ["[0]", "[1:]", ".a", "['a']", '.get("a")', ".items()", ".upper()", ".strip()", ".split()"]:
+        M.append("{{ %s%s }}" % (v, acc))
+matrix = [dict(template=t, **render(t, copy.deepcopy(mctx))) for t in M]
 out = [dict(template=t, **render(t, ctx)) for t in T]
 with open("behaviour.json", "w") as f:
-    json.dump({"context": ctx, "cases": out, "whitespace": ws}, f, ensure_ascii=False, indent=1)
+    json.dump({"context": ctx, "cases": out, "whitespace": ws, "matrix_context": mctx, "matrix": matrix}, f, ensure_ascii=False, indent=1)
     f.write("\n")

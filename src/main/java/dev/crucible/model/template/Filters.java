@@ -58,7 +58,7 @@ final class Filters {
         reg1(v -> striptags(Py.str(v)), "striptags");
         reg1(v -> wordcount(Py.str(v)), "wordcount");
         reg1(v -> Py.toList(v), "list");
-        reg1(v -> Py.repr(v), "pprint");
+        reg1(Filters::pprint, "pprint");
         reg1(Filters::first, "first");
         reg1(Filters::last, "last");
         reg1(Filters::reverse, "reverse");
@@ -251,13 +251,42 @@ final class Filters {
         return n;
     }
 
+    /** pprint.pformat for values that fit on one line: dicts with sorted keys. */
+    private static String pprint(Object v) {
+        return v instanceof Map<?, ?> m ? Py.repr(sortedDeep(m)) : Py.repr(v);
+    }
+
+    private static Object sortedDeep(Object v) {
+        if (v instanceof Map<?, ?> m) {
+            List<Map.Entry<?, ?>> entries = new ArrayList<>(m.entrySet());
+            entries.sort((x, y) -> Py.compare(x.getKey(), y.getKey(), "<"));
+            Map<Object, Object> out = new java.util.LinkedHashMap<>();
+            for (Map.Entry<?, ?> e : entries) {
+                out.put(e.getKey(), sortedDeep(e.getValue()));
+            }
+            return out;
+        }
+        if (v instanceof List<?> l && !(v instanceof PyTuple)) {
+            List<Object> out = new ArrayList<>();
+            for (Object o : l) {
+                out.add(sortedDeep(o));
+            }
+            return out;
+        }
+        return v;
+    }
+
     private static Object first(Object v) {
         Iterator<Object> it = Py.iterate(v).iterator();
         return it.hasNext() ? it.next() : Undefined.hint("No first item, sequence was empty.");
     }
 
+    /** Jinja's last is {@code next(reversed(seq))}: sequences, strings, dicts and views, not generators. */
     private static Object last(Object v) {
-        List<Object> l = Py.asList(v);
+        if (!(v instanceof List || v instanceof Map || Markup.isStr(v) || v instanceof Undefined)) {
+            throw Py.typeError("'" + Py.typeName(v) + "' object is not reversible");
+        }
+        List<Object> l = Py.asList(Markup.plain(v));
         return l.isEmpty() ? Undefined.hint("No last item, sequence was empty.") : l.getLast();
     }
 
@@ -269,8 +298,10 @@ final class Filters {
             List<Object> l = Py.toList(v);
             return new PyGenerator("reversed", l.reversed().iterator());
         }
-        List<Object> l = Py.toList(v);
-        return new ArrayList<>(l.reversed());
+        if (!(v instanceof PyGenerator || v instanceof Undefined)) {
+            throw new TemplateException("FilterArgumentError", "argument must be iterable");
+        }
+        return new ArrayList<>(Py.toList(v).reversed());
     }
 
     private static Object items(Object v) {
@@ -306,7 +337,13 @@ final class Filters {
 
     private static Object indent(Interp in, Object v, List<Object> a, Map<String, Object> k) {
         Object[] p = bind("indent", a, k, new String[] {"width", "first", "blank"}, 4L, false, false);
-        Py.checkUndefined(v); // Jinja appends "\n" to the value, which Undefined refuses
+        Py.checkUndefined(v); // Jinja appends "\n" to the value, which only a string accepts
+        if (v instanceof List<?>) {
+            throw new TemplateException("AttributeError", "'" + Py.typeName(v) + "' object has no attribute 'splitlines'");
+        }
+        if (!Markup.isStr(v)) {
+            throw Py.typeError("unsupported operand type(s) for +=: '" + Py.typeName(v) + "' and 'str'");
+        }
         String ind = p[0] instanceof String s ? s : " ".repeat((int) Math.max(0, Bind.toLong(p[0], "width")));
         String s = Py.str(v) + "\n";
         StringBuilder rv = new StringBuilder();
@@ -373,14 +410,13 @@ final class Filters {
     private static Object truncate(Interp in, Object v, List<Object> a, Map<String, Object> k) {
         Object[] p = bind("truncate", a, k, new String[] {"length", "killwords", "end", "leeway"}, 255L, false,
                 "...", null);
-        String s = Py.str(v);
         long length = Bind.toLong(p[0], "length");
         String end = Py.str(p[2]);
         long leeway = p[3] == null ? 5 : Bind.toLong(p[3], "leeway");
-        long n = PyStr.length(s);
-        if (n <= length + leeway) {
-            return s;
+        if (Py.len(v) <= length + leeway) {
+            return v;
         }
+        String s = Py.str(v);
         String head = (String) Py.slice(s, null, length - PyStr.length(end), null);
         if (Py.truthy(p[1])) {
             return head + end;
@@ -462,7 +498,7 @@ final class Filters {
         };
         Py.checkUndefined(v);
         if (!(v instanceof Map<?, ?> m)) {
-            throw Py.typeError("'" + Py.typeName(v) + "' object has no attribute 'items'");
+            throw new TemplateException("AttributeError", "'" + Py.typeName(v) + "' object has no attribute 'items'");
         }
         boolean ignoreCase = !Py.truthy(p[0]);
         List<Object> pairs = new ArrayList<>();

@@ -789,6 +789,9 @@ final class Py {
             return obj instanceof PyTuple ? PyTuple.of(out) : out;
         }
         // slices bypass Jinja's getitem, so Python's TypeError reaches the template
+        if (obj instanceof Map) {
+            throw typeError("unhashable type: 'slice'");
+        }
         throw typeError("'" + typeName(obj) + "' object is not subscriptable");
     }
 

@@ -29,6 +29,22 @@ class PythonBehaviourTest {
     }
 
     @Test
+    void everyFilterOperatorAndTestOnEveryValueTypeMatches() {
+        JsonNode b = FixtureSupport.read("python_jinja2/behaviour.json");
+        List<String> failures = new ArrayList<>();
+        for (JsonNode c : b.get("matrix")) {
+            String got = render(c.get("template").asText(), FixtureSupport.context(b.get("matrix_context")),
+                    TemplateOptions.TRANSFORMERS);
+            String python = reference(c);
+            if (!got.equals(python)) {
+                failures.add(c.get("template").asText() + "\n  got    " + got + "\n  python " + python);
+            }
+        }
+        assertEquals(List.of(), failures);
+        assertEquals(469, b.get("matrix").size());
+    }
+
+    @Test
     void whitespaceControlMatchesUnderEveryOptionCombination() {
         JsonNode b = FixtureSupport.read("python_jinja2/behaviour.json");
         List<String> failures = new ArrayList<>();

@@ -84,7 +84,25 @@ for v in mctx:
     for acc in ["[0]", "[1:]", ".a", "['a']", '.get("a")', ".items()", ".upper()", ".strip()", ".split()"]:
         M.append("{{ %s%s }}" % (v, acc))
 matrix = [dict(template=t, **render(t, copy.deepcopy(mctx))) for t in M]
+# str methods and filters on strings (incl. special casing), number formatting and arithmetic, mixed-type ops
+# (integers beyond 64 bits are left out: Crucible refuses them, see TemplateSafetyTest)
+sctx = {"s": "  Hello, World! héllo  ", "e": "", "u": "ÄbC ß ǅ", "m": "a\tb\nc\r\nd  e"}
+S = []
+for v in sctx:
+    for meth in ['strip()','strip(" H")','lstrip()','rstrip("  ")','split()','split(",")','split(" ", 1)','rsplit(None, 1)','rsplit("l", 2)','splitlines()','splitlines(true)','startswith(" ")','startswith(("a","  H"))','endswith("  ")','replace("l","L")','replace("l","L",1)','upper()','lower()','title()','capitalize()','swapcase()','find("l")','rfind("l")','find("l", 5)','count("l")','center(30, "*")','ljust(28, "-")','rjust(28)','zfill(30)','partition(",")','rpartition("l")','removeprefix("  He")','removesuffix("  ")','isdigit()','isalpha()','isspace()','isupper()','islower()','istitle()','index("o")','join(["x","y"])','format()','expandtabs()','casefold()','isalnum()']:
+        S.append('{{ %s.%s }}' % (v, meth))
+    for f in ['length','wordcount','title','capitalize','upper','center(31)','trim','striptags','indent(2, true)','truncate(10)','list|length','reverse','e','tojson','tojson(ensure_ascii=true)','first','last','string|length']:
+        S.append('{{ %s|%s }}' % (v, f))
+nums = [0, -0.0, 1, -7, 2.5, 1e16, 1e-5, 123456789012345678, 0.1, 1/3, 5e-324, 100.0, 1234.5678, -2.675]
+for x in nums:
+    S.append('{{ %r }}|{{ %r|round(2) }}|{{ %r|int }}|{{ %r|string }}|{{ %r|tojson }}|{{ %r * 3 }}|{{ %r // 3 }}|{{ %r %% 3 }}|{{ %r / 4 }}|{{ %r|abs }}' % ((x,)*10))
+for a in ['1', '2.0', 'true', 'none', "'a'", '[1]', '(1,)']:
+    for b in ['1', '2.0', 'false', 'none', "'b'", '[2]']:
+        S.append('{{ %s == %s }}|{{ %s != %s }}|{{ %s < %s }}' % (a, b, a, b, a, b))
+        S.append('{{ %s + %s }}' % (a, b))
+strings = [dict(template=t, **render(t, copy.deepcopy(sctx))) for t in S]
 out = [dict(template=t, **render(t, ctx)) for t in T]
 with open("behaviour.json", "w") as f:
-    json.dump({"context": ctx, "cases": out, "whitespace": ws, "matrix_context": mctx, "matrix": matrix}, f, ensure_ascii=False, indent=1)
+    json.dump({"context": ctx, "cases": out, "whitespace": ws, "matrix_context": mctx, "matrix": matrix,
+               "strings_context": sctx, "strings": strings}, f, ensure_ascii=False, indent=1)
     f.write("\n")

@@ -141,7 +141,8 @@ final class Filters {
                 sb.appendCodePoint(c);
                 start = true;
             } else {
-                sb.appendCodePoint(start ? Character.toUpperCase(c) : Character.toLowerCase(c));
+                String ch = Character.toString(c);
+                sb.append(start ? ch.toUpperCase(java.util.Locale.ROOT) : ch.toLowerCase(java.util.Locale.ROOT));
                 start = false;
             }
         }
@@ -400,7 +401,8 @@ final class Filters {
             if (Double.isNaN(d) || Double.isInfinite(d)) {
                 return d;
             }
-            return new BigDecimal(d).setScale((int) prec, RoundingMode.HALF_EVEN).doubleValue();
+            double r = new BigDecimal(d).setScale((int) prec, RoundingMode.HALF_EVEN).doubleValue();
+            return r == 0 ? Math.copySign(0.0, d) : r;
         }
         double scale = Math.pow(10, prec);
         double x = Py.asDouble(v) * scale;

@@ -65,8 +65,11 @@ final class Methods {
             case "upper" -> {
                 return PyStr.upper(s);
             }
-            case "lower", "casefold" -> {
+            case "lower" -> {
                 return PyStr.lower(s);
+            }
+            case "casefold" -> {
+                return PyStr.casefold(s);
             }
             case "title" -> {
                 return PyStr.title(s);
@@ -152,7 +155,8 @@ final class Methods {
                 return s.endsWith(p) && !p.isEmpty() ? s.substring(0, s.length() - p.length()) : s;
             }
             case "expandtabs" -> {
-                return s.replace("\t", "        ");
+                Object[] p = bind(fn, a, k, new String[] {"tabsize"}, 8L);
+                return PyStr.expandtabs(s, (int) Bind.toLong(p[0], "tabsize"));
             }
             case "isdigit", "isnumeric", "isdecimal" -> {
                 return !s.isEmpty() && s.codePoints().allMatch(Character::isDigit);

@@ -1,6 +1,7 @@
 package dev.crucible.model.template;
 
 import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Iterator;
@@ -168,7 +169,7 @@ final class Py {
         if (d == 0.0) {
             return (1 / d < 0) ? "-0.0" : "0.0";
         }
-        BigDecimal bd = new BigDecimal(Double.toString(Math.abs(d))).stripTrailingZeros();
+        BigDecimal bd = shortest(Math.abs(d));
         String digits = bd.unscaledValue().toString();
         int exp = digits.length() - 1 - bd.scale();
         StringBuilder sb = new StringBuilder(24);
@@ -196,6 +197,24 @@ final class Py {
             sb.append("0.").append("0".repeat(-exp - 1)).append(digits);
         }
         return sb.toString();
+    }
+
+    /**
+     * The shortest decimal that reads back as {@code d}. Double.toString gives it for normal numbers (JDK 19+),
+     * but always prints two digits, so subnormals like 5e-324 need the search.
+     */
+    private static BigDecimal shortest(double d) {
+        BigDecimal bd = new BigDecimal(Double.toString(d)).stripTrailingZeros();
+        if (d < Double.MIN_NORMAL && bd.precision() > 1) {
+            BigDecimal exact = new BigDecimal(d);
+            for (int digits = 1; digits < bd.precision(); digits++) {
+                BigDecimal r = exact.round(new java.math.MathContext(digits, RoundingMode.HALF_EVEN));
+                if (r.doubleValue() == d) {
+                    return r.stripTrailingZeros();
+                }
+            }
+        }
+        return bd;
     }
 
     // ---- numbers ----
@@ -260,7 +279,10 @@ final class Py {
         if (a instanceof String && !(b instanceof Undefined)) {
             throw typeError("can only concatenate str (not \"" + typeName(b) + "\") to str");
         }
-        if (a instanceof List<?> && !(a instanceof PyTuple) && !(b instanceof Undefined)) {
+        if (a instanceof PyTuple && !(b instanceof Undefined)) {
+            throw typeError("can only concatenate tuple (not \"" + typeName(b) + "\") to tuple");
+        }
+        if (a instanceof List<?> && !(a instanceof DictView) && !(a instanceof PyRange) && !(b instanceof Undefined)) {
             throw typeError("can only concatenate list (not \"" + typeName(b) + "\") to list");
         }
         throw unsupported("+", a, b);
@@ -380,7 +402,7 @@ final class Py {
             if (r != 0 && (r < 0) != (y < 0)) {
                 r += y;
             }
-            return r;
+            return r == 0 ? Math.copySign(0.0, y) : r;
         }
         throw unsupported("%", a, b);
     }

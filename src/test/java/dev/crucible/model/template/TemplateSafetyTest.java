@@ -124,6 +124,15 @@ class TemplateSafetyTest {
     }
 
     @Test
+    void integersBeyond64BitsAreRefusedNotWrapped() {
+        TemplateException e = assertThrows(TemplateException.class, () -> render("{{ 1e22|int }}", Map.of()));
+        assertEquals("OverflowError", e.kind());
+        e = assertThrows(TemplateException.class, () -> render("{{ 9223372036854775807 + 1 }}", Map.of()));
+        assertEquals("OverflowError", e.kind());
+        assertEquals("9223372036854775807", render("{{ 9223372036854775806 + 1 }}", Map.of()));
+    }
+
+    @Test
     void raiseExceptionCarriesTheTemplatesMessage() {
         TemplateException e = assertThrows(TemplateException.Raised.class,
                 () -> render("{{ raise_exception('Only user and assistant roles are supported!') }}", Map.of()));

@@ -40,6 +40,11 @@ T = [
  "{{ x in 'abc' }}", "{{ x|int }}", "{{ x|dictsort }}", "{{ x|indent }}", "{{ x|round }}", "{{ x|abs }}", "{{ x < 1 }}",
  "{{ x == none }}|{{ x|upper }}|{{ x|trim }}|{{ x|join(',') }}|{{ x|first }}|{{ x|list }}|{{ x|sort }}|{{ x|string }}|{{ x|items|list }}|{{ x|map('upper')|list }}|{{ x ~ 1 }}|{{ x|replace('a', 'b') }}|{{ x|default(1, true) }}|{{ x|unique|list }}|{{ x|count }}|{{ x|batch(2)|list }}|{{ x|sum }}|{{ x|max }}|{{ x|selectattr('a')|list }}|{{ x|title }}|{{ x|e }}|{{ x|safe }}|{% for a, b in x %}{% endfor %}|{{ x is string }}|{{ x is iterable }}|{{ x is sequence }}|{{ x is mapping }}|{{ x is none }}|{{ x is number }}|{{ x is lower }}",
  "{{ x|tojson }}", "{{ x * 2 }}", "{{ 'a' * x }}", "{{ x is odd }}",
+ "{% set c = cycler('a', 'b') %}{{ c.next() }}{{ c.next() }}{{ c.next() }}{{ c.current }}{{ c.reset() }}{{ c.current }}",
+ "{{ 1|filesizeformat }}|{{ 999|filesizeformat }}|{{ 1000|filesizeformat }}|{{ 123456789|filesizeformat }}|{{ 123456789|filesizeformat(true) }}|{{ 1e30|filesizeformat }}|{{ '2048'|filesizeformat(binary=true) }}",
+ "{{ 'a b/c?d=é&'|urlencode }}|{{ {'a b': 'c/d', 'x': 1}|urlencode }}|{{ [('k', 'v w')]|urlencode }}",
+ "<p{{ {'class': 'x<y', 'id': none, 'data-a': '1'}|xmlattr }}>|<p{{ {'a': 1}|xmlattr(false) }}>",
+ "{{ {'a b': 1}|xmlattr }}",
  "{{ raise_exception('no ' ~ 'way') if n > 100 else 'fine' }}|{{ strftime_now('%Y-%m-%d %H:%M %b %A %j %-d') }}",
 ]
 # lexer whitespace handling under every combination of trim_blocks, lstrip_blocks, keep_trailing_newline

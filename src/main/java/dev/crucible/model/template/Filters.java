@@ -100,6 +100,12 @@ final class Filters {
         reg(Filters::batch, "batch");
         reg(Filters::slice, "slice");
         reg(Filters::groupby, "groupby");
+        reg(Filters::filesizeformat, "filesizeformat");
+        reg((in, v, a, k) -> {
+            bind("urlencode", a, k, new String[0]);
+            return urlencode(v);
+        }, "urlencode");
+        reg(Filters::xmlattr, "xmlattr");
         reg((in, v, a, k) -> {
             Object[] p = bind("attr", a, k, new String[] {"name"}, REQUIRED);
             return Py.getattr(v, Bind.toStr(p[0], "name"));
@@ -250,6 +256,103 @@ final class Filters {
             in = w;
         }
         return n;
+    }
+
+    private static Object filesizeformat(Interp in, Object v, List<Object> a, Map<String, Object> k) {
+        Object[] p = bind("filesizeformat", a, k, new String[] {"binary"}, false);
+        Double bytes = Conversions.toFloat(v);
+        if (bytes == null) {
+            throw new TemplateException("ValueError", "could not convert " + Py.repr(v) + " to float");
+        }
+        boolean binary = Py.truthy(p[0]);
+        int base = binary ? 1024 : 1000;
+        String[] prefixes = binary ? new String[] {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"}
+                : new String[] {"kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+        if (bytes == 1) {
+            return "1 Byte";
+        }
+        if (bytes < base) {
+            return Conversions.toInt(bytes, 10) + " Bytes";
+        }
+        double unit = 0;
+        String prefix = null;
+        for (int i = 0; i < prefixes.length; i++) {
+            unit = Math.pow(base, i + 2);
+            prefix = prefixes[i];
+            if (bytes < unit) {
+                break;
+            }
+        }
+        return Formatting.fixed(base * bytes / unit, 1) + " " + prefix;
+    }
+
+    /** Jinja's urlencode: percent-encoding (UTF-8) of a string, or a query string of a dict / pairs. */
+    private static String urlencode(Object v) {
+        if (Markup.isStr(v)) {
+            return quote(Py.str(v), "/", false);
+        }
+        Iterable<?> pairs = v instanceof Map<?, ?> m ? m.entrySet() : Py.iterate(v);
+        StringBuilder sb = new StringBuilder();
+        for (Object p : pairs) {
+            Object key;
+            Object val;
+            if (p instanceof Map.Entry<?, ?> e) {
+                key = e.getKey();
+                val = e.getValue();
+            } else {
+                List<Object> kv = Py.asList(p);
+                key = kv.get(0);
+                val = kv.get(1);
+            }
+            if (!sb.isEmpty()) {
+                sb.append('&');
+            }
+            sb.append(quote(Py.str(key), "", true)).append('=').append(quote(Py.str(val), "", true));
+        }
+        return sb.toString();
+    }
+
+    private static String quote(String s, String safe, boolean forQuery) {
+        StringBuilder sb = new StringBuilder();
+        for (byte b : s.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+            int c = b & 0xff;
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "_.-~".indexOf(c) >= 0
+                    || safe.indexOf(c) >= 0) {
+                sb.append((char) c);
+            } else if (c == ' ' && forQuery) {
+                sb.append('+');
+            } else {
+                sb.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+                        .append(Character.toUpperCase(Character.forDigit(c & 15, 16)));
+            }
+        }
+        return sb.toString();
+    }
+
+    private static Object xmlattr(Interp in, Object v, List<Object> a, Map<String, Object> k) {
+        Object[] p = bind("xmlattr", a, k, new String[] {"autospace"}, true);
+        if (!(v instanceof Map<?, ?> m)) {
+            throw new TemplateException("AttributeError", "'" + Py.typeName(v) + "' object has no attribute 'items'");
+        }
+        StringBuilder sb = new StringBuilder();
+        for (Map.Entry<?, ?> e : m.entrySet()) {
+            if (e.getValue() == null || e.getValue() instanceof Undefined) {
+                continue;
+            }
+            String key = Py.str(e.getKey());
+            for (int i = 0; i < key.length(); i++) {
+                char c = key.charAt(i);
+                if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == 0x0b || c == '/' || c == '>'
+                        || c == '=') {
+                    throw new TemplateException("ValueError", "Invalid character in attribute name: " + PyStr.repr(key));
+                }
+            }
+            if (!sb.isEmpty()) {
+                sb.append(' ');
+            }
+            sb.append(escape(key)).append("=\"").append(Markup.escape(e.getValue()).text()).append('"');
+        }
+        return new Markup(Py.truthy(p[0]) && !sb.isEmpty() ? " " + sb : sb.toString());
     }
 
     /** pprint.pformat for values that fit on one line: dicts with sorted keys. */

@@ -38,6 +38,7 @@ final class Globals {
             ns.attrs.putAll(k);
             return ns;
         });
+        g.put("cycler", (PyCallable) (in, a, k) -> new Cycler(a));
         g.put("joiner", (PyCallable) (in, a, k) -> {
             String sep = Py.str(bind("joiner", a, k, new String[] {"sep"}, ", ")[0]);
             boolean[] used = {false};

@@ -45,6 +45,7 @@ final class Py {
             case Map<?, ?> m -> "dict";
             case Undefined u -> "Undefined";
             case Namespace n -> "Namespace";
+            case Cycler c -> "Cycler";
             case PyGenerator g -> "generator";
             case LoopContext l -> "LoopContext";
             case Macro m -> "Macro";
@@ -697,6 +698,9 @@ final class Py {
             }
             case LoopContext l -> {
                 return l.attr(name);
+            }
+            case Cycler c -> {
+                return c.attr(name);
             }
             case Undefined u -> throw u.fail();
             case null, default -> {

@@ -25,7 +25,7 @@ class PythonBehaviourTest {
             }
         }
         assertEquals(List.of(), failures);
-        assertEquals(38, b.get("cases").size());
+        assertEquals(43, b.get("cases").size());
     }
 
     @Test

@@ -101,6 +101,13 @@ final class Filters {
         reg(Filters::slice, "slice");
         reg(Filters::groupby, "groupby");
         reg(Filters::filesizeformat, "filesizeformat");
+        reg1(v -> {
+            List<Object> l = Py.asList(Markup.plain(v));
+            if (l.isEmpty()) {
+                return Undefined.hint("No random item, sequence was empty.");
+            }
+            return l.get(java.util.concurrent.ThreadLocalRandom.current().nextInt(l.size()));
+        }, "random");
         reg((in, v, a, k) -> {
             bind("urlencode", a, k, new String[0]);
             return urlencode(v);

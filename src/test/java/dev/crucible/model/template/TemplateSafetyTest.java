@@ -124,6 +124,14 @@ class TemplateSafetyTest {
     }
 
     @Test
+    void randomPicksAnItem() {
+        for (int i = 0; i < 20; i++) {
+            assertTrue(List.of("a", "b", "c").contains(render("{{ ['a', 'b', 'c']|random }}", Map.of())));
+        }
+        assertEquals("", render("{{ []|random }}", Map.of()));
+    }
+
+    @Test
     void integersBeyond64BitsAreRefusedNotWrapped() {
         TemplateException e = assertThrows(TemplateException.class, () -> render("{{ 1e22|int }}", Map.of()));
         assertEquals("OverflowError", e.kind());

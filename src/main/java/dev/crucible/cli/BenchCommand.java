@@ -1,25 +1,85 @@
 package dev.crucible.cli;
 
+import dev.crucible.bench.ReadBenchmark;
 import dev.crucible.eval.RuntimeBenchmark;
 import dev.crucible.io.StagedDirectory;
 import dev.crucible.model.Transformer;
 import dev.crucible.tensor.DType;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
-@Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure Crucible's throughput on this machine.",
-        subcommands = BenchCommand.Runtime.class)
+/** {@code crucible bench ...}: benchmarks that need real files, too slow and too large for the test suite. */
+@Command(name = "bench", description = "Benchmarks (see docs/BENCHMARKS.md).",
+        subcommands = {BenchCommand.Read.class, BenchCommand.RuntimeBench.class})
 final class BenchCommand {
+    private static void section(PrintWriter out, String title, ReadBenchmark.Series plain,
+                                ReadBenchmark.Series asFloat) {
+        out.println(title);
+        row(out, "  plain read (mapped, summed)", plain.wallGbps(), plain.gbPerCpuS());
+        row(out, "  Checkpoint -> float32 (Tensor.readFloats)", asFloat.wallGbps(), asFloat.gbPerCpuS());
+        out.printf(Locale.ROOT, "%-44s %8.2f %8.2f   %8.2f %8.2f%n", "  ratio float32 / plain",
+                ReadBenchmark.best(asFloat.wallGbps()) / ReadBenchmark.best(plain.wallGbps()),
+                ReadBenchmark.median(asFloat.wallGbps()) / ReadBenchmark.median(plain.wallGbps()),
+                ReadBenchmark.best(asFloat.gbPerCpuS()) / ReadBenchmark.best(plain.gbPerCpuS()),
+                ReadBenchmark.median(asFloat.gbPerCpuS()) / ReadBenchmark.median(plain.gbPerCpuS()));
+    }
+
+    private static void row(PrintWriter out, String label, double[] wall, double[] cpu) {
+        out.printf(Locale.ROOT, "%-44s %8.2f %8.2f   %8.2f %8.2f%n", label, ReadBenchmark.best(wall),
+                ReadBenchmark.median(wall), ReadBenchmark.best(cpu), ReadBenchmark.median(cpu));
+    }
+
+    @Command(name = "read", description = "Read a generated multi-GB bf16 checkpoint as float32 through Checkpoint, "
+            + "compared with plain reading of the same bytes (page cache warm, same threads).")
+    static final class Read implements Runnable {
+        @Option(names = "--size-gb", defaultValue = "2", description = "Checkpoint size in GB (default ${DEFAULT-VALUE}).")
+        double sizeGb;
+
+        @Option(names = "--shard-mb", defaultValue = "512", description = "Shard size in MB (default ${DEFAULT-VALUE}).")
+        long shardMb;
+
+        @Option(names = "--dir", defaultValue = "${java.io.tmpdir}/crucible-bench-read",
+                description = "Where the checkpoint is generated once and reused (default ${DEFAULT-VALUE}).")
+        Path dir;
+
+        @Option(names = "--threads", description = "Threads for both reads (default: all cores).")
+        Integer threads;
+
+        @Option(names = "--repeat", defaultValue = "5", description = "Timed runs of each (default ${DEFAULT-VALUE}).")
+        int repeat;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public void run() {
+            int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+            ReadBenchmark bench = new ReadBenchmark(n, System.err);
+            ReadBenchmark.Result r = bench.run(dir, (long) (sizeGb * 1e9), shardMb * 1_000_000L, repeat);
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf(Locale.ROOT, "checkpoint: %s (%.2f GB bf16, %d shards, %d tensors), %d threads, %d runs%n",
+                    dir, r.bytes() / 1e9, r.shards(), r.tensors(), n, repeat);
+            out.printf(Locale.ROOT, "%-44s %17s   %17s%n", "", "wall GB/s", "GB per CPU-second");
+            out.printf(Locale.ROOT, "%-44s %8s %8s   %8s %8s%n", "", "best", "median", "best", "median");
+            section(out, "open + map each run (cold page tables):", r.plain(), r.asFloat());
+            section(out, "mapped once before the runs:", r.plainMapped(), r.floatMapped());
+            out.flush();
+        }
+    }
 
     @Command(name = "runtime", mixinStandardHelpOptions = true,
             description = "Matmul GFLOP/s, copy bandwidth, and prefill/decode tokens/s of a SmolLM2-135M-shaped "
                     + "model with random bf16 weights. One JSON line per measurement.")
-    static final class Runtime implements Callable<Integer> {
+    static final class RuntimeBench implements Callable<Integer> {
         @Option(names = "--shape", defaultValue = "smollm-135m", description = "smollm-135m or tiny")
         String shape;
 

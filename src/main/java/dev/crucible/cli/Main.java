@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
                 EvalCommand.class,
                 TokenizeCommand.class,
                 TemplateCommand.class,
+                DataCommand.class,
         })
 public final class Main {
     public static void main(String[] args) {

@@ -92,7 +92,7 @@ public final class Checkpoint implements AutoCloseable {
         try {
             root = new ObjectMapper().readTree(index.toFile());
         } catch (IOException e) {
-            throw new CrucibleException(index + ": not valid JSON: " + e.getMessage(), e);
+            throw new CrucibleException(index + ": not valid JSON: " + JsonErrors.describe(e), e);
         }
         JsonNode map = root == null ? null : root.get("weight_map");
         if (map == null || !map.isObject()) {
@@ -104,8 +104,13 @@ public final class Checkpoint implements AutoCloseable {
             for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 String shardName = e.getValue().asText();
-                Path shardPath = dir.resolve(shardName).normalize();
-                if (!shardPath.startsWith(dir.normalize()) || !Files.isRegularFile(shardPath)) {
+                Path shardPath = dir.resolve(shardName);
+                Path base = dir.toAbsolutePath().normalize();
+                if (!base.equals(base.resolve(shardName).normalize().getParent())) {
+                    throw new CrucibleException(index + ": tensor '" + e.getKey() + "' is mapped to shard '"
+                            + shardName + "', which is not a file name inside the model directory");
+                }
+                if (!Files.isRegularFile(shardPath)) {
                     throw new CrucibleException(index + ": tensor '" + e.getKey() + "' is mapped to shard '"
                             + shardName + "', which does not exist");
                 }
@@ -124,7 +129,9 @@ public final class Checkpoint implements AutoCloseable {
             opened.values().forEach(SafetensorsFile::close);
             throw e;
         }
-        return new Checkpoint(dir, new ArrayList<>(opened.values()), byTensor);
+        List<SafetensorsFile> shards = new ArrayList<>(opened.values());
+        shards.sort(java.util.Comparator.comparing(f -> f.path().getFileName().toString()));
+        return new Checkpoint(dir, shards, byTensor);
     }
 
     public Path directory() {

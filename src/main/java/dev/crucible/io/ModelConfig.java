@@ -40,7 +40,7 @@ public final class ModelConfig {
             }
             return new ModelConfig(configJson, (ObjectNode) node);
         } catch (IOException e) {
-            throw new CrucibleException(configJson + ": not valid JSON: " + e.getMessage(), e);
+            throw new CrucibleException(configJson + ": not valid JSON: " + JsonErrors.describe(e), e);
         }
     }
 
@@ -105,11 +105,20 @@ public final class ModelConfig {
         return intOr("max_position_embeddings", 2048);
     }
 
-    /** {@code tie_word_embeddings}; transformers defaults it to true when absent. */
+    /**
+     * {@code tie_word_embeddings}. When absent, transformers uses the config class's default: false for the
+     * Llama, Mistral, Mixtral, Qwen and Phi-3 families, true for Gemma and for model types it does not know.
+     */
     public boolean tieWordEmbeddings() {
         JsonNode n = raw.get("tie_word_embeddings");
-        return n == null || n.isNull() ? true : n.asBoolean();
+        if (n != null && n.isBoolean()) {
+            return n.asBoolean();
+        }
+        return !UNTIED_BY_DEFAULT.contains(String.valueOf(modelType()));
     }
+
+    private static final java.util.Set<String> UNTIED_BY_DEFAULT = java.util.Set.of("llama", "mistral", "mixtral",
+            "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "phi3", "deepseek_v3", "gpt_oss");
 
     /** {@code dtype} (transformers 5) or {@code torch_dtype} (transformers 4), or null when neither is given. */
     public DType dtype() {
@@ -119,8 +128,8 @@ public final class ModelConfig {
 
     /** Rope base frequency: {@code rope_parameters.rope_theta} or {@code rope_theta}; 10000 when absent. */
     public double ropeTheta() {
-        JsonNode p = raw.get("rope_parameters");
-        if (p != null && p.isObject() && p.has("rope_theta")) {
+        JsonNode p = ropeParameters();
+        if (p != null && p.has("rope_theta")) {
             return p.get("rope_theta").asDouble();
         }
         JsonNode t = raw.get("rope_theta");
@@ -133,20 +142,38 @@ public final class ModelConfig {
      */
     public Map<String, Object> ropeScaling() {
         Map<String, Object> out = new LinkedHashMap<>();
-        JsonNode p = raw.get("rope_parameters");
-        if (p == null || !p.isObject()) {
+        JsonNode p = ropeParameters();
+        if (p == null) {
             p = raw.get("rope_scaling");
         }
         if (p != null && p.isObject()) {
             for (Iterator<Map.Entry<String, JsonNode>> it = p.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
-                String key = e.getKey().equals("type") ? "rope_type" : e.getKey();
-                out.put(key, toJava(e.getValue()));
+                if (!e.getKey().equals("type")) {
+                    out.put(e.getKey(), toJava(e.getValue()));
+                }
+            }
+            // Older configs name the type "type"; "rope_type" wins when both are given.
+            if (p.has("type")) {
+                out.putIfAbsent("rope_type", toJava(p.get("type")));
             }
         }
         out.putIfAbsent("rope_type", "default");
         out.remove("rope_theta");
         return out;
+    }
+
+    /**
+     * {@code rope_parameters} (transformers 5), or null. Models with several attention types keep one entry
+     * per type ({@code full_attention}, {@code sliding_attention}); the full-attention one is the model's.
+     */
+    private JsonNode ropeParameters() {
+        JsonNode p = raw.get("rope_parameters");
+        if (p == null || !p.isObject()) {
+            return null;
+        }
+        JsonNode full = p.get("full_attention");
+        return full != null && full.isObject() ? full : p;
     }
 
     public String ropeType() {

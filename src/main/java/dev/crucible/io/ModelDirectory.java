@@ -131,7 +131,7 @@ public final class ModelDirectory {
         try {
             return new ObjectMapper().readTree(file.toFile());
         } catch (IOException e) {
-            throw new CrucibleException(file + ": not valid JSON: " + e.getMessage(), e);
+            throw new CrucibleException(file + ": not valid JSON: " + JsonErrors.describe(e), e);
         }
     }
 }

@@ -76,7 +76,12 @@ public final class SafetensorsFile implements AutoCloseable {
             }
             ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
             readFully(ch, headerBuf, 8);
-            String header = new String(headerBuf.array(), StandardCharsets.UTF_8);
+            String header;
+            try {
+                header = StandardCharsets.UTF_8.newDecoder().decode(headerBuf.flip()).toString();
+            } catch (java.nio.charset.CharacterCodingException e) {
+                throw problem(path, "header is not valid UTF-8");
+            }
             Map<String, String> metadata = new LinkedHashMap<>();
             Map<String, TensorInfo> tensors = parseHeader(path, header, metadata);
             long dataStart = 8 + headerLen;

@@ -9,6 +9,7 @@ import dev.crucible.tensor.Tensor;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -32,6 +33,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class ShardedWriter implements AutoCloseable {
     private record Slot(FileChannel channel, Path file, long dataStart, TensorInfo info, AtomicLong written) {
     }
+
+    private static final long WRITE_CHUNK = 16L << 20;
 
     private final Path directory;
     private final List<FileChannel> channels = new ArrayList<>();
@@ -153,7 +156,22 @@ public final class ShardedWriter implements AutoCloseable {
                     + " falls outside tensor '" + name + "' (" + slot.info.byteSize() + " bytes)");
         }
         try {
-            writeFully(slot.channel, bytes.asByteBuffer(), slot.dataStart + slot.info.begin() + byteOffset);
+            // In chunks: a ByteBuffer holds at most 2 GiB. Only native and byte[] segments have a ByteBuffer
+            // view; others (float[], long[] from Tensor.fromFloats) go through a byte[] copy of the chunk.
+            boolean viewable = bytes.isNative() || bytes.heapBase().orElse(null) instanceof byte[];
+            byte[] copy = viewable ? null : new byte[(int) Math.min(WRITE_CHUNK, bytes.byteSize())];
+            long pos = slot.dataStart + slot.info.begin() + byteOffset;
+            for (long done = 0; done < bytes.byteSize(); done += WRITE_CHUNK) {
+                int n = (int) Math.min(WRITE_CHUNK, bytes.byteSize() - done);
+                ByteBuffer buf;
+                if (viewable) {
+                    buf = bytes.asSlice(done, n).asByteBuffer();
+                } else {
+                    MemorySegment.copy(bytes, ValueLayout.JAVA_BYTE, done, copy, 0, n);
+                    buf = ByteBuffer.wrap(copy, 0, n);
+                }
+                writeFully(slot.channel, buf, pos + done);
+            }
         } catch (IOException e) {
             throw new CrucibleException(slot.file + ": write failed: " + e.getMessage(), e);
         }

@@ -68,7 +68,14 @@ public final class StagedDirectory implements AutoCloseable {
                 old = target.resolveSibling("." + target.getFileName() + ".old-" + System.nanoTime());
                 move(target, old);
             }
-            move(staging, target);
+            try {
+                move(staging, target);
+            } catch (IOException e) {
+                if (old != null) {
+                    move(old, target); // put the previous output back where the user had it
+                }
+                throw e;
+            }
             OPEN.remove(staging);
             published = true;
             if (old != null) {

@@ -5,11 +5,8 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.huggingface.tokenizers.jni.CharSpan;
 import dev.crucible.CrucibleException;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -58,13 +55,7 @@ public final class Tokenizer implements AutoCloseable {
             json.addSpecialTokenIfMissing(t);
         }
         special.additional().forEach(json::addSpecialTokenIfMissing);
-        String original;
-        try {
-            original = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new CrucibleException(file + ": cannot read: " + e.getMessage(), e);
-        }
-        return new Tokenizer(dir, json, special, NativeTokenizers.create(json.json(original), file));
+        return new Tokenizer(dir, json, special, NativeTokenizers.create(json.json(), file));
     }
 
     static String missingTokenizerJsonMessage(Path dir) {

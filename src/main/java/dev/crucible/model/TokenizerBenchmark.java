@@ -1,15 +1,23 @@
 package dev.crucible.model;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 /**
  * Encoding throughput of a model's tokenizer: one long document, and a batch of chat-sized texts encoded both
  * one by one and as one batch call. Deterministic inputs (seeded), warm-up before each measurement.
  *
- * <pre>java -cp target/crucible.jar dev.crucible.model.TokenizerBenchmark MODEL_DIR [SECONDS_PER_CASE]</pre>
+ * <pre>java -cp target/crucible.jar dev.crucible.model.TokenizerBenchmark MODEL_DIR [SECONDS_PER_CASE [INPUTS.json]]</pre>
+ *
+ * With {@code INPUTS.json} the inputs are also written as {@code {"document": ..., "chats": [...]}} so that
+ * another implementation (docs/bench/tokenizer_python.py) can be timed on exactly the same texts.
  */
 public final class TokenizerBenchmark {
     private static final String[] WORDS = ("the model reads a prompt and writes an answer token by token while the"
@@ -23,7 +31,7 @@ public final class TokenizerBenchmark {
 
     public static void main(String[] args) {
         if (args.length < 1) {
-            System.err.println("usage: TokenizerBenchmark MODEL_DIR [SECONDS_PER_CASE]");
+            System.err.println("usage: TokenizerBenchmark MODEL_DIR [SECONDS_PER_CASE [INPUTS.json]]");
             System.exit(2);
         }
         Path dir = Path.of(args[0]);
@@ -34,6 +42,9 @@ public final class TokenizerBenchmark {
         for (int i = 0; i < 1000; i++) {
             chats.add("<|im_start|>user\n" + text(random, 80 + random.nextInt(320)) + "<|im_end|>\n<|im_start|>"
                     + "assistant\n" + text(random, 80 + random.nextInt(600)) + "<|im_end|>\n");
+        }
+        if (args.length > 2) {
+            writeInputs(Path.of(args[2]), document, chats);
         }
         try (Tokenizer tok = Tokenizer.load(dir)) {
             System.out.printf("tokenizer %s: %d tokens; document %d chars = %d tokens; batch of %d chats = %d"
@@ -49,6 +60,14 @@ public final class TokenizerBenchmark {
             });
             report("chat texts as one batch", seconds,
                     () -> tok.encodeBatch(chats, false).stream().mapToLong(a -> a.length).sum());
+        }
+    }
+
+    private static void writeInputs(Path file, String document, List<String> chats) {
+        try {
+            new ObjectMapper().writeValue(file.toFile(), Map.of("document", document, "chats", chats));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.crucible.model;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -7,6 +9,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.CrucibleException;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -18,25 +22,68 @@ import java.util.Map;
  * A parsed {@code tokenizer.json}: the vocabulary (model vocab plus added tokens) for id/token lookups, and the
  * adjustments transformers 5 makes to the backend tokenizer when it loads it, applied to the JSON before the
  * native library sees it (so the Rust tokenizer behaves exactly as transformers' {@code TokenizersBackend}).
+ *
+ * <p>Only {@code model.type}, {@code model.vocab} and {@code added_tokens} are read, with a streaming parser
+ * that skips the rest (a real BPE file is mostly merges); the full tree is built only if a token must be added.
  */
 final class TokenizerJson {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path file;
-    private final ObjectNode root;
-    private final Map<String, Integer> modelVocab;
+    private final String original;
+    private final Map<String, Integer> modelVocab = new LinkedHashMap<>();
     private final Map<String, Integer> added = new LinkedHashMap<>();
     private final Map<String, Integer> tokenToId = new HashMap<>();
     private final Map<Integer, String> idToToken = new HashMap<>();
     private final List<Integer> specialIds = new ArrayList<>();
-    private boolean modified;
+    private String modelType = "";
+    private ObjectNode root; // built on the first modification
 
-    private TokenizerJson(Path file, ObjectNode root) {
+    private TokenizerJson(Path file, String original) {
         this.file = file;
-        this.root = root;
-        this.modelVocab = readModelVocab();
+        this.original = original;
+    }
+
+    static TokenizerJson read(Path file) {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new CrucibleException(file + ": cannot read: " + e.getMessage(), e);
+        }
+        TokenizerJson json = new TokenizerJson(file, text);
+        try (JsonParser p = JSON.getFactory().createParser(text)) {
+            json.parse(p);
+        } catch (IOException e) {
+            throw new CrucibleException(file + ": not valid JSON: " + e.getMessage(), e);
+        }
+        return json;
+    }
+
+    private void parse(JsonParser p) throws IOException {
+        if (p.nextToken() != JsonToken.START_OBJECT) {
+            throw new CrucibleException(file + ": not a Hugging Face tokenizer.json (expected a JSON object)");
+        }
+        boolean sawModel = false;
+        List<JsonNode> addedTokens = new ArrayList<>();
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            JsonToken value = p.nextToken();
+            if (field.equals("model") && value == JsonToken.START_OBJECT) {
+                sawModel = true;
+                parseModel(p);
+            } else if (field.equals("added_tokens") && value == JsonToken.START_ARRAY) {
+                while (p.nextToken() != JsonToken.END_ARRAY) {
+                    addedTokens.add(p.readValueAsTree());
+                }
+            } else {
+                p.skipChildren();
+            }
+        }
+        if (!sawModel) {
+            throw new CrucibleException(file + ": not a Hugging Face tokenizer.json (no \"model\" object)");
+        }
         modelVocab.forEach(this::index);
-        JsonNode addedTokens = root.path("added_tokens");
         for (JsonNode t : addedTokens) {
             if (!t.path("content").isTextual() || !t.path("id").canConvertToInt()) {
                 throw new CrucibleException(file + ": added_tokens entry needs \"id\" and \"content\": " + t);
@@ -45,36 +92,38 @@ final class TokenizerJson {
         }
     }
 
-    static TokenizerJson read(Path file) {
-        try {
-            JsonNode node = JSON.readTree(file.toFile());
-            if (node == null || !node.isObject() || !node.path("model").isObject()) {
-                throw new CrucibleException(file + ": not a Hugging Face tokenizer.json (no \"model\" object)");
+    private void parseModel(JsonParser p) throws IOException {
+        boolean sawVocab = false;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            JsonToken value = p.nextToken();
+            if (field.equals("type") && value == JsonToken.VALUE_STRING) {
+                modelType = p.getText();
+            } else if (field.equals("vocab") && value == JsonToken.START_OBJECT) { // BPE, WordPiece, WordLevel
+                sawVocab = true;
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String token = p.currentName();
+                    p.nextToken();
+                    modelVocab.put(token, p.getIntValue());
+                }
+            } else if (field.equals("vocab") && value == JsonToken.START_ARRAY) { // Unigram: [[piece, score], ...]
+                sawVocab = true;
+                int id = 0;
+                while (p.nextToken() == JsonToken.START_ARRAY) {
+                    p.nextToken();
+                    modelVocab.put(p.getText(), id++);
+                    while (p.nextToken() != JsonToken.END_ARRAY) {
+                        p.skipChildren();
+                    }
+                }
+            } else {
+                p.skipChildren();
             }
-            return new TokenizerJson(file, (ObjectNode) node);
-        } catch (IOException e) {
-            throw new CrucibleException(file + ": not valid JSON: " + e.getMessage(), e);
         }
-    }
-
-    private Map<String, Integer> readModelVocab() {
-        JsonNode model = root.get("model");
-        JsonNode vocab = model.get("vocab");
-        Map<String, Integer> out = new LinkedHashMap<>();
-        if (vocab != null && vocab.isObject()) { // BPE, WordPiece, WordLevel
-            for (Map.Entry<String, JsonNode> e : vocab.properties()) {
-                out.put(e.getKey(), e.getValue().asInt());
-            }
-        } else if (vocab != null && vocab.isArray()) { // Unigram: [[piece, score], ...], id = position
-            int id = 0;
-            for (JsonNode piece : vocab) {
-                out.put(piece.path(0).asText(), id++);
-            }
-        } else {
+        if (!sawVocab) {
             throw new CrucibleException(file + ": model.vocab missing or not an object/list (model type "
-                    + model.path("type").asText("?") + ")");
+                    + (modelType.isEmpty() ? "?" : modelType) + ")");
         }
-        return out;
     }
 
     private void index(String token, int id) {
@@ -109,16 +158,27 @@ final class TokenizerJson {
         ObjectNode t = JSON.createObjectNode();
         t.put("id", id).put("content", content).put("single_word", false).put("lstrip", false)
                 .put("rstrip", false).put("normalized", false).put("special", true);
-        ArrayNode list = root.has("added_tokens") && root.get("added_tokens").isArray()
-                ? (ArrayNode) root.get("added_tokens") : root.putArray("added_tokens");
+        ObjectNode tree = tree();
+        ArrayNode list = tree.has("added_tokens") && tree.get("added_tokens").isArray()
+                ? (ArrayNode) tree.get("added_tokens") : tree.putArray("added_tokens");
         list.add(t);
         recordAdded(content, id, true);
-        modified = true;
     }
 
-    /** The JSON the native tokenizer is built from (the file's bytes when nothing was adjusted). */
-    String json(String original) {
-        if (!modified) {
+    private ObjectNode tree() {
+        if (root == null) {
+            try {
+                root = (ObjectNode) JSON.readTree(original);
+            } catch (IOException e) {
+                throw new CrucibleException(file + ": not valid JSON: " + e.getMessage(), e);
+            }
+        }
+        return root;
+    }
+
+    /** The JSON the native tokenizer is built from (the file's text when nothing was adjusted). */
+    String json() {
+        if (root == null) {
             return original;
         }
         try {
@@ -130,7 +190,7 @@ final class TokenizerJson {
 
     /** The model type: BPE, Unigram, WordPiece or WordLevel. */
     String modelType() {
-        return root.path("model").path("type").asText("");
+        return modelType;
     }
 
     Integer id(String token) {

@@ -44,13 +44,16 @@ public final class FloatFormats {
         return Float.float16ToFloat((short) ((bits & 0xFF) << 8));
     }
 
+    /**
+     * Nearest e5m2 value, ties to even, rounding straight from float32 (not through float16, which would
+     * round twice); magnitudes from 61440 up become infinity and NaN stays NaN, as in torch.
+     */
     public static byte floatToF8e5m2(float value) {
-        short h = Float.floatToFloat16(value);
-        if ((h & 0x7C00) == 0x7C00 && (h & 0x03FF) != 0) {
-            return (byte) (((h >>> 8) & 0xFF) | 0x02); // NaN stays NaN
+        int sign = (Float.floatToRawIntBits(value) >>> 24) & 0x80;
+        if (Float.isNaN(value)) {
+            return (byte) (sign | 0x7F);
         }
-        int rounding = 0x7F + ((h >>> 8) & 1);
-        return (byte) (((h & 0xFFFF) + rounding) >>> 8);
+        return (byte) (sign | roundToNarrow(Math.abs(value), 2, 15, 0x7C));
     }
 
     private static final float[] E4M3_VALUES = new float[256];
@@ -81,17 +84,25 @@ public final class FloatFormats {
         if (Float.isNaN(value)) {
             return (byte) 0x7F;
         }
-        int sign = value < 0 || (value == 0 && 1 / value < 0) ? 0x80 : 0;
-        float a = Math.abs(value);
-        int best = 0;
-        float bestErr = Float.POSITIVE_INFINITY;
-        for (int b = 0; b < 0x7F; b++) { // positive finite codes are 0x00..0x7E, increasing
-            float err = Math.abs(E4M3_VALUES[b] - a);
-            if (err < bestErr || (err == bestErr && (b & 1) == 0)) {
-                best = b;
-                bestErr = err;
-            }
+        int sign = (Float.floatToRawIntBits(value) >>> 24) & 0x80;
+        return (byte) (sign | roundToNarrow(Math.abs(value), 3, 7, 0x7E));
+    }
+
+    /**
+     * The code of the narrow float nearest to {@code a >= 0} (ties to even) for a format with
+     * {@code mantBits} mantissa bits and exponent {@code bias}; codes above {@code maxCode} become maxCode.
+     */
+    private static int roundToNarrow(float a, int mantBits, int bias, int maxCode) {
+        int minNormalExp = 1 - bias;
+        if (a < Math.scalb(1f, minNormalExp)) {
+            // Subnormals are multiples of the smallest step; rint rounds ties to even, and the step count
+            // 2^mantBits lands exactly on the code of the smallest normal.
+            return (int) Math.rint(Math.scalb((double) a, mantBits - minNormalExp));
         }
-        return (byte) (best | sign);
+        int shift = 23 - mantBits;
+        int bits = Float.floatToRawIntBits(a);
+        bits += (1 << (shift - 1)) - 1 + ((bits >>> shift) & 1);
+        long code = (bits >>> shift) - ((long) (127 - bias) << mantBits);
+        return (int) Math.min(code, maxCode);
     }
 }

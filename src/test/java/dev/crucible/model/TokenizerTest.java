@@ -182,6 +182,23 @@ class TokenizerTest {
         assertEquals("k", text.substring(enc.starts()[o + 1], enc.ends()[o + 1]));
     }
 
+    /** A hand-written Unigram (SentencePiece-style) tokenizer; expected ids from transformers 5.18. */
+    @Test
+    void unigramVocabularyIsAListOfPieces() {
+        try (Tokenizer uni = Tokenizer.load(Path.of("src/test/resources/tokenizers/unigram"))) {
+            assertEquals(5, uni.size());
+            assertEquals(4, uni.tokenToId("▁ab"));
+            assertEquals("▁", uni.idToToken(1));
+            assertEquals(0, uni.unkTokenId());
+            assertArrayEquals(new int[] {4}, uni.encode("ab"));
+            assertArrayEquals(new int[] {1, 3, 2}, uni.encode("ba"));
+            assertArrayEquals(new int[] {4, 1, 3, 2}, uni.encode("ab ba"));
+            assertArrayEquals(new int[] {4, 0}, uni.encode("abc"));
+            assertEquals("ab ba", uni.decode(new int[] {4, 1, 3, 2}));
+            assertEquals("ab<unk>", uni.decode(new int[] {4, 0}));
+        }
+    }
+
     @Test
     void decodeRejectsIdsOutsideTheVocabulary() {
         CrucibleException e = assertThrows(CrucibleException.class, () -> byteLevel.decode(new int[] {5, 9999}));

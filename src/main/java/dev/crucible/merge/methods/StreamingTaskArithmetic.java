@@ -1,0 +1,230 @@
+package dev.crucible.merge.methods;
+
+import dev.crucible.merge.methods.GeneralizedTaskArithmetic.Sparsification;
+import dev.crucible.tensor.CounterRandom;
+import dev.crucible.tensor.DType;
+import dev.crucible.tensor.Rounding;
+import dev.crucible.tensor.Tensor;
+
+/**
+ * Generalized task arithmetic in chunks of the input tensors, for methods whose masks can be recomputed
+ * element by element: no sparsification, DARE's counter-based Bernoulli mask, and TIES's top-k above the
+ * exact-tie-order size (the k-th largest magnitude comes from a radix histogram built while streaming; tied
+ * entries at the threshold are taken highest index first, like {@code MagnitudeSelection}). Memory is a few
+ * chunk buffers per model instead of whole-tensor copies; results equal the whole-tensor path bit for bit.
+ */
+final class StreamingTaskArithmetic {
+    static final int CHUNK = 16384;
+
+    private StreamingTaskArithmetic() {
+    }
+
+    /** How one model's delta is masked and rescaled. */
+    private static final class Plan {
+        final int index;
+        boolean keepAll = true;
+        // Bernoulli
+        boolean random;
+        long below; // keep when the 24 random bits are below this: uniform < probability
+        long key;
+        // magnitude: keep key(|δ|) > threshold, and of the entries equal to it those from rank {@code skipEqual} on
+        boolean magnitude;
+        boolean keepNone;
+        int threshold;
+        long skipEqual;
+        long seenEqual;
+        // L1 rescale in {@code work}; NaN = none
+        float ratio = Float.NaN;
+        DType work;
+
+        Plan(int index) {
+            this.index = index;
+        }
+
+        void resetStream() {
+            seenEqual = 0;
+        }
+
+        /** {@code mask[j]} = 1 where entry {@code off + j} (delta {@code d[j]}) is kept, else 0. */
+        void mask(float[] d, int len, long off, float[] mask) {
+            if (random) {
+                CounterRandom.keepMask(key, off, below, mask, len);
+                return;
+            }
+            for (int j = 0; j < len; j++) {
+                mask[j] = keep(d[j], off + j);
+            }
+        }
+
+        /** Mask (and rescale) {@code d[0..len)} of entries {@code off..}; then round to {@code dtype}. */
+        void apply(float[] d, int len, long off, DType dtype, float[] mask) {
+            if (keepAll) {
+                return;
+            }
+            mask(d, len, off, mask);
+            for (int j = 0; j < len; j++) {
+                d[j] *= mask[j]; // v or ±0 as torch's v * mask, without a random branch
+            }
+            if (!Float.isNaN(ratio)) {
+                for (int j = 0; j < len; j++) {
+                    d[j] *= ratio;
+                }
+                Rounding.roundInPlace(work, d, 0, len);
+            }
+            Rounding.roundInPlace(dtype, d, 0, len);
+        }
+
+        /** 1 if entry {@code i} (delta {@code v}) is kept by magnitude, else 0; advances the tie counter. */
+        private float keep(float v, long i) {
+            if (keepNone) {
+                return 0;
+            }
+            int k = Float.floatToRawIntBits(v) & 0x7FFFFFFF;
+            if (k == threshold) {
+                return seenEqual++ >= skipEqual ? 1 : 0;
+            }
+            return (threshold - k) >>> 31;
+        }
+    }
+
+    static Tensor merge(MethodCall c, GeneralizedTaskArithmetic.Settings s, Sparsification sparsification,
+                        boolean consensus) {
+        DType dt = c.dtype;
+        int models = s.others().length;
+        Tensor base = c.tensor(s.base());
+        int chunk = (int) Math.min(CHUNK, c.numel);
+        float[] b = new float[chunk];
+        float[] d = new float[chunk];
+        Plan[] plans = new Plan[models];
+        for (int m = 0; m < models; m++) {
+            Plan p = new Plan(s.others()[m]);
+            plans[m] = p;
+            double density = s.density()[m];
+            if (density >= 1 || sparsification == Sparsification.NONE) {
+                continue;
+            }
+            p.keepAll = false;
+            if (sparsification == Sparsification.MAGNITUDE) {
+                p.magnitude = true;
+                p.work = dt;
+                planMagnitude(c, p, (int) (density * c.numel), base, b, d);
+            } else {
+                p.random = true;
+                p.work = Sparsify.workDtype(dt);
+                p.below = (long) Math.ceil(Rounding.scalar(p.work, density) * (double) (1 << 24));
+                p.key = CounterRandom.streamKey(c.in.seed(), c.in.tensorName(), p.index);
+            }
+            if (s.rescale()) {
+                p.ratio = l1Ratio(c, p, base, b, d);
+            }
+        }
+        for (Plan p : plans) {
+            p.resetStream();
+        }
+        float[][] weighted = new float[models][chunk];
+        float[] out = new float[chunk];
+        float[] mask = new float[chunk];
+        Tensor result = c.newOutput(dt);
+        for (long off = 0; off < c.numel; off += chunk) {
+            int len = (int) Math.min(chunk, c.numel - off);
+            base.readFloats(off, b, 0, len);
+            for (int m = 0; m < models; m++) {
+                float[] w = weighted[m];
+                delta(c, plans[m].index, off, len, b, w);
+                plans[m].apply(w, len, off, dt, mask);
+                float wm = s.weights()[m];
+                for (int j = 0; j < len; j++) {
+                    w[j] *= wm;
+                }
+                Rounding.roundInPlace(dt, w, 0, len);
+            }
+            GeneralizedTaskArithmetic.combine(dt, s, consensus, b, weighted, 0, len, out);
+            result.writeFloats(off, out, 0, len);
+        }
+        return result;
+    }
+
+    /** {@code d = round(x - b)} for entries {@code off..off+len} of model {@code index}; {@code b} holds the base. */
+    private static void delta(MethodCall c, int index, long off, int len, float[] b, float[] d) {
+        c.tensor(index).readFloats(off, d, 0, len);
+        for (int j = 0; j < len; j++) {
+            d[j] -= b[j];
+        }
+        Rounding.roundInPlace(c.dtype, d, 0, len);
+    }
+
+    /** Finds the magnitude of ascending rank {@code n - k} with two streamed radix histograms. */
+    private static void planMagnitude(MethodCall c, Plan p, int k, Tensor base, float[] b, float[] d) {
+        long n = c.numel;
+        if (k <= 0) {
+            p.keepNone = true;
+            return;
+        }
+        long rank = n - k;
+        int[] high = new int[1 << 15];
+        stream(c, p, base, b, d, (v, len) -> {
+            for (int j = 0; j < len; j++) {
+                high[(Float.floatToRawIntBits(v[j]) & 0x7FFFFFFF) >>> 16]++;
+            }
+        });
+        int bucket = 0;
+        long below = 0;
+        while (below + high[bucket] <= rank) {
+            below += high[bucket++];
+        }
+        int sub = 0;
+        if (c.dtype != DType.BF16) { // bf16 values have zero low halves: the bucket is the threshold
+            int[] low = new int[1 << 16];
+            int hb = bucket;
+            stream(c, p, base, b, d, (v, len) -> {
+                for (int j = 0; j < len; j++) {
+                    int key = Float.floatToRawIntBits(v[j]) & 0x7FFFFFFF;
+                    if (key >>> 16 == hb) {
+                        low[key & 0xFFFF]++;
+                    }
+                }
+            });
+            while (below + low[sub] <= rank) {
+                below += low[sub++];
+            }
+        }
+        p.threshold = bucket << 16 | sub;
+        p.skipEqual = rank - below; // entries equal to the threshold with lower index rank below the cut
+    }
+
+    /** {@code Σ|δ| / Σ|δ·mask|} rounded as mergekit's rescale, or NaN when either sum is below 1e-7. */
+    private static float l1Ratio(MethodCall c, Plan p, Tensor base, float[] b, float[] d) {
+        double[] sums = new double[2];
+        long[] at = {0};
+        float[] mask = new float[b.length];
+        p.resetStream();
+        stream(c, p, base, b, d, (v, len) -> {
+            p.mask(v, len, at[0], mask);
+            for (int j = 0; j < len; j++) {
+                float x = Math.abs(v[j]);
+                sums[0] += x;
+                sums[1] += x * mask[j];
+            }
+            at[0] += len;
+        });
+        float before = Rounding.round(p.work, (float) sums[0]);
+        float after = Rounding.round(p.work, (float) sums[1]);
+        if (before < 1e-7f || after < 1e-7f) {
+            return Float.NaN;
+        }
+        return Rounding.round(p.work, before / after);
+    }
+
+    private interface ChunkVisitor {
+        void visit(float[] delta, int len);
+    }
+
+    private static void stream(MethodCall c, Plan p, Tensor base, float[] b, float[] d, ChunkVisitor visitor) {
+        for (long off = 0; off < c.numel; off += b.length) {
+            int len = (int) Math.min(b.length, c.numel - off);
+            base.readFloats(off, b, 0, len);
+            delta(c, p.index, off, len, b, d);
+            visitor.visit(d, len);
+        }
+    }
+}

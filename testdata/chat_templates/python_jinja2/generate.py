@@ -5,7 +5,9 @@ and writes reference.json. The feature and whitespace cases use the options hugg
 
 Run: python3 generate.py   (needs jinja2; the Java tests only read reference.json)
 """
+import glob
 import json
+import os
 import platform
 from datetime import datetime
 
@@ -40,8 +42,33 @@ def strftime_now(fmt):
     return datetime(2025, 7, 10, 12, 0, 0).strftime(fmt)
 
 
-def render(template, context, trim=True, lstrip=True):
-    env = ImmutableSandboxedEnvironment(trim_blocks=trim, lstrip_blocks=lstrip,
+CONVERSATION = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Hello!"},
+    {"role": "assistant", "content": "Hi! How can I help?"},
+    {"role": "user", "content": "What is 2+2?"},
+]
+# a tool-using conversation: tools, an assistant tool call (arguments as a dict), the tool's answer
+TOOLS = [{"type": "function", "function": {
+    "name": "get_weather", "description": "Get the current weather in a city.",
+    "parameters": {"type": "object", "properties": {
+        "city": {"type": "string", "description": "City name, e.g. \"Paris\""},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}, "required": ["city"]}}}]
+TOOL_CONVERSATION = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "What's the weather in Paris?"},
+    {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1", "type": "function", "function": {
+        "name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}}]},
+    {"role": "tool", "tool_call_id": "call_1", "name": "get_weather", "content": "{\"temp\": 21, \"sky\": \"sunny\"}"},
+    {"role": "assistant", "content": "It is 21 °C and sunny in Paris."},
+    {"role": "user", "content": "Thanks! <b>Bold</b> & 'quotes'?"},
+]
+# firefunction-v2 reads caller-provided `functions` (a JSON string) and `datetime` unconditionally
+EXTRA_CONTEXT = {"fireworks-ai-llama-3-firefunction-v2.jinja": {"functions": "[]", "datetime": "2025-07-10"}}
+
+
+def render(template, context, trim=True, lstrip=True, keep=False):
+    env = ImmutableSandboxedEnvironment(trim_blocks=trim, lstrip_blocks=lstrip, keep_trailing_newline=keep,
                                         extensions=[AssistantTracker, loopcontrols])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
@@ -68,6 +95,23 @@ def main():
         ctx = dict(messages=c["messages"], bos_token=c["bos_token"], eos_token=c["eos_token"],
                    add_generation_prompt=True)
         out["llamacpp"].append(render(c["template"], ctx))
+    # every .jinja template of the folder on a short conversation (system, user, assistant, user, prompt)
+    out["conversation"] = CONVERSATION
+    out["templates"] = {}
+    for path in sorted(glob.glob("../*.jinja")):
+        name = os.path.basename(path)
+        ctx = dict(messages=CONVERSATION, add_generation_prompt=True, bos_token="<s>", eos_token="</s>",
+                   **EXTRA_CONTEXT.get(name, {}))
+        out["templates"][name] = dict(render(open(path, encoding="utf-8").read(), ctx),
+                                      extra_context=EXTRA_CONTEXT.get(name, {}))
+    out["tools"] = TOOLS
+    out["tool_conversation"] = TOOL_CONVERSATION
+    out["tool_templates"] = {}
+    for path in sorted(glob.glob("../*.jinja")):
+        name = os.path.basename(path)
+        ctx = dict(messages=TOOL_CONVERSATION, tools=TOOLS, add_generation_prompt=True, bos_token="<s>",
+                   eos_token="</s>", **EXTRA_CONTEXT.get(name, {}))
+        out["tool_templates"][name] = render(open(path, encoding="utf-8").read(), ctx)
     with open("reference.json", "w") as f:
         json.dump(out, f, ensure_ascii=False, indent=1)
         f.write("\n")

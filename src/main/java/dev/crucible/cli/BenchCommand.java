@@ -1,18 +1,25 @@
 package dev.crucible.cli;
 
 import dev.crucible.bench.ReadBenchmark;
+import dev.crucible.eval.RuntimeBenchmark;
+import dev.crucible.io.StagedDirectory;
+import dev.crucible.model.Transformer;
+import dev.crucible.tensor.DType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.concurrent.Callable;
 
 /** {@code crucible bench ...}: benchmarks that need real files, too slow and too large for the test suite. */
 @Command(name = "bench", description = "Benchmarks (see docs/BENCHMARKS.md).",
-        subcommands = {BenchCommand.Read.class, MergeBenchCommand.class})
+        subcommands = {BenchCommand.Read.class, BenchCommand.RuntimeBench.class, MergeBenchCommand.class})
 final class BenchCommand {
     private static void section(PrintWriter out, String title, ReadBenchmark.Series plain,
                                 ReadBenchmark.Series asFloat) {
@@ -66,6 +73,56 @@ final class BenchCommand {
             section(out, "open + map each run (cold page tables):", r.plain(), r.asFloat());
             section(out, "mapped once before the runs:", r.plainMapped(), r.floatMapped());
             out.flush();
+        }
+    }
+
+    @Command(name = "runtime", mixinStandardHelpOptions = true,
+            description = "Matmul GFLOP/s, copy bandwidth, and prefill/decode tokens/s of a SmolLM2-135M-shaped "
+                    + "model with random bf16 weights. One JSON line per measurement.")
+    static final class RuntimeBench implements Callable<Integer> {
+        @Option(names = "--shape", defaultValue = "smollm-135m", description = "smollm-135m or tiny")
+        String shape;
+
+        @Option(names = "--batch", defaultValue = "4")
+        int batch;
+
+        @Option(names = "--seq", defaultValue = "512")
+        int seq;
+
+        @Option(names = "--decode-tokens", defaultValue = "32")
+        int decodeTokens;
+
+        @Option(names = "--only", defaultValue = "matmul,copy,prefill,decode", split = ",")
+        java.util.Set<String> only;
+
+        @Override
+        public Integer call() throws IOException {
+            RuntimeBenchmark.Shape s = shape.equals("tiny") ? RuntimeBenchmark.Shape.TINY
+                    : RuntimeBenchmark.Shape.SMOLLM_135M;
+            RuntimeBenchmark bench = new RuntimeBenchmark(System.out);
+            if (only.contains("matmul")) {
+                bench.matmul(DType.BF16, 512, s.hidden(), s.intermediate(), 20);
+                bench.matmul(DType.F32, 512, s.hidden(), s.intermediate(), 20);
+                bench.matmul(DType.BF16, 1, s.hidden(), s.intermediate(), 200);
+            }
+            double bandwidth = only.contains("copy") || only.contains("decode") ? bench.copyBandwidth() : 0;
+            if (only.contains("prefill") || only.contains("decode")) {
+                Path tmp = Files.createTempDirectory("crucible-bench-");
+                try (StagedDirectory dir = StagedDirectory.create(tmp.resolve("model"))) {
+                    RuntimeBenchmark.writeRandomModel(dir.path(), s);
+                    try (Transformer model = Transformer.load(dir.path())) {
+                        if (only.contains("prefill")) {
+                            bench.prefill(model, batch, seq);
+                        }
+                        if (only.contains("decode")) {
+                            bench.decode(model, decodeTokens, bandwidth);
+                        }
+                    }
+                } finally {
+                    Files.deleteIfExists(tmp);
+                }
+            }
+            return 0;
         }
     }
 }

@@ -11,9 +11,14 @@ import picocli.CommandLine.Command;
                 InspectCommand.class,
                 MergeCommand.class,
                 ExamplesCommand.class,
+                ForwardCommand.class,
                 BenchCommand.class,
+                GenerateCommand.class,
+                ChatCommand.class,
+                EvalCommand.class,
                 TokenizeCommand.class,
                 TemplateCommand.class,
+                DataCommand.class,
         })
 public final class Main {
     public static void main(String[] args) {

@@ -24,11 +24,11 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-@Command(name = "template", description = "Chat templates (Jinja2, as transformers renders them).",
-        subcommands = TemplateCommand.Render.class)
+@Command(name = "template", mixinStandardHelpOptions = true, description = "Chat templates (Jinja2, as transformers renders them).",
+        subcommands = {TemplateCommand.Render.class, TemplateBenchCommand.class})
 final class TemplateCommand {
 
-    @Command(name = "render", description = {
+    @Command(name = "render", mixinStandardHelpOptions = true, description = {
             "Render a chat template and print exactly the text (nothing added).",
             "With --batch, read one JSON object per line ({\"template\", \"context\", \"options\"}) and write one "
                     + "JSON line per case: {\"output\": TEXT} or {\"error\": MESSAGE}."})

@@ -38,6 +38,15 @@ public final class ChatTokenization {
      * (Java string indices).
      */
     public static Tokens tokenize(Tokenizer tokenizer, String text, int[] starts, int[] ends) {
+        return tokenize(tokenizer, text, starts, ends, false);
+    }
+
+    /**
+     * As {@link #tokenize(Tokenizer, String, int[], int[])}, optionally with the tokenizer's own special tokens
+     * (plain-text training formats want Llama's BOS); tokens the post-processor adds have empty spans and are
+     * therefore never marked.
+     */
+    public static Tokens tokenize(Tokenizer tokenizer, String text, int[] starts, int[] ends, boolean addSpecialTokens) {
         if (starts.length != ends.length) {
             throw new IllegalArgumentException("starts and ends differ in length");
         }
@@ -47,7 +56,7 @@ public final class ChatTokenization {
                         + ") is outside the rendered prompt of " + text.length() + " characters");
             }
         }
-        Tokenizer.Encoded enc = tokenizer.encodeWithOffsets(text, false);
+        Tokenizer.Encoded enc = tokenizer.encodeWithOffsets(text, addSpecialTokens);
         boolean[] assistant = new boolean[enc.length()];
         for (int i = 0; i < assistant.length; i++) {
             int s = enc.starts()[i];

@@ -50,6 +50,9 @@ final class Bind {
         if (o instanceof String s) {
             return s;
         }
+        if (o instanceof Markup m) {
+            return m.text();
+        }
         Py.checkUndefined(o);
         throw Py.typeError(what + " must be str, not " + Py.typeName(o));
     }

@@ -16,7 +16,7 @@ public record ChatPrompt(String text, List<Span> spans) {
         GENERATION_TAG,
         /** renders of the conversation up to the turn are prefixes of the full render */
         PREFIX,
-        /** the message content found verbatim in the render (templates that rewrite earlier turns) */
+        /** the content found verbatim, plus the end-of-turn text after it (templates that rewrite earlier turns) */
         CONTENT_SEARCH
     }
 

@@ -23,14 +23,11 @@ public final class ChatTemplate {
             "pad_token", "cls_token", "mask_token");
 
     private final Template template;
-    private final boolean hasGenerationTags;
     private final Map<String, Object> specialTokens;
     private final Supplier<ZonedDateTime> clock;
 
-    private ChatTemplate(Template template, boolean hasGenerationTags, Map<String, Object> specialTokens,
-                         Supplier<ZonedDateTime> clock) {
+    private ChatTemplate(Template template, Map<String, Object> specialTokens, Supplier<ZonedDateTime> clock) {
         this.template = template;
-        this.hasGenerationTags = hasGenerationTags;
         this.specialTokens = specialTokens;
         this.clock = clock;
     }
@@ -40,8 +37,7 @@ public final class ChatTemplate {
     }
 
     public static ChatTemplate of(String source, TemplateOptions options) {
-        return new ChatTemplate(Template.compile(source, options), source.contains("generation"), Map.of(),
-                ZonedDateTime::now);
+        return new ChatTemplate(Template.compile(source, options), Map.of(), ZonedDateTime::now);
     }
 
     /** The model's default chat template with bos/eos/... tokens from its {@code tokenizer_config.json}. */
@@ -80,12 +76,12 @@ public final class ChatTemplate {
     }
 
     public ChatTemplate withSpecialTokens(Map<String, ?> tokens) {
-        return new ChatTemplate(template, hasGenerationTags, Map.copyOf(tokens), clock);
+        return new ChatTemplate(template, Map.copyOf(tokens), clock);
     }
 
     /** A fixed clock for {@code strftime_now} (reproducible renders). */
     public ChatTemplate withClock(Supplier<ZonedDateTime> clock) {
-        return new ChatTemplate(template, hasGenerationTags, specialTokens, clock);
+        return new ChatTemplate(template, specialTokens, clock);
     }
 
     public Template template() {
@@ -117,7 +113,7 @@ public final class ChatTemplate {
         Template.Rendered full = template.render(variables(req), clock);
         String text = full.text();
         List<ChatPrompt.Span> spans = new ArrayList<>();
-        if (hasGenerationTags && !full.generationSpans().isEmpty()) {
+        if (!full.generationSpans().isEmpty()) {
             for (int[] s : full.generationSpans()) {
                 spans.add(new ChatPrompt.Span(s[0], s[1], -1, ChatPrompt.Method.GENERATION_TAG));
             }
@@ -129,9 +125,14 @@ public final class ChatTemplate {
             if (!"assistant".equals(msgs.get(i).get("role"))) {
                 continue;
             }
-            ChatPrompt.Span span = prefixSpan(req, text, i);
-            if (span == null || span.start() < searchFrom) {
-                span = contentSpan(text, msgs.get(i), i, searchFrom);
+            String before = renderOrNull(req.withMessages(msgs.subList(0, i)).withGenerationPrompt(true));
+            String through = renderOrNull(req.withMessages(msgs.subList(0, i + 1)).withGenerationPrompt(false));
+            ChatPrompt.Span span = null;
+            if (before != null && through != null && through.length() > before.length() && through.startsWith(before)
+                    && text.startsWith(through) && before.length() >= searchFrom) {
+                span = new ChatPrompt.Span(before.length(), through.length(), i, ChatPrompt.Method.PREFIX);
+            } else {
+                span = contentSpan(text, msgs.get(i), i, searchFrom, through);
             }
             if (span != null) {
                 spans.add(span);
@@ -141,23 +142,21 @@ public final class ChatTemplate {
         return new ChatPrompt(text, List.copyOf(spans));
     }
 
-    private ChatPrompt.Span prefixSpan(ChatRequest req, String full, int i) {
-        List<? extends Map<String, ?>> msgs = req.messages();
-        String before;
-        String through;
+    /** A render, or null when the template refuses the partial conversation (e.g. it must end with a user). */
+    private String renderOrNull(ChatRequest req) {
         try {
-            before = render(req.withMessages(msgs.subList(0, i)).withGenerationPrompt(true));
-            through = render(req.withMessages(msgs.subList(0, i + 1)).withGenerationPrompt(false));
+            return render(req);
         } catch (TemplateException e) {
-            return null; // e.g. the template refuses a conversation that does not end with a user turn
+            return null;
         }
-        if (through.length() > before.length() && through.startsWith(before) && full.startsWith(through)) {
-            return new ChatPrompt.Span(before.length(), through.length(), i, ChatPrompt.Method.PREFIX);
-        }
-        return null;
     }
 
-    private static ChatPrompt.Span contentSpan(String full, Map<String, ?> msg, int i, int from) {
+    /**
+     * Fallback for templates that render earlier turns differently from the last one (Qwen3 drops the think
+     * block of past turns): the content found verbatim, extended by the end-of-turn text the template puts
+     * after it when the turn is last ({@code through}), where the full render has the same text.
+     */
+    private static ChatPrompt.Span contentSpan(String full, Map<String, ?> msg, int i, int from, String through) {
         if (!(msg.get("content") instanceof String content)) {
             return null;
         }
@@ -166,6 +165,19 @@ public final class ChatTemplate {
             return null;
         }
         int at = full.indexOf(needle, from);
-        return at < 0 ? null : new ChatPrompt.Span(at, at + needle.length(), i, ChatPrompt.Method.CONTENT_SEARCH);
+        if (at < 0) {
+            return null;
+        }
+        int end = at + needle.length();
+        if (through != null) {
+            int inThrough = through.lastIndexOf(needle);
+            if (inThrough >= 0) {
+                String suffix = through.substring(inThrough + needle.length());
+                if (!suffix.isEmpty() && full.startsWith(suffix, end)) {
+                    end += suffix.length();
+                }
+            }
+        }
+        return new ChatPrompt.Span(at, end, i, ChatPrompt.Method.CONTENT_SEARCH);
     }
 }

@@ -30,7 +30,8 @@ final class Conversions {
         if (Math.abs(d) < 9.2e18) {
             return (long) d;
         }
-        return null;
+        // Python would give an arbitrary-precision int; templates only ever hold 64-bit integers here
+        throw new TemplateException("OverflowError", "int(" + Py.floatRepr(d) + ") does not fit in 64 bits");
     }
 
     private static Long parseInt(String s, int base) {

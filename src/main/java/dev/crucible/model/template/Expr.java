@@ -275,13 +275,14 @@ abstract class Expr {
     }
 
     static final class Binary extends Expr {
-        final String op;
+        final char op;
         final Expr left;
         final Expr right;
 
+        /** op is one of + - * / // % ** (// is stored as 'f', ** as 'p'). */
         Binary(int pos, String op, Expr left, Expr right) {
             super(pos);
-            this.op = op;
+            this.op = op.equals("//") ? 'f' : op.equals("**") ? 'p' : op.charAt(0);
             this.left = left;
             this.right = right;
         }
@@ -290,15 +291,18 @@ abstract class Expr {
         Object eval(Interp in, Frame f) {
             Object a = left.eval(in, f);
             Object b = right.eval(in, f);
+            if (a instanceof String x && b instanceof String y) {
+                in.checkSize((long) x.length() + y.length());
+            }
             Object r = switch (op) {
-                case "+" -> Py.add(a, b);
-                case "-" -> Py.sub(a, b);
-                case "*" -> Py.mul(a, b, in.options.maxOutputChars());
-                case "/" -> Py.div(a, b);
-                case "//" -> Py.floordiv(a, b);
-                case "%" -> Py.mod(a, b);
-                case "**" -> Py.pow(a, b);
-                default -> throw new IllegalStateException(op);
+                case '+' -> Py.add(a, b);
+                case '-' -> Py.sub(a, b);
+                case '*' -> Py.mul(a, b, in.options.maxOutputChars());
+                case '/' -> Py.div(a, b);
+                case 'f' -> Py.floordiv(a, b);
+                case '%' -> Py.mod(a, b);
+                case 'p' -> Py.pow(a, b);
+                default -> throw new IllegalStateException(String.valueOf(op));
             };
             if (r instanceof String s) {
                 in.checkSize(s.length());
@@ -344,22 +348,22 @@ abstract class Expr {
     /** A (possibly chained) comparison {@code a < b <= c}. */
     static final class Compare extends Expr {
         final Expr first;
-        final List<String> ops;
-        final List<Expr> rest;
+        final String[] ops;
+        final Expr[] rest;
 
         Compare(int pos, Expr first, List<String> ops, List<Expr> rest) {
             super(pos);
             this.first = first;
-            this.ops = ops;
-            this.rest = rest;
+            this.ops = ops.stream().map(String::intern).toArray(String[]::new);
+            this.rest = rest.toArray(Expr[]::new);
         }
 
         @Override
         Object eval(Interp in, Frame f) {
             Object a = first.eval(in, f);
-            for (int i = 0; i < ops.size(); i++) {
-                Object b = rest.get(i).eval(in, f);
-                if (!compare(ops.get(i), a, b)) {
+            for (int i = 0; i < ops.length; i++) {
+                Object b = rest[i].eval(in, f);
+                if (!compare(ops[i], a, b)) {
                     return false;
                 }
                 a = b;
@@ -368,6 +372,9 @@ abstract class Expr {
         }
 
         static boolean compare(String op, Object a, Object b) {
+            if (op == "==") { // interned: the common case without a string switch
+                return Py.eq(a, b);
+            }
             return switch (op) {
                 case "==" -> Py.eq(a, b);
                 case "!=" -> !Py.eq(a, b);
@@ -418,8 +425,8 @@ abstract class Expr {
             StringBuilder sb = new StringBuilder();
             for (Expr e : parts) {
                 sb.append(Py.str(e.eval(in, f)));
+                in.checkSize(sb.length());
             }
-            in.checkSize(sb.length());
             return sb.toString();
         }
     }

@@ -47,17 +47,18 @@ final class Filters {
     static {
         reg1(Filters::abs, "abs");
         reg1(v -> Py.str(v), "string");
-        reg1(v -> v instanceof String s ? s : Py.str(v), "safe");
+        reg1(v -> v instanceof Markup ? v : new Markup(Py.str(v)), "safe");
         reg1(v -> PyStr.upper(Py.str(v)), "upper");
         reg1(v -> PyStr.lower(Py.str(v)), "lower");
         reg1(v -> PyStr.capitalize(Py.str(v)), "capitalize");
         reg1(v -> jinjaTitle(Py.str(v)), "title");
         reg1(v -> Py.len(v), "length", "count");
-        reg1(v -> escape(v), "escape", "e", "forceescape");
+        reg1(Markup::escape, "escape", "e");
+        reg1(v -> new Markup(escape(Markup.plain(v))), "forceescape");
         reg1(v -> striptags(Py.str(v)), "striptags");
         reg1(v -> wordcount(Py.str(v)), "wordcount");
         reg1(v -> Py.toList(v), "list");
-        reg1(v -> Py.repr(v), "pprint");
+        reg1(Filters::pprint, "pprint");
         reg1(Filters::first, "first");
         reg1(Filters::last, "last");
         reg1(Filters::reverse, "reverse");
@@ -99,12 +100,30 @@ final class Filters {
         reg(Filters::batch, "batch");
         reg(Filters::slice, "slice");
         reg(Filters::groupby, "groupby");
+        reg(Filters::filesizeformat, "filesizeformat");
+        reg1(v -> {
+            List<Object> l = Py.asList(Markup.plain(v));
+            if (l.isEmpty()) {
+                return Undefined.hint("No random item, sequence was empty.");
+            }
+            return l.get(java.util.concurrent.ThreadLocalRandom.current().nextInt(l.size()));
+        }, "random");
+        reg((in, v, a, k) -> {
+            bind("urlencode", a, k, new String[0]);
+            return urlencode(v);
+        }, "urlencode");
+        reg(Filters::xmlattr, "xmlattr");
         reg((in, v, a, k) -> {
             Object[] p = bind("attr", a, k, new String[] {"name"}, REQUIRED);
             return Py.getattr(v, Bind.toStr(p[0], "name"));
         }, "attr");
-        reg((in, v, a, k) -> Formatting.percent(Py.str(v), a.size() == 1 && k.isEmpty() ? a.getFirst()
-                : k.isEmpty() ? PyTuple.of(a) : new java.util.LinkedHashMap<Object, Object>(k)), "format");
+        reg((in, v, a, k) -> {
+            if (!a.isEmpty() && !k.isEmpty()) {
+                throw new TemplateException("FilterArgumentError",
+                        "can't handle positional and keyword arguments at the same time");
+            }
+            return Formatting.percent(Py.str(v), k.isEmpty() ? PyTuple.of(a) : new java.util.LinkedHashMap<Object, Object>(k));
+        }, "format");
         reg((in, v, a, k) -> {
             Object[] p = bind("tojson", a, k, new String[] {"ensure_ascii", "indent", "separators", "sort_keys"},
                     false, null, null, false);
@@ -119,7 +138,6 @@ final class Filters {
             case Boolean b -> b ? 1L : 0L;
             case Long l -> Math.abs(l);
             case Double d -> Math.abs(d);
-            case Undefined u -> throw u.fail();
             case null, default -> throw Py.typeError("bad operand type for abs(): '" + Py.typeName(v) + "'");
         };
     }
@@ -136,7 +154,8 @@ final class Filters {
                 sb.appendCodePoint(c);
                 start = true;
             } else {
-                sb.appendCodePoint(start ? Character.toUpperCase(c) : Character.toLowerCase(c));
+                String ch = Character.toString(c);
+                sb.append(start ? ch.toUpperCase(java.util.Locale.ROOT) : ch.toLowerCase(java.util.Locale.ROOT));
                 start = false;
             }
         }
@@ -246,13 +265,139 @@ final class Filters {
         return n;
     }
 
+    private static Object filesizeformat(Interp in, Object v, List<Object> a, Map<String, Object> k) {
+        Object[] p = bind("filesizeformat", a, k, new String[] {"binary"}, false);
+        Double bytes = Conversions.toFloat(v);
+        if (bytes == null) {
+            throw new TemplateException("ValueError", "could not convert " + Py.repr(v) + " to float");
+        }
+        boolean binary = Py.truthy(p[0]);
+        int base = binary ? 1024 : 1000;
+        String[] prefixes = binary ? new String[] {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"}
+                : new String[] {"kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+        if (bytes == 1) {
+            return "1 Byte";
+        }
+        if (bytes < base) {
+            return Conversions.toInt(bytes, 10) + " Bytes";
+        }
+        double unit = 0;
+        String prefix = null;
+        for (int i = 0; i < prefixes.length; i++) {
+            unit = Math.pow(base, i + 2);
+            prefix = prefixes[i];
+            if (bytes < unit) {
+                break;
+            }
+        }
+        return Formatting.fixed(base * bytes / unit, 1) + " " + prefix;
+    }
+
+    /** Jinja's urlencode: percent-encoding (UTF-8) of a string, or a query string of a dict / pairs. */
+    private static String urlencode(Object v) {
+        if (Markup.isStr(v)) {
+            return quote(Py.str(v), "/", false);
+        }
+        Iterable<?> pairs = v instanceof Map<?, ?> m ? m.entrySet() : Py.iterate(v);
+        StringBuilder sb = new StringBuilder();
+        for (Object p : pairs) {
+            Object key;
+            Object val;
+            if (p instanceof Map.Entry<?, ?> e) {
+                key = e.getKey();
+                val = e.getValue();
+            } else {
+                List<Object> kv = Py.asList(p);
+                key = kv.get(0);
+                val = kv.get(1);
+            }
+            if (!sb.isEmpty()) {
+                sb.append('&');
+            }
+            sb.append(quote(Py.str(key), "", true)).append('=').append(quote(Py.str(val), "", true));
+        }
+        return sb.toString();
+    }
+
+    private static String quote(String s, String safe, boolean forQuery) {
+        StringBuilder sb = new StringBuilder();
+        for (byte b : s.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+            int c = b & 0xff;
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "_.-~".indexOf(c) >= 0
+                    || safe.indexOf(c) >= 0) {
+                sb.append((char) c);
+            } else if (c == ' ' && forQuery) {
+                sb.append('+');
+            } else {
+                sb.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+                        .append(Character.toUpperCase(Character.forDigit(c & 15, 16)));
+            }
+        }
+        return sb.toString();
+    }
+
+    private static Object xmlattr(Interp in, Object v, List<Object> a, Map<String, Object> k) {
+        Object[] p = bind("xmlattr", a, k, new String[] {"autospace"}, true);
+        if (!(v instanceof Map<?, ?> m)) {
+            throw new TemplateException("AttributeError", "'" + Py.typeName(v) + "' object has no attribute 'items'");
+        }
+        StringBuilder sb = new StringBuilder();
+        for (Map.Entry<?, ?> e : m.entrySet()) {
+            if (e.getValue() == null || e.getValue() instanceof Undefined) {
+                continue;
+            }
+            String key = Py.str(e.getKey());
+            for (int i = 0; i < key.length(); i++) {
+                char c = key.charAt(i);
+                if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == 0x0b || c == '/' || c == '>'
+                        || c == '=') {
+                    throw new TemplateException("ValueError", "Invalid character in attribute name: " + PyStr.repr(key));
+                }
+            }
+            if (!sb.isEmpty()) {
+                sb.append(' ');
+            }
+            sb.append(escape(key)).append("=\"").append(Markup.escape(e.getValue()).text()).append('"');
+        }
+        return new Markup(Py.truthy(p[0]) && !sb.isEmpty() ? " " + sb : sb.toString());
+    }
+
+    /** pprint.pformat for values that fit on one line: dicts with sorted keys. */
+    private static String pprint(Object v) {
+        return v instanceof Map<?, ?> m ? Py.repr(sortedDeep(m)) : Py.repr(v);
+    }
+
+    private static Object sortedDeep(Object v) {
+        if (v instanceof Map<?, ?> m) {
+            List<Map.Entry<?, ?>> entries = new ArrayList<>(m.entrySet());
+            entries.sort((x, y) -> Py.compare(x.getKey(), y.getKey(), "<"));
+            Map<Object, Object> out = new java.util.LinkedHashMap<>();
+            for (Map.Entry<?, ?> e : entries) {
+                out.put(e.getKey(), sortedDeep(e.getValue()));
+            }
+            return out;
+        }
+        if (v instanceof List<?> l && !(v instanceof PyTuple)) {
+            List<Object> out = new ArrayList<>();
+            for (Object o : l) {
+                out.add(sortedDeep(o));
+            }
+            return out;
+        }
+        return v;
+    }
+
     private static Object first(Object v) {
         Iterator<Object> it = Py.iterate(v).iterator();
         return it.hasNext() ? it.next() : Undefined.hint("No first item, sequence was empty.");
     }
 
+    /** Jinja's last is {@code next(reversed(seq))}: sequences, strings, dicts and views, not generators. */
     private static Object last(Object v) {
-        List<Object> l = Py.asList(v);
+        if (!(v instanceof List || v instanceof Map || Markup.isStr(v) || v instanceof Undefined)) {
+            throw Py.typeError("'" + Py.typeName(v) + "' object is not reversible");
+        }
+        List<Object> l = Py.asList(Markup.plain(v));
         return l.isEmpty() ? Undefined.hint("No last item, sequence was empty.") : l.getLast();
     }
 
@@ -264,8 +409,10 @@ final class Filters {
             List<Object> l = Py.toList(v);
             return new PyGenerator("reversed", l.reversed().iterator());
         }
-        List<Object> l = Py.toList(v);
-        return new ArrayList<>(l.reversed());
+        if (!(v instanceof PyGenerator || v instanceof Undefined)) {
+            throw new TemplateException("FilterArgumentError", "argument must be iterable");
+        }
+        return new ArrayList<>(Py.toList(v).reversed());
     }
 
     private static Object items(Object v) {
@@ -301,6 +448,13 @@ final class Filters {
 
     private static Object indent(Interp in, Object v, List<Object> a, Map<String, Object> k) {
         Object[] p = bind("indent", a, k, new String[] {"width", "first", "blank"}, 4L, false, false);
+        Py.checkUndefined(v); // Jinja appends "\n" to the value, which only a string accepts
+        if (v instanceof List<?>) {
+            throw new TemplateException("AttributeError", "'" + Py.typeName(v) + "' object has no attribute 'splitlines'");
+        }
+        if (!Markup.isStr(v)) {
+            throw Py.typeError("unsupported operand type(s) for +=: '" + Py.typeName(v) + "' and 'str'");
+        }
         String ind = p[0] instanceof String s ? s : " ".repeat((int) Math.max(0, Bind.toLong(p[0], "width")));
         String s = Py.str(v) + "\n";
         StringBuilder rv = new StringBuilder();
@@ -328,6 +482,7 @@ final class Filters {
 
     private static Object toInt(Interp in, Object v, List<Object> a, Map<String, Object> k) {
         Object[] p = bind("int", a, k, new String[] {"default", "base"}, 0L, 10L);
+        Py.checkUndefined(v); // int(Undefined) raises
         Object r = Conversions.toInt(v, (int) Bind.toLong(p[1], "base"));
         return r == null ? p[0] : r;
     }
@@ -346,7 +501,6 @@ final class Filters {
             throw new TemplateException("FilterArgumentError", "method must be common, ceil or floor");
         }
         if (!Py.isNumber(v)) {
-            Py.checkUndefined(v);
             throw Py.typeError("type " + Py.typeName(v) + " doesn't define __round__ method");
         }
         if (method.equals("common")) {
@@ -357,7 +511,8 @@ final class Filters {
             if (Double.isNaN(d) || Double.isInfinite(d)) {
                 return d;
             }
-            return new BigDecimal(d).setScale((int) prec, RoundingMode.HALF_EVEN).doubleValue();
+            double r = new BigDecimal(d).setScale((int) prec, RoundingMode.HALF_EVEN).doubleValue();
+            return r == 0 ? Math.copySign(0.0, d) : r;
         }
         double scale = Math.pow(10, prec);
         double x = Py.asDouble(v) * scale;
@@ -367,14 +522,13 @@ final class Filters {
     private static Object truncate(Interp in, Object v, List<Object> a, Map<String, Object> k) {
         Object[] p = bind("truncate", a, k, new String[] {"length", "killwords", "end", "leeway"}, 255L, false,
                 "...", null);
-        String s = Py.str(v);
         long length = Bind.toLong(p[0], "length");
         String end = Py.str(p[2]);
         long leeway = p[3] == null ? 5 : Bind.toLong(p[3], "leeway");
-        long n = PyStr.length(s);
-        if (n <= length + leeway) {
-            return s;
+        if (Py.len(v) <= length + leeway) {
+            return v;
         }
+        String s = Py.str(v);
         String head = (String) Py.slice(s, null, length - PyStr.length(end), null);
         if (Py.truthy(p[1])) {
             return head + end;
@@ -454,8 +608,9 @@ final class Filters {
             case "value" -> 1;
             default -> throw new TemplateException("FilterArgumentError", "You can only sort by either \"key\" or \"value\"");
         };
+        Py.checkUndefined(v);
         if (!(v instanceof Map<?, ?> m)) {
-            throw Py.typeError("'" + Py.typeName(v) + "' object has no attribute 'items'");
+            throw new TemplateException("AttributeError", "'" + Py.typeName(v) + "' object has no attribute 'items'");
         }
         boolean ignoreCase = !Py.truthy(p[0]);
         List<Object> pairs = new ArrayList<>();
@@ -522,6 +677,9 @@ final class Filters {
     }
 
     private static Object map(Interp in, Object v, List<Object> a, Map<String, Object> k) {
+        if (!Py.truthy(v)) {
+            return new PyGenerator("sync_do_map", java.util.Collections.emptyIterator());
+        }
         Function<Object, Object> fn;
         if (a.isEmpty() && k.containsKey("attribute")) {
             Map<String, Object> rest = new HashMap<>(k);
@@ -553,6 +711,9 @@ final class Filters {
 
     private static Object selectOrReject(Interp in, Object v, List<Object> a, Map<String, Object> k,
                                          boolean lookupAttr, boolean select) {
+        if (!Py.truthy(v)) {
+            return new PyGenerator("select_or_reject", java.util.Collections.emptyIterator());
+        }
         Function<Object, Object> trans = x -> x;
         int off = 0;
         if (lookupAttr) {
@@ -580,7 +741,7 @@ final class Filters {
                 out.add(item);
             }
         }
-        return new PyGenerator(select ? "select_or_reject" : "select_or_reject", out.iterator());
+        return new PyGenerator("select_or_reject", out.iterator());
     }
 
     private static Object batch(Interp in, Object v, List<Object> a, Map<String, Object> k) {

@@ -1,7 +1,6 @@
 package dev.crucible.model.template;
 
 import java.time.ZonedDateTime;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -39,6 +38,7 @@ final class Globals {
             ns.attrs.putAll(k);
             return ns;
         });
+        g.put("cycler", (PyCallable) (in, a, k) -> new Cycler(a));
         g.put("joiner", (PyCallable) (in, a, k) -> {
             String sep = Py.str(bind("joiner", a, k, new String[] {"sep"}, ", ")[0]);
             boolean[] used = {false};
@@ -89,10 +89,6 @@ final class Globals {
             throw new TemplateException("OverflowError",
                     "Range too big. The sandbox blocks ranges larger than MAX_RANGE (" + MAX_RANGE + ").");
         }
-        List<Object> out = new ArrayList<>((int) n);
-        for (long i = 0, v = start; i < n; i++, v += step) {
-            out.add(v);
-        }
-        return out;
+        return new PyRange(start, stop, step, (int) n);
     }
 }

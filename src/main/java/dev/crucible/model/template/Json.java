@@ -79,6 +79,9 @@ final class Json {
                 case Double d -> sb.append(Double.isNaN(d) ? "NaN" : Double.isInfinite(d)
                         ? (d > 0 ? "Infinity" : "-Infinity") : Py.floatRepr(d));
                 case String s -> string(s);
+                case Markup m -> string(m.text());
+                case DictView dv -> throw Py.typeError("Object of type " + dv.kind() + " is not JSON serializable");
+                case PyRange r -> throw Py.typeError("Object of type range is not JSON serializable");
                 case List<?> l -> {
                     if (l.isEmpty()) {
                         sb.append("[]");

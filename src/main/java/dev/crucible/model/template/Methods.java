@@ -16,6 +16,7 @@ final class Methods {
     static Object call(Interp in, Object receiver, String name, List<Object> a, Map<String, Object> k) {
         return switch (receiver) {
             case String s -> str(in, s, name, a, k);
+            case Markup m -> str(in, m.text(), name, a, k);
             case Map<?, ?> m -> dict(m, name, a, k);
             case List<?> l -> list(l, name, a, k);
             default -> throw Py.typeError("'" + Py.typeName(receiver) + "' object has no attribute '" + name + "'");
@@ -64,8 +65,11 @@ final class Methods {
             case "upper" -> {
                 return PyStr.upper(s);
             }
-            case "lower", "casefold" -> {
+            case "lower" -> {
                 return PyStr.lower(s);
+            }
+            case "casefold" -> {
+                return PyStr.casefold(s);
             }
             case "title" -> {
                 return PyStr.title(s);
@@ -151,7 +155,8 @@ final class Methods {
                 return s.endsWith(p) && !p.isEmpty() ? s.substring(0, s.length() - p.length()) : s;
             }
             case "expandtabs" -> {
-                return s.replace("\t", "        ");
+                Object[] p = bind(fn, a, k, new String[] {"tabsize"}, 8L);
+                return PyStr.expandtabs(s, (int) Bind.toLong(p[0], "tabsize"));
             }
             case "isdigit", "isnumeric", "isdecimal" -> {
                 return !s.isEmpty() && s.codePoints().allMatch(Character::isDigit);
@@ -187,8 +192,8 @@ final class Methods {
         switch (name) {
             case "get" -> {
                 Object[] p = bind(fn, a, Map.of(), new String[] {"key", "default"}, REQUIRED, null);
-                Object v = m.get(p[0]);
-                if (v == null && !m.containsKey(p[0])) {
+                Object v = Py.mapGet(m, p[0]);
+                if (v == null && !Py.mapHas(m, p[0])) {
                     Object viaGetitem = Py.isNumber(p[0]) ? Py.getitem(m, p[0]) : Undefined.PLAIN;
                     return viaGetitem instanceof Undefined ? p[1] : viaGetitem;
                 }
@@ -200,15 +205,15 @@ final class Methods {
                 for (Map.Entry<?, ?> e : m.entrySet()) {
                     out.add(new PyTuple(e.getKey(), e.getValue()));
                 }
-                return out;
+                return new DictView("dict_items", out);
             }
             case "keys" -> {
                 bind(fn, a, k, new String[0]);
-                return new ArrayList<Object>(m.keySet());
+                return new DictView("dict_keys", new ArrayList<Object>(m.keySet()));
             }
             case "values" -> {
                 bind(fn, a, k, new String[0]);
-                return new ArrayList<Object>(m.values());
+                return new DictView("dict_values", new ArrayList<Object>(m.values()));
             }
             case "copy" -> {
                 return new LinkedHashMap<Object, Object>(m);

@@ -18,9 +18,7 @@ final class Parser {
     }
 
     static List<Stmt> parse(String normalizedSource, List<Token> tokens) {
-        Parser p = new Parser(normalizedSource, tokens);
-        List<Stmt> body = p.subparse(Set.of());
-        return body;
+        return new Parser(normalizedSource, tokens).subparse(Set.of());
     }
 
     static TemplateException.Syntax syntaxError(String src, String msg, int pos) {
@@ -260,7 +258,7 @@ final class Parser {
         expectBlockEnd();
         List<Stmt> body = subparse(Set.of("endmacro"));
         endTag();
-        return new Stmt.MacroDef(t.pos(), name, params, body, false);
+        return new Stmt.MacroDef(t.pos(), name, params, body);
     }
 
     private Stmt.Params parseParams() {

@@ -1,6 +1,7 @@
 package dev.crucible.model.template;
 
 import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Iterator;
@@ -36,11 +37,15 @@ final class Py {
             case Long l -> "int";
             case Double d -> "float";
             case String s -> "str";
+            case Markup m -> "Markup";
             case PyTuple t -> "tuple";
+            case PyRange r -> "range";
+            case DictView v -> v.kind();
             case List<?> l -> "list";
             case Map<?, ?> m -> "dict";
             case Undefined u -> "Undefined";
             case Namespace n -> "Namespace";
+            case Cycler c -> "Cycler";
             case PyGenerator g -> "generator";
             case LoopContext l -> "LoopContext";
             case Macro m -> "Macro";
@@ -58,6 +63,7 @@ final class Py {
             case null -> false;
             case Boolean b -> b;
             case String s -> !s.isEmpty();
+            case Markup m -> !m.text().isEmpty();
             case Long l -> l != 0;
             case Double d -> d != 0.0;
             case Collection<?> c -> !c.isEmpty();
@@ -77,6 +83,7 @@ final class Py {
             case Long l -> l.toString();
             case Double d -> floatRepr(d);
             case Undefined u -> "";
+            case Markup m -> m.text();
             default -> repr(o);
         };
     }
@@ -94,6 +101,13 @@ final class Py {
         switch (o) {
             case null -> sb.append("None");
             case String s -> sb.append(PyStr.repr(s));
+            case PyRange r -> sb.append(r.repr());
+            case DictView v -> {
+                sb.append(v.kind()).append('(');
+                appendRepr(sb, new java.util.ArrayList<>(v), depth + 1);
+                sb.append(')');
+            }
+            case Markup m -> sb.append("Markup(").append(PyStr.repr(m.text())).append(')');
             case PyTuple t -> {
                 sb.append('(');
                 for (int i = 0; i < t.size(); i++) {
@@ -156,7 +170,7 @@ final class Py {
         if (d == 0.0) {
             return (1 / d < 0) ? "-0.0" : "0.0";
         }
-        BigDecimal bd = new BigDecimal(Double.toString(Math.abs(d))).stripTrailingZeros();
+        BigDecimal bd = shortest(Math.abs(d));
         String digits = bd.unscaledValue().toString();
         int exp = digits.length() - 1 - bd.scale();
         StringBuilder sb = new StringBuilder(24);
@@ -184,6 +198,24 @@ final class Py {
             sb.append("0.").append("0".repeat(-exp - 1)).append(digits);
         }
         return sb.toString();
+    }
+
+    /**
+     * The shortest decimal that reads back as {@code d}. Double.toString gives it for normal numbers (JDK 19+),
+     * but always prints two digits, so subnormals like 5e-324 need the search.
+     */
+    private static BigDecimal shortest(double d) {
+        BigDecimal bd = new BigDecimal(Double.toString(d)).stripTrailingZeros();
+        if (d < Double.MIN_NORMAL && bd.precision() > 1) {
+            BigDecimal exact = new BigDecimal(d);
+            for (int digits = 1; digits < bd.precision(); digits++) {
+                BigDecimal r = exact.round(new java.math.MathContext(digits, RoundingMode.HALF_EVEN));
+                if (r.doubleValue() == d) {
+                    return r.stripTrailingZeros();
+                }
+            }
+        }
+        return bd;
     }
 
     // ---- numbers ----
@@ -224,6 +256,9 @@ final class Py {
         if (a instanceof String s && b instanceof String t) {
             return s.concat(t);
         }
+        if ((a instanceof Markup || b instanceof Markup) && Markup.isStr(a) && Markup.isStr(b)) {
+            return Markup.concat(a, b);
+        }
         if (isNumber(a) && isNumber(b)) {
             if (isInt(a) && isInt(b)) {
                 return exact(() -> Math.addExact(asLong(a), asLong(b)));
@@ -235,7 +270,8 @@ final class Py {
             l.addAll(y);
             return PyTuple.of(l);
         }
-        if (a instanceof List<?> x && b instanceof List<?> y && !(a instanceof PyTuple) && !(b instanceof PyTuple)) {
+        if (a instanceof List<?> x && b instanceof List<?> y && !(a instanceof PyTuple) && !(b instanceof PyTuple)
+                && !(a instanceof DictView) && !(b instanceof DictView) && !(a instanceof PyRange) && !(b instanceof PyRange)) {
             List<Object> l = new ArrayList<>(x.size() + y.size());
             l.addAll(x);
             l.addAll(y);
@@ -244,7 +280,10 @@ final class Py {
         if (a instanceof String && !(b instanceof Undefined)) {
             throw typeError("can only concatenate str (not \"" + typeName(b) + "\") to str");
         }
-        if (a instanceof List<?> && !(a instanceof PyTuple) && !(b instanceof Undefined)) {
+        if (a instanceof PyTuple && !(b instanceof Undefined)) {
+            throw typeError("can only concatenate tuple (not \"" + typeName(b) + "\") to tuple");
+        }
+        if (a instanceof List<?> && !(a instanceof DictView) && !(a instanceof PyRange) && !(b instanceof Undefined)) {
             throw typeError("can only concatenate list (not \"" + typeName(b) + "\") to list");
         }
         throw unsupported("+", a, b);
@@ -260,6 +299,11 @@ final class Py {
         } catch (ArithmeticException e) {
             throw new TemplateException("OverflowError", "integer result too large");
         }
+    }
+
+    /** Markup's % escapes string arguments; other values are formatted as they are. */
+    private static Object escapeArg(Object o) {
+        return Markup.isStr(o) ? Markup.escape(o).text() : o;
     }
 
     static Object sub(Object a, Object b) {
@@ -337,6 +381,11 @@ final class Py {
         if (a instanceof String s) {
             return Formatting.percent(s, b);
         }
+        if (a instanceof Markup m) {
+            Object args = b instanceof PyTuple t ? new PyTuple(t.stream().map(Py::escapeArg).toArray())
+                    : escapeArg(b);
+            return new Markup(Formatting.percent(m.text(), args));
+        }
         if (isNumber(a) && isNumber(b)) {
             if (isInt(a) && isInt(b)) {
                 long y = asLong(b);
@@ -354,7 +403,7 @@ final class Py {
             if (r != 0 && (r < 0) != (y < 0)) {
                 r += y;
             }
-            return r;
+            return r == 0 ? Math.copySign(0.0, y) : r;
         }
         throw unsupported("%", a, b);
     }
@@ -408,6 +457,9 @@ final class Py {
         if (a == b) {
             return true;
         }
+        if (a instanceof Markup || b instanceof Markup) {
+            return eq(Markup.plain(a), Markup.plain(b));
+        }
         if (a == null || b == null) {
             return false;
         }
@@ -421,7 +473,9 @@ final class Py {
             return s.equals(b);
         }
         if (a instanceof List<?> x && b instanceof List<?> y) {
-            if ((a instanceof PyTuple) != (b instanceof PyTuple) || x.size() != y.size()) {
+            if (a.getClass() != b.getClass() && (a instanceof PyTuple || b instanceof PyTuple
+                    || a instanceof DictView || b instanceof DictView || a instanceof PyRange || b instanceof PyRange)
+                    || x.size() != y.size()) {
                 return false;
             }
             for (int i = 0; i < x.size(); i++) {
@@ -450,6 +504,9 @@ final class Py {
 
     /** Python ordering ({@code <}); raises TypeError for unorderable types. */
     static int compare(Object a, Object b, String op) {
+        if (a instanceof Markup || b instanceof Markup) {
+            return compare(Markup.plain(a), Markup.plain(b), op);
+        }
         if (isNumber(a) && isNumber(b)) {
             if (isInt(a) && isInt(b)) {
                 return Long.compare(asLong(a), asLong(b));
@@ -493,17 +550,19 @@ final class Py {
 
     /** Python's {@code item in container}. */
     static boolean contains(Object container, Object item) {
+        if (container instanceof Markup || item instanceof Markup) {
+            return contains(Markup.plain(container), Markup.plain(item));
+        }
         switch (container) {
             case String s -> {
                 if (item instanceof String t) {
                     return s.contains(t);
                 }
-                checkUndefined(item);
                 throw typeError("'in <string>' requires string as left operand, not " + typeName(item));
             }
             case Map<?, ?> m -> {
                 if (item instanceof String || item == null || item instanceof Boolean) {
-                    return m.containsKey(item);
+                    return mapHas(m, item);
                 }
                 for (Object k : m.keySet()) {
                     if (eq(k, item)) {
@@ -532,6 +591,9 @@ final class Py {
 
     @SuppressWarnings("unchecked")
     static Iterable<Object> iterate(Object o) {
+        if (o instanceof Markup m) {
+            return iterate(m.text());
+        }
         return switch (o) {
             case List<?> l -> (List<Object>) l;
             case Map<?, ?> m -> (Iterable<Object>) (Iterable<?>) m.keySet();
@@ -579,6 +641,7 @@ final class Py {
     static long len(Object o) {
         return switch (o) {
             case String s -> PyStr.length(s);
+            case Markup m -> PyStr.length(m.text());
             case Collection<?> c -> c.size();
             case Map<?, ?> m -> m.size();
             case Undefined u -> 0;
@@ -590,6 +653,12 @@ final class Py {
 
     /** {@code obj.name}: Python attribute first (methods), then item, as Jinja2's getattr. */
     static Object getattr(Object obj, String name) {
+        if (obj instanceof Undefined u) {
+            throw u.fail();
+        }
+        if (obj instanceof Markup m && !name.startsWith("_")) {
+            return getattr(m.text(), name);
+        }
         if (name.startsWith("_")) {
             return Undefined.unsafe(obj, name);
         }
@@ -611,6 +680,9 @@ final class Py {
                 if (obj instanceof Groupby.Group g) {
                     return g.attr(name);
                 }
+                if (obj instanceof DictView) {
+                    return Undefined.member(obj, name);
+                }
                 if (LIST_METHODS.contains(name) || (obj instanceof PyTuple && (name.equals("index")
                         || name.equals("count")))) {
                     return new BoundMethod(l, name);
@@ -627,6 +699,9 @@ final class Py {
             case LoopContext l -> {
                 return l.attr(name);
             }
+            case Cycler c -> {
+                return c.attr(name);
+            }
             case Undefined u -> throw u.fail();
             case null, default -> {
                 return Undefined.member(obj, name);
@@ -634,12 +709,35 @@ final class Py {
         }
     }
 
+    /** {@code Map.get} that tolerates maps refusing null keys ({@code Map.of}). */
+    static Object mapGet(Map<?, ?> m, Object key) {
+        try {
+            return m.get(key);
+        } catch (NullPointerException | ClassCastException e) {
+            return null;
+        }
+    }
+
+    static boolean mapHas(Map<?, ?> m, Object key) {
+        try {
+            return m.containsKey(key);
+        } catch (NullPointerException | ClassCastException e) {
+            return false;
+        }
+    }
+
     /** {@code obj[key]}: item first, then attribute for string keys, as Jinja2's getitem. */
     static Object getitem(Object obj, Object key) {
+        if (obj instanceof Markup m) {
+            return getitem(m.text(), key);
+        }
+        if (obj instanceof DictView) {
+            return Undefined.member(obj, key); // Jinja's getitem turns the TypeError into Undefined
+        }
         switch (obj) {
             case Map<?, ?> m -> {
-                Object v = m.get(key);
-                if (v != null || m.containsKey(key)) {
+                Object v = mapGet(m, key);
+                if (v != null || mapHas(m, key)) {
                     return v;
                 }
                 if (key instanceof Long || key instanceof Boolean || key instanceof Double) {
@@ -686,6 +784,9 @@ final class Py {
     /** Python slicing {@code obj[start:stop:step]} of lists, tuples and strings. */
     static Object slice(Object obj, Object start, Object stop, Object step) {
         checkUndefined(obj);
+        if (obj instanceof Markup m) {
+            obj = m.text();
+        }
         long st = step == null ? 1 : sliceIndex(step);
         if (st == 0) {
             throw new TemplateException("ValueError", "slice step cannot be zero");
@@ -713,10 +814,11 @@ final class Py {
             }
             return obj instanceof PyTuple ? PyTuple.of(out) : out;
         }
-        if (obj instanceof PyGenerator || obj instanceof Map) {
-            throw typeError("'" + typeName(obj) + "' object is not subscriptable");
+        // slices bypass Jinja's getitem, so Python's TypeError reaches the template
+        if (obj instanceof Map) {
+            throw typeError("unhashable type: 'slice'");
         }
-        return Undefined.member(obj, "slice");
+        throw typeError("'" + typeName(obj) + "' object is not subscriptable");
     }
 
     private static long sliceIndex(Object o) {

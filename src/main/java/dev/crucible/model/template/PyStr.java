@@ -183,14 +183,23 @@ final class PyStr {
         return s.toLowerCase(Locale.ROOT);
     }
 
+    /** Python's title-casing of one character (full mapping: ß -> Ss, ﬁ -> Fi). */
+    static String titleOf(int c) {
+        String up = Character.toString(c).toUpperCase(Locale.ROOT);
+        if (up.codePointCount(0, up.length()) == 1) {
+            return Character.toString(Character.toTitleCase(c));
+        }
+        int first = up.codePointAt(0);
+        return Character.toString(first) + up.substring(Character.charCount(first)).toLowerCase(Locale.ROOT);
+    }
+
     /** Python {@code str.capitalize()}: first character title-cased, the rest lower-cased. */
     static String capitalize(String s) {
         if (s.isEmpty()) {
             return s;
         }
         int first = s.codePointAt(0);
-        int n = Character.charCount(first);
-        return Character.toString(Character.toTitleCase(first)) + lower(s.substring(n));
+        return titleOf(first) + lower(s.substring(Character.charCount(first)));
     }
 
     /** Python {@code str.title()}: a cased character after an uncased one starts a word. */
@@ -200,20 +209,41 @@ final class PyStr {
         for (int i = 0; i < s.length(); ) {
             int c = s.codePointAt(i);
             i += Character.charCount(c);
-            if (prevCased) {
-                sb.appendCodePoint(Character.toLowerCase(c));
-            } else {
-                sb.appendCodePoint(Character.toTitleCase(c));
-            }
+            sb.append(prevCased ? Character.toString(c).toLowerCase(Locale.ROOT) : titleOf(c));
             prevCased = Character.isUpperCase(c) || Character.isLowerCase(c) || Character.isTitleCase(c);
+        }
+        return sb.toString();
+    }
+
+    /** Python {@code str.casefold()} for the common full foldings. */
+    static String casefold(String s) {
+        return lower(s).replace("ß", "ss").replace("ς", "σ");
+    }
+
+    /** Python {@code str.expandtabs(tabsize)}: tabs to the next multiple of tabsize, columns reset at newlines. */
+    static String expandtabs(String s, int tabsize) {
+        StringBuilder sb = new StringBuilder(s.length());
+        int col = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '\t') {
+                if (tabsize > 0) {
+                    int n = tabsize - col % tabsize;
+                    sb.append(" ".repeat(n));
+                    col += n;
+                }
+            } else {
+                sb.append(c);
+                col = c == '\n' || c == '\r' ? 0 : col + 1;
+            }
         }
         return sb.toString();
     }
 
     static String swapcase(String s) {
         StringBuilder sb = new StringBuilder(s.length());
-        s.codePoints().forEach(c -> sb.appendCodePoint(Character.isUpperCase(c) ? Character.toLowerCase(c)
-                : Character.isLowerCase(c) ? Character.toUpperCase(c) : c));
+        s.codePoints().forEach(c -> sb.append(Character.isUpperCase(c) ? Character.toString(c).toLowerCase(Locale.ROOT)
+                : Character.isLowerCase(c) ? Character.toString(c).toUpperCase(Locale.ROOT) : Character.toString(c)));
         return sb.toString();
     }
 

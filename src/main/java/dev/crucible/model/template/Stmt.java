@@ -245,14 +245,12 @@ abstract class Stmt {
         final String name;
         final Params params;
         final List<Stmt> body;
-        final boolean usesCaller;
 
-        MacroDef(int pos, String name, Params params, List<Stmt> body, boolean usesCaller) {
+        MacroDef(int pos, String name, Params params, List<Stmt> body) {
             super(pos);
             this.name = name;
             this.params = params;
             this.body = body;
-            this.usesCaller = usesCaller;
         }
 
         @Override

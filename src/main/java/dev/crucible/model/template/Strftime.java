@@ -42,8 +42,7 @@ final class Strftime {
                 case 'j' -> noPad ? Integer.toString(t.getDayOfYear()) : String.format("%03d", t.getDayOfYear());
                 case 'w' -> Integer.toString(t.getDayOfWeek().getValue() % 7);
                 case 'u' -> Integer.toString(t.getDayOfWeek().getValue());
-                case 'Z' -> t.getZone().getDisplayName(TextStyle.SHORT, Locale.US);
-                case 'z' -> t.getOffset().getId().equals("Z") ? "+0000" : t.getOffset().getId().replace(":", "");
+                case 'Z', 'z' -> ""; // transformers formats a naive datetime.now(): no zone
                 case 'D' -> format("%m/%d/%y", t);
                 case 'F' -> format("%Y-%m-%d", t);
                 case 'T' -> format("%H:%M:%S", t);

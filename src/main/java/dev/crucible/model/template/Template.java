@@ -1,7 +1,6 @@
 package dev.crucible.model.template;
 
 import java.time.ZonedDateTime;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -70,10 +69,5 @@ public final class Template {
      * transformers uses for the assistant-token mask.
      */
     public record Rendered(String text, List<int[]> generationSpans) {
-    }
-
-    /** A plain Java map suitable as render context (mutable copy). */
-    public static Map<String, Object> context() {
-        return new HashMap<>();
     }
 }

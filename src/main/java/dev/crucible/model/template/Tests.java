@@ -51,16 +51,16 @@ final class Tests {
         reg1(v -> v instanceof Boolean, "boolean");
         reg1(v -> Boolean.TRUE.equals(v), "true");
         reg1(v -> Boolean.FALSE.equals(v), "false");
-        reg1(v -> v instanceof String, "string");
+        reg1(Markup::isStr, "string");
         reg1(v -> v instanceof Map, "mapping");
         reg1(Py::isNumber, "number");
         reg1(v -> v instanceof Long, "integer");
         reg1(v -> v instanceof Double, "float");
-        reg1(v -> v instanceof String || v instanceof Collection || v instanceof Map, "sequence");
-        reg1(v -> v instanceof String || v instanceof Collection || v instanceof Map || v instanceof PyGenerator
+        reg1(v -> Markup.isStr(v) || v instanceof Collection || v instanceof Map || v instanceof Undefined, "sequence");
+        reg1(v -> Markup.isStr(v) || v instanceof Collection || v instanceof Map || v instanceof PyGenerator
                 || v instanceof Undefined, "iterable");
-        reg1(v -> v instanceof PyCallable, "callable");
-        reg1(v -> false, "escaped");
+        reg1(v -> v instanceof PyCallable || v instanceof Undefined, "callable"); // Undefined defines __call__
+        reg1(v -> v instanceof Markup, "escaped");
         reg1(v -> PyStr.isLowerStr(Py.str(v)), "lower");
         reg1(v -> PyStr.isUpperStr(Py.str(v)), "upper");
         reg1(v -> isOdd(v), "odd");

@@ -4,10 +4,6 @@ package dev.crucible.model.template;
 record Token(Type type, String value, int pos) {
     enum Type { DATA, VAR_BEGIN, VAR_END, BLOCK_BEGIN, BLOCK_END, NAME, STRING, INT, FLOAT, OP, EOF }
 
-    boolean is(Type t, String v) {
-        return type == t && value.equals(v);
-    }
-
     boolean isName(String v) {
         return type == Type.NAME && value.equals(v);
     }

@@ -12,7 +12,57 @@ final class Values {
     private Values() {
     }
 
+    /**
+     * The value as a template value. Values that already are (String, Long, Double, Boolean, null, and lists
+     * and maps of them) are used as they are, without a copy: templates cannot modify them.
+     */
     static Object toTemplateValue(Object v) {
+        return isTemplateValue(v, 0) ? v : convert(v);
+    }
+
+    private static boolean isTemplateValue(Object v, int depth) {
+        if (depth > 64) {
+            return false;
+        }
+        switch (v) {
+            case null -> {
+                return true;
+            }
+            case String s -> {
+                return true;
+            }
+            case Long l -> {
+                return true;
+            }
+            case Double d -> {
+                return true;
+            }
+            case Boolean b -> {
+                return true;
+            }
+            case List<?> l -> {
+                for (int i = 0, n = l.size(); i < n; i++) {
+                    if (!isTemplateValue(l.get(i), depth + 1)) {
+                        return false;
+                    }
+                }
+                return l instanceof java.util.RandomAccess;
+            }
+            case Map<?, ?> m -> {
+                for (Map.Entry<?, ?> e : m.entrySet()) {
+                    if (!(e.getKey() instanceof String) || !isTemplateValue(e.getValue(), depth + 1)) {
+                        return false;
+                    }
+                }
+                return true;
+            }
+            default -> {
+                return false;
+            }
+        }
+    }
+
+    private static Object convert(Object v) {
         return switch (v) {
             case null -> null;
             case String s -> s;
@@ -28,14 +78,14 @@ final class Values {
             case List<?> l -> {
                 List<Object> out = new ArrayList<>(l.size());
                 for (Object o : l) {
-                    out.add(toTemplateValue(o));
+                    out.add(convert(o));
                 }
                 yield out;
             }
             case Map<?, ?> m -> {
                 Map<Object, Object> out = new LinkedHashMap<>();
                 for (Map.Entry<?, ?> e : m.entrySet()) {
-                    out.put(toTemplateValue(e.getKey()), toTemplateValue(e.getValue()));
+                    out.put(convert(e.getKey()), convert(e.getValue()));
                 }
                 yield out;
             }

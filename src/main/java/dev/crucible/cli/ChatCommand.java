@@ -1,0 +1,72 @@
+package dev.crucible.cli;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "chat", mixinStandardHelpOptions = true,
+        description = "Talk to a model through its chat template. Lines from stdin are user turns; /reset starts "
+                + "over, /exit (or end of input) quits.")
+final class ChatCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "Hugging Face model directory with a tokenizer and chat template")
+    Path modelDir;
+
+    @Option(names = "--system", description = "system message for every conversation")
+    String system;
+
+    @Mixin
+    GenerateCommand.SamplingOptions sampling = new GenerateCommand.SamplingOptions();
+
+    @Override
+    public Integer call() throws IOException {
+        PrintWriter out = spec.commandLine().getOut();
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        try (LanguageModel model = new LanguageModel(modelDir)) {
+            var sampler = sampling.sampler();
+            List<Map<String, String>> messages = newConversation();
+            model.requireChatTemplate();
+            while (true) {
+                out.print("> ");
+                out.flush();
+                String line = in.readLine();
+                if (line == null || line.strip().equals("/exit")) {
+                    break;
+                }
+                if (line.strip().equals("/reset")) {
+                    messages = newConversation();
+                    continue;
+                }
+                messages.add(Map.of("role", "user", "content", line));
+                String reply = model.generate(model.chatIds(messages), sampling.maxNewTokens, sampler, out);
+                out.println();
+                messages.add(Map.of("role", "assistant", "content", reply));
+            }
+        }
+        return 0;
+    }
+
+    private List<Map<String, String>> newConversation() {
+        List<Map<String, String>> messages = new ArrayList<>();
+        if (system != null) {
+            messages.add(Map.of("role", "system", "content", system));
+        }
+        return messages;
+    }
+}

@@ -1,0 +1,127 @@
+package dev.crucible.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crucible.data.DatasetSpec;
+import dev.crucible.data.DatasetType;
+import dev.crucible.data.PackedSequence;
+import dev.crucible.data.SamplePacker;
+import dev.crucible.data.SftDataset;
+import dev.crucible.data.SftExample;
+import dev.crucible.io.ModelDirectory;
+import dev.crucible.model.Tokenizer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+@Command(name = "data", description = "Dataset tools.", subcommands = DataCommand.Preview.class)
+final class DataCommand {
+
+    @Command(name = "preview", description = "Tokenise an SFT dataset as `crucible sft` would: print its statistics and"
+            + " the first examples with the tokens that carry loss between \u27e6 and \u27e7 (or JSON with --json).")
+    static final class Preview implements Callable<Integer> {
+        private static final ObjectMapper JSON = new ObjectMapper();
+
+        @Spec
+        CommandSpec spec;
+
+        @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "Model directory whose tokenizer (and chat template) is used.")
+        Path modelDir;
+
+        @Parameters(index = "1", paramLabel = "DATASET", description = "Dataset file or directory (.jsonl, .json, .parquet, .csv).")
+        Path dataset;
+
+        @Option(names = "--type", required = true, paramLabel = "TYPE",
+                description = "alpaca, sharegpt, messages, completion or text.")
+        String type;
+
+        @Option(names = "--field", paramLabel = "FIELD", description = "Field to read (completion, text, messages, sharegpt).")
+        String field;
+
+        @Option(names = "--chat-template", paramLabel = "NAME|FILE|JINJA",
+                description = "tokenizer_default (the default), chatml, llama3, alpaca, a .jinja file or Jinja source.")
+        String chatTemplate;
+
+        @Option(names = "--sequence-len", paramLabel = "N", defaultValue = "2048", description = "Default: ${DEFAULT-VALUE}.")
+        int sequenceLen;
+
+        @Option(names = "--train-on-inputs", description = "Loss on every token, not only the responses.")
+        boolean trainOnInputs;
+
+        @Option(names = "--sample-packing", description = "Also report how the examples pack into sequences of --sequence-len.")
+        boolean samplePacking;
+
+        @Option(names = "--rows", paramLabel = "N", defaultValue = "3", description = "Examples to show. Default: ${DEFAULT-VALUE}.")
+        int rows;
+
+        @Option(names = "--json", description = "Print the shown examples as JSON lines {\"input_ids\", \"labels\"} after"
+                + " the statistics.")
+        boolean json;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            ModelDirectory model = ModelDirectory.open(modelDir);
+            SftDataset.Config config = new SftDataset.Config(
+                    List.of(new DatasetSpec(dataset, DatasetType.parse(type), field)), chatTemplate, sequenceLen,
+                    trainOnInputs, samplePacking, 0, 0);
+            try (Tokenizer tokenizer = Tokenizer.load(modelDir)) {
+                SftDataset ds = SftDataset.load(config, model, tokenizer);
+                out.println(ds.stats().summary(sequenceLen));
+                if (samplePacking) {
+                    List<PackedSequence> packed = ds.trainSequences();
+                    out.printf(Locale.ROOT, "sample packing: %,d examples in %,d sequences of %,d slots, %.1f%% filled%n",
+                            ds.train().size(), packed.size(), sequenceLen, 100 * SamplePacker.fill(packed, sequenceLen));
+                }
+                List<SftExample> shown = ds.train().subList(0, Math.min(rows, ds.train().size()));
+                for (int k = 0; k < shown.size(); k++) {
+                    SftExample e = shown.get(k);
+                    if (json) {
+                        out.println(toJson(e));
+                    } else {
+                        out.printf("%n--- example %d: %d tokens, %d with loss%n%s%n", k + 1, e.length(),
+                                e.trainableTokens(), marked(tokenizer, e));
+                    }
+                }
+            }
+            out.flush();
+            return 0;
+        }
+
+        private static ObjectNode toJson(SftExample e) {
+            ObjectNode node = JSON.createObjectNode();
+            ArrayNode ids = node.putArray("input_ids");
+            Arrays.stream(e.inputIds()).forEach(ids::add);
+            ArrayNode labels = node.putArray("labels");
+            Arrays.stream(e.labels()).forEach(labels::add);
+            return node;
+        }
+
+        /** The decoded example with each run of loss-carrying tokens between brackets. */
+        private static String marked(Tokenizer tokenizer, SftExample e) {
+            StringBuilder sb = new StringBuilder();
+            int i = 0;
+            while (i < e.length()) {
+                boolean loss = e.labels()[i] != SftExample.IGNORE_INDEX;
+                int j = i;
+                while (j < e.length() && (e.labels()[j] != SftExample.IGNORE_INDEX) == loss) {
+                    j++;
+                }
+                String text = tokenizer.decode(Arrays.copyOfRange(e.inputIds(), i, j));
+                sb.append(loss ? "\u27e6" + text + "\u27e7" : text);
+                i = j;
+            }
+            return sb.toString();
+        }
+    }
+}

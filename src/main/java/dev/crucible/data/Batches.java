@@ -1,0 +1,76 @@
+package dev.crucible.data;
+
+import dev.crucible.CrucibleException;
+import dev.crucible.model.Tokenizer;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Micro-batches: sequences right-padded to the longest in the batch. Padding takes the pad id, label -100, and
+ * forms its own trailing segment (sequence id one past the row's last example, positions from 0), so under the
+ * block-diagonal mask of {@link PackedSequence} every query still attends at least itself and nothing real
+ * attends padding.
+ */
+public final class Batches {
+    private Batches() {
+    }
+
+    /** A batch of {@code rows} x {@code seqLen} tokens, row-major. */
+    public record Batch(int rows, int seqLen, int[] inputIds, int[] labels, int[] positionIds, int[] sequenceIds) {
+        /** Whether, in {@code row}, query position {@code i} may attend key position {@code j}. */
+        public boolean attends(int row, int i, int j) {
+            return j <= i && sequenceIds[row * seqLen + i] == sequenceIds[row * seqLen + j];
+        }
+    }
+
+    /** The pad id: the tokenizer's pad token, else its EOS (as Axolotl does), else 0; padding never has loss. */
+    public static int padId(Tokenizer tokenizer) {
+        Integer pad = tokenizer.padTokenId();
+        if (pad == null) {
+            pad = tokenizer.eosTokenId();
+        }
+        return pad == null ? 0 : pad;
+    }
+
+    public static Batch collate(List<PackedSequence> sequences, int padId) {
+        int seqLen = 0;
+        for (PackedSequence s : sequences) {
+            seqLen = Math.max(seqLen, s.length());
+        }
+        int rows = sequences.size();
+        int[] ids = new int[rows * seqLen];
+        int[] labels = new int[rows * seqLen];
+        int[] positions = new int[rows * seqLen];
+        int[] seqIds = new int[rows * seqLen];
+        Arrays.fill(ids, padId);
+        Arrays.fill(labels, SftExample.IGNORE_INDEX);
+        for (int r = 0; r < rows; r++) {
+            PackedSequence s = sequences.get(r);
+            int base = r * seqLen;
+            int n = s.length();
+            System.arraycopy(s.inputIds(), 0, ids, base, n);
+            System.arraycopy(s.labels(), 0, labels, base, n);
+            System.arraycopy(s.positionIds(), 0, positions, base, n);
+            System.arraycopy(s.sequenceIds(), 0, seqIds, base, n);
+            for (int p = n; p < seqLen; p++) {
+                positions[base + p] = p - n;
+                seqIds[base + p] = s.examples();
+            }
+        }
+        return new Batch(rows, seqLen, ids, labels, positions, seqIds);
+    }
+
+    /** Consecutive batches of {@code microBatchSize} sequences (the last may be smaller). */
+    public static List<Batch> batches(List<PackedSequence> sequences, int microBatchSize, int padId) {
+        if (microBatchSize < 1) {
+            throw new CrucibleException("micro_batch_size must be at least 1, got " + microBatchSize);
+        }
+        List<Batch> out = new ArrayList<>();
+        for (int i = 0; i < sequences.size(); i += microBatchSize) {
+            out.add(collate(sequences.subList(i, Math.min(sequences.size(), i + microBatchSize)), padId));
+        }
+        return out;
+    }
+}

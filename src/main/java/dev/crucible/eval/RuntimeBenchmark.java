@@ -1,0 +1,228 @@
+package dev.crucible.eval;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crucible.io.ShardedWriter;
+import dev.crucible.io.TensorSpec;
+import dev.crucible.model.Transformer;
+import dev.crucible.nn.KVCache;
+import dev.crucible.tensor.DType;
+import dev.crucible.tensor.MatMul;
+import dev.crucible.tensor.Parallel;
+import dev.crucible.tensor.Tensor;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.lang.management.ManagementFactory;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Throughput of the runtime on this machine: matmul GFLOP/s, copy bandwidth, and prefill/decode tokens/s
+ * of a model with SmolLM2-135M's shape and random bf16 weights (written to a temporary directory and
+ * loaded like any checkpoint). Prints one JSON line per measurement, like the PyTorch anchor script.
+ */
+public final class RuntimeBenchmark {
+    /** A Llama-family shape. */
+    public record Shape(int hidden, int intermediate, int layers, int heads, int kvHeads, int vocab) {
+        public static final Shape SMOLLM_135M = new Shape(576, 1536, 30, 9, 3, 49152);
+        public static final Shape TINY = new Shape(256, 688, 4, 8, 4, 8192);
+    }
+
+    private final PrintStream out;
+    private final ObjectMapper json = new ObjectMapper();
+
+    public RuntimeBenchmark(PrintStream out) {
+        this.out = out;
+    }
+
+    private long cpuStart;
+    private long wallStart;
+
+    /** Starts the CPU-share clock of the next measurement. */
+    private void start() {
+        cpuStart = processCpuNanos();
+        wallStart = System.nanoTime();
+    }
+
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
+    }
+
+    /**
+     * Prints a measurement with {@code cpu_share}: the CPU time this process got over wall time times threads
+     * since {@link #start}. On a shared machine it says how much of the cores the numbers had.
+     */
+    private void emit(ObjectNode o) {
+        double wall = (System.nanoTime() - wallStart) * (double) Parallel.threads();
+        o.put("threads", Parallel.threads());
+        o.put("cpu_share", round((processCpuNanos() - cpuStart) / wall, 2));
+        out.println(o.toString());
+        out.flush();
+    }
+
+    /** Best-of-reps GFLOP/s of [n, k] x [m, k]^T with weights of {@code dtype}. */
+    public double matmul(DType dtype, int n, int k, int m, int reps) {
+        float[] x = random(n * k, 1, 1f);
+        Tensor heap = Tensor.fromFloats(dtype, random(m * k, 2, 0.05f), m, k);
+        Tensor w = Tensor.allocate(dtype, heap.shape(), Arena.global()); // native, like mapped weights
+        w.data().copyFrom(heap.data());
+        float[] y = new float[n * m];
+        start();
+        // warm up for 3 s of this thread's CPU time (a busy machine gives the JIT less than the wall clock suggests)
+        var threadBean = ManagementFactory.getThreadMXBean();
+        long warmCpu = threadBean.getCurrentThreadCpuTime() + 3_000_000_000L;
+        long warmWall = System.nanoTime() + 30_000_000_000L;
+        while (threadBean.getCurrentThreadCpuTime() < warmCpu && System.nanoTime() < warmWall) {
+            MatMul.multiply(x, n, k, w, y);
+        }
+        double best = Double.MAX_VALUE;
+        for (int r = 0; r < reps; r++) {
+            long t = System.nanoTime();
+            MatMul.multiply(x, n, k, w, y);
+            best = Math.min(best, (System.nanoTime() - t) / 1e9);
+        }
+        double gflops = 2.0 * n * k * m / best / 1e9;
+        ObjectNode o = json.createObjectNode().put("case", "matmul").put("dtype", dtype.safetensorsName())
+                .put("n", n).put("k", k).put("m", m).put("gflops", round(gflops, 1));
+        emit(o);
+        return gflops;
+    }
+
+    /** Bytes per second of a large copy (bytes copied / time, as memcpy bandwidth is usually quoted). */
+    public double copyBandwidth() {
+        long bytes = 512L << 20;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment a = arena.allocate(bytes, 64), b = arena.allocate(bytes, 64);
+            a.fill((byte) 1);
+            b.fill((byte) 2);
+            int threads = Parallel.threads();
+            long part = bytes / threads;
+            double best = Double.MAX_VALUE;
+            start();
+            for (int r = 0; r < 6; r++) {
+                long t = System.nanoTime();
+                Parallel.forEach(threads, i -> MemorySegment.copy(a, i * part, b, i * part, part));
+                best = Math.min(best, (System.nanoTime() - t) / 1e9);
+            }
+            double bw = bytes / best;
+            emit(json.createObjectNode().put("case", "copy").put("bytes", bytes).put("gb_per_s", round(bw / 1e9, 1)));
+            return bw;
+        }
+    }
+
+    /** Writes a Llama checkpoint of {@code shape} with random bf16 weights (tied embeddings, as SmolLM2). */
+    public static void writeRandomModel(Path dir, Shape s) throws IOException {
+        Files.createDirectories(dir);
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode c = json.createObjectNode();
+        c.putArray("architectures").add("LlamaForCausalLM");
+        c.put("model_type", "llama").put("hidden_size", s.hidden).put("intermediate_size", s.intermediate)
+                .put("num_hidden_layers", s.layers).put("num_attention_heads", s.heads)
+                .put("num_key_value_heads", s.kvHeads).put("vocab_size", s.vocab).put("rms_norm_eps", 1e-5)
+                .put("rope_theta", 100000.0).put("max_position_embeddings", 8192).put("tie_word_embeddings", true)
+                .put("hidden_act", "silu").put("torch_dtype", "bfloat16");
+        Files.writeString(dir.resolve("config.json"), c.toPrettyString());
+        int hd = s.hidden / s.heads;
+        List<TensorSpec> specs = new ArrayList<>();
+        specs.add(new TensorSpec("model.embed_tokens.weight", DType.BF16, new long[] {s.vocab, s.hidden}));
+        for (int l = 0; l < s.layers; l++) {
+            String p = "model.layers." + l + ".";
+            specs.add(new TensorSpec(p + "input_layernorm.weight", DType.BF16, new long[] {s.hidden}));
+            specs.add(new TensorSpec(p + "post_attention_layernorm.weight", DType.BF16, new long[] {s.hidden}));
+            specs.add(new TensorSpec(p + "self_attn.q_proj.weight", DType.BF16, new long[] {s.heads * hd, s.hidden}));
+            specs.add(new TensorSpec(p + "self_attn.k_proj.weight", DType.BF16, new long[] {s.kvHeads * hd, s.hidden}));
+            specs.add(new TensorSpec(p + "self_attn.v_proj.weight", DType.BF16, new long[] {s.kvHeads * hd, s.hidden}));
+            specs.add(new TensorSpec(p + "self_attn.o_proj.weight", DType.BF16, new long[] {s.hidden, s.heads * hd}));
+            specs.add(new TensorSpec(p + "mlp.gate_proj.weight", DType.BF16, new long[] {s.intermediate, s.hidden}));
+            specs.add(new TensorSpec(p + "mlp.up_proj.weight", DType.BF16, new long[] {s.intermediate, s.hidden}));
+            specs.add(new TensorSpec(p + "mlp.down_proj.weight", DType.BF16, new long[] {s.hidden, s.intermediate}));
+        }
+        specs.add(new TensorSpec("model.norm.weight", DType.BF16, new long[] {s.hidden}));
+        ShardedWriter writer = new ShardedWriter(dir, specs, Long.MAX_VALUE, Map.of("format", "pt"));
+        long seed = 0;
+        for (TensorSpec t : specs) {
+            int numel = Math.toIntExact(t.byteSize() / 2);
+            float[] v;
+            if (t.shape().length == 1) {
+                v = new float[numel];
+                java.util.Arrays.fill(v, 1f);
+            } else {
+                v = random(numel, ++seed, (float) (1 / Math.sqrt(t.shape()[1])));
+            }
+            Tensor bf = Tensor.fromFloats(DType.BF16, v, t.shape());
+            writer.writeBytes(t.name(), 0, MemorySegment.ofArray(bf.data().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)));
+        }
+        writer.finish();
+    }
+
+    /** tokens/s of one forward pass over batch x seq tokens computing every position's logits. */
+    public double prefill(Transformer model, int batch, int seq) {
+        start();
+        int[][] warm = randomTokens(batch, Math.min(64, seq), model.spec().vocab(), 3);
+        model.forward(warm, model.newCache(batch, warm[0].length), Transformer.Logits.ALL, null);
+        int[][] ids = randomTokens(batch, seq, model.spec().vocab(), 4);
+        long t = System.nanoTime();
+        model.forward(ids, model.newCache(batch, seq), Transformer.Logits.ALL, null);
+        double s = (System.nanoTime() - t) / 1e9;
+        double tps = batch * seq / s;
+        emit(json.createObjectNode().put("case", "prefill").put("batch", batch).put("seq", seq)
+                .put("seconds", round(s, 3)).put("tokens_per_s", round(tps, 1)));
+        return tps;
+    }
+
+    /** tokens/s of greedy one-token steps (batch 1) after a 16-token prompt; also the bandwidth floor. */
+    public double decode(Transformer model, int tokens, double copyBytesPerSecond) {
+        start();
+        int[][] prompt = randomTokens(1, 16, model.spec().vocab(), 5);
+        double best = 0;
+        for (int round = 0; round < 2; round++) { // the first round warms the JIT
+            KVCache cache = model.newCache(1, 16 + tokens);
+            float[] logits = model.forward(prompt, cache, Transformer.Logits.LAST, null);
+            long t = System.nanoTime();
+            for (int i = 0; i < tokens; i++) {
+                logits = model.forward(new int[][] {{Sampler.argmax(logits, 0, logits.length)}}, cache,
+                        Transformer.Logits.LAST, null);
+            }
+            best = Math.max(best, tokens / ((System.nanoTime() - t) / 1e9));
+        }
+        long bytes = model.weights().matrixBytes();
+        double floor = copyBytesPerSecond / bytes;
+        emit(json.createObjectNode().put("case", "decode").put("batch", 1).put("tokens", tokens)
+                .put("tokens_per_s", round(best, 2)).put("weight_bytes", bytes)
+                .put("bandwidth_floor_tokens_per_s", round(floor, 1)).put("floor_ratio", round(floor / best, 2)));
+        return best;
+    }
+
+    private static int[][] randomTokens(int batch, int seq, int vocab, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int[][] ids = new int[batch][seq];
+        for (int[] row : ids) {
+            for (int i = 0; i < seq; i++) {
+                row[i] = r.nextInt(vocab);
+            }
+        }
+        return ids;
+    }
+
+    private static float[] random(int n, long seed, float scale) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) ((r.nextDouble() * 2 - 1) * scale * Math.sqrt(3));
+        }
+        return v;
+    }
+
+    private static double round(double v, int digits) {
+        double f = Math.pow(10, digits);
+        return Math.round(v * f) / f;
+    }
+}

@@ -1,0 +1,348 @@
+package dev.crucible.model;
+
+import dev.crucible.CrucibleException;
+import dev.crucible.io.Checkpoint;
+import dev.crucible.io.ModelConfig;
+import dev.crucible.io.ModelDirectory;
+import dev.crucible.nn.Attention;
+import dev.crucible.nn.KVCache;
+import dev.crucible.nn.RmsNorm;
+import dev.crucible.nn.RotaryEmbedding;
+import dev.crucible.tensor.MatMul;
+import dev.crucible.tensor.MatMul.Projection;
+import dev.crucible.tensor.Parallel;
+import dev.crucible.tensor.Tensor;
+import dev.crucible.tensor.VectorMath;
+
+import java.nio.file.Path;
+
+/**
+ * The decoder-only transformer of every registered family, driven by {@link TransformerSpec}: one code path
+ * whose branches are the family's features. Computes in float32 from weights in their stored dtype.
+ * A call to {@link #forward} appends tokens to a {@link KVCache}: a whole prompt batch (prefill) or one
+ * token per sequence (decode) are the same call.
+ */
+public final class Transformer implements AutoCloseable {
+    /** Which positions get logits. */
+    public enum Logits { ALL, LAST, NONE }
+
+    /** Receives transformers' {@code hidden_states[index]} as [tokens, hidden] for the whole batch. */
+    @FunctionalInterface
+    public interface HiddenStates {
+        void accept(int index, float[] states);
+    }
+
+    private static final int QUERY_BLOCK = 16;
+    private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[0]);
+
+    private final TransformerSpec spec;
+    private final TransformerWeights weights;
+    private final AutoCloseable resources;
+
+    public Transformer(TransformerSpec spec, TransformerWeights weights, AutoCloseable resources) {
+        this.spec = spec;
+        this.weights = weights;
+        this.resources = resources;
+    }
+
+    /** Opens a Hugging Face model directory; the weights stay memory-mapped until {@link #close}. */
+    public static Transformer load(Path modelDir) {
+        ModelConfig config = ModelDirectory.open(modelDir).config();
+        TransformerSpec spec = TransformerSpec.of(config);
+        Checkpoint checkpoint = Checkpoint.open(modelDir);
+        try {
+            return new Transformer(spec, TransformerWeights.load(checkpoint, spec), checkpoint);
+        } catch (RuntimeException e) {
+            checkpoint.close();
+            throw e;
+        }
+    }
+
+    public TransformerSpec spec() {
+        return spec;
+    }
+
+    public TransformerWeights weights() {
+        return weights;
+    }
+
+    public KVCache newCache(int batch, int capacity) {
+        return new KVCache(spec.layers(), batch, spec.kvHeads() * spec.headDim(), capacity);
+    }
+
+    /**
+     * Appends {@code tokens[b]} (all of equal length) to sequence b of {@code cache} and returns the logits
+     * the mode asks for: [batch, seq, vocab] for ALL, [batch, vocab] for LAST, null for NONE.
+     */
+    public float[] forward(int[][] tokens, KVCache cache, Logits mode, HiddenStates hiddenStates) {
+        int batch = tokens.length;
+        int seq = tokens[0].length;
+        if (batch != cache.batch()) {
+            throw new IllegalArgumentException(batch + " sequences for a cache of " + cache.batch());
+        }
+        for (int[] row : tokens) {
+            if (row.length != seq) {
+                throw new IllegalArgumentException("all sequences of a batch must have the same length");
+            }
+        }
+        int n = batch * seq;
+        int h = spec.hidden();
+        int start = cache.length();
+        cache.reserve(start + seq);
+
+        float[] x = embed(tokens, n);
+        emit(hiddenStates, 0, x);
+        RotaryEmbedding.Table rope = spec.rope().table(start, seq, start + seq);
+        float[] normed = new float[n * h];
+        float[] delta = new float[n * h];
+        for (int l = 0; l < spec.layers(); l++) {
+            TransformerWeights.Layer w = weights.layer(l);
+            w.inputNorm().apply(x, n, normed);
+            attention(l, w, normed, n, batch, seq, start, rope, cache, delta);
+            if (w.preFeedforwardNorm() != null) { // Gemma 2 sandwich: norm each branch's output too
+                w.postAttentionNorm().apply(delta, n, delta);
+                VectorMath.addInPlace(x, delta, n * h);
+                w.preFeedforwardNorm().apply(x, n, normed);
+                mlp(w, normed, n, delta);
+                w.postFeedforwardNorm().apply(delta, n, delta);
+            } else {
+                VectorMath.addInPlace(x, delta, n * h);
+                w.postAttentionNorm().apply(x, n, normed);
+                mlp(w, normed, n, delta);
+            }
+            VectorMath.addInPlace(x, delta, n * h);
+            if (l + 1 < spec.layers()) {
+                emit(hiddenStates, l + 1, x);
+            }
+        }
+        cache.advance(seq);
+        weights.finalNorm().apply(x, n, x);
+        emit(hiddenStates, spec.layers(), x);
+        return switch (mode) {
+            case NONE -> null;
+            case ALL -> logits(x, n);
+            case LAST -> {
+                float[] last = new float[batch * h];
+                for (int b = 0; b < batch; b++) {
+                    System.arraycopy(x, ((b + 1) * seq - 1) * h, last, b * h, h);
+                }
+                yield logits(last, batch);
+            }
+        };
+    }
+
+    private static void emit(HiddenStates sink, int index, float[] x) {
+        if (sink != null) {
+            sink.accept(index, x.clone());
+        }
+    }
+
+    private float[] embed(int[][] tokens, int n) {
+        int h = spec.hidden();
+        float[] x = new float[n * h];
+        Tensor table = weights.embedding();
+        int seq = tokens[0].length;
+        for (int b = 0; b < tokens.length; b++) {
+            for (int t = 0; t < seq; t++) {
+                int id = tokens[b][t];
+                if (id < 0 || id >= spec.vocab()) {
+                    throw new CrucibleException("token id " + id + " is outside the vocabulary [0, " + spec.vocab() + ")");
+                }
+                table.readFloats((long) id * h, x, (b * seq + t) * h, h);
+            }
+        }
+        if (spec.embeddingScale() != 0) {
+            float s = spec.embeddingScale();
+            for (int i = 0; i < x.length; i++) {
+                x[i] *= s;
+            }
+        }
+        return x;
+    }
+
+    private float[] logits(float[] states, int rows) {
+        float[] out = new float[rows * spec.vocab()];
+        MatMul.multiply(states, rows, spec.hidden(), weights.lmHead(), out);
+        float cap = spec.finalSoftCap();
+        if (cap > 0) {
+            for (int i = 0; i < out.length; i++) {
+                out[i] = (float) Math.tanh(out[i] / cap) * cap;
+            }
+        }
+        return out;
+    }
+
+    private void attention(int layer, TransformerWeights.Layer w, float[] normed, int n, int batch, int seq, int start,
+                           RotaryEmbedding.Table rope, KVCache cache, float[] out) {
+        int d = spec.headDim();
+        int heads = spec.heads();
+        int kvHeads = spec.kvHeads();
+        int qw = heads * d;
+        int kvw = kvHeads * d;
+        int width = spec.qkvWidth();
+        float[] qkv = new float[n * width];
+        if (w.qkv() != null) {
+            MatMul.multiply(normed, n, spec.hidden(), new Projection(w.qkv(), null, qkv, width, 0));
+        } else {
+            MatMul.multiply(normed, n, spec.hidden(), new Projection(w.q(), w.qBias(), qkv, width, 0),
+                    new Projection(w.k(), w.kBias(), qkv, width, qw), new Projection(w.v(), w.vBias(), qkv, width, qw + kvw));
+        }
+        for (int b = 0; b < batch; b++) {
+            float[] keys = cache.keys(layer, b);
+            float[] values = cache.values(layer, b);
+            for (int t = 0; t < seq; t++) {
+                int row = (b * seq + t) * width;
+                if (w.queryNorm() != null) {
+                    w.queryNorm().apply(qkv, row, d, heads, qkv, row, d);
+                    w.keyNorm().apply(qkv, row + qw, d, kvHeads, qkv, row + qw, d);
+                }
+                rope.rotate(qkv, row, heads, t);
+                rope.rotate(qkv, row + qw, kvHeads, t);
+                System.arraycopy(qkv, row + qw, keys, (start + t) * kvw, kvw);
+                System.arraycopy(qkv, row + qw + kvw, values, (start + t) * kvw, kvw);
+            }
+        }
+        Attention attn = new Attention(d, spec.attentionScale(), spec.attentionSoftCap(), spec.slidingWindows()[layer]);
+        float[] context = new float[n * qw];
+        int queryBlocks = (seq + QUERY_BLOCK - 1) / QUERY_BLOCK;
+        int group = heads / kvHeads;
+        long work = (long) batch * heads * seq * (start + seq) * d;
+        Parallel.forEach(batch * heads * queryBlocks, work, task -> {
+            int b = task / (heads * queryBlocks);
+            int head = task / queryBlocks % heads;
+            int t0 = task % queryBlocks * QUERY_BLOCK;
+            float[] scores = SCORES.get();
+            if (scores.length < start + seq) {
+                scores = new float[start + seq];
+                SCORES.set(scores);
+            }
+            float[] keys = cache.keys(layer, b);
+            float[] values = cache.values(layer, b);
+            for (int t = t0; t < Math.min(seq, t0 + QUERY_BLOCK); t++) {
+                int token = b * seq + t;
+                attn.attend(qkv, token * width + head * d, start + t, keys, values, kvw, head / group * d,
+                        context, token * qw + head * d, scores);
+            }
+        });
+        MatMul.multiply(context, n, qw, w.o(), out);
+    }
+
+    private void mlp(TransformerWeights.Layer w, float[] normed, int n, float[] out) {
+        if (w.router() != null) {
+            mixtureOfExperts(w, normed, n, out);
+            return;
+        }
+        int inter = spec.intermediate();
+        float[] gateUp = new float[n * 2 * inter];
+        if (w.gateUp() != null) {
+            MatMul.multiply(normed, n, spec.hidden(), new Projection(w.gateUp(), null, gateUp, 2 * inter, 0));
+        } else {
+            MatMul.multiply(normed, n, spec.hidden(), new Projection(w.gate(), null, gateUp, 2 * inter, 0),
+                    new Projection(w.up(), null, gateUp, 2 * inter, inter));
+        }
+        float[] act = new float[n * inter];
+        spec.activation().gate(gateUp, 2 * inter, 0, inter, n, inter, act);
+        MatMul.multiply(act, n, inter, w.down(), out);
+    }
+
+    /**
+     * Mixtral's sparse MLP: softmax over the router logits, the top-k experts per token with their
+     * probabilities renormalised to sum to one, each expert applied to its tokens, in expert order.
+     */
+    private void mixtureOfExperts(TransformerWeights.Layer w, float[] normed, int n, float[] out) {
+        int h = spec.hidden();
+        int experts = spec.experts();
+        int topK = spec.expertsPerToken();
+        float[] routerLogits = new float[n * experts];
+        MatMul.multiply(normed, n, h, w.router(), routerLogits);
+        int[][] chosen = new int[n][];
+        float[][] gates = new float[n][];
+        for (int t = 0; t < n; t++) {
+            float[] probs = softmax(routerLogits, t * experts, experts);
+            chosen[t] = topK(probs, topK);
+            gates[t] = new float[topK];
+            float sum = 0;
+            for (int i = 0; i < topK; i++) {
+                sum += probs[chosen[t][i]];
+            }
+            for (int i = 0; i < topK; i++) {
+                gates[t][i] = probs[chosen[t][i]] / sum;
+            }
+        }
+        java.util.Arrays.fill(out, 0, n * h, 0f);
+        int inter = spec.intermediate();
+        for (int e = 0; e < experts; e++) {
+            int count = 0;
+            int[] rows = new int[n];
+            float[] weight = new float[n];
+            for (int t = 0; t < n; t++) {
+                for (int i = 0; i < topK; i++) {
+                    if (chosen[t][i] == e) {
+                        rows[count] = t;
+                        weight[count++] = gates[t][i];
+                    }
+                }
+            }
+            if (count == 0) {
+                continue;
+            }
+            float[] in = new float[count * h];
+            for (int r = 0; r < count; r++) {
+                System.arraycopy(normed, rows[r] * h, in, r * h, h);
+            }
+            float[] gateUp = new float[count * 2 * inter];
+            MatMul.multiply(in, count, h, new Projection(w.expertGate()[e], null, gateUp, 2 * inter, 0),
+                    new Projection(w.expertUp()[e], null, gateUp, 2 * inter, inter));
+            float[] act = new float[count * inter];
+            spec.activation().gate(gateUp, 2 * inter, 0, inter, count, inter, act);
+            float[] y = new float[count * h];
+            MatMul.multiply(act, count, inter, w.expertDown()[e], y);
+            for (int r = 0; r < count; r++) {
+                VectorMath.axpy(weight[r], y, r * h, out, rows[r] * h, h);
+            }
+        }
+    }
+
+    private static float[] softmax(float[] x, int offset, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            max = Math.max(max, x[offset + i]);
+        }
+        float[] p = new float[n];
+        float sum = 0;
+        for (int i = 0; i < n; i++) {
+            p[i] = (float) Math.exp(x[offset + i] - max);
+            sum += p[i];
+        }
+        for (int i = 0; i < n; i++) {
+            p[i] /= sum;
+        }
+        return p;
+    }
+
+    /** Indices of the k largest values, largest first; ties go to the lower index. */
+    private static int[] topK(float[] values, int k) {
+        int[] idx = new int[k];
+        boolean[] taken = new boolean[values.length];
+        for (int i = 0; i < k; i++) {
+            int best = -1;
+            for (int j = 0; j < values.length; j++) {
+                if (!taken[j] && (best < 0 || values[j] > values[best])) {
+                    best = j;
+                }
+            }
+            taken[best] = true;
+            idx[i] = best;
+        }
+        return idx;
+    }
+
+    @Override
+    public void close() {
+        try {
+            resources.close();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -153,7 +153,10 @@ public final class ShardedWriter implements AutoCloseable {
                     + " falls outside tensor '" + name + "' (" + slot.info.byteSize() + " bytes)");
         }
         try {
-            writeFully(slot.channel, bytes.asByteBuffer(), slot.dataStart + slot.info.begin() + byteOffset);
+            // Heap segments over float[]/long[] arrays cannot be viewed as a ByteBuffer, so they are copied.
+            ByteBuffer buf = bytes.isNative() ? bytes.asByteBuffer()
+                    : ByteBuffer.wrap(bytes.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+            writeFully(slot.channel, buf, slot.dataStart + slot.info.begin() + byteOffset);
         } catch (IOException e) {
             throw new CrucibleException(slot.file + ": write failed: " + e.getMessage(), e);
         }

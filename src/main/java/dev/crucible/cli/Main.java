@@ -9,6 +9,7 @@ import picocli.CommandLine.Command;
         description = "Fine-tune and merge large language models on the JVM.",
         subcommands = {
                 InspectCommand.class,
+                LoraCommand.class,
         })
 public final class Main {
     public static void main(String[] args) {

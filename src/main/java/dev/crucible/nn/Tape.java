@@ -1,0 +1,32 @@
+package dev.crucible.nn;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Records, as ops run forward, how to send each result's gradient back to its inputs; {@link #backward} replays
+ * those steps in reverse. Ops whose inputs need no gradient record nothing.
+ */
+public final class Tape {
+    private final List<Runnable> steps = new ArrayList<>();
+
+    void record(Runnable backwardStep) {
+        steps.add(backwardStep);
+    }
+
+    /** Seeds d(loss)/d(loss) = 1 and runs every recorded step from last to first; the tape is then empty. */
+    public void backward(Var loss) {
+        if (loss.size() != 1) {
+            throw new IllegalArgumentException("backward needs a scalar loss, got " + java.util.Arrays.toString(loss.shape()));
+        }
+        loss.grad()[0] += 1f;
+        for (int i = steps.size() - 1; i >= 0; i--) {
+            steps.get(i).run();
+        }
+        steps.clear();
+    }
+
+    public int size() {
+        return steps.size();
+    }
+}

@@ -1,0 +1,117 @@
+package dev.crucible.nn;
+
+import dev.crucible.io.Checkpoint;
+import dev.crucible.io.ModelConfig;
+import dev.crucible.io.SafetensorsFile;
+import dev.crucible.train.AdamW;
+import dev.crucible.train.LoraAdapter;
+import dev.crucible.train.LoraModule;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The training forward and backward of the Llama fixture against transformers and PEFT (float32 references). */
+class LlamaTrainingTest {
+    static final Path LLAMA = Path.of("testdata/hf/models/llama");
+    static final Path ADAPTERS = Path.of("testdata/hf/adapters");
+
+    static int[] ints(SafetensorsFile f, String name) {
+        var t = f.tensor(name);
+        int[] out = new int[(int) t.numel()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (int) t.getLong(i);
+        }
+        return out;
+    }
+
+    /** max |a - b| / max |b|, the fixtures' relative error. */
+    static double relativeError(float[] got, float[] want) {
+        double maxDiff = 0;
+        double maxRef = 0;
+        for (int i = 0; i < want.length; i++) {
+            maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+            maxRef = Math.max(maxRef, Math.abs(want[i]));
+        }
+        return maxDiff / maxRef;
+    }
+
+    @Test
+    void fullFineTuningLossAndEveryGradientMatchTransformers() {
+        ModelConfig config = ModelConfig.read(LLAMA.resolve("config.json"));
+        List<Parameter> params = new ArrayList<>();
+        try (Checkpoint ckpt = Checkpoint.open(LLAMA);
+             SafetensorsFile ref = SafetensorsFile.open(Path.of("testdata/hf/training/full_step/reference.safetensors"))) {
+            LlamaTraining model = new LlamaTraining(config, LlamaTraining.loadWeights(ckpt, true, params), Map.of());
+            int[] ids = ints(ref, "input_ids");
+            int[] labels = ints(ref, "labels");
+            Tape tape = new Tape();
+            LlamaTraining.Output out = model.forward(tape, ids, 2, 12, labels, null);
+            assertEquals(ref.tensor("loss").getFloat(0), out.loss().value()[0], 1e-5 * ref.tensor("loss").getFloat(0));
+            assertEquals(2 * (12 - 4), out.lossTokens());
+            tape.backward(out.loss());
+            assertEquals(30, params.size());
+            double worst = 0;
+            for (Parameter p : params) {
+                double err = relativeError(p.grad(), ref.tensor("grad." + p.name()).toFloatArray());
+                worst = Math.max(worst, err);
+                assertTrue(err <= 1e-4, p.name() + ": relative error " + err);
+            }
+            System.out.println("full: loss " + out.loss().value()[0] + ", worst gradient relative error " + worst);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"lora", "rslora", "dora"})
+    void adapterLogitsLossGradientsAndStepMatchPeft(String kind) {
+        ModelConfig config = ModelConfig.read(LLAMA.resolve("config.json"));
+        LoraAdapter adapter = LoraAdapter.load(ADAPTERS.resolve(kind));
+        List<Parameter> params = new ArrayList<>();
+        Map<String, LoraOps.Adapter> adapters = new LinkedHashMap<>();
+        for (LoraModule m : adapter.modules().values()) {
+            Parameter a = new Parameter(LoraAdapter.parameterName(m.path(), LoraAdapter.Part.A), m.a(), m.r(), m.in());
+            Parameter b = new Parameter(LoraAdapter.parameterName(m.path(), LoraAdapter.Part.B), m.b(), m.out(), m.r());
+            params.add(a);
+            params.add(b);
+            Var magnitude = null;
+            if (m.isDora()) {
+                Parameter mag = new Parameter(LoraAdapter.parameterName(m.path(), LoraAdapter.Part.MAGNITUDE), m.magnitude(), m.out());
+                params.add(mag);
+                magnitude = Var.of(mag);
+            }
+            adapters.put(m.path(), new LoraOps.Adapter(Var.of(a), Var.of(b), magnitude, m.scaling(), 0));
+        }
+        try (Checkpoint ckpt = Checkpoint.open(LLAMA);
+             SafetensorsFile ref = SafetensorsFile.open(ADAPTERS.resolve(kind).resolve("reference.safetensors"))) {
+            LlamaTraining model = new LlamaTraining(config, LlamaTraining.loadWeights(ckpt, false, null), adapters);
+            Tape tape = new Tape();
+            LlamaTraining.Output out = model.forward(tape, ints(ref, "input_ids"), 2, 12, ints(ref, "labels"), null);
+            double logitsErr = relativeError(out.logits().value(), ref.tensor("logits").toFloatArray());
+            assertTrue(logitsErr <= 1e-5, "logits relative error " + logitsErr);
+            float loss = ref.tensor("loss").getFloat(0);
+            assertEquals(loss, out.loss().value()[0], 1e-5 * loss);
+            tape.backward(out.loss());
+            double worst = 0;
+            for (Parameter p : params) {
+                double err = relativeError(p.grad(), ref.tensor("grad." + p.name()).toFloatArray());
+                worst = Math.max(worst, err);
+                assertTrue(err <= 1e-4, p.name() + ": relative error " + err);
+            }
+            new AdamW(0.9, 0.999, 1e-8, 0.01).step(params, 1e-3);
+            double worstStep = 0;
+            for (Parameter p : params) {
+                worstStep = Math.max(worstStep, relativeError(p.data(), ref.tensor("after_adamw." + p.name()).toFloatArray()));
+            }
+            assertTrue(worstStep <= 1e-5, "after one AdamW step from our own gradients: " + worstStep);
+            System.out.println(kind + ": logits " + logitsErr + ", worst gradient " + worst + ", after AdamW " + worstStep);
+        }
+    }
+}

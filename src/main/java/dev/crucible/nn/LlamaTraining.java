@@ -22,14 +22,24 @@ public final class LlamaTraining {
 
     private final ModelConfig config;
     private final Map<String, Var> weights;
+    private final Map<String, FrozenWeight> frozenLinear;
     private final Map<String, LoraOps.Adapter> adapters;
 
-    /**
-     * @param weights  every tensor of the checkpoint by name: trainable ({@link Var#of}) or frozen ({@link Var#constant})
-     * @param adapters adapters by module path ({@code model.layers.0.self_attn.q_proj}); empty for full fine-tuning
-     */
+    /** A model whose weights are all float32 Vars (full fine-tuning, LoRA, DoRA). */
     public LlamaTraining(ModelConfig config, Map<String, Var> weights, Map<String, LoraOps.Adapter> adapters) {
-        Architecture.Features f = Architecture.ofOrInfer(config, weights.keySet()).features();
+        this(config, weights, Map.of(), adapters);
+    }
+
+    /**
+     * @param weights      tensors by name: trainable ({@link Var#of}) or frozen ({@link Var#constant})
+     * @param frozenLinear linear weights held outside {@code weights} by module path, e.g. NF4 for QLoRA
+     * @param adapters     adapters by module path ({@code model.layers.0.self_attn.q_proj}); empty for full fine-tuning
+     */
+    public LlamaTraining(ModelConfig config, Map<String, Var> weights, Map<String, FrozenWeight> frozenLinear,
+                         Map<String, LoraOps.Adapter> adapters) {
+        java.util.Set<String> names = new java.util.HashSet<>(weights.keySet());
+        frozenLinear.keySet().forEach(m -> names.add(m + ".weight"));
+        Architecture.Features f = Architecture.ofOrInfer(config, names).features();
         if (f.qkNorm() || f.fusedQkv() || f.fusedGateUp() || f.moe() || f.sandwichNorms() || f.unitOffsetNorm()
                 || f.embeddingScale() || f.geluTanh() || f.softCapping() || f.alternatingSlidingWindow()) {
             throw new CrucibleException("model_type '" + config.modelType() + "': the training forward supports"
@@ -41,6 +51,7 @@ public final class LlamaTraining {
         }
         this.config = config;
         this.weights = weights;
+        this.frozenLinear = frozenLinear;
         this.adapters = adapters;
     }
 
@@ -49,8 +60,17 @@ public final class LlamaTraining {
      * {@code trainable}, else as constants.
      */
     public static Map<String, Var> loadWeights(Checkpoint checkpoint, boolean trainable, List<Parameter> parameters) {
+        return loadWeights(checkpoint, trainable, parameters, java.util.Set.of());
+    }
+
+    /** As {@link #loadWeights(Checkpoint, boolean, List)}, leaving out the tensors named in {@code skip}. */
+    public static Map<String, Var> loadWeights(Checkpoint checkpoint, boolean trainable, List<Parameter> parameters,
+                                               java.util.Set<String> skip) {
         Map<String, Var> out = new LinkedHashMap<>();
         for (String name : checkpoint.names()) {
+            if (skip.contains(name)) {
+                continue;
+            }
             var t = checkpoint.tensor(name);
             int[] shape = new int[t.rank()];
             for (int i = 0; i < shape.length; i++) {
@@ -76,10 +96,28 @@ public final class LlamaTraining {
         return w;
     }
 
+    /**
+     * QLoRA's frozen base: every 2-D weight inside the decoder layers quantised to NF4 with double quantisation
+     * (bitsandbytes leaves the embeddings and the head in float), by module path.
+     */
+    public static Map<String, FrozenWeight> quantizeLayerLinears(Checkpoint checkpoint) {
+        Map<String, FrozenWeight> out = new LinkedHashMap<>();
+        for (String module : LinearLayers.inDecoderLayers(checkpoint)) {
+            var t = checkpoint.tensor(module + ".weight");
+            out.put(module, FrozenWeight.nf4(dev.crucible.tensor.Nf4Weight.quantize(t.toFloatArray(),
+                    Math.toIntExact(t.dim(0)), Math.toIntExact(t.dim(1)), true)));
+        }
+        return out;
+    }
+
     private Var project(Tape tape, Var x, String module, SplittableRandom rng) {
-        Var w = weight(module + ".weight");
         Var bias = weights.get(module + ".bias");
         LoraOps.Adapter adapter = adapters.get(module);
+        FrozenWeight frozen = frozenLinear.get(module);
+        if (frozen != null) {
+            return adapter == null ? Ops.linear(tape, x, frozen, bias) : LoraOps.loraLinear(tape, x, frozen, bias, adapter, rng);
+        }
+        Var w = weight(module + ".weight");
         return adapter == null ? Ops.linear(tape, x, w, bias) : LoraOps.loraLinear(tape, x, w, bias, adapter, rng);
     }
 

@@ -16,10 +16,25 @@ public final class LoraOps {
     public record Adapter(Var a, Var b, Var magnitude, double scaling, double dropout) {
     }
 
+    /** The adapted layer on a float32 weight Var (trainable or not). */
     public static Var loraLinear(Tape tape, Var x, Var w, Var bias, Adapter ad, SplittableRandom rng) {
+        return loraLinear(tape, x, FrozenWeight.dense(w.value(), w.dim(0), w.dim(1)), w, bias, ad, rng);
+    }
+
+    /** The adapted layer on a frozen weight, e.g. NF4 for QLoRA. */
+    public static Var loraLinear(Tape tape, Var x, FrozenWeight w, Var bias, Adapter ad, SplittableRandom rng) {
+        return loraLinear(tape, x, w, null, bias, ad, rng);
+    }
+
+    /** {@code trainableW} is W as a Var when its gradient is wanted (a float base), else null. */
+    private static Var loraLinear(Tape tape, Var x, FrozenWeight w, Var trainableW, Var bias, Adapter ad,
+                                  SplittableRandom rng) {
         int n = x.dim(0);
         int in = x.dim(1);
-        int out = w.dim(0);
+        int out = w.rows();
+        if (w.cols() != in) {
+            throw new IllegalArgumentException("lora linear: x has " + in + " features, W is [" + out + ", " + w.cols() + "]");
+        }
         int r = ad.a().dim(0);
         float s = (float) ad.scaling();
         float[] xv = x.value();
@@ -35,7 +50,7 @@ public final class LoraOps {
             }
         }
         float[] base = new float[n * out];
-        Matmul.abT(xv, w.value(), base, n, in, out, false);
+        w.forward(xv, n, base);
         float[] la = new float[n * r];
         Matmul.abT(xd, ad.a().value(), la, n, in, r, false);
         float[] lb = new float[n * out];
@@ -49,14 +64,14 @@ public final class LoraOps {
                 y[i] = base[i] + s * lb[i];
             }
         } else {
-            weightNorm = adaptedRowNorms(w.value(), ad.a().value(), ad.b().value(), s, out, in, r);
+            weightNorm = adaptedRowNorms(w, ad.a().value(), ad.b().value(), s, r);
             mu = new float[out];
             for (int o = 0; o < out; o++) {
                 mu[o] = ad.magnitude().value()[o] / weightNorm[o];
             }
             if (xd != xv) {
                 baseD = new float[n * out];
-                Matmul.abT(xd, w.value(), baseD, n, in, out, false);
+                w.forward(xd, n, baseD);
             }
             for (int i = 0; i < n; i++) {
                 for (int o = 0; o < out; o++) {
@@ -68,7 +83,7 @@ public final class LoraOps {
         if (bias != null) {
             Ops.addBias(y, bias.value(), n, out);
         }
-        Var result = new Var(y, Ops.any(x, w, bias, ad.a(), ad.b(), ad.magnitude()), n, out);
+        Var result = new Var(y, Ops.any(x, trainableW, bias, ad.a(), ad.b(), ad.magnitude()), n, out);
         if (result.requiresGrad()) {
             float[] xdF = xd;
             float[] maskF = mask;
@@ -112,18 +127,18 @@ public final class LoraOps {
                     float[] dxd = new float[n * in];
                     Matmul.ab(dla, ad.a().value(), dxd, n, r, in, false);
                     if (dBaseD != null) {
-                        Matmul.ab(dBaseD, w.value(), dxd, n, out, in, true);
+                        w.addInputGradient(dBaseD, n, dxd);
                     }
                     float[] dx = x.grad();
-                    Matmul.ab(dy, w.value(), dx, n, out, in, true);
+                    w.addInputGradient(dy, n, dx);
                     for (int i = 0; i < dxd.length; i++) {
                         dx[i] += maskF == null ? dxd[i] : dxd[i] * maskF[i];
                     }
                 }
-                if (w.requiresGrad()) {
-                    Matmul.aTb(dy, xv, w.grad(), out, n, in, true);
+                if (trainableW != null && trainableW.requiresGrad()) {
+                    Matmul.aTb(dy, xv, trainableW.grad(), out, n, in, true);
                     if (dBaseD != null) {
-                        Matmul.aTb(dBaseD, xdF, w.grad(), out, n, in, true);
+                        Matmul.aTb(dBaseD, xdF, trainableW.grad(), out, n, in, true);
                     }
                 }
                 if (bias != null && bias.requiresGrad()) {
@@ -135,17 +150,21 @@ public final class LoraOps {
     }
 
     /** {@code ‖W + s·B·A‖} per output row, as PEFT's DoRA {@code get_weight_norm}. */
-    static float[] adaptedRowNorms(float[] w, float[] a, float[] b, float s, int out, int in, int r) {
+    static float[] adaptedRowNorms(FrozenWeight w, float[] a, float[] b, float s, int r) {
+        int out = w.rows();
+        int in = w.cols();
         float[] norms = new float[out];
         float[] row = new float[in];
+        float[] wRow = new float[in];
         for (int o = 0; o < out; o++) {
             java.util.Arrays.fill(row, 0f);
+            w.row(o, wRow);
             for (int k = 0; k < r; k++) {
                 Matmul.axpy(b[o * r + k], a, k * in, row, 0, in);
             }
             double sq = 0;
             for (int i = 0; i < in; i++) {
-                float v = w[o * in + i] + s * row[i];
+                float v = wRow[i] + s * row[i];
                 sq += (double) v * v;
             }
             norms[o] = (float) Math.sqrt(sq);

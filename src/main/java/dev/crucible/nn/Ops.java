@@ -86,6 +86,35 @@ public final class Ops {
         return y;
     }
 
+    /** {@code x Wᵀ + bias} with a frozen (e.g. NF4) weight: only x and the bias get gradients. */
+    public static Var linear(Tape tape, Var x, FrozenWeight w, Var bias) {
+        int n = x.dim(0);
+        int out = w.rows();
+        if (w.cols() != x.dim(1)) {
+            throw new IllegalArgumentException("linear: x has " + x.dim(1) + " features, W is [" + out + ", " + w.cols() + "]");
+        }
+        float[] yv = new float[n * out];
+        w.forward(x.value(), n, yv);
+        if (bias != null) {
+            addBias(yv, bias.value(), n, out);
+        }
+        Var y = new Var(yv, any(x, bias), n, out);
+        if (y.requiresGrad()) {
+            tape.record(() -> {
+                if (!y.hasGrad()) {
+                    return;
+                }
+                if (x.requiresGrad()) {
+                    w.addInputGradient(y.grad(), n, x.grad());
+                }
+                if (bias != null && bias.requiresGrad()) {
+                    sumRows(y.grad(), bias.grad(), n, out);
+                }
+            });
+        }
+        return y;
+    }
+
     static void addBias(float[] y, float[] bias, int n, int out) {
         for (int i = 0; i < n; i++) {
             for (int o = 0; o < out; o++) {

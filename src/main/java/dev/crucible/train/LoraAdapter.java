@@ -7,7 +7,7 @@ import dev.crucible.io.ShardedWriter;
 import dev.crucible.io.StagedDirectory;
 import dev.crucible.io.TensorInfo;
 import dev.crucible.io.TensorSpec;
-import dev.crucible.model.Architecture;
+import dev.crucible.nn.LinearLayers;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Shape;
 import dev.crucible.tensor.Tensor;
@@ -49,10 +49,6 @@ public final class LoraAdapter {
         }
     }
 
-    /** Layer number first (so layer 10 follows layer 9), then name. */
-    private static final java.util.Comparator<String> BY_LAYER =
-            java.util.Comparator.comparingInt(Architecture::layerOf).thenComparing(java.util.Comparator.naturalOrder());
-
     private final LoraConfig config;
     private final Map<String, LoraModule> modules;
 
@@ -88,7 +84,7 @@ public final class LoraAdapter {
             throw new CrucibleException(dir + ": no " + WEIGHTS_FILE
                     + (Files.exists(dir.resolve("adapter_model.bin")) ? " (adapter_model.bin is not read; convert it to safetensors)" : ""));
         }
-        Map<String, EnumMapHolder> parts = new TreeMap<>(BY_LAYER);
+        Map<String, ModuleTensors> parts = new TreeMap<>(LinearLayers.BY_LAYER);
         try (SafetensorsFile sf = SafetensorsFile.open(file)) {
             for (String name : sf.tensors().keySet()) {
                 Object[] parsed = parse(name);
@@ -103,7 +99,7 @@ public final class LoraAdapter {
                 if (!info.dtype().isFloatingPoint()) {
                     throw new CrucibleException(file + ": tensor '" + name + "' has dtype " + info.dtype() + ", expected a float type");
                 }
-                EnumMapHolder h = parts.computeIfAbsent(module, k -> new EnumMapHolder());
+                ModuleTensors h = parts.computeIfAbsent(module, k -> new ModuleTensors());
                 if (h.values[part.ordinal()] != null) {
                     throw new CrucibleException(file + ": tensor '" + name + "' appears twice (saved and in-memory names)");
                 }
@@ -115,7 +111,7 @@ public final class LoraAdapter {
             throw new CrucibleException(file + ": holds no adapter tensors");
         }
         Map<String, LoraModule> modules = new LinkedHashMap<>();
-        for (Map.Entry<String, EnumMapHolder> e : parts.entrySet()) {
+        for (Map.Entry<String, ModuleTensors> e : parts.entrySet()) {
             modules.put(e.getKey(), e.getValue().toModule(file, e.getKey(), config));
         }
         return new LoraAdapter(config, modules);
@@ -136,7 +132,7 @@ public final class LoraAdapter {
         return null;
     }
 
-    private static final class EnumMapHolder {
+    private static final class ModuleTensors {
         final float[][] values = new float[Part.values().length][];
         final long[][] shapes = new long[Part.values().length][];
 
@@ -173,7 +169,7 @@ public final class LoraAdapter {
      * DoRA the magnitude set to the row norms of W so that the adapted layer starts equal to the base.
      */
     public static LoraAdapter create(LoraConfig config, Checkpoint base, long seed) {
-        List<String> linear = linearModules(base);
+        List<String> linear = LinearLayers.inDecoderLayers(base);
         List<String> chosen = linear.stream().filter(config::targets).toList();
         if (chosen.isEmpty()) {
             String names = linear.stream().map(p -> p.substring(p.lastIndexOf('.') + 1)).distinct().toList().toString();
@@ -196,17 +192,6 @@ public final class LoraAdapter {
             modules.put(path, new LoraModule(path, in, out, r, config.scaling(path), a, new float[out * r], magnitude));
         }
         return new LoraAdapter(config.forSaving(chosen, null), modules);
-    }
-
-    /** Paths of the 2-D weights inside the decoder layers: the linear layers PEFT's "all-linear" wraps. */
-    public static List<String> linearModules(Checkpoint base) {
-        List<String> out = new ArrayList<>();
-        for (String name : base.names().stream().sorted(BY_LAYER).toList()) {
-            if (name.startsWith(Architecture.LAYER_PREFIX) && name.endsWith(".weight") && base.info(name).shape().length == 2) {
-                out.add(name.substring(0, name.length() - ".weight".length()));
-            }
-        }
-        return out;
     }
 
     private static float[] rowNorms(Tensor w, int out, int in) {

@@ -69,26 +69,82 @@ class LlamaTrainingTest {
         }
     }
 
+    /** The fixture adapter's tensors as fresh trainable parameters (PEFT's in-memory names) and tape adapters. */
+    static Map<String, LoraOps.Adapter> adapterVars(LoraAdapter adapter, List<Parameter> params) {
+        Map<String, LoraOps.Adapter> adapters = new LinkedHashMap<>();
+        for (LoraModule m : adapter.modules().values()) {
+            Parameter a = new Parameter(LoraAdapter.parameterName(m.path(), LoraAdapter.Part.A), m.a().clone(), m.r(), m.in());
+            Parameter b = new Parameter(LoraAdapter.parameterName(m.path(), LoraAdapter.Part.B), m.b().clone(), m.out(), m.r());
+            params.add(a);
+            params.add(b);
+            Var magnitude = null;
+            if (m.isDora()) {
+                Parameter mag = new Parameter(LoraAdapter.parameterName(m.path(), LoraAdapter.Part.MAGNITUDE),
+                        m.magnitude().clone(), m.out());
+                params.add(mag);
+                magnitude = Var.of(mag);
+            }
+            adapters.put(m.path(), new LoraOps.Adapter(Var.of(a), Var.of(b), magnitude, m.scaling(), 0));
+        }
+        return adapters;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"lora", "dora"})
+    void qloraOnAnNf4BaseEqualsTheAdapterOnTheDequantisedBase(String kind) {
+        ModelConfig config = ModelConfig.read(LLAMA.resolve("config.json"));
+        LoraAdapter adapter = LoraAdapter.load(ADAPTERS.resolve(kind));
+        try (Checkpoint ckpt = Checkpoint.open(LLAMA);
+             SafetensorsFile ref = SafetensorsFile.open(ADAPTERS.resolve(kind).resolve("reference.safetensors"))) {
+            Map<String, FrozenWeight> nf4 = LlamaTraining.quantizeLayerLinears(ckpt);
+            assertEquals(21, nf4.size());
+            java.util.Set<String> linearNames = new java.util.HashSet<>();
+            nf4.keySet().forEach(m -> linearNames.add(m + ".weight"));
+            Map<String, Var> rest = LlamaTraining.loadWeights(ckpt, false, null, linearNames);
+            assertEquals(30 - 21, rest.size(), "the float copies of quantised weights are not loaded");
+            long nf4Bytes = 0;
+            long bf16Bytes = 0;
+            Map<String, Var> dequantised = new LinkedHashMap<>(rest);
+            for (Map.Entry<String, FrozenWeight> e : nf4.entrySet()) {
+                var w = ((FrozenWeight.Nf4) e.getValue()).w();
+                nf4Bytes += w.byteSize();
+                bf16Bytes += ckpt.info(e.getKey() + ".weight").byteSize();
+                dequantised.put(e.getKey() + ".weight", Var.constant(w.dequantize(), w.rows(), w.cols()));
+            }
+            double ratio = (double) nf4Bytes / bf16Bytes;
+            assertTrue(ratio > 0.25 && ratio < 0.26, "NF4 base / bf16 base bytes = " + ratio);
+
+            List<Parameter> qParams = new ArrayList<>();
+            LlamaTraining qlora = new LlamaTraining(config, rest, nf4, adapterVars(adapter, qParams));
+            List<Parameter> dParams = new ArrayList<>();
+            LlamaTraining dense = new LlamaTraining(config, dequantised, adapterVars(adapter, dParams));
+            int[] ids = ints(ref, "input_ids");
+            int[] labels = ints(ref, "labels");
+            Tape qTape = new Tape();
+            LlamaTraining.Output q = qlora.forward(qTape, ids, 2, 12, labels, null);
+            Tape dTape = new Tape();
+            LlamaTraining.Output d = dense.forward(dTape, ids, 2, 12, labels, null);
+            assertTrue(relativeError(q.logits().value(), d.logits().value()) <= 1e-5);
+            qTape.backward(q.loss());
+            dTape.backward(d.loss());
+            for (int i = 0; i < qParams.size(); i++) {
+                double err = relativeError(qParams.get(i).grad(), dParams.get(i).grad());
+                assertTrue(err <= 1e-4, qParams.get(i).name() + ": " + err);
+            }
+            float exactLoss = ref.tensor("loss").getFloat(0);
+            double drift = Math.abs(q.loss().value()[0] - exactLoss) / exactLoss;
+            assertTrue(drift < 0.05, "NF4 base moves the loss by " + drift);
+            System.out.println(kind + " QLoRA: loss " + q.loss().value()[0] + " vs " + exactLoss + " unquantised; NF4/bf16 bytes " + ratio);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"lora", "rslora", "dora"})
     void adapterLogitsLossGradientsAndStepMatchPeft(String kind) {
         ModelConfig config = ModelConfig.read(LLAMA.resolve("config.json"));
         LoraAdapter adapter = LoraAdapter.load(ADAPTERS.resolve(kind));
         List<Parameter> params = new ArrayList<>();
-        Map<String, LoraOps.Adapter> adapters = new LinkedHashMap<>();
-        for (LoraModule m : adapter.modules().values()) {
-            Parameter a = new Parameter(LoraAdapter.parameterName(m.path(), LoraAdapter.Part.A), m.a(), m.r(), m.in());
-            Parameter b = new Parameter(LoraAdapter.parameterName(m.path(), LoraAdapter.Part.B), m.b(), m.out(), m.r());
-            params.add(a);
-            params.add(b);
-            Var magnitude = null;
-            if (m.isDora()) {
-                Parameter mag = new Parameter(LoraAdapter.parameterName(m.path(), LoraAdapter.Part.MAGNITUDE), m.magnitude(), m.out());
-                params.add(mag);
-                magnitude = Var.of(mag);
-            }
-            adapters.put(m.path(), new LoraOps.Adapter(Var.of(a), Var.of(b), magnitude, m.scaling(), 0));
-        }
+        Map<String, LoraOps.Adapter> adapters = adapterVars(adapter, params);
         try (Checkpoint ckpt = Checkpoint.open(LLAMA);
              SafetensorsFile ref = SafetensorsFile.open(ADAPTERS.resolve(kind).resolve("reference.safetensors"))) {
             LlamaTraining model = new LlamaTraining(config, LlamaTraining.loadWeights(ckpt, false, null), adapters);

@@ -204,7 +204,7 @@ class OpsGradientTest {
                 t -> LoraOps.loraLinear(t, x, wFrozen, null, doraDropped, new SplittableRandom(8)), 1e-3);
         // with B = 0 LoRA is the identity on the base layer and DoRA with magnitude = ‖W‖ too
         Var zeroB = Var.constant(new float[out * r], out, r);
-        float[] norms = LoraOps.adaptedRowNorms(w.value(), a.value(), new float[out * r], 1.5f, out, in, r);
+        float[] norms = LoraOps.adaptedRowNorms(FrozenWeight.dense(w.value(), out, in), a.value(), new float[out * r], 1.5f, r);
         Var base = Ops.linear(new Tape(), x, wFrozen, null);
         Var same = LoraOps.loraLinear(new Tape(), x, wFrozen, null,
                 new LoraOps.Adapter(aFrozen, zeroB, Var.constant(norms, out), 1.5, 0), null);

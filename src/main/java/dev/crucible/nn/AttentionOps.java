@@ -9,27 +9,8 @@ public final class AttentionOps {
     }
 
     /**
-     * cos and sin tables [seq, D] of the default rope, as transformers builds them: inverse frequencies
-     * {@code 1 / theta^(2i/D)} in float32, angles {@code position · invFreq}, repeated for both halves.
-     */
-    public static float[][] ropeTables(int seq, int headDim, double theta) {
-        int half = headDim / 2;
-        float[] cos = new float[seq * headDim];
-        float[] sin = new float[seq * headDim];
-        for (int i = 0; i < half; i++) {
-            float invFreq = (float) (1.0 / Math.pow(theta, (float) (2 * i) / headDim));
-            for (int t = 0; t < seq; t++) {
-                float angle = t * invFreq;
-                cos[t * headDim + i] = cos[t * headDim + i + half] = (float) Math.cos(angle);
-                sin[t * headDim + i] = sin[t * headDim + i + half] = (float) Math.sin(angle);
-            }
-        }
-        return new float[][]{cos, sin};
-    }
-
-    /**
      * {@code x·cos + rotate_half(x)·sin} for every head of every token, where rotate_half(x) = [-x₂, x₁] over the
-     * two halves of a head; {@code tables} from {@link #ropeTables}.
+     * two halves of a head; {@code tables} hold cos and sin [seq, D].
      */
     public static Var rope(Tape tape, Var x, int seq, int headDim, float[][] tables) {
         float[] cos = tables[0];

@@ -237,6 +237,106 @@ public final class Ops {
         return y;
     }
 
+    /** {@code x · c} for a constant c (Gemma's sqrt(hidden) embedding scale). */
+    public static Var scale(Tape tape, Var x, float c) {
+        float[] out = new float[x.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = x.value()[i] * c;
+        }
+        Var y = new Var(out, x.requiresGrad(), x.shape());
+        if (x.requiresGrad()) {
+            tape.record(() -> {
+                if (y.hasGrad()) {
+                    Matmul.axpy(c, y.grad(), 0, x.grad(), 0, out.length);
+                }
+            });
+        }
+        return y;
+    }
+
+    /** {@code cap · tanh(x / cap)}: Gemma 2's final-logit soft-capping. */
+    public static Var softCap(Tape tape, Var x, double cap) {
+        float[] out = new float[x.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (float) (Math.tanh(x.value()[i] / cap) * cap);
+        }
+        Var y = new Var(out, x.requiresGrad(), x.shape());
+        if (x.requiresGrad()) {
+            tape.record(() -> {
+                if (!y.hasGrad()) {
+                    return;
+                }
+                for (int i = 0; i < out.length; i++) {
+                    double t = out[i] / cap;
+                    x.grad()[i] += (float) (y.grad()[i] * (1 - t * t));
+                }
+            });
+        }
+        return y;
+    }
+
+    /** Columns {@code [from, from + width)} of x [N, W]: one part of a fused projection (phi3's qkv, gate_up). */
+    public static Var columns(Tape tape, Var x, int from, int width) {
+        int n = x.dim(0);
+        int w = x.dim(1);
+        if (from < 0 || from + width > w) {
+            throw new IllegalArgumentException("columns [" + from + ", " + (from + width) + ") of a width-" + w + " matrix");
+        }
+        float[] out = new float[n * width];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(x.value(), i * w + from, out, i * width, width);
+        }
+        Var y = new Var(out, x.requiresGrad(), n, width);
+        if (x.requiresGrad()) {
+            tape.record(() -> {
+                if (!y.hasGrad()) {
+                    return;
+                }
+                for (int i = 0; i < n; i++) {
+                    Matmul.axpy(1f, y.grad(), i * width, x.grad(), i * w + from, width);
+                }
+            });
+        }
+        return y;
+    }
+
+    /**
+     * {@code gelu_tanh(gate) · up}, the GeLU-tanh gated MLP (Gemma), with
+     * gelu_tanh(g) = g/2 · (1 + tanh(sqrt(2/π)·(g + 0.044715 g³))).
+     */
+    public static Var geluTanhMul(Tape tape, Var gate, Var up) {
+        float[] g = gate.value();
+        float[] u = up.value();
+        float[] out = new float[g.length];
+        final double c = Math.sqrt(2 / Math.PI);
+        for (int i = 0; i < g.length; i++) {
+            double x = g[i];
+            out[i] = (float) (0.5 * x * (1 + Math.tanh(c * (x + 0.044715 * x * x * x)))) * u[i];
+        }
+        Var y = new Var(out, any(gate, up), gate.shape());
+        if (y.requiresGrad()) {
+            tape.record(() -> {
+                if (!y.hasGrad()) {
+                    return;
+                }
+                float[] dy = y.grad();
+                for (int i = 0; i < g.length; i++) {
+                    double x = g[i];
+                    double t = Math.tanh(c * (x + 0.044715 * x * x * x));
+                    double gelu = 0.5 * x * (1 + t);
+                    if (gate.requiresGrad()) {
+                        double d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x);
+                        gate.grad()[i] += (float) (dy[i] * u[i] * d);
+                    }
+                    if (up.requiresGrad()) {
+                        up.grad()[i] += (float) (dy[i] * gelu);
+                    }
+                }
+            });
+        }
+        return y;
+    }
+
     /**
      * Cross entropy of {@code logits} [N, V] against {@code targets} [N] (IGNORE_INDEX skips a row), averaged over
      * the rows counted ({@code mean}) or summed: a scalar. Targets are already aligned with their logits rows.

@@ -99,6 +99,49 @@ class OpsGradientTest {
     }
 
     @Test
+    void scaleSoftCapColumnsAndGeluTanh() {
+        Var a = Var.leaf(random(3 * 8, 30, 2), 3, 8);
+        Var b = Var.leaf(random(3 * 8, 31, 1), 3, 8);
+        check("scale", List.of(a), List.of(a), t -> Ops.scale(t, a, 8f), 1e-3);
+        check("softCap", List.of(a), List.of(a), t -> Ops.softCap(t, a, 1.5), 1e-3);
+        check("columns", List.of(a), List.of(a), t -> Ops.columns(t, a, 2, 5), 1e-3);
+        check("geluTanhMul", List.of(a, b), List.of(a, b), t -> Ops.geluTanhMul(t, a, b), 1e-3);
+        // gelu_tanh(1) = 0.8411920
+        Var one = Var.constant(new float[]{1f}, 1, 1);
+        assertEquals(0.841192, Ops.geluTanhMul(new Tape(), one, one).value()[0], 1e-6);
+    }
+
+    @Test
+    void moeRoutingGatherAndCombine() {
+        int n = 5;
+        int h = 4;
+        int experts = 3;
+        Var logits = Var.leaf(random(n * experts, 40, 1), n, experts);
+        Var x = Var.leaf(random(n * h, 41, 1), n, h);
+        List<Var> weights = List.of(Var.leaf(random(h * h, 42, 0.5), h, h), Var.leaf(random(h * h, 43, 0.5), h, h),
+                Var.leaf(random(h * h, 44, 0.5), h, h));
+        Function<Tape, Var> block = t -> {
+            MoeOps.Routing r = MoeOps.topKSoftmax(t, logits, 2);
+            List<Var> outs = new java.util.ArrayList<>();
+            List<int[][]> routes = new java.util.ArrayList<>();
+            for (int e = 0; e < experts; e++) {
+                int[][] route = r.tokensOf(e);
+                outs.add(Ops.linear(t, MoeOps.gatherRows(t, x, route[0]), weights.get(e), null));
+                routes.add(route);
+            }
+            return MoeOps.combine(t, n, h, r.weights(), outs, routes);
+        };
+        List<Var> all = new java.util.ArrayList<>(List.of(logits, x));
+        all.addAll(weights);
+        check("moe", all, all, block, 2e-3);
+        MoeOps.Routing r = MoeOps.topKSoftmax(new Tape(), logits, 2);
+        for (int i = 0; i < n; i++) {
+            assertEquals(1.0, r.weights().value()[2 * i] + r.weights().value()[2 * i + 1], 1e-6);
+            assertTrue(logits.value()[i * experts + r.experts()[2 * i]] >= logits.value()[i * experts + r.experts()[2 * i + 1]]);
+        }
+    }
+
+    @Test
     void rmsNormPlainAndOnePlusWeight() {
         Var x = Var.leaf(random(3 * 8, 7, 1), 3, 8);
         Var w = Var.leaf(random(8, 8, 0.3), 8);
@@ -135,7 +178,7 @@ class OpsGradientTest {
     void ropeRotatesPairsAndItsBackwardIsTheInverseRotation() {
         int seq = 5;
         int d = 8;
-        float[][] tables = AttentionOps.ropeTables(seq, d, 10000);
+        float[][] tables = RopeTables.of(dev.crucible.io.ModelConfig.of(com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("rope_theta", 10000.0)), seq, d);
         Var x = Var.leaf(random(2 * seq * 2 * d, 10, 1), 2 * seq, 2 * d);
         check("rope", List.of(x), List.of(x), t -> AttentionOps.rope(t, x, seq, d, tables), 1e-3);
         // position 0 is the identity; a rotation keeps each pair's norm

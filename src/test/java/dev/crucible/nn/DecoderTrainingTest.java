@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The training forward and backward of the Llama fixture against transformers and PEFT (float32 references). */
-class LlamaTrainingTest {
+class DecoderTrainingTest {
     static final Path LLAMA = Path.of("testdata/hf/models/llama");
     static final Path ADAPTERS = Path.of("testdata/hf/adapters");
 
@@ -44,17 +44,78 @@ class LlamaTrainingTest {
         return maxDiff / maxRef;
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "llama3_rope_tied", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3", "mixtral"})
+    void trainingForwardReproducesTransformersLogitsForEveryFamily(String arch) {
+        Path dir = Path.of("testdata/hf/models").resolve(arch);
+        ModelConfig config = ModelConfig.read(dir.resolve("config.json"));
+        try (Checkpoint ckpt = Checkpoint.open(dir); SafetensorsFile ref = SafetensorsFile.open(dir.resolve("reference.safetensors"))) {
+            DecoderTraining model = new DecoderTraining(config, DecoderTraining.loadWeights(ckpt, false, null), Map.of());
+            var idsTensor = ref.tensor("input_ids");
+            int batch = (int) idsTensor.dim(0);
+            int seq = (int) idsTensor.dim(1);
+            DecoderTraining.Output out = model.forward(new Tape(), ints(ref, "input_ids"), batch, seq, null, null);
+            double err = relativeError(out.logits().value(), ref.tensor("logits").toFloatArray());
+            System.out.println(arch + ": logits relative error " + err);
+            assertTrue(err <= 1e-5, arch + ": logits relative error " + err);
+        }
+    }
+
+    /**
+     * Every family's full backward against central differences of the loss, on the largest-gradient element of
+     * each of a few parameters (float32 differences, hence the 3% tolerance; the ops are checked tightly elsewhere).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"llama3_rope_tied", "qwen2", "qwen3", "gemma", "gemma2", "phi3", "mixtral"})
+    void everyFamilysGradientsAgreeWithFiniteDifferences(String arch) {
+        Path dir = Path.of("testdata/hf/models").resolve(arch);
+        ModelConfig config = ModelConfig.read(dir.resolve("config.json"));
+        List<Parameter> params = new ArrayList<>();
+        try (Checkpoint ckpt = Checkpoint.open(dir); SafetensorsFile ref = SafetensorsFile.open(dir.resolve("reference.safetensors"))) {
+            DecoderTraining model = new DecoderTraining(config, DecoderTraining.loadWeights(ckpt, true, params), Map.of());
+            int[] ids = ints(ref, "input_ids");
+            int[] labels = ids.clone();
+            labels[0] = Ops.IGNORE_INDEX;
+            Tape tape = new Tape();
+            DecoderTraining.Output out = model.forward(tape, ids, 2, 12, labels, null);
+            tape.backward(out.loss());
+            int checked = 0;
+            for (Parameter p : params) {
+                if (!(p.name().contains("layers.1.") || !p.name().contains("layers."))) {
+                    continue;
+                }
+                int best = 0;
+                for (int i = 0; i < p.size(); i++) {
+                    if (Math.abs(p.grad()[i]) > Math.abs(p.grad()[best])) {
+                        best = i;
+                    }
+                }
+                float old = p.data()[best];
+                float eps = 1e-2f * Math.max(Math.abs(old), 0.05f);
+                p.data()[best] = old + eps;
+                double plus = model.forward(new Tape(), ids, 2, 12, labels, null).loss().value()[0];
+                p.data()[best] = old - eps;
+                double minus = model.forward(new Tape(), ids, 2, 12, labels, null).loss().value()[0];
+                p.data()[best] = old;
+                double numeric = (plus - minus) / (2 * eps);
+                assertEquals(numeric, p.grad()[best], 0.03 * Math.abs(numeric) + 1e-4, arch + " " + p.name());
+                checked++;
+            }
+            assertTrue(checked >= 8, arch + ": checked " + checked);
+        }
+    }
+
     @Test
     void fullFineTuningLossAndEveryGradientMatchTransformers() {
         ModelConfig config = ModelConfig.read(LLAMA.resolve("config.json"));
         List<Parameter> params = new ArrayList<>();
         try (Checkpoint ckpt = Checkpoint.open(LLAMA);
              SafetensorsFile ref = SafetensorsFile.open(Path.of("testdata/hf/training/full_step/reference.safetensors"))) {
-            LlamaTraining model = new LlamaTraining(config, LlamaTraining.loadWeights(ckpt, true, params), Map.of());
+            DecoderTraining model = new DecoderTraining(config, DecoderTraining.loadWeights(ckpt, true, params), Map.of());
             int[] ids = ints(ref, "input_ids");
             int[] labels = ints(ref, "labels");
             Tape tape = new Tape();
-            LlamaTraining.Output out = model.forward(tape, ids, 2, 12, labels, null);
+            DecoderTraining.Output out = model.forward(tape, ids, 2, 12, labels, null);
             assertEquals(ref.tensor("loss").getFloat(0), out.loss().value()[0], 1e-5 * ref.tensor("loss").getFloat(0));
             assertEquals(2 * (12 - 4), out.lossTokens());
             tape.backward(out.loss());
@@ -96,11 +157,11 @@ class LlamaTrainingTest {
         LoraAdapter adapter = LoraAdapter.load(ADAPTERS.resolve(kind));
         try (Checkpoint ckpt = Checkpoint.open(LLAMA);
              SafetensorsFile ref = SafetensorsFile.open(ADAPTERS.resolve(kind).resolve("reference.safetensors"))) {
-            Map<String, FrozenWeight> nf4 = LlamaTraining.quantizeLayerLinears(ckpt);
+            Map<String, FrozenWeight> nf4 = DecoderTraining.quantizeLayerLinears(ckpt);
             assertEquals(21, nf4.size());
             java.util.Set<String> linearNames = new java.util.HashSet<>();
             nf4.keySet().forEach(m -> linearNames.add(m + ".weight"));
-            Map<String, Var> rest = LlamaTraining.loadWeights(ckpt, false, null, linearNames);
+            Map<String, Var> rest = DecoderTraining.loadWeights(ckpt, false, null, linearNames);
             assertEquals(30 - 21, rest.size(), "the float copies of quantised weights are not loaded");
             long nf4Bytes = 0;
             long bf16Bytes = 0;
@@ -115,15 +176,15 @@ class LlamaTrainingTest {
             assertTrue(ratio > 0.25 && ratio < 0.26, "NF4 base / bf16 base bytes = " + ratio);
 
             List<Parameter> qParams = new ArrayList<>();
-            LlamaTraining qlora = new LlamaTraining(config, rest, nf4, adapterVars(adapter, qParams));
+            DecoderTraining qlora = new DecoderTraining(config, rest, nf4, adapterVars(adapter, qParams));
             List<Parameter> dParams = new ArrayList<>();
-            LlamaTraining dense = new LlamaTraining(config, dequantised, adapterVars(adapter, dParams));
+            DecoderTraining dense = new DecoderTraining(config, dequantised, adapterVars(adapter, dParams));
             int[] ids = ints(ref, "input_ids");
             int[] labels = ints(ref, "labels");
             Tape qTape = new Tape();
-            LlamaTraining.Output q = qlora.forward(qTape, ids, 2, 12, labels, null);
+            DecoderTraining.Output q = qlora.forward(qTape, ids, 2, 12, labels, null);
             Tape dTape = new Tape();
-            LlamaTraining.Output d = dense.forward(dTape, ids, 2, 12, labels, null);
+            DecoderTraining.Output d = dense.forward(dTape, ids, 2, 12, labels, null);
             assertTrue(relativeError(q.logits().value(), d.logits().value()) <= 1e-5);
             qTape.backward(q.loss());
             dTape.backward(d.loss());
@@ -147,9 +208,9 @@ class LlamaTrainingTest {
         Map<String, LoraOps.Adapter> adapters = adapterVars(adapter, params);
         try (Checkpoint ckpt = Checkpoint.open(LLAMA);
              SafetensorsFile ref = SafetensorsFile.open(ADAPTERS.resolve(kind).resolve("reference.safetensors"))) {
-            LlamaTraining model = new LlamaTraining(config, LlamaTraining.loadWeights(ckpt, false, null), adapters);
+            DecoderTraining model = new DecoderTraining(config, DecoderTraining.loadWeights(ckpt, false, null), adapters);
             Tape tape = new Tape();
-            LlamaTraining.Output out = model.forward(tape, ints(ref, "input_ids"), 2, 12, ints(ref, "labels"), null);
+            DecoderTraining.Output out = model.forward(tape, ints(ref, "input_ids"), 2, 12, ints(ref, "labels"), null);
             double logitsErr = relativeError(out.logits().value(), ref.tensor("logits").toFloatArray());
             assertTrue(logitsErr <= 1e-5, "logits relative error " + logitsErr);
             float loss = ref.tensor("loss").getFloat(0);

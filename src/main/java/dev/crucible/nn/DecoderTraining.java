@@ -31,6 +31,7 @@ public final class DecoderTraining {
     private final Map<String, Var> weights;
     private final Map<String, FrozenWeight> frozenLinear;
     private final Map<String, LoraOps.Adapter> adapters;
+    private boolean gradientCheckpointing;
 
     /** A model whose weights are all float32 Vars (full fine-tuning, LoRA, DoRA). */
     public DecoderTraining(ModelConfig config, Map<String, Var> weights, Map<String, LoraOps.Adapter> adapters) {
@@ -52,6 +53,12 @@ public final class DecoderTraining {
         this.weights = weights;
         this.frozenLinear = frozenLinear;
         this.adapters = adapters;
+    }
+
+    /** Recompute each layer in backward instead of keeping its activations (trades compute for memory). */
+    public DecoderTraining gradientCheckpointing(boolean on) {
+        this.gradientCheckpointing = on;
+        return this;
     }
 
     /**
@@ -144,53 +151,21 @@ public final class DecoderTraining {
      * dropout (null: no dropout).
      */
     public Output forward(Tape tape, int[] ids, int batch, int seq, int[] labels, SplittableRandom rng) {
-        int hidden = config.hiddenSize();
-        int heads = config.numAttentionHeads();
-        int kvHeads = config.numKeyValueHeads();
         int headDim = config.headDim();
-        float[][] rope = RopeTables.of(config, seq, headDim);
         double scale = features.softCapping() && config.has("query_pre_attn_scalar")
                 ? 1 / Math.sqrt(config.doubleOr("query_pre_attn_scalar", headDim)) : 1 / Math.sqrt(headDim);
         double attnCap = features.softCapping() ? config.doubleOr("attn_logit_softcapping", 0) : 0;
+        LayerShape shape = new LayerShape(batch, seq, config.numAttentionHeads(), config.numKeyValueHeads(), headDim,
+                RopeTables.of(config, seq, headDim), scale, attnCap);
         Var x = Ops.embedding(tape, weight(Architecture.EMBED), ids);
         if (features.embeddingScale()) {
-            x = Ops.scale(tape, x, (float) Math.sqrt(hidden));
+            x = Ops.scale(tape, x, (float) Math.sqrt(config.hiddenSize()));
         }
         for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
-            String p = Architecture.LAYER_PREFIX + layer + ".";
-            Var h = norm(tape, x, p + "input_layernorm.weight");
-            Var q;
-            Var k;
-            Var v;
-            if (features.fusedQkv()) {
-                Var qkv = project(tape, h, p + "self_attn.qkv_proj", rng);
-                q = Ops.columns(tape, qkv, 0, heads * headDim);
-                k = Ops.columns(tape, qkv, heads * headDim, kvHeads * headDim);
-                v = Ops.columns(tape, qkv, (heads + kvHeads) * headDim, kvHeads * headDim);
-            } else {
-                q = project(tape, h, p + "self_attn.q_proj", rng);
-                k = project(tape, h, p + "self_attn.k_proj", rng);
-                v = project(tape, h, p + "self_attn.v_proj", rng);
-            }
-            if (features.qkNorm()) {
-                q = Ops.rmsNorm(tape, q, weight(p + "self_attn.q_norm.weight"), config.rmsNormEps(), false);
-                k = Ops.rmsNorm(tape, k, weight(p + "self_attn.k_norm.weight"), config.rmsNormEps(), false);
-            }
-            q = AttentionOps.rope(tape, q, seq, headDim, rope);
-            k = AttentionOps.rope(tape, k, seq, headDim, rope);
-            Var attn = AttentionOps.attention(tape, q, k, v, batch, seq, heads, kvHeads, headDim, scale,
-                    window(layer, seq), attnCap);
-            Var a = project(tape, attn, p + "self_attn.o_proj", rng);
-            if (features.sandwichNorms()) {
-                a = norm(tape, a, p + "post_attention_layernorm.weight");
-            }
-            x = Ops.add(tape, x, a);
-            h = norm(tape, x, p + (features.sandwichNorms() ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"));
-            Var m = features.moe() ? moe(tape, h, p + "block_sparse_moe.", rng) : mlp(tape, h, p + "mlp.", rng);
-            if (features.sandwichNorms()) {
-                m = norm(tape, m, p + "post_feedforward_layernorm.weight");
-            }
-            x = Ops.add(tape, x, m);
+            // each layer draws its dropout masks from its own seed, so a recomputed layer draws the same ones
+            Long seed = rng == null ? null : rng.nextLong();
+            x = gradientCheckpointing ? checkpointedLayer(tape, x, layer, shape, seed)
+                    : layer(tape, x, layer, shape, seed == null ? null : new SplittableRandom(seed));
         }
         x = norm(tape, x, Architecture.FINAL_NORM);
         Var logits = weights.containsKey(Architecture.LM_HEAD) || frozenLinear.containsKey("lm_head")
@@ -204,6 +179,79 @@ public final class DecoderTraining {
         int[] targets = Ops.shiftLabels(labels, batch, seq);
         long count = java.util.Arrays.stream(targets).filter(t -> t != Ops.IGNORE_INDEX).count();
         return new Output(logits, Ops.crossEntropy(tape, logits, targets, true), count);
+    }
+
+    /** Shapes and tables shared by every layer of one forward. */
+    private record LayerShape(int batch, int seq, int heads, int kvHeads, int headDim, float[][] rope, double scale,
+                         double attnCap) {
+    }
+
+    private Var layer(Tape tape, Var x, int layer, LayerShape s, SplittableRandom rng) {
+        int batch = s.batch();
+        int seq = s.seq();
+        int heads = s.heads();
+        int kvHeads = s.kvHeads();
+        int headDim = s.headDim();
+        String p = Architecture.LAYER_PREFIX + layer + ".";
+        Var h = norm(tape, x, p + "input_layernorm.weight");
+        Var q;
+        Var k;
+        Var v;
+        if (features.fusedQkv()) {
+            Var qkv = project(tape, h, p + "self_attn.qkv_proj", rng);
+            q = Ops.columns(tape, qkv, 0, heads * headDim);
+            k = Ops.columns(tape, qkv, heads * headDim, kvHeads * headDim);
+            v = Ops.columns(tape, qkv, (heads + kvHeads) * headDim, kvHeads * headDim);
+        } else {
+            q = project(tape, h, p + "self_attn.q_proj", rng);
+            k = project(tape, h, p + "self_attn.k_proj", rng);
+            v = project(tape, h, p + "self_attn.v_proj", rng);
+        }
+        if (features.qkNorm()) {
+            q = Ops.rmsNorm(tape, q, weight(p + "self_attn.q_norm.weight"), config.rmsNormEps(), false);
+            k = Ops.rmsNorm(tape, k, weight(p + "self_attn.k_norm.weight"), config.rmsNormEps(), false);
+        }
+        q = AttentionOps.rope(tape, q, seq, headDim, s.rope());
+        k = AttentionOps.rope(tape, k, seq, headDim, s.rope());
+        Var attn = AttentionOps.attention(tape, q, k, v, batch, seq, heads, kvHeads, headDim, s.scale(),
+                window(layer, seq), s.attnCap());
+        Var a = project(tape, attn, p + "self_attn.o_proj", rng);
+        if (features.sandwichNorms()) {
+            a = norm(tape, a, p + "post_attention_layernorm.weight");
+        }
+        x = Ops.add(tape, x, a);
+        h = norm(tape, x, p + (features.sandwichNorms() ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"));
+        Var m = features.moe() ? moe(tape, h, p + "block_sparse_moe.", rng) : mlp(tape, h, p + "mlp.", rng);
+        if (features.sandwichNorms()) {
+            m = norm(tape, m, p + "post_feedforward_layernorm.weight");
+        }
+        return Ops.add(tape, x, m);
+    }
+
+    /**
+     * A layer whose intermediate values are not kept: forward runs on a throwaway tape, and backward recomputes the
+     * layer from its saved input (with the same dropout masks) before sending the gradient through it. Gradients
+     * are identical to the plain layer's; activation memory drops to one tensor per layer.
+     */
+    private Var checkpointedLayer(Tape tape, Var x, int layer, LayerShape s, Long seed) {
+        Var y = layer(new Tape(), x, layer, s, seed == null ? null : new SplittableRandom(seed));
+        Var out = new Var(y.value(), y.requiresGrad(), y.shape());
+        if (out.requiresGrad()) {
+            tape.record(() -> {
+                if (!out.hasGrad()) {
+                    return;
+                }
+                Var in = x.requiresGrad() ? Var.leaf(x.value(), x.shape()) : Var.constant(x.value(), x.shape());
+                Tape again = new Tape();
+                Var recomputed = layer(again, in, layer, s, seed == null ? null : new SplittableRandom(seed));
+                System.arraycopy(out.grad(), 0, recomputed.grad(), 0, out.size());
+                again.replay();
+                if (x.requiresGrad()) {
+                    Matmul.axpy(1f, in.grad(), 0, x.grad(), 0, x.size());
+                }
+            });
+        }
+        return out;
     }
 
     private Var activation(Tape tape, Var gate, Var up) {

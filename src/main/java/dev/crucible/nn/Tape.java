@@ -20,6 +20,11 @@ public final class Tape {
             throw new IllegalArgumentException("backward needs a scalar loss, got " + java.util.Arrays.toString(loss.shape()));
         }
         loss.grad()[0] += 1f;
+        replay();
+    }
+
+    /** Runs the recorded steps from last to first, for outputs whose gradients the caller has already set. */
+    void replay() {
         for (int i = steps.size() - 1; i >= 0; i--) {
             steps.get(i).run();
         }

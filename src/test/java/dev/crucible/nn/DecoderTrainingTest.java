@@ -106,6 +106,50 @@ class DecoderTrainingTest {
     }
 
     @Test
+    void gradientCheckpointingGivesIdenticalGradients() {
+        Path dir = Path.of("testdata/hf/models/gemma2");
+        ModelConfig config = ModelConfig.read(dir.resolve("config.json"));
+        try (Checkpoint ckpt = Checkpoint.open(dir); SafetensorsFile ref = SafetensorsFile.open(dir.resolve("reference.safetensors"))) {
+            int[] ids = ints(ref, "input_ids");
+            List<float[]> grads = new ArrayList<>();
+            for (boolean checkpointing : new boolean[]{false, true}) {
+                List<Parameter> params = new ArrayList<>();
+                DecoderTraining model = new DecoderTraining(config, DecoderTraining.loadWeights(ckpt, true, params), Map.of())
+                        .gradientCheckpointing(checkpointing);
+                Tape tape = new Tape();
+                tape.backward(model.forward(tape, ids, 2, 12, ids, null).loss());
+                params.forEach(p -> grads.add(p.grad()));
+            }
+            int half = grads.size() / 2;
+            for (int i = 0; i < half; i++) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(grads.get(i), grads.get(half + i));
+            }
+        }
+        // LoRA with dropout: the recomputation must draw the same masks
+        ModelConfig llama = ModelConfig.read(LLAMA.resolve("config.json"));
+        LoraAdapter adapter = LoraAdapter.load(ADAPTERS.resolve("lora"));
+        try (Checkpoint ckpt = Checkpoint.open(LLAMA);
+             SafetensorsFile ref = SafetensorsFile.open(ADAPTERS.resolve("lora").resolve("reference.safetensors"))) {
+            Map<String, Var> base = DecoderTraining.loadWeights(ckpt, false, null);
+            List<List<Parameter>> runs = new ArrayList<>();
+            for (boolean checkpointing : new boolean[]{false, true}) {
+                List<Parameter> params = new ArrayList<>();
+                Map<String, LoraOps.Adapter> vars = new LinkedHashMap<>();
+                adapterVars(adapter, params).forEach((k, v) -> vars.put(k, new LoraOps.Adapter(v.a(), v.b(), v.magnitude(), v.scaling(), 0.1)));
+                DecoderTraining model = new DecoderTraining(llama, base, vars).gradientCheckpointing(checkpointing);
+                Tape tape = new Tape();
+                tape.backward(model.forward(tape, ints(ref, "input_ids"), 2, 12, ints(ref, "labels"),
+                        new java.util.SplittableRandom(3)).loss());
+                runs.add(params);
+            }
+            for (int i = 0; i < runs.get(0).size(); i++) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(runs.get(0).get(i).grad(), runs.get(1).get(i).grad(),
+                        runs.get(0).get(i).name());
+            }
+        }
+    }
+
+    @Test
     void fullFineTuningLossAndEveryGradientMatchTransformers() {
         ModelConfig config = ModelConfig.read(LLAMA.resolve("config.json"));
         List<Parameter> params = new ArrayList<>();

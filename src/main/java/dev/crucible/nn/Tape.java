@@ -16,10 +16,18 @@ public final class Tape {
 
     /** Seeds d(loss)/d(loss) = 1 and runs every recorded step from last to first; the tape is then empty. */
     public void backward(Var loss) {
+        backward(loss, 1f);
+    }
+
+    /**
+     * Backward with d(objective)/d(loss) = {@code scale}: e.g. the token count, to turn a mean loss into the summed
+     * loss that gradient accumulation divides by the tokens of all micro-batches.
+     */
+    public void backward(Var loss, float scale) {
         if (loss.size() != 1) {
             throw new IllegalArgumentException("backward needs a scalar loss, got " + java.util.Arrays.toString(loss.shape()));
         }
-        loss.grad()[0] += 1f;
+        loss.grad()[0] += scale;
         replay();
     }
 

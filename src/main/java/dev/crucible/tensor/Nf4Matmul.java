@@ -1,7 +1,6 @@
 package dev.crucible.tensor;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.util.stream.IntStream;
@@ -13,53 +12,50 @@ import java.util.stream.IntStream;
  */
 public final class Nf4Matmul {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    private static final int ROWS_PER_TASK = 4;
     private static final int COLS_PER_TASK = 256;
+    /** Below this many multiply-adds a product runs on the calling thread. */
+    private static final long PARALLEL_WORK = 1 << 20;
 
     private Nf4Matmul() {
     }
 
-    /** {@code y[m, out] = x[m, in] · W^T} with W [out, in] in NF4; {@code y} is overwritten. */
+    /**
+     * {@code y[m, out] = x[m, in] · W^T} with W [out, in] in NF4; {@code y} is overwritten. Each task dequantises one
+     * vector's width of W rows into a transposed tile [in][lanes], so every output vector is a chain of FMAs of a
+     * broadcast x value with one tile row: no horizontal reductions.
+     */
     public static void matmul(float[] x, int m, Nf4Weight w, float[] y) {
         int in = w.cols();
         int out = w.rows();
         check(x.length == (long) m * in && y.length == (long) m * out, "matmul", m, w);
-        int tasks = (out + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
-        IntStream.range(0, tasks).parallel().forEach(t -> {
-            int o0 = t * ROWS_PER_TASK;
-            int count = Math.min(ROWS_PER_TASK, out - o0);
-            float[] rows = new float[ROWS_PER_TASK * in];
-            w.dequantize((long) o0 * in, rows, 0, count * in);
+        int lanes = F.length();
+        int tasks = (out + lanes - 1) / lanes;
+        range(tasks, (long) m * in * out).forEach(t -> {
+            int o0 = t * lanes;
+            int count = Math.min(lanes, out - o0);
+            float[] row = new float[in];
+            float[] tile = new float[in * lanes];
+            for (int r = 0; r < count; r++) {
+                w.dequantize((long) (o0 + r) * in, row, 0, in);
+                for (int i = 0; i < in; i++) {
+                    tile[i * lanes + r] = row[i];
+                }
+            }
+            float[] result = new float[lanes];
             for (int j = 0; j < m; j++) {
-                dot4(x, j * in, rows, in, y, j * out + o0, count);
+                FloatVector acc = FloatVector.zero(F);
+                int xOff = j * in;
+                for (int i = 0; i < in; i++) {
+                    acc = FloatVector.fromArray(F, tile, i * lanes).fma(FloatVector.broadcast(F, x[xOff + i]), acc);
+                }
+                if (count == lanes) {
+                    acc.intoArray(y, j * out + o0);
+                } else {
+                    acc.intoArray(result, 0);
+                    System.arraycopy(result, 0, y, j * out + o0, count);
+                }
             }
         });
-    }
-
-    /** Four dot products of one x row with up to four dequantised W rows, sharing each load of x. */
-    private static void dot4(float[] x, int xOff, float[] rows, int in, float[] y, int yOff, int count) {
-        FloatVector a0 = FloatVector.zero(F);
-        FloatVector a1 = FloatVector.zero(F);
-        FloatVector a2 = FloatVector.zero(F);
-        FloatVector a3 = FloatVector.zero(F);
-        int bound = F.loopBound(in);
-        int i = 0;
-        for (; i < bound; i += F.length()) {
-            FloatVector xv = FloatVector.fromArray(F, x, xOff + i);
-            a0 = FloatVector.fromArray(F, rows, i).fma(xv, a0);
-            a1 = FloatVector.fromArray(F, rows, in + i).fma(xv, a1);
-            a2 = FloatVector.fromArray(F, rows, 2 * in + i).fma(xv, a2);
-            a3 = FloatVector.fromArray(F, rows, 3 * in + i).fma(xv, a3);
-        }
-        float[] sums = {a0.reduceLanes(VectorOperators.ADD), a1.reduceLanes(VectorOperators.ADD),
-                a2.reduceLanes(VectorOperators.ADD), a3.reduceLanes(VectorOperators.ADD)};
-        for (; i < in; i++) {
-            float xv = x[xOff + i];
-            for (int r = 0; r < ROWS_PER_TASK; r++) {
-                sums[r] += rows[r * in + i] * xv;
-            }
-        }
-        System.arraycopy(sums, 0, y, yOff, count);
     }
 
     /** {@code dx[m, in] = dy[m, out] · W} with W [out, in] in NF4; {@code dx} is overwritten. */
@@ -68,7 +64,7 @@ public final class Nf4Matmul {
         int out = w.rows();
         check(dy.length == (long) m * out && dx.length == (long) m * in, "matmulTransposed", m, w);
         int tasks = (in + COLS_PER_TASK - 1) / COLS_PER_TASK;
-        IntStream.range(0, tasks).parallel().forEach(t -> {
+        range(tasks, (long) m * in * out).forEach(t -> {
             int c0 = t * COLS_PER_TASK;
             int width = Math.min(COLS_PER_TASK, in - c0);
             float[] slice = new float[width];
@@ -96,6 +92,11 @@ public final class Nf4Matmul {
                 }
             }
         });
+    }
+
+    private static IntStream range(int tasks, long work) {
+        IntStream s = IntStream.range(0, tasks);
+        return work >= PARALLEL_WORK ? s.parallel() : s;
     }
 
     private static void check(boolean ok, String op, int m, Nf4Weight w) {

@@ -62,6 +62,17 @@ public final class AdamW {
         return state.computeIfAbsent(p, k -> new State(k.size()));
     }
 
+    /** Restores a parameter's state from a checkpoint (its moments are copied). */
+    public void restore(Parameter p, long step, float[] expAvg, float[] expAvgSq) {
+        if (expAvg.length != p.size() || expAvgSq.length != p.size()) {
+            throw new IllegalArgumentException(p.name() + ": optimiser state of " + expAvg.length + " values for " + p.size());
+        }
+        State s = state(p);
+        s.step = step;
+        System.arraycopy(expAvg, 0, s.expAvg, 0, expAvg.length);
+        System.arraycopy(expAvgSq, 0, s.expAvgSq, 0, expAvgSq.length);
+    }
+
     /** One update of every parameter with learning rate {@code lr}, from the gradients they hold. */
     public void step(List<Parameter> params, double lr) {
         float decay = (float) (1 - lr * weightDecay);

@@ -3,19 +3,15 @@ package dev.crucible.train;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.SafetensorsFile;
-import dev.crucible.io.ShardedWriter;
 import dev.crucible.io.StagedDirectory;
 import dev.crucible.io.TensorInfo;
-import dev.crucible.io.TensorSpec;
 import dev.crucible.nn.LinearLayers;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Shape;
 import dev.crucible.tensor.Tensor;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -208,6 +204,11 @@ public final class LoraAdapter {
         return norms;
     }
 
+    /** The same adapter whose config names {@code baseModelNameOrPath} as its base. */
+    public LoraAdapter withBaseModel(String baseModelNameOrPath) {
+        return new LoraAdapter(config.forSaving(modules.keySet(), baseModelNameOrPath), modules);
+    }
+
     /** Checks every adapted module exists in {@code base} with the [out, in] shape the adapter expects. */
     public void checkAgainst(Checkpoint base) {
         for (LoraModule m : modules.values()) {
@@ -239,23 +240,7 @@ public final class LoraAdapter {
 
     /** Writes {@code adapter_config.json} and {@code adapter_model.safetensors} (float32) into an existing directory. */
     public void writeTo(Path dir) {
-        Map<String, Tensor> tensors = tensors();
-        List<TensorSpec> specs = new ArrayList<>();
-        tensors.forEach((n, t) -> specs.add(new TensorSpec(n, t.dtype(), t.shape())));
-        Path tmp = dir.resolve(".adapter-weights");
-        try {
-            Files.createDirectories(tmp);
-            ShardedWriter writer = new ShardedWriter(tmp, specs, Long.MAX_VALUE, Map.of("format", "pt"));
-            try (writer) {
-                tensors.forEach(writer::write);
-                writer.finish();
-            }
-            Files.move(tmp.resolve(Checkpoint.SINGLE_FILE), dir.resolve(WEIGHTS_FILE),
-                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            Files.delete(tmp);
-        } catch (IOException e) {
-            throw new CrucibleException(dir + ": cannot write the adapter: " + e.getMessage(), e);
-        }
+        SafetensorsFiles.write(dir, WEIGHTS_FILE, tensors());
         config.write(dir);
     }
 

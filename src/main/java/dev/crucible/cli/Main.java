@@ -10,6 +10,8 @@ import picocli.CommandLine.Command;
         subcommands = {
                 InspectCommand.class,
                 LoraCommand.class,
+                TokenizeCommand.class,
+                TemplateCommand.class,
         })
 public final class Main {
     public static void main(String[] args) {

@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
         subcommands = {
                 InspectCommand.class,
                 LoraCommand.class,
+                SftCommand.class,
                 TokenizeCommand.class,
                 TemplateCommand.class,
         })

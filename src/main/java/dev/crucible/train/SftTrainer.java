@@ -81,7 +81,8 @@ public final class SftTrainer implements AutoCloseable {
     private final long frozenBaseBytes;
     private final ArrayNode history = JSON.createArrayNode();
     private int step;
-    private int truncated;
+    private int orderEpoch = -1;
+    private int[] order = new int[0];
 
     public SftTrainer(Path baseDir, Settings settings) {
         if (settings.microBatchSize() < 1 || settings.gradientAccumulationSteps() < 1 || settings.sequenceLen() < 2
@@ -159,11 +160,6 @@ public final class SftTrainer implements AutoCloseable {
 
     public int step() {
         return step;
-    }
-
-    /** Examples cut to {@code sequence_len} so far. */
-    public int truncated() {
-        return truncated;
     }
 
     /** Continues from {@code checkpoint-N}: trainable values, optimiser state, step and log history. */
@@ -260,16 +256,19 @@ public final class SftTrainer implements AutoCloseable {
     /** The k-th example of the endless stream: epoch k / n in an order shuffled by the seed and the epoch. */
     private int streamIndex(long k, int n) {
         int epoch = (int) (k / n);
-        int[] order = new int[n];
-        for (int i = 0; i < n; i++) {
-            order[i] = i;
-        }
-        Random r = new Random(settings.seed() * 31 + epoch);
-        for (int i = n - 1; i > 0; i--) {
-            int j = r.nextInt(i + 1);
-            int t = order[i];
-            order[i] = order[j];
-            order[j] = t;
+        if (epoch != orderEpoch || order.length != n) {
+            order = new int[n];
+            for (int i = 0; i < n; i++) {
+                order[i] = i;
+            }
+            Random r = new Random(settings.seed() * 31 + epoch);
+            for (int i = n - 1; i > 0; i--) {
+                int j = r.nextInt(i + 1);
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+            orderEpoch = epoch;
         }
         return order[(int) (k % n)];
     }
@@ -291,9 +290,6 @@ public final class SftTrainer implements AutoCloseable {
         for (int r = 0; r < examples.size(); r++) {
             Example e = examples.get(r);
             int len = Math.min(e.ids().length, settings.sequenceLen());
-            if (len < e.ids().length) {
-                truncated++;
-            }
             System.arraycopy(e.ids(), 0, ids, r * seq, len);
             System.arraycopy(e.labels(), 0, labels, r * seq, len);
         }

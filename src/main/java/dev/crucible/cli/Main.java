@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
                 InspectCommand.class,
                 LoraCommand.class,
                 SftCommand.class,
+                BenchSftCommand.class,
                 TokenizeCommand.class,
                 TemplateCommand.class,
         })

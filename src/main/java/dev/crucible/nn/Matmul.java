@@ -82,19 +82,32 @@ final class Matmul {
             c23 = x2.fma(y, c23);
             c33 = x3.fma(y, c33);
         }
-        FloatVector[] acc = {c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33};
-        for (int r = 0; r < 4; r++) {
-            for (int q = 0; q < 4; q++) {
-                float s = acc[r * 4 + q].reduceLanes(VectorOperators.ADD);
-                int aOff = (i0 + r) * k;
-                int bOff = (j0 + q) * k;
-                for (int t = p; t < k; t++) {
-                    s += a[aOff + t] * b[bOff + t];
-                }
-                int ci = (i0 + r) * n + j0 + q;
-                c[ci] = accumulate ? c[ci] + s : s;
-            }
+        // reduce in place: an array of vectors would force them out of registers
+        finish(a, b, c, i0, j0, p, k, n, accumulate, c00.reduceLanes(VectorOperators.ADD));
+        finish(a, b, c, i0, j0 + 1, p, k, n, accumulate, c01.reduceLanes(VectorOperators.ADD));
+        finish(a, b, c, i0, j0 + 2, p, k, n, accumulate, c02.reduceLanes(VectorOperators.ADD));
+        finish(a, b, c, i0, j0 + 3, p, k, n, accumulate, c03.reduceLanes(VectorOperators.ADD));
+        finish(a, b, c, i0 + 1, j0, p, k, n, accumulate, c10.reduceLanes(VectorOperators.ADD));
+        finish(a, b, c, i0 + 1, j0 + 1, p, k, n, accumulate, c11.reduceLanes(VectorOperators.ADD));
+        finish(a, b, c, i0 + 1, j0 + 2, p, k, n, accumulate, c12.reduceLanes(VectorOperators.ADD));
+        finish(a, b, c, i0 + 1, j0 + 3, p, k, n, accumulate, c13.reduceLanes(VectorOperators.ADD));
+        finish(a, b, c, i0 + 2, j0, p, k, n, accumulate, c20.reduceLanes(VectorOperators.ADD));
+        finish(a, b, c, i0 + 2, j0 + 1, p, k, n, accumulate, c21.reduceLanes(VectorOperators.ADD));
+        finish(a, b, c, i0 + 2, j0 + 2, p, k, n, accumulate, c22.reduceLanes(VectorOperators.ADD));
+        finish(a, b, c, i0 + 2, j0 + 3, p, k, n, accumulate, c23.reduceLanes(VectorOperators.ADD));
+        finish(a, b, c, i0 + 3, j0, p, k, n, accumulate, c30.reduceLanes(VectorOperators.ADD));
+        finish(a, b, c, i0 + 3, j0 + 1, p, k, n, accumulate, c31.reduceLanes(VectorOperators.ADD));
+        finish(a, b, c, i0 + 3, j0 + 2, p, k, n, accumulate, c32.reduceLanes(VectorOperators.ADD));
+        finish(a, b, c, i0 + 3, j0 + 3, p, k, n, accumulate, c33.reduceLanes(VectorOperators.ADD));
+    }
+
+    /** Adds the scalar tail {@code [from, k)} of row i · row j to the vector part and stores c[i, j]. */
+    private static void finish(float[] a, float[] b, float[] c, int i, int j, int from, int k, int n, boolean accumulate,
+                               float s) {
+        for (int t = from; t < k; t++) {
+            s += a[i * k + t] * b[j * k + t];
         }
+        c[i * n + j] = accumulate ? c[i * n + j] + s : s;
     }
 
     /**

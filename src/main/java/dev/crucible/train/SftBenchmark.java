@@ -25,10 +25,10 @@ import java.util.Random;
  * line per method.
  */
 public final class SftBenchmark {
-    /** Model dimensions. */
+    /** Model dimensions; TINY is the PyTorch anchor script's tiny shape. */
     public record Shape(String name, int hidden, int layers, int heads, int kvHeads, int intermediate, int vocab) {
         public static final Shape SMOLLM_135M = new Shape("smollm-135m", 576, 30, 9, 3, 1536, 49152);
-        public static final Shape TINY = new Shape("tiny", 64, 2, 4, 2, 176, 512);
+        public static final Shape TINY = new Shape("tiny", 256, 4, 8, 4, 688, 8192);
     }
 
     private final PrintStream out;

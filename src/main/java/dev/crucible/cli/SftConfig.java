@@ -1,6 +1,7 @@
 package dev.crucible.cli;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.data.DatasetSpec;
 import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 
@@ -17,15 +18,13 @@ import java.util.TreeSet;
  * A {@code crucible sft} YAML config with Axolotl's key names. Unknown keys are an error that names them, so a
  * typo never silently falls back to a default. Relative paths are resolved against the config's directory.
  */
-record SftConfig(Path baseModel, List<Dataset> datasets, String chatTemplate, int sequenceLen, String adapter,
+record SftConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate, int sequenceLen, boolean samplePacking,
+                 String adapter,
                  int loraR, double loraAlpha, double loraDropout, List<String> loraTargetModules, boolean useRslora,
                  int microBatchSize, int gradientAccumulationSteps, double numEpochs, int maxSteps, double learningRate,
                  String lrScheduler, int warmupSteps, double warmupRatio, double weightDecay, double maxGradNorm,
                  boolean gradientCheckpointing, boolean trainOnInputs, double valSetSize, long seed, Path outputDir,
                  int saveSteps, int evalSteps, Path resumeFromCheckpoint) {
-
-    record Dataset(Path path, String type) {
-    }
 
     static final Set<String> KEYS = new TreeSet<>(List.of("base_model", "datasets", "chat_template", "sequence_len",
             "sample_packing", "adapter", "load_in_4bit", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules",
@@ -58,9 +57,6 @@ record SftConfig(Path baseModel, List<Dataset> datasets, String chatTemplate, in
         }
         Reader r = new Reader(file, map);
         Path dir = file.toAbsolutePath().getParent();
-        if (Boolean.TRUE.equals(r.bool("sample_packing", false))) {
-            throw new CrucibleException(file + ": 'sample_packing: true' is not supported yet; set it to false");
-        }
         String adapter = r.string("adapter", "none");
         if (adapter == null || adapter.isEmpty() || adapter.equals("null")) {
             adapter = "none";
@@ -75,23 +71,34 @@ record SftConfig(Path baseModel, List<Dataset> datasets, String chatTemplate, in
         if (r.bool("lora_target_linear", false) || targets.isEmpty()) {
             targets = List.of("all-linear");
         }
-        List<Dataset> datasets = new ArrayList<>();
+        List<DatasetSpec> datasets = new ArrayList<>();
         Object ds = map.get("datasets");
         if (!(ds instanceof List<?> list) || list.isEmpty()) {
             throw new CrucibleException(file + ": 'datasets' must be a list of {path, type}");
         }
-        for (Object o : list) {
-            if (!(o instanceof Map<?, ?> d) || !(d.get("path") instanceof String p) || !(d.get("type") instanceof String t)) {
-                throw new CrucibleException(file + ": each entry of 'datasets' needs 'path' and 'type', got " + o);
+        for (int i = 0; i < list.size(); i++) {
+            if (!(list.get(i) instanceof Map<?, ?> d)) {
+                throw new CrucibleException(file + ": datasets[" + i + "] must be a mapping {path, type}, got " + list.get(i));
             }
-            datasets.add(new Dataset(dir.resolve(p), t));
+            Map<String, Object> entry = new java.util.LinkedHashMap<>();
+            d.forEach((k, v) -> entry.put(String.valueOf(k), v));
+            try {
+                datasets.add(DatasetSpec.fromConfig(entry, i, dir));
+            } catch (CrucibleException e) {
+                throw new CrucibleException(file + ": " + e.getMessage(), e);
+            }
+        }
+        String template = r.string("chat_template", null);
+        if (template != null && template.endsWith(".jinja") && !Path.of(template).isAbsolute()) {
+            template = dir.resolve(template).toString(); // template files, like datasets, are relative to the config
         }
         String base = r.string("base_model", null);
         if (base == null) {
             throw new CrucibleException(file + ": 'base_model' (a local model directory) is required");
         }
         String resume = r.string("resume_from_checkpoint", null);
-        return new SftConfig(dir.resolve(base), datasets, r.string("chat_template", null), r.integer("sequence_len", 2048),
+        return new SftConfig(dir.resolve(base), datasets, template, r.integer("sequence_len", 2048),
+                r.bool("sample_packing", false),
                 adapter.equals("none") ? "full" : adapter, r.integer("lora_r", 8), r.number("lora_alpha", 16),
                 r.number("lora_dropout", 0), targets, r.bool("peft_use_rslora", false), r.integer("micro_batch_size", 1),
                 r.integer("gradient_accumulation_steps", 1), r.number("num_epochs", 1), r.integer("max_steps", 0),

@@ -13,6 +13,15 @@ public final class AttentionOps {
      * two halves of a head; {@code tables} hold cos and sin [seq, D].
      */
     public static Var rope(Tape tape, Var x, int seq, int headDim, float[][] tables) {
+        int[] positions = new int[x.dim(0)];
+        for (int tok = 0; tok < positions.length; tok++) {
+            positions[tok] = tok % seq;
+        }
+        return rope(tape, x, positions, headDim, tables);
+    }
+
+    /** Rope with an explicit position per token (sample packing restarts positions at every example). */
+    public static Var rope(Tape tape, Var x, int[] positions, int headDim, float[][] tables) {
         float[] cos = tables[0];
         float[] sin = tables[1];
         int width = x.dim(1);
@@ -21,7 +30,7 @@ public final class AttentionOps {
         float[] xv = x.value();
         float[] out = new float[xv.length];
         for (int tok = 0; tok < n; tok++) {
-            int pos = (tok % seq) * headDim;
+            int pos = positions[tok] * headDim;
             for (int h = 0; h < width; h += headDim) {
                 int base = tok * width + h;
                 for (int d = 0; d < headDim; d++) {
@@ -39,7 +48,7 @@ public final class AttentionOps {
                 float[] dy = y.grad();
                 float[] dx = x.grad();
                 for (int tok = 0; tok < n; tok++) {
-                    int pos = (tok % seq) * headDim;
+                    int pos = positions[tok] * headDim;
                     for (int h = 0; h < width; h += headDim) {
                         int base = tok * width + h;
                         for (int d = 0; d < headDim; d++) {
@@ -61,6 +70,16 @@ public final class AttentionOps {
      */
     public static Var attention(Tape tape, Var q, Var k, Var v, int batch, int seq, int heads, int kvHeads, int headDim,
                                 double scale, int slidingWindow, double softCap) {
+        return attention(tape, q, k, v, batch, seq, heads, kvHeads, headDim, scale, slidingWindow, softCap, null);
+    }
+
+    /**
+     * Attention with an optional block-diagonal mask for packed sequences: {@code segmentStarts[b·seq + i]} is the
+     * first position of the example token i of row b belongs to, so a query sees only earlier keys of its own
+     * example (examples lie back to back, so the visible keys stay one contiguous range). Null: plain causal.
+     */
+    public static Var attention(Tape tape, Var q, Var k, Var v, int batch, int seq, int heads, int kvHeads, int headDim,
+                                double scale, int slidingWindow, double softCap, int[] segmentStarts) {
         if (heads % kvHeads != 0) {
             throw new IllegalArgumentException(heads + " query heads cannot share " + kvHeads + " key/value heads");
         }
@@ -82,7 +101,7 @@ public final class AttentionOps {
             int pOff = bh * seq * seq;
             for (int i = 0; i < seq; i++) {
                 int qOff = (b * seq + i) * qw + h * headDim;
-                int first = slidingWindow > 0 ? Math.max(0, i - slidingWindow + 1) : 0;
+                int first = first(b, i, seq, slidingWindow, segmentStarts);
                 float max = Float.NEGATIVE_INFINITY;
                 for (int j = first; j <= i; j++) {
                     float score = Matmul.dot(qv, qOff, kv, (b * seq + j) * kw + kvh * headDim, headDim) * s;
@@ -126,7 +145,7 @@ public final class AttentionOps {
                         int pOff = (b * heads + h) * seq * seq;
                         for (int i = 0; i < seq; i++) {
                             int oOff = (b * seq + i) * qw + h * headDim;
-                            int first = slidingWindow > 0 ? Math.max(0, i - slidingWindow + 1) : 0;
+                            int first = first(b, i, seq, slidingWindow, segmentStarts);
                             double weighted = 0;
                             for (int j = first; j <= i; j++) {
                                 int vOff = (b * seq + j) * kw + kvh * headDim;
@@ -162,5 +181,23 @@ public final class AttentionOps {
             });
         }
         return y;
+    }
+
+    /** The first key position query i of row b may attend. */
+    private static int first(int b, int i, int seq, int slidingWindow, int[] segmentStarts) {
+        int first = slidingWindow > 0 ? Math.max(0, i - slidingWindow + 1) : 0;
+        return segmentStarts == null ? first : Math.max(first, segmentStarts[b * seq + i]);
+    }
+
+    /** {@code segmentStarts} for {@link #attention} from per-token example indices [batch, seq] (contiguous runs). */
+    public static int[] segmentStarts(int[] sequenceIds, int batch, int seq) {
+        int[] starts = new int[batch * seq];
+        for (int b = 0; b < batch; b++) {
+            for (int i = 0; i < seq; i++) {
+                int t = b * seq + i;
+                starts[t] = i > 0 && sequenceIds[t] == sequenceIds[t - 1] ? starts[t - 1] : i;
+            }
+        }
+        return starts;
     }
 }

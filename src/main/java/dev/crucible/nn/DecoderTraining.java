@@ -151,12 +151,30 @@ public final class DecoderTraining {
      * dropout (null: no dropout).
      */
     public Output forward(Tape tape, int[] ids, int batch, int seq, int[] labels, SplittableRandom rng) {
+        return forward(tape, ids, batch, seq, labels, null, null, rng);
+    }
+
+    /**
+     * The forward of packed sequences: {@code positionIds} [batch, seq] are the rope positions (restarting at every
+     * example) and {@code sequenceIds} [batch, seq] the example each token belongs to; attention is block-diagonal
+     * causal, so each example sees only itself, exactly as if it ran alone. Both null: one sequence per row.
+     */
+    public Output forward(Tape tape, int[] ids, int batch, int seq, int[] labels, int[] positionIds, int[] sequenceIds,
+                          SplittableRandom rng) {
+        int[] positions = positionIds;
+        if (positions == null) {
+            positions = new int[batch * seq];
+            for (int t = 0; t < positions.length; t++) {
+                positions[t] = t % seq;
+            }
+        }
+        int[] segmentStarts = sequenceIds == null ? null : AttentionOps.segmentStarts(sequenceIds, batch, seq);
         int headDim = config.headDim();
         double scale = features.softCapping() && config.has("query_pre_attn_scalar")
                 ? 1 / Math.sqrt(config.doubleOr("query_pre_attn_scalar", headDim)) : 1 / Math.sqrt(headDim);
         double attnCap = features.softCapping() ? config.doubleOr("attn_logit_softcapping", 0) : 0;
         LayerShape shape = new LayerShape(batch, seq, config.numAttentionHeads(), config.numKeyValueHeads(), headDim,
-                RopeTables.of(config, seq, headDim), scale, attnCap);
+                RopeTables.of(config, seq, headDim), positions, segmentStarts, scale, attnCap);
         Var x = Ops.embedding(tape, weight(Architecture.EMBED), ids);
         if (features.embeddingScale()) {
             x = Ops.scale(tape, x, (float) Math.sqrt(config.hiddenSize()));
@@ -177,13 +195,21 @@ public final class DecoderTraining {
             return new Output(logits, null, 0);
         }
         int[] targets = Ops.shiftLabels(labels, batch, seq);
+        if (sequenceIds != null) {
+            // the last token of one packed example does not predict the first token of the next
+            for (int t = 0; t + 1 < targets.length; t++) {
+                if ((t + 1) % seq != 0 && sequenceIds[t + 1] != sequenceIds[t]) {
+                    targets[t] = Ops.IGNORE_INDEX;
+                }
+            }
+        }
         long count = java.util.Arrays.stream(targets).filter(t -> t != Ops.IGNORE_INDEX).count();
         return new Output(logits, Ops.crossEntropy(tape, logits, targets, true), count);
     }
 
     /** Shapes and tables shared by every layer of one forward. */
-    private record LayerShape(int batch, int seq, int heads, int kvHeads, int headDim, float[][] rope, double scale,
-                         double attnCap) {
+    private record LayerShape(int batch, int seq, int heads, int kvHeads, int headDim, float[][] rope, int[] positions,
+                              int[] segmentStarts, double scale, double attnCap) {
     }
 
     private Var layer(Tape tape, Var x, int layer, LayerShape s, SplittableRandom rng) {
@@ -211,10 +237,10 @@ public final class DecoderTraining {
             q = Ops.rmsNorm(tape, q, weight(p + "self_attn.q_norm.weight"), config.rmsNormEps(), false);
             k = Ops.rmsNorm(tape, k, weight(p + "self_attn.k_norm.weight"), config.rmsNormEps(), false);
         }
-        q = AttentionOps.rope(tape, q, seq, headDim, s.rope());
-        k = AttentionOps.rope(tape, k, seq, headDim, s.rope());
+        q = AttentionOps.rope(tape, q, s.positions(), headDim, s.rope());
+        k = AttentionOps.rope(tape, k, s.positions(), headDim, s.rope());
         Var attn = AttentionOps.attention(tape, q, k, v, batch, seq, heads, kvHeads, headDim, s.scale(),
-                window(layer, seq), s.attnCap());
+                window(layer, seq), s.attnCap(), s.segmentStarts());
         Var a = project(tape, attn, p + "self_attn.o_proj", rng);
         if (features.sandwichNorms()) {
             a = norm(tape, a, p + "post_attention_layernorm.weight");

@@ -41,12 +41,24 @@ import java.util.SplittableRandom;
 public final class SftTrainer implements AutoCloseable {
     public enum Method { FULL, LORA, DORA, QLORA }
 
-    /** Token ids and labels of one example, unshifted; label -100 excludes a position from the loss. */
-    public record Example(int[] ids, int[] labels) {
+    /**
+     * Token ids and labels of one training sequence, unshifted; label -100 excludes a position from the loss. A
+     * packed sequence also has {@code positionIds} (rope positions, restarting per example) and {@code sequenceIds}
+     * (the example of each token, for the block-diagonal attention mask); both null for a single example.
+     */
+    public record Example(int[] ids, int[] labels, int[] positionIds, int[] sequenceIds) {
         public Example {
             if (ids.length != labels.length || ids.length == 0) {
                 throw new IllegalArgumentException("an example needs as many labels as ids (and at least one token)");
             }
+            if ((positionIds == null) != (sequenceIds == null)
+                    || positionIds != null && (positionIds.length != ids.length || sequenceIds.length != ids.length)) {
+                throw new IllegalArgumentException("a packed sequence needs a position and a sequence id for every token");
+            }
+        }
+
+        public Example(int[] ids, int[] labels) {
+            this(ids, labels, null, null);
         }
     }
 
@@ -188,7 +200,7 @@ public final class SftTrainer implements AutoCloseable {
         long tokens = 0;
         for (int i = 0; i < examples.size(); i += settings.microBatchSize()) {
             Batch b = batch(examples.subList(i, Math.min(examples.size(), i + settings.microBatchSize())));
-            DecoderTraining.Output out = model.forward(new Tape(), b.ids, b.rows, b.seq, b.labels, null);
+            DecoderTraining.Output out = model.forward(new Tape(), b.ids, b.rows, b.seq, b.labels, b.positions, b.sequences, null);
             sum += (double) out.loss().value()[0] * out.lossTokens();
             tokens += out.lossTokens();
         }
@@ -221,7 +233,7 @@ public final class SftTrainer implements AutoCloseable {
                 inputTokens += b.ids.length;
                 Tape tape = new Tape();
                 SplittableRandom dropout = new SplittableRandom(settings.seed() * 1_000_003L + first);
-                DecoderTraining.Output out = model.forward(tape, b.ids, b.rows, b.seq, b.labels, dropout);
+                DecoderTraining.Output out = model.forward(tape, b.ids, b.rows, b.seq, b.labels, b.positions, b.sequences, dropout);
                 if (out.lossTokens() > 0) {
                     tape.backward(out.loss(), out.lossTokens());
                     lossSum += (double) out.loss().value()[0] * out.lossTokens();
@@ -273,18 +285,26 @@ public final class SftTrainer implements AutoCloseable {
         return order[(int) (k % n)];
     }
 
-    private record Batch(int[] ids, int[] labels, int rows, int seq) {
+    /** {@code positions} and {@code sequences} are null unless some row is a packed sequence. */
+    private record Batch(int[] ids, int[] labels, int[] positions, int[] sequences, int rows, int seq) {
     }
 
-    /** Right-pads a micro-batch to its longest example (cut to sequence_len); padding is never a label. */
+    /**
+     * Right-pads a micro-batch to its longest example (cut to sequence_len); padding is never a label and, in packed
+     * batches, forms its own trailing segment so no real token attends it.
+     */
     private Batch batch(List<Example> examples) {
         int seq = 0;
+        boolean packed = false;
         for (Example e : examples) {
             seq = Math.max(seq, Math.min(e.ids().length, settings.sequenceLen()));
+            packed |= e.sequenceIds() != null;
         }
         int pad = config.intOr("pad_token_id", 0);
         int[] ids = new int[examples.size() * seq];
         int[] labels = new int[examples.size() * seq];
+        int[] positions = packed ? new int[ids.length] : null;
+        int[] sequences = packed ? new int[ids.length] : null;
         java.util.Arrays.fill(ids, pad);
         java.util.Arrays.fill(labels, -100);
         for (int r = 0; r < examples.size(); r++) {
@@ -292,8 +312,15 @@ public final class SftTrainer implements AutoCloseable {
             int len = Math.min(e.ids().length, settings.sequenceLen());
             System.arraycopy(e.ids(), 0, ids, r * seq, len);
             System.arraycopy(e.labels(), 0, labels, r * seq, len);
+            if (packed) {
+                for (int p = 0; p < seq; p++) {
+                    boolean real = p < len;
+                    positions[r * seq + p] = !real ? p - len : e.positionIds() == null ? p : e.positionIds()[p];
+                    sequences[r * seq + p] = !real ? Integer.MAX_VALUE : e.sequenceIds() == null ? 0 : e.sequenceIds()[p];
+                }
+            }
         }
-        return new Batch(ids, labels, examples.size(), seq);
+        return new Batch(ids, labels, positions, sequences, examples.size(), seq);
     }
 
     private void log(Path outputDir, StepMetrics m) {

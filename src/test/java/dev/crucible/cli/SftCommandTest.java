@@ -2,7 +2,10 @@ package dev.crucible.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.crucible.data.SftExamples;
+import dev.crucible.data.DatasetRow;
+import dev.crucible.data.DatasetType;
+import dev.crucible.data.ExampleBuilder;
+import dev.crucible.data.SftExample;
 import dev.crucible.model.Tokenizer;
 import dev.crucible.model.template.ChatTemplate;
 import dev.crucible.train.LoraAdapter;
@@ -17,7 +20,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -112,14 +117,33 @@ class SftCommandTest {
         assertTrue(Files.readString(out.resolve("loss.html")).contains("<svg"));
     }
 
+    /** Sample packing: several examples per sequence (block-diagonal attention), and the validation loss falls. */
+    @Test
+    void samplePackingTrainsOnPackedSequencesAndLowersValidationLoss() throws IOException {
+        Path cfg = config("sample_packing: true\neval_steps: 1\n");
+        Files.writeString(cfg, Files.readString(cfg).replace("sequence_len: 64", "sequence_len: 160")
+                .replace("micro_batch_size: 4", "micro_batch_size: 2"));
+        Run run = cli("sft", cfg.toString());
+        assertEquals(0, run.code(), run.err());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+) training and (\\d+) validation packed sequences")
+                .matcher(run.out());
+        assertTrue(m.find(), run.out());
+        assertTrue(Integer.parseInt(m.group(1)) < 20 && Integer.parseInt(m.group(2)) < 4, "examples share sequences: " + run.out());
+        assertTrue(run.out().contains("truncated to sequence_len 160: 0 examples"), run.out());
+        List<String> metrics = Files.readAllLines(tmp.resolve("out").resolve("metrics.jsonl"));
+        double first = new ObjectMapper().readTree(metrics.get(0)).get("eval_loss").asDouble();
+        double last = new ObjectMapper().readTree(metrics.get(metrics.size() - 1)).get("eval_loss").asDouble();
+        assertTrue(last < first, metrics.toString());
+    }
+
     @Test
     void unknownKeysAndUnsupportedOptionsAreNamed() throws IOException {
         Run run = cli("sft", config("lora_rank: 4\nflash_attention: true\n").toString());
         assertEquals(1, run.code());
         assertTrue(run.err().contains("unknown keys [flash_attention, lora_rank]"), run.err());
-        run = cli("sft", config("sample_packing: true\n").toString());
+        run = cli("sft", config("sample_packing: yes please\n").toString());
         assertEquals(1, run.code());
-        assertTrue(run.err().contains("sample_packing"), run.err());
+        assertTrue(run.err().contains("'sample_packing' must be true or false"), run.err());
     }
 
     @Test
@@ -129,40 +153,39 @@ class SftCommandTest {
                 java.nio.file.StandardOpenOption.APPEND);
         Run run = cli("sft", cfg.toString());
         assertEquals(1, run.code());
-        assertTrue(run.err().contains("chats.jsonl row 26: row has no 'messages' list"), run.err());
+        assertTrue(run.err().contains("chats.jsonl line 26: missing field 'messages'"), run.err());
     }
 
+    static SftExample build(ExampleBuilder builder, DatasetType type, String json) throws IOException {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> fields = new ObjectMapper().readValue(json, Map.class);
+        return builder.build(type.toSample(new DatasetRow(Path.of("rows.jsonl"), "line", 1, fields), null));
+    }
+
+    /** The formats sft reads through the data package, with the fixture tokenizer and chat template. */
     @Test
-    void formatsMaskPromptsUnlessTrainOnInputs() {
+    void formatsMaskPromptsUnlessTrainOnInputs() throws IOException {
         try (Tokenizer tok = Tokenizer.load(model)) {
-            ObjectMapper json = new ObjectMapper();
-            SftExamples masked = new SftExamples(tok, ChatTemplate.fromModel(dev.crucible.io.ModelDirectory.open(model)), false);
-            SftExamples all = new SftExamples(tok, null, true);
-            JsonNode alpaca = json.readTree("{\"instruction\": \"Say hi\", \"input\": \"\", \"output\": \"hi\"}");
-            SftExamples.Tokenized a = masked.tokenize(alpaca, "alpaca", "row");
+            ExampleBuilder masked = new ExampleBuilder(tok, ChatTemplate.fromModel(dev.crucible.io.ModelDirectory.open(model)),
+                    512, false);
+            ExampleBuilder all = new ExampleBuilder(tok, null, 512, true);
+            SftExample a = build(masked, DatasetType.ALPACA, "{\"instruction\": \"Say hi\", \"input\": \"\", \"output\": \"hi\"}");
             int trained = 0;
             for (int l : a.labels()) {
                 trained += l != -100 ? 1 : 0;
             }
             int[] response = tok.encode("hi", false);
             assertEquals(response.length + 1, trained, "the response and EOS carry the loss");
-            assertEquals(tok.eosTokenId(), a.ids()[a.ids().length - 1]);
-            SftExamples.Tokenized t = all.tokenize(json.readTree("{\"text\": \"plain text\"}"), "text", "row");
-            assertTrue(java.util.Arrays.equals(t.ids(), t.labels()));
-            SftExamples.Tokenized share = masked.tokenize(json.readTree(
-                    "{\"conversations\": [{\"from\": \"human\", \"value\": \"q\"}, {\"from\": \"gpt\", \"value\": \"answer\"}]}"),
-                    "sharegpt", "row");
-            SftExamples.Tokenized msgs = masked.tokenize(json.readTree(
-                    "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"assistant\", \"content\": \"answer\"}]}"),
-                    "messages", "row");
-            assertTrue(java.util.Arrays.equals(share.ids(), msgs.ids()) && java.util.Arrays.equals(share.labels(), msgs.labels()));
-            assertTrue(msgs.labels()[0] == -100 && msgs.labels()[msgs.labels().length - 2] != -100);
-            SftExamples.Tokenized comp = masked.tokenize(json.readTree("{\"prompt\": \"2+2=\", \"completion\": \"4\"}"),
-                    "completion", "row");
-            assertEquals(-100, comp.labels()[0]);
-            assertEquals(comp.ids()[comp.ids().length - 1], comp.labels()[comp.labels().length - 1]);
-        } catch (IOException e) {
-            throw new RuntimeException(e);
+            assertEquals(tok.eosTokenId(), a.inputIds()[a.length() - 1]);
+            SftExample t = build(all, DatasetType.TEXT, "{\"text\": \"plain text\"}");
+            assertArrayEquals(t.inputIds(), t.labels());
+            SftExample share = build(masked, DatasetType.SHAREGPT,
+                    "{\"conversations\": [{\"from\": \"human\", \"value\": \"q\"}, {\"from\": \"gpt\", \"value\": \"answer\"}]}");
+            SftExample msgs = build(masked, DatasetType.MESSAGES,
+                    "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"assistant\", \"content\": \"answer\"}]}");
+            assertArrayEquals(share.inputIds(), msgs.inputIds());
+            assertArrayEquals(share.labels(), msgs.labels());
+            assertTrue(msgs.labels()[0] == -100 && msgs.labels()[msgs.length() - 2] != -100);
         }
     }
 }

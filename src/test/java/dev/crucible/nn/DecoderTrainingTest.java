@@ -105,6 +105,65 @@ class DecoderTrainingTest {
         }
     }
 
+    /**
+     * Sample packing: two examples packed into one row (positions restarting, block-diagonal mask) give the same
+     * logits at every token, the same summed loss and the same gradients as the two examples run on their own.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "gemma2", "qwen2", "mixtral"})
+    void aPackedBatchEqualsItsExamplesRunSeparately(String arch) {
+        Path dir = Path.of("testdata/hf/models").resolve(arch);
+        ModelConfig config = ModelConfig.read(dir.resolve("config.json"));
+        try (Checkpoint ckpt = Checkpoint.open(dir); SafetensorsFile ref = SafetensorsFile.open(dir.resolve("reference.safetensors"))) {
+            int[] all = ints(ref, "input_ids");
+            int[] a = java.util.Arrays.copyOfRange(all, 0, 7);
+            int[] b = java.util.Arrays.copyOfRange(all, 12, 17);
+            int[] labelsB = b.clone();
+            labelsB[1] = Ops.IGNORE_INDEX; // a masked prompt token inside the second example
+            List<Parameter> params = new ArrayList<>();
+            DecoderTraining model = new DecoderTraining(config, DecoderTraining.loadWeights(ckpt, true, params), Map.of());
+            int vocab = config.vocabSize();
+
+            Tape tape = new Tape();
+            DecoderTraining.Output outA = model.forward(tape, a, 1, a.length, a, null);
+            tape.backward(outA.loss(), outA.lossTokens());
+            tape = new Tape();
+            DecoderTraining.Output outB = model.forward(tape, b, 1, b.length, labelsB, null);
+            tape.backward(outB.loss(), outB.lossTokens());
+            double separateLoss = outA.loss().value()[0] * outA.lossTokens() + outB.loss().value()[0] * outB.lossTokens();
+            List<float[]> separate = params.stream().map(p -> p.grad().clone()).toList();
+            params.forEach(Parameter::zeroGrad);
+
+            int n = a.length + b.length;
+            int[] ids = new int[n];
+            int[] labels = new int[n];
+            int[] positions = new int[n];
+            int[] sequences = new int[n];
+            System.arraycopy(a, 0, ids, 0, a.length);
+            System.arraycopy(b, 0, ids, a.length, b.length);
+            System.arraycopy(a, 0, labels, 0, a.length);
+            System.arraycopy(labelsB, 0, labels, a.length, b.length);
+            for (int t = 0; t < n; t++) {
+                positions[t] = t < a.length ? t : t - a.length;
+                sequences[t] = t < a.length ? 0 : 1;
+            }
+            tape = new Tape();
+            DecoderTraining.Output packed = model.forward(tape, ids, 1, n, labels, positions, sequences, null);
+            assertEquals(outA.lossTokens() + outB.lossTokens(), packed.lossTokens(), "no loss across the boundary");
+            assertEquals(separateLoss, packed.loss().value()[0] * packed.lossTokens(), 1e-4 * separateLoss, arch);
+            float[] logits = packed.logits().value();
+            float[] joined = new float[n * vocab];
+            System.arraycopy(outA.logits().value(), 0, joined, 0, a.length * vocab);
+            System.arraycopy(outB.logits().value(), 0, joined, a.length * vocab, b.length * vocab);
+            assertTrue(relativeError(logits, joined) < 1e-5, arch + " logits: " + relativeError(logits, joined));
+            tape.backward(packed.loss(), packed.lossTokens());
+            for (int i = 0; i < params.size(); i++) {
+                double err = relativeError(params.get(i).grad(), separate.get(i));
+                assertTrue(err < 1e-4, arch + " " + params.get(i).name() + ": " + err);
+            }
+        }
+    }
+
     @Test
     void gradientCheckpointingGivesIdenticalGradients() {
         Path dir = Path.of("testdata/hf/models/gemma2");

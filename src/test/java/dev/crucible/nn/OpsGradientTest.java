@@ -7,6 +7,7 @@ import java.util.Random;
 import java.util.SplittableRandom;
 import java.util.function.Function;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -206,6 +207,10 @@ class OpsGradientTest {
         check("attention", all, all, t -> AttentionOps.attention(t, q, k, v, batch, seq, heads, kvHeads, d, 0.5, 0, 0), 2e-3);
         check("attention window 2, softcap 3", all, all,
                 t -> AttentionOps.attention(t, q, k, v, batch, seq, heads, kvHeads, d, 0.5, 2, 3.0), 2e-3);
+        int[] starts = AttentionOps.segmentStarts(new int[]{0, 0, 1, 1, 1, 0, 0, 0, 0, 1}, batch, seq);
+        assertArrayEquals(new int[]{0, 0, 2, 2, 2, 0, 0, 0, 0, 4}, starts);
+        check("attention, packed segments", all, all,
+                t -> AttentionOps.attention(t, q, k, v, batch, seq, heads, kvHeads, d, 0.5, 0, 0, starts), 2e-3);
         // the first position attends only to itself: its output is its value row
         Var o = AttentionOps.attention(new Tape(), q, k, v, batch, seq, heads, kvHeads, d, 0.5, 0, 0);
         for (int i = 0; i < d; i++) {

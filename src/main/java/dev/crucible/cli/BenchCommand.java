@@ -19,7 +19,8 @@ import java.util.concurrent.Callable;
 
 /** {@code crucible bench ...}: benchmarks that need real files, too slow and too large for the test suite. */
 @Command(name = "bench", description = "Benchmarks (see docs/BENCHMARKS.md).",
-        subcommands = {BenchCommand.Read.class, BenchCommand.RuntimeBench.class, MergeBenchCommand.class})
+        subcommands = {BenchCommand.Read.class, BenchCommand.RuntimeBench.class, MergeBenchCommand.class,
+                SftBenchCommand.class})
 final class BenchCommand {
     private static void section(PrintWriter out, String title, ReadBenchmark.Series plain,
                                 ReadBenchmark.Series asFloat) {

@@ -18,7 +18,6 @@ import picocli.CommandLine.Command;
                 EvalCommand.class,
                 LoraCommand.class,
                 SftCommand.class,
-                BenchSftCommand.class,
                 TokenizeCommand.class,
                 TemplateCommand.class,
                 DataCommand.class,

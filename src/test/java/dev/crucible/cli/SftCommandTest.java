@@ -136,6 +136,15 @@ class SftCommandTest {
         assertTrue(last < first, metrics.toString());
     }
 
+    /** The training benchmark lives under {@code bench} (running it takes too long for the suite). */
+    @Test
+    void benchSftIsABenchSubcommand() {
+        Run run = cli("bench", "sft", "--help");
+        assertEquals(0, run.code(), run.err());
+        assertTrue(run.out().contains("Usage: crucible bench sft") && run.out().contains("--methods"), run.out());
+        assertTrue(cli("bench-sft", "--shape", "tiny").code() != 0, "the old top-level name is gone");
+    }
+
     @Test
     void unknownKeysAndUnsupportedOptionsAreNamed() throws IOException {
         Run run = cli("sft", config("lora_rank: 4\nflash_attention: true\n").toString());

@@ -13,10 +13,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-@Command(name = "bench-sft", mixinStandardHelpOptions = true,
+/** {@code crucible bench sft}: training throughput and memory by method. */
+@Command(name = "sft", mixinStandardHelpOptions = true,
         description = "Training tokens/s and peak heap of full fine-tuning, LoRA (r=16, all linear layers) and QLoRA on a "
                 + "model with random weights (SmolLM2-135M's shape by default). One JSON line per method.")
-final class BenchSftCommand implements Callable<Integer> {
+final class SftBenchCommand implements Callable<Integer> {
     @Option(names = "--shape", defaultValue = "smollm-135m", description = "smollm-135m or tiny")
     String shape;
 

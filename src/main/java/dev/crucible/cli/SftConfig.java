@@ -97,7 +97,7 @@ record SftConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate
             throw new CrucibleException(file + ": 'base_model' (a local model directory) is required");
         }
         String resume = r.string("resume_from_checkpoint", null);
-        return new SftConfig(dir.resolve(base), datasets, template, r.integer("sequence_len", 2048),
+        return new SftConfig(dir.resolve(base).normalize(), datasets, template, r.integer("sequence_len", 2048),
                 r.bool("sample_packing", false),
                 adapter.equals("none") ? "full" : adapter, r.integer("lora_r", 8), r.number("lora_alpha", 16),
                 r.number("lora_dropout", 0), targets, r.bool("peft_use_rslora", false), r.integer("micro_batch_size", 1),
@@ -105,7 +105,7 @@ record SftConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate
                 r.number("learning_rate", 2e-4), r.string("lr_scheduler", "cosine"), r.integer("warmup_steps", 0),
                 r.number("warmup_ratio", 0), r.number("weight_decay", 0), r.number("max_grad_norm", 1.0),
                 r.bool("gradient_checkpointing", false), r.bool("train_on_inputs", false), r.number("val_set_size", 0),
-                r.integer("seed", 42), dir.resolve(r.string("output_dir", "outputs")), r.integer("save_steps", 0),
+                r.integer("seed", 42), dir.resolve(r.string("output_dir", "outputs")).normalize(), r.integer("save_steps", 0),
                 r.integer("eval_steps", 0), resume == null ? null : dir.resolve(resume));
     }
 

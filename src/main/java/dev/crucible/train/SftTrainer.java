@@ -217,6 +217,13 @@ public final class SftTrainer implements AutoCloseable {
         } catch (IOException e) {
             throw new CrucibleException(outputDir + ": cannot create: " + e.getMessage(), e);
         }
+        if (step == 0) {
+            try { // a fresh run starts a fresh log; a resumed one appends to it
+                Files.deleteIfExists(outputDir.resolve("metrics.jsonl"));
+            } catch (IOException e) {
+                throw new CrucibleException(outputDir + ": cannot replace metrics.jsonl: " + e.getMessage(), e);
+            }
+        }
         LrSchedule schedule = LrSchedule.of(settings.lrScheduler(), settings.warmupSteps(), settings.maxSteps());
         GradientAccumulation accumulation = new GradientAccumulation(settings.gradientAccumulationSteps());
         while (step < settings.maxSteps()) {

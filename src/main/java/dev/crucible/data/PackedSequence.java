@@ -9,8 +9,8 @@ import java.util.List;
  * positions), and {@code sequenceIds[i]} is the index (0, 1, ...) within this sequence of the example token
  * {@code i} belongs to. Attention must be block-diagonal causal: query {@code i} attends key {@code j} only when
  * {@code j <= i} and {@code sequenceIds[j] == sequenceIds[i]} (see {@link #attends}), so no example sees another.
- * Labels are each example's own, unshifted; the first token of an example is never a target after the shift,
- * so no loss crosses a boundary either.
+ * Labels are each example's own, unshifted. After the shift the last token of one example would predict the
+ * first token of the next, so the trainer ignores that target ({@code DecoderTraining}); no loss crosses a boundary.
  */
 public record PackedSequence(int[] inputIds, int[] labels, int[] positionIds, int[] sequenceIds, int examples) {
 

@@ -1,6 +1,7 @@
 package dev.crucible.bench;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.ProgressBar;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ShardedWriter;
 import dev.crucible.io.StagedDirectory;
@@ -166,7 +167,8 @@ public final class ReadBenchmark {
                     + ".weight";
             specs.add(new TensorSpec(name, DType.BF16, tensorShape));
         }
-        Progress progress = new Progress("generating " + dir, count * tensorBytes(), log);
+        ProgressBar progress = new ProgressBar(log, "generating " + dir, "tensors", true)
+                .expect(count, count * tensorBytes());
         try (StagedDirectory out = StagedDirectory.create(dir)) {
             try (ShardedWriter w = new ShardedWriter(out.path(), specs, shardBytes, Map.of("format", "pt"))) {
                 AtomicInteger next = new AtomicInteger();
@@ -176,7 +178,7 @@ public final class ReadBenchmark {
                         for (int i; (i = next.getAndIncrement()) < count; ) {
                             fillBf16(buf, i);
                             w.write(specs.get(i).name(), new Tensor(DType.BF16, tensorShape, buf));
-                            progress.add(tensorBytes());
+                            progress.add(1, tensorBytes());
                         }
                     }
                 });
@@ -184,7 +186,6 @@ public final class ReadBenchmark {
             }
             out.publish();
         }
-        progress.done();
     }
 
     /** Normal bf16 values of magnitude 2^-7 up to 2, random signs and mantissas (no NaN, no infinity). */

@@ -3,6 +3,7 @@ package dev.crucible.cli;
 import dev.crucible.bench.ReadBenchmark;
 import dev.crucible.eval.RuntimeBenchmark;
 import dev.crucible.io.StagedDirectory;
+import dev.crucible.merge.SyntheticModels;
 import dev.crucible.model.Transformer;
 import dev.crucible.tensor.DType;
 import picocli.CommandLine.Command;
@@ -98,8 +99,8 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws IOException {
-            RuntimeBenchmark.Shape s = shape.equals("tiny") ? RuntimeBenchmark.Shape.TINY
-                    : RuntimeBenchmark.Shape.SMOLLM_135M;
+            SyntheticModels.Shape s = shape.equals("tiny") ? SyntheticModels.Shape.ANCHOR_TINY
+                    : SyntheticModels.Shape.SMOLLM_135M;
             RuntimeBenchmark bench = new RuntimeBenchmark(System.out);
             if (only.contains("matmul")) {
                 bench.matmul(DType.BF16, 512, s.hidden(), s.intermediate(), 20);
@@ -110,7 +111,7 @@ final class BenchCommand {
             if (only.contains("prefill") || only.contains("decode")) {
                 Path tmp = Files.createTempDirectory("crucible-bench-");
                 try (StagedDirectory dir = StagedDirectory.create(tmp.resolve("model"))) {
-                    RuntimeBenchmark.writeRandomModel(dir.path(), s);
+                    SyntheticModels.writeTied(dir.path(), s, Runtime.getRuntime().availableProcessors());
                     try (Transformer model = Transformer.load(dir.path())) {
                         if (only.contains("prefill")) {
                             bench.prefill(model, batch, seq);

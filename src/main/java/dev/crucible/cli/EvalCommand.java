@@ -1,5 +1,6 @@
 package dev.crucible.cli;
 
+import dev.crucible.ProgressBar;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crucible.CrucibleException;
@@ -61,8 +62,8 @@ final class EvalCommand {
                 for (String t : texts) {
                     sequences.add(model.tokenizer.encode(t, true));
                 }
-                ProgressBar bar = new ProgressBar("perplexity", "tokens", System.err);
-                Perplexity.Result r = Perplexity.evaluate(model.transformer, sequences, w, s, bar::update);
+                ProgressBar bar = new ProgressBar(System.err, "perplexity", "tokens", true);
+                Perplexity.Result r = Perplexity.evaluate(model.transformer, sequences, w, s, (done, total) -> bar.update(done, total, 0, 0));
                 if (r.tokens() == 0) {
                     throw new CrucibleException(data + ": no text long enough to score (each text needs 2 tokens)");
                 }

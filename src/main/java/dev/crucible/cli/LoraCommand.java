@@ -1,5 +1,6 @@
 package dev.crucible.cli;
 
+import dev.crucible.ProgressBar;
 import dev.crucible.tensor.DType;
 import dev.crucible.train.LoraMerge;
 import picocli.CommandLine.Command;
@@ -39,18 +40,8 @@ final class LoraCommand {
         public Integer call() {
             DType target = dtype == null ? null : DType.parse(dtype);
             PrintWriter err = spec.commandLine().getErr();
-            long start = System.nanoTime();
-            LoraMerge.merge(base, adapter, out, target, (done, total, bytes, totalBytes) -> {
-                double secs = (System.nanoTime() - start) / 1e9;
-                double rate = bytes / Math.max(secs, 1e-9);
-                long eta = Math.round((totalBytes - bytes) / Math.max(rate, 1));
-                int width = 30;
-                int filled = (int) (width * (long) done / total);
-                err.printf("\rmerging [%s%s] %d/%d tensors, %.1f MB, %.0f MB/s, ETA %ds",
-                        "#".repeat(filled), " ".repeat(width - filled), done, total, bytes / 1e6, rate / 1e6, eta);
-                err.flush();
-            });
-            err.println();
+            ProgressBar bar = new ProgressBar(err, "merging", "tensors", true);
+            LoraMerge.merge(base, adapter, out, target, bar::update);
             spec.commandLine().getOut().println("merged " + adapter + " into " + base + " -> " + out);
             return 0;
         }

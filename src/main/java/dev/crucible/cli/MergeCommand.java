@@ -1,11 +1,11 @@
 package dev.crucible.cli;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.ProgressBar;
 import dev.crucible.merge.MergeConfig;
 import dev.crucible.merge.MergeOptions;
 import dev.crucible.merge.MergePlan;
 import dev.crucible.merge.Merger;
-import dev.crucible.merge.Progress;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -96,7 +96,7 @@ final class MergeCommand implements Callable<Integer> {
         Path[] bases = baseDir == null ? new Path[]{cwd, configDir} : new Path[]{cwd, baseDir, configDir};
         MergeOptions options = new MergeOptions(bases, n, parseSize(outShardSize, "--out-shard-size"),
                 parseSize(memoryBudget, "--memory-budget"), copyTokenizer, allowCrimes, seed, writeModelCard,
-                !quiet && Progress.interactive());
+                !quiet && ProgressBar.interactive());
         if (dryRun) {
             MergeConfig cfg = MergeConfig.read(config, bases);
             try (MergePlan plan = MergePlan.build(cfg, allowCrimes)) {

@@ -2,8 +2,6 @@ package dev.crucible.eval;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.crucible.io.ShardedWriter;
-import dev.crucible.io.TensorSpec;
 import dev.crucible.model.Transformer;
 import dev.crucible.nn.KVCache;
 import dev.crucible.tensor.DType;
@@ -11,16 +9,10 @@ import dev.crucible.tensor.MatMul;
 import dev.crucible.tensor.Parallel;
 import dev.crucible.tensor.Tensor;
 
-import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
 import java.lang.management.ManagementFactory;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -29,12 +21,6 @@ import java.util.SplittableRandom;
  * loaded like any checkpoint). Prints one JSON line per measurement, like the PyTorch anchor script.
  */
 public final class RuntimeBenchmark {
-    /** A Llama-family shape. */
-    public record Shape(int hidden, int intermediate, int layers, int heads, int kvHeads, int vocab) {
-        public static final Shape SMOLLM_135M = new Shape(576, 1536, 30, 9, 3, 49152);
-        public static final Shape TINY = new Shape(256, 688, 4, 8, 4, 8192);
-    }
-
     private final PrintStream out;
     private final ObjectMapper json = new ObjectMapper();
 
@@ -116,51 +102,6 @@ public final class RuntimeBenchmark {
             emit(json.createObjectNode().put("case", "copy").put("bytes", bytes).put("gb_per_s", round(bw / 1e9, 1)));
             return bw;
         }
-    }
-
-    /** Writes a Llama checkpoint of {@code shape} with random bf16 weights (tied embeddings, as SmolLM2). */
-    public static void writeRandomModel(Path dir, Shape s) throws IOException {
-        Files.createDirectories(dir);
-        ObjectMapper json = new ObjectMapper();
-        ObjectNode c = json.createObjectNode();
-        c.putArray("architectures").add("LlamaForCausalLM");
-        c.put("model_type", "llama").put("hidden_size", s.hidden).put("intermediate_size", s.intermediate)
-                .put("num_hidden_layers", s.layers).put("num_attention_heads", s.heads)
-                .put("num_key_value_heads", s.kvHeads).put("vocab_size", s.vocab).put("rms_norm_eps", 1e-5)
-                .put("rope_theta", 100000.0).put("max_position_embeddings", 8192).put("tie_word_embeddings", true)
-                .put("hidden_act", "silu").put("torch_dtype", "bfloat16");
-        Files.writeString(dir.resolve("config.json"), c.toPrettyString());
-        int hd = s.hidden / s.heads;
-        List<TensorSpec> specs = new ArrayList<>();
-        specs.add(new TensorSpec("model.embed_tokens.weight", DType.BF16, new long[] {s.vocab, s.hidden}));
-        for (int l = 0; l < s.layers; l++) {
-            String p = "model.layers." + l + ".";
-            specs.add(new TensorSpec(p + "input_layernorm.weight", DType.BF16, new long[] {s.hidden}));
-            specs.add(new TensorSpec(p + "post_attention_layernorm.weight", DType.BF16, new long[] {s.hidden}));
-            specs.add(new TensorSpec(p + "self_attn.q_proj.weight", DType.BF16, new long[] {s.heads * hd, s.hidden}));
-            specs.add(new TensorSpec(p + "self_attn.k_proj.weight", DType.BF16, new long[] {s.kvHeads * hd, s.hidden}));
-            specs.add(new TensorSpec(p + "self_attn.v_proj.weight", DType.BF16, new long[] {s.kvHeads * hd, s.hidden}));
-            specs.add(new TensorSpec(p + "self_attn.o_proj.weight", DType.BF16, new long[] {s.hidden, s.heads * hd}));
-            specs.add(new TensorSpec(p + "mlp.gate_proj.weight", DType.BF16, new long[] {s.intermediate, s.hidden}));
-            specs.add(new TensorSpec(p + "mlp.up_proj.weight", DType.BF16, new long[] {s.intermediate, s.hidden}));
-            specs.add(new TensorSpec(p + "mlp.down_proj.weight", DType.BF16, new long[] {s.hidden, s.intermediate}));
-        }
-        specs.add(new TensorSpec("model.norm.weight", DType.BF16, new long[] {s.hidden}));
-        ShardedWriter writer = new ShardedWriter(dir, specs, Long.MAX_VALUE, Map.of("format", "pt"));
-        long seed = 0;
-        for (TensorSpec t : specs) {
-            int numel = Math.toIntExact(t.byteSize() / 2);
-            float[] v;
-            if (t.shape().length == 1) {
-                v = new float[numel];
-                java.util.Arrays.fill(v, 1f);
-            } else {
-                v = random(numel, ++seed, (float) (1 / Math.sqrt(t.shape()[1])));
-            }
-            Tensor bf = Tensor.fromFloats(DType.BF16, v, t.shape());
-            writer.writeBytes(t.name(), 0, MemorySegment.ofArray(bf.data().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)));
-        }
-        writer.finish();
     }
 
     /** tokens/s of one forward pass over batch x seq tokens computing every position's logits. */

@@ -4,8 +4,6 @@ import dev.crucible.CrucibleException;
 import dev.crucible.tensor.Tensor;
 
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,7 +12,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** Writes one safetensors file through a temporary sibling, renamed into place only once complete. */
+/**
+ * Writes one safetensors file (a single shard of {@link ShardedWriter}, {@code format: pt} metadata, no index)
+ * through a temporary sibling, renamed into place only once complete.
+ */
 public final class SafetensorsWriter {
     private SafetensorsWriter() {
     }
@@ -33,11 +34,11 @@ public final class SafetensorsWriter {
         try {
             List<TensorSpec> specs = new ArrayList<>();
             tensors.forEach((name, t) -> specs.add(new TensorSpec(name, t.dtype(), t.shape())));
-            ShardedWriter writer = new ShardedWriter(staging, specs, Long.MAX_VALUE, Map.of("format", "pt"));
-            // ShardedWriter goes through ByteBuffers, which only heap segments over byte[] (or native ones) give
-            tensors.forEach((name, t) -> writer.writeBytes(name, 0, t.data().isNative() ? t.data()
-                    : MemorySegment.ofArray(t.data().toArray(ValueLayout.JAVA_BYTE))));
-            Path written = writer.finish().getFirst();
+            Path written;
+            try (ShardedWriter writer = new ShardedWriter(staging, specs, Long.MAX_VALUE, Map.of("format", "pt"))) {
+                tensors.forEach(writer::write);
+                written = writer.finish().getFirst();
+            }
             try {
                 Files.move(written, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             } catch (AtomicMoveNotSupportedException e) {

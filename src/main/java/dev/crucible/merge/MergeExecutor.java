@@ -1,6 +1,7 @@
 package dev.crucible.merge;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.ProgressBar;
 import dev.crucible.io.ShardedWriter;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Shape;
@@ -92,7 +93,7 @@ public final class MergeExecutor {
     }
 
     /** Runs every entry except {@code skip} (already written), writing with {@code writer} in {@code outDType}. */
-    public void run(ShardedWriter writer, DType outDType, String skip, Progress progress) {
+    public void run(ShardedWriter writer, DType outDType, String skip, ProgressBar progress) {
         ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "merge-worker");
             t.setDaemon(true);
@@ -113,7 +114,7 @@ public final class MergeExecutor {
                         if (failure.get() == null) {
                             write(writer, e, compute(e), outDType);
                             release(e);
-                            progress.done(e.numel() * outDType.byteSize());
+                            progress.add(1, e.numel() * outDType.byteSize());
                         }
                     } catch (Throwable t) {
                         failure.compareAndSet(null, t);

@@ -1,5 +1,6 @@
 package dev.crucible.merge;
 
+import dev.crucible.ProgressBar;
 import dev.crucible.io.ShardedWriter;
 import dev.crucible.io.StagedDirectory;
 import dev.crucible.io.TensorSpec;
@@ -44,10 +45,10 @@ public final class Merger {
         }
         try (StagedDirectory staged = StagedDirectory.create(outDir);
              ShardedWriter writer = new ShardedWriter(staged.path(), specs, options.shardBytes(), Map.of("format", "pt"))) {
-            Progress progress = new Progress(err, options.showProgress(), specs.size(), total);
+            ProgressBar progress = new ProgressBar(err, "merge", "tensors", options.showProgress()).expect(specs.size(), total);
             if (probed != null) {
                 MergeExecutor.write(writer, probed, probe, outDType);
-                progress.done(probed.numel() * outDType.byteSize());
+                progress.add(1, probed.numel() * outDType.byteSize());
             }
             executor.run(writer, outDType, probed == null ? null : probed.name(), progress);
             writer.finish();
@@ -89,7 +90,7 @@ public final class Merger {
         out.println("output: " + plan.entries().size() + " tensors, " + plan.outputConfig().path("num_hidden_layers")
                 .asInt() + " layers, vocab_size " + plan.outputConfig().path("vocab_size").asLong());
         out.printf("bytes to read: %s   bytes to write: %s   estimated peak memory: %s (tensors in flight, %d threads)%n",
-                Progress.human(plan.bytesToRead()), Progress.human(write), Progress.human(peak), options.threads());
+                ProgressBar.bytes(plan.bytesToRead()), ProgressBar.bytes(write), ProgressBar.bytes(peak), options.threads());
     }
 
     private static String params(MergePlan.Entry e) {

@@ -13,18 +13,22 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.Function;
 
 /**
- * Writes Llama-shaped bf16 checkpoints with random weights for examples and benchmarks: a base with every matrix
- * N(0, 0.02) and norm weights 1 + N(0, 0.02), and fine-tunes = base + N(0, deltaStd) on every element. Each
- * tensor's values come from a generator seeded by (seed, tensor name), so a fine-tune regenerates its base's
- * tensor instead of reading it, and tensors are generated in parallel.
+ * Writes Llama-shaped bf16 checkpoints with random weights for examples and benchmarks. {@link #write}: merge
+ * inputs, a base with every matrix N(0, 0.02) and norm weights 1 + N(0, 0.02), and fine-tunes = base +
+ * N(0, deltaStd) on every element. {@link #writeTied}: a tied-embedding model as SmolLM2 for the runtime and
+ * training benchmarks, matrices N(0, 1/fan_in) so activations keep their scale through the layers, norms 1.
+ * Each tensor's values come from a generator seeded by (seed, tensor name), so a fine-tune regenerates its
+ * base's tensor instead of reading it, and tensors are generated in parallel.
  */
 public final class SyntheticModels {
     /** Shape of a generated model. */
@@ -32,8 +36,16 @@ public final class SyntheticModels {
         public static final Shape TINY = new Shape(64, 128, 4, 4, 2, 256);
         /** The 443M-parameter shape of mergekit's speed baseline (BASELINE.md). */
         public static final Shape BASELINE = new Shape(1024, 4096, 24, 16, 8, 32000);
+        /** SmolLM2-135M, the runtime and training benchmarks' default. */
+        public static final Shape SMOLLM_135M = new Shape(576, 1536, 30, 9, 3, 49152);
+        /** The PyTorch anchor scripts' tiny shape. */
+        public static final Shape ANCHOR_TINY = new Shape(256, 688, 4, 8, 4, 8192);
 
         List<TensorSpec> tensors() {
+            return tensors(false);
+        }
+
+        private List<TensorSpec> tensors(boolean tied) {
             List<TensorSpec> out = new ArrayList<>();
             int headDim = hidden / heads;
             out.add(new TensorSpec(Architecture.EMBED, DType.BF16, new long[]{vocab, hidden}));
@@ -50,7 +62,9 @@ public final class SyntheticModels {
                 out.add(new TensorSpec(p + "post_attention_layernorm.weight", DType.BF16, new long[]{hidden}));
             }
             out.add(new TensorSpec(Architecture.FINAL_NORM, DType.BF16, new long[]{hidden}));
-            out.add(new TensorSpec(Architecture.LM_HEAD, DType.BF16, new long[]{vocab, hidden}));
+            if (!tied) {
+                out.add(new TensorSpec(Architecture.LM_HEAD, DType.BF16, new long[]{vocab, hidden}));
+            }
             return out;
         }
 
@@ -67,15 +81,24 @@ public final class SyntheticModels {
      * {@code seed}.
      */
     public static void write(Path dir, Shape shape, long baseSeed, long seed, double deltaStd, int threads) {
+        write(dir, shape, false, threads, t -> values(t, baseSeed, seed, deltaStd));
+    }
+
+    /** Writes a tied-embedding model (no lm_head) with matrices N(0, 1/fan_in) and norm weights 1. */
+    public static void writeTied(Path dir, Shape shape, int threads) {
+        write(dir, shape, true, threads, SyntheticModels::fanInValues);
+    }
+
+    private static void write(Path dir, Shape shape, boolean tied, int threads, Function<TensorSpec, Tensor> values) {
         try {
             Files.createDirectories(dir);
-            Files.writeString(dir.resolve("config.json"), config(shape));
-            List<TensorSpec> specs = shape.tensors();
+            Files.writeString(dir.resolve("config.json"), config(shape, tied));
+            List<TensorSpec> specs = shape.tensors(tied);
             ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, threads));
             try (ShardedWriter w = new ShardedWriter(dir, specs, Long.MAX_VALUE, Map.of("format", "pt"))) {
                 List<Future<?>> jobs = new ArrayList<>();
                 for (TensorSpec t : specs) {
-                    jobs.add(pool.submit(() -> w.write(t.name(), values(t, baseSeed, seed, deltaStd))));
+                    jobs.add(pool.submit(() -> w.write(t.name(), values.apply(t))));
                 }
                 for (Future<?> f : jobs) {
                     f.get();
@@ -109,6 +132,20 @@ public final class SyntheticModels {
         return Tensor.fromFloats(DType.BF16, v, t.shape());
     }
 
+    private static Tensor fanInValues(TensorSpec t) {
+        float[] v = new float[(int) (t.byteSize() / 2)];
+        if (t.shape().length == 1) {
+            Arrays.fill(v, 1f);
+        } else {
+            SplittableRandom r = new SplittableRandom(0x9E3779B97F4A7C15L ^ t.name().hashCode());
+            float std = (float) (1 / Math.sqrt(t.shape()[1]));
+            for (int i = 0; i < v.length; i++) {
+                v[i] = std * gaussian(r);
+            }
+        }
+        return Tensor.fromFloats(DType.BF16, v, t.shape());
+    }
+
     /** A fast approximately normal sample (Irwin-Hall of four uniforms, variance matched); shape is all a benchmark needs. */
     private static float gaussian(SplittableRandom r) {
         long bits = r.nextLong();
@@ -116,7 +153,8 @@ public final class SyntheticModels {
         return (s / 65536f - 2f) * 1.7320508f;
     }
 
-    private static String config(Shape s) throws IOException {
+    /** Tied models take SmolLM2's rope and context settings. */
+    private static String config(Shape s, boolean tied) throws IOException {
         ObjectNode c = new ObjectMapper().createObjectNode();
         c.putArray("architectures").add("LlamaForCausalLM");
         c.put("model_type", "llama");
@@ -126,13 +164,13 @@ public final class SyntheticModels {
         c.put("num_attention_heads", s.heads());
         c.put("num_key_value_heads", s.kvHeads());
         c.put("vocab_size", s.vocab());
-        c.put("max_position_embeddings", 2048);
+        c.put("max_position_embeddings", tied ? 8192 : 2048);
         c.put("rms_norm_eps", 1e-5);
-        c.put("rope_theta", 10000.0);
+        c.put("rope_theta", tied ? 100000.0 : 10000.0);
         c.put("hidden_act", "silu");
         c.put("bos_token_id", 1);
         c.put("eos_token_id", 2);
-        c.put("tie_word_embeddings", false);
+        c.put("tie_word_embeddings", tied);
         c.put("torch_dtype", "bfloat16");
         return new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(c) + "\n";
     }

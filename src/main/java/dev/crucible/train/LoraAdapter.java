@@ -3,6 +3,7 @@ package dev.crucible.train;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.SafetensorsFile;
+import dev.crucible.io.SafetensorsWriter;
 import dev.crucible.io.StagedDirectory;
 import dev.crucible.io.TensorInfo;
 import dev.crucible.nn.LinearLayers;
@@ -240,7 +241,7 @@ public final class LoraAdapter {
 
     /** Writes {@code adapter_config.json} and {@code adapter_model.safetensors} (float32) into an existing directory. */
     public void writeTo(Path dir) {
-        SafetensorsFiles.write(dir, WEIGHTS_FILE, tensors());
+        SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), tensors());
         config.write(dir);
     }
 

@@ -9,6 +9,7 @@ import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.SafetensorsFile;
+import dev.crucible.io.SafetensorsWriter;
 import dev.crucible.io.StagedDirectory;
 import dev.crucible.nn.DecoderTraining;
 import dev.crucible.nn.FrozenWeight;
@@ -361,7 +362,7 @@ public final class SftTrainer implements AutoCloseable {
                 moments.put("exp_avg." + p.name(), Tensor.ofFloats(s.expAvg(), p.shape()));
                 moments.put("exp_avg_sq." + p.name(), Tensor.ofFloats(s.expAvgSq(), p.shape()));
             }
-            SafetensorsFiles.write(staged.path(), PARAMS_FILE, values);
+            SafetensorsWriter.write(staged.path().resolve(PARAMS_FILE), values);
             SafetensorsFiles.write(staged.path(), OPTIMIZER_FILE, moments);
             ObjectNode state = JSON.createObjectNode();
             state.put("global_step", step);

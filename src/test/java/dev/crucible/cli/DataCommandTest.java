@@ -35,7 +35,7 @@ class DataCommandTest {
                 {"messages": [{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "4"}]}
                 {"messages": [{"role": "user", "content": "%s"}, {"role": "assistant", "content": "ok"}]}
                 """.formatted("long ".repeat(50)));
-        TokenizeCommandTest.Result r = TokenizeCommandTest.run("data", "preview", model().toString(), data.toString(),
+        CliRun r = CliRun.of("data", "preview", model().toString(), data.toString(),
                 "--type", "messages", "--sequence-len", "40", "--rows", "1");
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.out().startsWith("dataset: 2 rows -> 1 examples (1 dropped without trainable tokens)"), r.out());
@@ -48,7 +48,7 @@ class DataCommandTest {
     void jsonOutputHoldsIdsAndLabels() throws Exception {
         Path data = tmp.resolve("docs.jsonl");
         Files.writeString(data, "{\"text\": \"Hello world!\"}\n");
-        TokenizeCommandTest.Result r = TokenizeCommandTest.run("data", "preview", model().toString(), data.toString(),
+        CliRun r = CliRun.of("data", "preview", model().toString(), data.toString(),
                 "--type", "completion", "--json");
         assertEquals(0, r.exitCode(), r.err());
         JsonNode reference = JSON.readTree(BYTELEVEL.resolve("reference.json").toFile()).at("/encode/Hello world!");
@@ -66,7 +66,7 @@ class DataCommandTest {
         Path data = tmp.resolve("docs.jsonl");
         // "Hello world!" is 10 tokens in the reference, 11 with the appended </s>
         Files.writeString(data, "{\"text\": \"Hello world!\"}\n".repeat(6));
-        TokenizeCommandTest.Result r = TokenizeCommandTest.run("data", "preview", model().toString(), data.toString(),
+        CliRun r = CliRun.of("data", "preview", model().toString(), data.toString(),
                 "--type", "completion", "--sequence-len", "24", "--sample-packing", "--rows", "0");
         assertEquals(0, r.exitCode(), r.err());
         // 11 tokens each, two per sequence of 24: 3 sequences, 66 of 72 slots
@@ -77,7 +77,7 @@ class DataCommandTest {
     void aBadRowIsAOneLineError() throws Exception {
         Path data = tmp.resolve("alpaca.jsonl");
         Files.writeString(data, "{\"instruction\": \"x\"}\n");
-        TokenizeCommandTest.Result r = TokenizeCommandTest.run("data", "preview", model().toString(), data.toString(),
+        CliRun r = CliRun.of("data", "preview", model().toString(), data.toString(),
                 "--type", "alpaca");
         assertEquals(1, r.exitCode());
         assertTrue(r.err().startsWith("error: " + data + " line 1: missing field 'output'"), r.err());

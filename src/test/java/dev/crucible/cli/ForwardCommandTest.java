@@ -9,9 +9,7 @@ import dev.crucible.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -25,31 +23,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ForwardCommandTest {
     static final Path QWEN2 = Path.of("testdata/hf/models/qwen2");
 
-    record Result(int code, String out, String err) {
-    }
-
-    static Result run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(out, true));
-        System.setErr(new PrintStream(err, true));
-        try {
-            return new Result(Main.run(args), out.toString(), err.toString());
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     @Test
     void forwardWritesTheReferenceLogitsAndHiddenStates(@TempDir Path tmp) {
         Path in = tmp.resolve("in.safetensors");
         Path out = tmp.resolve("out.safetensors");
         try (SafetensorsFile ref = SafetensorsFile.open(QWEN2.resolve("reference.safetensors"))) {
             SafetensorsWriter.write(in, Map.of("input_ids", ref.tensor("input_ids")));
-            Result r = run("forward", QWEN2.toString(), "--input", in.toString(), "--out", out.toString(),
+            CliRun r = CliRun.of("forward", QWEN2.toString(), "--input", in.toString(), "--out", out.toString(),
                     "--hidden-states");
-            assertEquals(0, r.code(), r.err());
+            assertEquals(0, r.exitCode(), r.err());
             try (SafetensorsFile got = SafetensorsFile.open(out)) {
                 assertEquals(5, got.tensors().size()); // logits + hidden_states.0..3
                 for (String name : new String[] {"logits", "hidden_states.0", "hidden_states.3"}) {
@@ -82,8 +64,8 @@ class ForwardCommandTest {
     void inputWithoutInputIdsIsNamed(@TempDir Path tmp) {
         Path in = tmp.resolve("in.safetensors");
         SafetensorsWriter.write(in, Map.of("tokens", Tensor.ofFloats(new float[] {1, 2}, 1, 2)));
-        Result r = run("forward", QWEN2.toString(), "--input", in.toString(), "--out", tmp.resolve("o.safetensors").toString());
-        assertEquals(1, r.code());
+        CliRun r = CliRun.of("forward", QWEN2.toString(), "--input", in.toString(), "--out", tmp.resolve("o.safetensors").toString());
+        assertEquals(1, r.exitCode());
         assertTrue(r.err().contains("'input_ids'"), r.err());
         assertFalse(Files.exists(tmp.resolve("o.safetensors")));
     }
@@ -109,33 +91,33 @@ class ForwardCommandTest {
         return dir;
     }
 
-    static Result forwardOn(Path tmp, Path model) {
+    static CliRun forwardOn(Path tmp, Path model) {
         Path in = tmp.resolve("in.safetensors");
         SafetensorsWriter.write(in, Map.of("input_ids", Tensor.fromFloats(dev.crucible.tensor.DType.I64,
                 new float[] {1, 2, 3}, 1, 3)));
-        return run("forward", model.toString(), "--input", in.toString(), "--out", tmp.resolve("o.safetensors").toString());
+        return CliRun.of("forward", model.toString(), "--input", in.toString(), "--out", tmp.resolve("o.safetensors").toString());
     }
 
     @Test
     void missingTensorIsNamed(@TempDir Path tmp) throws IOException {
-        Result r = forwardOn(tmp, brokenCopy(tmp, "model.layers.1.self_attn.k_proj.bias", null, null));
-        assertEquals(1, r.code());
+        CliRun r = forwardOn(tmp, brokenCopy(tmp, "model.layers.1.self_attn.k_proj.bias", null, null));
+        assertEquals(1, r.exitCode());
         assertTrue(r.err().contains("missing tensor 'model.layers.1.self_attn.k_proj.bias'"), r.err());
         assertFalse(r.err().contains("Exception"), r.err());
     }
 
     @Test
     void wrongShapeIsNamedWithTheExpectedShape(@TempDir Path tmp) throws IOException {
-        Result r = forwardOn(tmp, brokenCopy(tmp, null, "intermediate_size", 128));
-        assertEquals(1, r.code());
+        CliRun r = forwardOn(tmp, brokenCopy(tmp, null, "intermediate_size", 128));
+        assertEquals(1, r.exitCode());
         assertTrue(r.err().contains("'model.layers.0.mlp.gate_proj.weight' has shape [160, 64], expected [128, 64]"),
                 r.err());
     }
 
     @Test
     void unknownModelTypeIsNamed(@TempDir Path tmp) throws IOException {
-        Result r = forwardOn(tmp, brokenCopy(tmp, null, "model_type", "llama9"));
-        assertEquals(1, r.code());
+        CliRun r = forwardOn(tmp, brokenCopy(tmp, null, "model_type", "llama9"));
+        assertEquals(1, r.exitCode());
         assertTrue(r.err().contains("unknown model_type 'llama9'"), r.err());
     }
 }

@@ -9,10 +9,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -26,28 +23,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class InspectCommandTest {
     static final Path MODELS = Path.of("testdata/hf/models");
 
-    record Run(int exitCode, String out, String err) {
-    }
-
-    static Run run(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int rc = Main.run(args);
-            return new Run(rc, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     @Test
     void textSummaryOfTheShardedLlama() {
-        Run r = run("inspect", MODELS.resolve("llama_sharded").toString());
+        CliRun r = CliRun.of("inspect", MODELS.resolve("llama_sharded").toString());
         assertEquals(0, r.exitCode(), r.err());
         assertEquals("", r.err());
         String out = r.out();
@@ -65,7 +43,7 @@ class InspectCommandTest {
 
     @Test
     void tensorsFlagListsEveryTensorWithDtypeAndShape() {
-        Run r = run("inspect", "--tensors", MODELS.resolve("qwen2").toString());
+        CliRun r = CliRun.of("inspect", "--tensors", MODELS.resolve("qwen2").toString());
         assertEquals(0, r.exitCode(), r.err());
         try (Checkpoint c = Checkpoint.open(MODELS.resolve("qwen2"))) {
             for (String name : c.names()) {
@@ -79,7 +57,7 @@ class InspectCommandTest {
 
     @Test
     void jsonHasTheKeysScriptsNeed() throws IOException {
-        Run r = run("inspect", "--json", MODELS.resolve("llama_sharded").toString());
+        CliRun r = CliRun.of("inspect", "--json", MODELS.resolve("llama_sharded").toString());
         assertEquals(0, r.exitCode(), r.err());
         assertEquals(1, r.out().lines().count(), "one JSON object on one line");
         JsonNode j = new ObjectMapper().readTree(r.out());
@@ -99,7 +77,7 @@ class InspectCommandTest {
 
     @Test
     void jsonWithTensorsMatchesTheCheckpoint() throws IOException {
-        Run r = run("inspect", "--json", "--tensors", MODELS.resolve("mixtral").toString());
+        CliRun r = CliRun.of("inspect", "--json", "--tensors", MODELS.resolve("mixtral").toString());
         assertEquals(0, r.exitCode(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
         try (Checkpoint c = Checkpoint.open(MODELS.resolve("mixtral"))) {
@@ -123,7 +101,7 @@ class InspectCommandTest {
     @ValueSource(strings = {"llama", "llama3_rope_tied", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3",
             "mixtral"})
     void everyFixtureFamilyIsRecognisedWithNoMissingWeights(String model) throws IOException {
-        Run r = run("inspect", "--json", MODELS.resolve(model).toString());
+        CliRun r = CliRun.of("inspect", "--json", MODELS.resolve(model).toString());
         assertEquals(0, r.exitCode(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
         assertEquals("registered", j.get("family").asText());
@@ -132,7 +110,7 @@ class InspectCommandTest {
         assertEquals(3, j.get("num_layers").asInt());
     }
 
-    private static void assertOneErrorLine(Run r, String... fragments) {
+    private static void assertOneErrorLine(CliRun r, String... fragments) {
         assertEquals(1, r.exitCode());
         assertEquals("", r.out());
         List<String> lines = r.err().lines().toList();
@@ -146,13 +124,13 @@ class InspectCommandTest {
 
     @Test
     void missingDirectory(@TempDir Path tmp) {
-        assertOneErrorLine(run("inspect", tmp.resolve("nope").toString()), tmp.resolve("nope").toString(),
+        assertOneErrorLine(CliRun.of("inspect", tmp.resolve("nope").toString()), tmp.resolve("nope").toString(),
                 "not found");
     }
 
     @Test
     void directoryWithoutConfig(@TempDir Path tmp) {
-        assertOneErrorLine(run("inspect", tmp.toString()), tmp.toString(), "no config.json");
+        assertOneErrorLine(CliRun.of("inspect", tmp.toString()), tmp.toString(), "no config.json");
     }
 
     @Test
@@ -160,19 +138,19 @@ class InspectCommandTest {
         Files.copy(MODELS.resolve("llama/config.json"), tmp.resolve("config.json"));
         byte[] all = Files.readAllBytes(MODELS.resolve("llama/model.safetensors"));
         Files.write(tmp.resolve("model.safetensors"), Arrays.copyOf(all, 5000));
-        assertOneErrorLine(run("inspect", "--json", tmp.toString()), tmp.resolve("model.safetensors").toString(),
+        assertOneErrorLine(CliRun.of("inspect", "--json", tmp.toString()), tmp.resolve("model.safetensors").toString(),
                 "invalid safetensors file");
     }
 
     @Test
     void configWithoutWeights(@TempDir Path tmp) throws IOException {
         Files.copy(MODELS.resolve("llama/config.json"), tmp.resolve("config.json"));
-        assertOneErrorLine(run("inspect", tmp.toString()), tmp.toString(), "no model.safetensors");
+        assertOneErrorLine(CliRun.of("inspect", tmp.toString()), tmp.toString(), "no model.safetensors");
     }
 
     @Test
     void brokenConfig(@TempDir Path tmp) throws IOException {
         Files.writeString(tmp.resolve("config.json"), "{\"model_type\": ");
-        assertOneErrorLine(run("inspect", tmp.toString()), tmp.resolve("config.json").toString(), "not valid JSON");
+        assertOneErrorLine(CliRun.of("inspect", tmp.toString()), tmp.resolve("config.json").toString(), "not valid JSON");
     }
 }

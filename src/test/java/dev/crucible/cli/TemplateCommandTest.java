@@ -5,9 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,25 +18,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class TemplateCommandTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private record Result(int code, String out, String err) {
-    }
-
-    private static synchronized Result run(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     private static Path write(Path dir, String name, String text) throws IOException {
         return Files.writeString(dir.resolve(name), text, StandardCharsets.UTF_8);
     }
@@ -49,15 +28,15 @@ class TemplateCommandTest {
                 + "  {% endif %}\n{% endfor %}\n");
         Path ctx = write(dir, "c.json", "{\"messages\": [{\"role\": \"user\", \"content\": \"héllo 🤗\"},"
                 + " {\"role\": \"assistant\", \"content\": \"x\"}]}");
-        Result r = run("template", "render", "--template", tpl.toString(), "--context", ctx.toString());
-        assertEquals(0, r.code(), r.err());
+        CliRun r = CliRun.of("template", "render", "--template", tpl.toString(), "--context", ctx.toString());
+        assertEquals(0, r.exitCode(), r.err());
         assertEquals("[héllo 🤗]\n", r.out());
 
         // Python Jinja2 with trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True gives this text
-        r = run("template", "render", "--template", tpl.toString(), "--context", ctx.toString(), "--no-trim-blocks",
+        r = CliRun.of("template", "render", "--template", tpl.toString(), "--context", ctx.toString(), "--no-trim-blocks",
                 "--no-lstrip-blocks", "--keep-trailing-newline");
         assertEquals("\n  \n[héllo 🤗]\n  \n\n  \n\n", r.out());
-        r = run("template", "render", "--template", tpl.toString(), "--context", ctx.toString(), "--no-trim-blocks");
+        r = CliRun.of("template", "render", "--template", tpl.toString(), "--context", ctx.toString(), "--no-trim-blocks");
         assertEquals("\n\n[héllo 🤗]\n\n\n\n", r.out());
     }
 
@@ -69,8 +48,8 @@ class TemplateCommandTest {
                 model.resolve("tokenizer_config.json"));
         Path ctx = write(dir, "c.json", "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}],"
                 + " \"add_generation_prompt\": true, \"date_string\": \"01 Jan 2025\"}");
-        Result r = run("template", "render", "--model", model.toString(), "--context", ctx.toString());
-        assertEquals(0, r.code(), r.err());
+        CliRun r = CliRun.of("template", "render", "--model", model.toString(), "--context", ctx.toString());
+        assertEquals(0, r.exitCode(), r.err());
         assertEquals("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: "
                 + "December 2023\nToday Date: 01 Jan 2025\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n"
                 + "Hi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", r.out());
@@ -88,8 +67,8 @@ class TemplateCommandTest {
                 "not json",
                 "{\"template\": \"{{ x.y }}\"}")
                 + "\n");
-        Result r = run("template", "render", "--batch", cases.toString());
-        assertEquals(0, r.code(), r.err());
+        CliRun r = CliRun.of("template", "render", "--batch", cases.toString());
+        assertEquals(0, r.exitCode(), r.err());
         List<String> lines = r.out().lines().toList();
         assertEquals(7, lines.size(), r.out());
         assertEquals("Hi, ANN!", field(lines.get(0), "output"));
@@ -113,19 +92,19 @@ class TemplateCommandTest {
     void badInputGivesOneLineErrors(@TempDir Path dir) throws IOException {
         Path tpl = write(dir, "t.jinja", "line 1\n{{ 1 + }}");
         Path ctx = write(dir, "c.json", "{}");
-        Result r = run("template", "render", "--template", tpl.toString(), "--context", ctx.toString());
-        assertEquals(1, r.code());
+        CliRun r = CliRun.of("template", "render", "--template", tpl.toString(), "--context", ctx.toString());
+        assertEquals(1, r.exitCode());
         assertTrue(r.err().startsWith("error: " + tpl + ": template syntax error at line 2, column 8: "), r.err());
-        r = run("template", "render", "--template", tpl.toString());
-        assertEquals(1, r.code());
+        r = CliRun.of("template", "render", "--template", tpl.toString());
+        assertEquals(1, r.exitCode());
         assertTrue(r.err().contains("--context"), r.err());
-        r = run("template", "render", "--template", tpl.toString(), "--context", write(dir, "l.json", "[1]").toString());
-        assertEquals(1, r.code());
+        r = CliRun.of("template", "render", "--template", tpl.toString(), "--context", write(dir, "l.json", "[1]").toString());
+        assertEquals(1, r.exitCode());
         assertTrue(r.err().contains("must be a JSON object"), r.err());
-        r = run("template", "render", "--template", tpl.toString(), "--model", dir.toString(), "--context", ctx.toString());
-        assertEquals(2, r.code(), "--template and --model are mutually exclusive");
-        r = run("template", "render", "--model", dir.toString(), "--context", ctx.toString());
-        assertEquals(1, r.code());
+        r = CliRun.of("template", "render", "--template", tpl.toString(), "--model", dir.toString(), "--context", ctx.toString());
+        assertEquals(2, r.exitCode(), "--template and --model are mutually exclusive");
+        r = CliRun.of("template", "render", "--model", dir.toString(), "--context", ctx.toString());
+        assertEquals(1, r.exitCode());
         assertTrue(r.err().contains("no config.json"), r.err());
     }
 }

@@ -67,9 +67,9 @@ class TextCommandsTest {
             int[] ids = greedyWithoutCache(t, tok.encode("hello world", true), 12, tok.eosTokenId());
             expected = tok.decode(ids, true);
         }
-        ForwardCommandTest.Result r = ForwardCommandTest.run("generate", model.toString(), "--prompt", "hello world",
+        CliRun r = CliRun.of("generate", model.toString(), "--prompt", "hello world",
                 "--max-new-tokens", "12");
-        assertEquals(0, r.code(), r.err());
+        assertEquals(0, r.exitCode(), r.err());
         assertEquals(expected + System.lineSeparator(), r.out());
     }
 
@@ -81,9 +81,9 @@ class TextCommandsTest {
             int[] ids = greedyWithoutCache(t, tok.encode(text, false), 6, tok.eosTokenId());
             expected = tok.decode(ids, true);
         }
-        ForwardCommandTest.Result r = ForwardCommandTest.run("generate", model.toString(), "--prompt", "hi", "--chat",
+        CliRun r = CliRun.of("generate", model.toString(), "--prompt", "hi", "--chat",
                 "--system", "be brief", "--max-new-tokens", "6");
-        assertEquals(0, r.code(), r.err());
+        assertEquals(0, r.exitCode(), r.err());
         assertEquals(expected + System.lineSeparator(), r.out());
     }
 
@@ -92,8 +92,8 @@ class TextCommandsTest {
         InputStream old = System.in;
         System.setIn(new ByteArrayInputStream("hi\nhow are you\n/exit\n".getBytes(StandardCharsets.UTF_8)));
         try {
-            ForwardCommandTest.Result r = ForwardCommandTest.run("chat", model.toString(), "--max-new-tokens", "4");
-            assertEquals(0, r.code(), r.err());
+            CliRun r = CliRun.of("chat", model.toString(), "--max-new-tokens", "4");
+            assertEquals(0, r.exitCode(), r.err());
             assertEquals(4, r.out().split("> ", -1).length, r.out()); // three prompts: two turns, then /exit
         } finally {
             System.setIn(old);
@@ -107,8 +107,8 @@ class TextCommandsTest {
         for (String f : new String[] {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"}) {
             Files.copy(model.resolve(f), bare.resolve(f));
         }
-        ForwardCommandTest.Result r = ForwardCommandTest.run("generate", bare.toString(), "--prompt", "hi", "--chat");
-        assertEquals(1, r.code());
+        CliRun r = CliRun.of("generate", bare.toString(), "--prompt", "hi", "--chat");
+        assertEquals(1, r.exitCode());
         assertTrue(r.err().contains("has no chat template"), r.err());
     }
 
@@ -128,14 +128,14 @@ class TextCommandsTest {
                 }
             }
         }
-        ForwardCommandTest.Result r = ForwardCommandTest.run("eval", "perplexity", model.toString(), "--data",
+        CliRun r = CliRun.of("eval", "perplexity", model.toString(), "--data",
                 data.toString(), "--json");
-        assertEquals(0, r.code(), r.err());
+        assertEquals(0, r.exitCode(), r.err());
         JsonNode json = new ObjectMapper().readTree(r.out());
         assertEquals(count, json.get("tokens").asLong());
         assertEquals(total / count, json.get("nll").asDouble(), 1e-6);
         assertEquals(Math.exp(total / count), json.get("perplexity").asDouble(), 1e-6 * Math.exp(total / count));
-        ForwardCommandTest.Result text = ForwardCommandTest.run("eval", "perplexity", model.toString(), "--data",
+        CliRun text = CliRun.of("eval", "perplexity", model.toString(), "--data",
                 data.toString());
         assertTrue(text.out().startsWith("tokens: " + count), text.out());
     }
@@ -163,8 +163,8 @@ class TextCommandsTest {
         for (String f : new String[] {"tokenizer.json", "tokenizer_config.json"}) {
             Files.copy(model.resolve(f), small.resolve(f));
         }
-        ForwardCommandTest.Result r = ForwardCommandTest.run("generate", small.toString(), "--prompt", "hi");
-        assertEquals(1, r.code());
+        CliRun r = CliRun.of("generate", small.toString(), "--prompt", "hi");
+        assertEquals(1, r.exitCode());
         assertTrue(r.err().contains("vocab_size in config.json is 256"), r.err());
     }
 
@@ -172,8 +172,8 @@ class TextCommandsTest {
     void badJsonlLineIsNamed() throws IOException {
         Path data = tmp.resolve("bad.jsonl");
         Files.writeString(data, "{\"text\": \"ok\"}\n{\"body\": 1}\n");
-        ForwardCommandTest.Result r = ForwardCommandTest.run("eval", "perplexity", model.toString(), "--data", data.toString());
-        assertEquals(1, r.code());
+        CliRun r = CliRun.of("eval", "perplexity", model.toString(), "--data", data.toString());
+        assertEquals(1, r.exitCode());
         assertTrue(r.err().contains("line 2") && r.err().contains("'text'"), r.err());
     }
 }

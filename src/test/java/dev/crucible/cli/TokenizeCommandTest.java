@@ -5,10 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -19,28 +16,9 @@ class TokenizeCommandTest {
     static final String BYTELEVEL = "testdata/hf/tokenizers/bytelevel_bpe";
     static final ObjectMapper JSON = new ObjectMapper();
 
-    record Result(int exitCode, String out, String err) {
-    }
-
-    static Result run(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     @Test
     void jsonOutputHoldsTheReferenceIds() throws IOException {
-        Result r = run("tokenize", BYTELEVEL, "--text", "Hello world!", "--json");
+        CliRun r = CliRun.of("tokenize", BYTELEVEL, "--text", "Hello world!", "--json");
         assertEquals(0, r.exitCode(), r.err());
         assertEquals("", r.err());
         JsonNode node = JSON.readTree(r.out());
@@ -53,7 +31,7 @@ class TokenizeCommandTest {
 
     @Test
     void humanOutputHasOneLinePerTokenAndACount() {
-        Result r = run("tokenize", BYTELEVEL, "--text", "<|im_start|>user\nhi<|im_end|>");
+        CliRun r = CliRun.of("tokenize", BYTELEVEL, "--text", "<|im_start|>user\nhi<|im_end|>");
         assertEquals(0, r.exitCode(), r.err());
         String[] lines = r.out().split("\n");
         assertEquals("8 tokens", lines[lines.length - 1]);
@@ -69,8 +47,8 @@ class TokenizeCommandTest {
         dev.crucible.model.TestTokenizers.writeWithBosEosTemplate(tokDir);
         Path text = dir.resolve("long.txt");
         Files.writeString(text, "ab".repeat(1500));
-        JsonNode with = JSON.readTree(run("tokenize", tokDir.toString(), "--file", text.toString(), "--json").out());
-        JsonNode without = JSON.readTree(run("tokenize", tokDir.toString(), "--file", text.toString(), "--json",
+        JsonNode with = JSON.readTree(CliRun.of("tokenize", tokDir.toString(), "--file", text.toString(), "--json").out());
+        JsonNode without = JSON.readTree(CliRun.of("tokenize", tokDir.toString(), "--file", text.toString(), "--json",
                 "--no-special-tokens").out());
         assertEquals(3002, with.get("ids").size()); // BOS + one byte token per character + EOS, nothing truncated
         assertEquals(1, with.get("ids").get(0).asInt());
@@ -80,12 +58,12 @@ class TokenizeCommandTest {
 
     @Test
     void errorsAreOneLine(@TempDir Path dir) {
-        Result missing = run("tokenize", dir.toString(), "--text", "x");
+        CliRun missing = CliRun.of("tokenize", dir.toString(), "--text", "x");
         assertEquals(1, missing.exitCode());
         assertTrue(missing.err().startsWith("error: ") && missing.err().contains("no tokenizer.json"), missing.err());
         assertEquals(1, missing.err().strip().lines().count());
 
-        Result both = run("tokenize", BYTELEVEL, "--text", "x", "--file", "y.txt");
+        CliRun both = CliRun.of("tokenize", BYTELEVEL, "--text", "x", "--file", "y.txt");
         assertEquals(2, both.exitCode());
         assertTrue(both.err().contains("mutually exclusive"), both.err());
     }

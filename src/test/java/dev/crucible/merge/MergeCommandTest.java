@@ -1,5 +1,6 @@
 package dev.crucible.merge;
 
+import dev.crucible.cli.CliRun;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ShardedWriter;
 import dev.crucible.io.TensorSpec;
@@ -29,7 +30,7 @@ class MergeCommandTest {
     @TempDir
     Path tmp;
 
-    private MergeTestSupport.Result merge(String yaml, Path out, String... extra) throws Exception {
+    private CliRun merge(String yaml, Path out, String... extra) throws Exception {
         Path cfg = tmp.resolve("config-" + System.nanoTime() + ".yml");
         Files.writeString(cfg, yaml);
         List<String> args = new ArrayList<>(List.of("merge", cfg.toString(), out.toString(), "--base-dir",

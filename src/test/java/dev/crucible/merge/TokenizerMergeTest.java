@@ -1,5 +1,6 @@
 package dev.crucible.merge;
 
+import dev.crucible.cli.CliRun;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -72,7 +73,7 @@ class TokenizerMergeTest {
         return dir;
     }
 
-    private MergeTestSupport.Result merge(String yaml, Path out) throws Exception {
+    private CliRun merge(String yaml, Path out) throws Exception {
         Path cfg = tmp.resolve("cfg.yml");
         Files.writeString(cfg, yaml);
         return crucible("merge", cfg.toString(), out.toString(), "--base-dir", FIXTURES.toString(), "--quiet");

@@ -2,7 +2,7 @@ package dev.crucible.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.crucible.cli.Main;
+import dev.crucible.cli.CliRun;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.FloatFormats;
@@ -11,10 +11,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -29,31 +26,12 @@ class LoraMergeTest {
     @TempDir
     Path tmp;
 
-    record Run(int code, String out, String err) {
-    }
-
-    static Run cli(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"lora", "rslora", "dora"})
     void float32MergeEqualsPeftMergeAndUnload(String kind) throws IOException {
         Path out = tmp.resolve("merged");
-        Run run = cli("lora", "merge", BASE.toString(), ADAPTERS.resolve(kind).toString(), out.toString(), "--dtype", "float32");
-        assertEquals(0, run.code(), run.err());
+        CliRun run = CliRun.of("lora", "merge", BASE.toString(), ADAPTERS.resolve(kind).toString(), out.toString(), "--dtype", "float32");
+        assertEquals(0, run.exitCode(), run.err());
         assertTrue(run.err().contains("30/30 tensors"), run.err());
         try (Checkpoint got = Checkpoint.open(out); Checkpoint want = Checkpoint.open(ADAPTERS.resolve(kind + "_merged"))) {
             assertEquals(want.names().stream().sorted().toList(), got.names().stream().sorted().toList());
@@ -86,8 +64,8 @@ class LoraMergeTest {
         Files.writeString(base.resolve("tokenizer.json"), "{\"model\": {}}");
         Files.writeString(base.resolve("chat_template.jinja"), "{{ messages }}");
         Path out = tmp.resolve("merged");
-        Run run = cli("lora", "merge", base.toString(), ADAPTERS.resolve("lora").toString(), out.toString());
-        assertEquals(0, run.code(), run.err());
+        CliRun run = CliRun.of("lora", "merge", base.toString(), ADAPTERS.resolve("lora").toString(), out.toString());
+        assertEquals(0, run.exitCode(), run.err());
         assertEquals("{\"model\": {}}", Files.readString(out.resolve("tokenizer.json")));
         assertEquals("{{ messages }}", Files.readString(out.resolve("chat_template.jinja")));
         assertEquals("bfloat16", new ObjectMapper().readTree(out.resolve("config.json").toFile()).get("torch_dtype").asText());
@@ -113,8 +91,8 @@ class LoraMergeTest {
     @Test
     void adapterForAnotherBaseIsRejectedBeforeAnythingIsWritten() {
         Path out = tmp.resolve("never");
-        Run run = cli("lora", "merge", "testdata/hf/models/gemma", ADAPTERS.resolve("lora").toString(), out.toString());
-        assertEquals(1, run.code());
+        CliRun run = CliRun.of("lora", "merge", "testdata/hf/models/gemma", ADAPTERS.resolve("lora").toString(), out.toString());
+        assertEquals(1, run.exitCode());
         assertTrue(run.err().startsWith("error: ") && run.err().contains("model.layers.0.mlp.down_proj.weight"), run.err());
         assertFalse(Files.exists(out));
         try (var siblings = Files.list(tmp)) {
@@ -126,9 +104,9 @@ class LoraMergeTest {
 
     @Test
     void integerDtypeIsRefused() {
-        Run run = cli("lora", "merge", BASE.toString(), ADAPTERS.resolve("lora").toString(), tmp.resolve("x").toString(),
+        CliRun run = CliRun.of("lora", "merge", BASE.toString(), ADAPTERS.resolve("lora").toString(), tmp.resolve("x").toString(),
                 "--dtype", "int8");
-        assertEquals(1, run.code());
+        assertEquals(1, run.exitCode());
         assertTrue(run.err().contains("not a floating-point type"), run.err());
     }
 }

@@ -25,10 +25,7 @@ final class ArceeFusion extends AbstractMergeMethod {
         if (c.count() == 1) {
             return c.tensor(0);
         }
-        int b = c.requireBase();
-        if (c.count() != 2) {
-            throw c.error("expects exactly two models (the base and one other), got " + c.count());
-        }
+        int b = c.requireBaseAndOneOther();
         DType dt = c.dtype;
         int n = c.size();
         float[] base = c.values(b);

@@ -72,6 +72,15 @@ final class MethodCall {
         return in.baseIndex();
     }
 
+    /** The base's index, for methods that take exactly two models: the base and one other. */
+    int requireBaseAndOneOther() {
+        int b = requireBase();
+        if (count() != 2) {
+            throw error("expects exactly two models (the base and one other), got " + count());
+        }
+        return b;
+    }
+
     /** Indices of the non-base inputs in config order. */
     int[] others() {
         int b = in.baseIndex();

@@ -21,10 +21,7 @@ final class Slerp extends AbstractMergeMethod {
         if (c.count() == 1) {
             return c.tensor(0);
         }
-        int b = c.requireBase();
-        if (c.count() != 2) {
-            throw c.error("expects exactly two models (the base and one other), got " + c.count());
-        }
+        int b = c.requireBaseAndOneOther();
         double t = c.globalNumber("t");
         Tensor v0 = c.tensor(b);
         Tensor v1 = c.tensor(c.others()[0]);

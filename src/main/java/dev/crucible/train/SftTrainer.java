@@ -363,7 +363,7 @@ public final class SftTrainer implements AutoCloseable {
                 moments.put("exp_avg_sq." + p.name(), Tensor.ofFloats(s.expAvgSq(), p.shape()));
             }
             SafetensorsWriter.write(staged.path().resolve(PARAMS_FILE), values);
-            SafetensorsFiles.write(staged.path(), OPTIMIZER_FILE, moments);
+            SafetensorsWriter.write(staged.path().resolve(OPTIMIZER_FILE), moments);
             ObjectNode state = JSON.createObjectNode();
             state.put("global_step", step);
             state.put("optimizer_step", optimizerStep);

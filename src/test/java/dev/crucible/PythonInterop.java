@@ -116,11 +116,6 @@ public final class PythonInterop {
             pb.environment().put("HF_HUB_OFFLINE", "1");
             pb.environment().put("TRANSFORMERS_OFFLINE", "1");
             p = pb.start();
-            try (var in = p.getOutputStream()) {
-                if (stdin != null) {
-                    in.write(stdin);
-                }
-            }
             Process proc = p;
             byte[][] out = new byte[1][];
             Thread stdout = Thread.startVirtualThread(() -> {
@@ -130,6 +125,14 @@ public final class PythonInterop {
                     out[0] = new byte[0];
                 }
             });
+            // stdout is drained already, so a script that answers while reading cannot deadlock us
+            try (var in = p.getOutputStream()) {
+                if (stdin != null) {
+                    in.write(stdin);
+                }
+            } catch (IOException brokenPipe) {
+                // the script exited without reading its input: its exit code and stderr say why
+            }
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 p.destroyForcibly();
                 throw new AssertionError("python timed out after " + timeout.toSeconds() + " s: " + command);

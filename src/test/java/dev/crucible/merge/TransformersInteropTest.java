@@ -2,18 +2,25 @@ package dev.crucible.merge;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.PythonInterop;
+import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.SafetensorsFile;
+import dev.crucible.model.Tokenizer;
 import dev.crucible.model.Transformer;
+import dev.crucible.model.template.ChatRequest;
+import dev.crucible.model.template.ChatTemplate;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,14 +30,17 @@ import static dev.crucible.merge.MergeTestSupport.FIXTURES;
 import static dev.crucible.merge.MergeTestSupport.crucible;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * transformers loads what Crucible writes and computes the same logits as Crucible's runtime: every mergekit-yaml
  * fixture case is merged with {@code crucible merge}, loaded with {@code AutoModelForCausalLM.from_pretrained}
  * (float32; missing or unexpected weights count as a failure) and run on fixed input ids; the logits must equal
- * {@link Transformer}'s on the same directory within a relative error (max |diff| / max |ref|) of 1e-5. The runtime
- * fixture families get the same check, on checkpoints Crucible did not write. One Python process per factory pays
+ * {@link Transformer}'s on the same directory within a relative error (max |diff| / max |ref|) of 1e-5; where the
+ * output has a tokenizer, AutoTokenizer and Crucible's {@link Tokenizer} agree on its size and on an encoding, and
+ * a chat template renders identically. The runtime fixture families get the same check, on checkpoints Crucible
+ * did not write. One Python process per factory pays
  * torch's start-up once. Needs a Python with torch, transformers and safetensors ({@code CRUCIBLE_PYTHON});
  * skipped elsewhere.
  */
@@ -45,6 +55,10 @@ class TransformersInteropTest {
     static final Path RUNTIME_MODELS = Path.of("testdata/hf/models").toAbsolutePath();
     static final List<String> RUNTIME_FAMILIES = List.of("llama", "llama3_rope_tied", "llama_sharded", "mistral",
             "qwen2", "qwen3", "gemma", "gemma2", "phi3", "mixtral");
+    static final String TEXT = "Hello , world . I 'm merged";
+    static final List<Map<String, String>> MESSAGES = List.of(Map.of("role", "system", "content", "Be brief."),
+            Map.of("role", "user", "content", "hi"), Map.of("role", "assistant", "content", "Hello!"),
+            Map.of("role", "user", "content", "Merge us?"));
     static final String[] MODULES = {"torch", "transformers", "safetensors"};
     static final ObjectMapper JSON = new ObjectMapper();
 
@@ -76,7 +90,7 @@ class TransformersInteropTest {
     }
 
     @TestFactory
-    List<DynamicTest> runtimeFixtureFamiliesMatchTransformers() {
+    List<DynamicTest> runtimeFixtureFamiliesMatchTransformers() throws IOException {
         Optional<String> missing = PythonInterop.unavailable(MODULES);
         if (missing.isPresent()) {
             return List.of(DynamicTest.dynamicTest("skipped", () -> Assumptions.abort(missing.get())));
@@ -87,13 +101,19 @@ class TransformersInteropTest {
     }
 
     /** Runs transformers on every directory in one process, then one dynamic test per directory. */
-    private List<DynamicTest> compareWithTransformers(Map<String, Path> dirs) {
+    private List<DynamicTest> compareWithTransformers(Map<String, Path> dirs) throws IOException {
         Path logitsFile = tmp.resolve("transformers_logits.safetensors");
-        List<String> args = new ArrayList<>(List.of(logitsFile.toString(), Arrays.deepToString(INPUT_IDS)));
-        dirs.values().forEach(d -> args.add(d.toString()));
-        var result = PythonInterop.runResource("transformers_logits.py", tmp, args, null, Duration.ofMinutes(5))
-                .assertOk();
-        List<JsonNode> reports = result.out().lines().filter(l -> l.startsWith("{")).map(TransformersInteropTest::json).toList();
+        ObjectNode request = JSON.createObjectNode();
+        request.put("out", logitsFile.toString());
+        request.set("input_ids", JSON.valueToTree(INPUT_IDS));
+        request.put("text", TEXT);
+        request.set("messages", JSON.valueToTree(MESSAGES));
+        ArrayNode paths = request.putArray("dirs");
+        dirs.values().forEach(d -> paths.add(d.toString()));
+        var result = PythonInterop.runResource("transformers_logits.py", tmp, List.of(),
+                JSON.writeValueAsBytes(request), Duration.ofMinutes(5)).assertOk();
+        List<JsonNode> reports = result.out().lines().filter(l -> l.startsWith("{")).map(TransformersInteropTest::json)
+                .toList();
         assertEquals(dirs.size(), reports.size(), result.out() + result.err());
         List<DynamicTest> tests = new ArrayList<>();
         int k = 0;
@@ -103,25 +123,50 @@ class TransformersInteropTest {
             tests.add(DynamicTest.dynamicTest(e.getKey(), () -> {
                 assertTrue(report.path("ok").asBoolean(), e.getKey() + " does not load in transformers:\n"
                         + report.path("error").asText());
-                float[] reference;
-                long[] shape;
-                try (SafetensorsFile f = SafetensorsFile.open(logitsFile)) {
-                    reference = f.tensor(tensor).toFloatArray();
-                    shape = f.tensor(tensor).shape();
-                }
-                try (Transformer t = Transformer.load(e.getValue())) {
-                    assertEquals(report.path("layers").asInt(), t.spec().layers(), e.getKey() + " layers");
-                    assertArrayEquals(new long[] {INPUT_IDS.length, INPUT_IDS[0].length, t.spec().vocab()}, shape,
-                            e.getKey() + " logits shape");
-                    float[] logits = t.forward(INPUT_IDS, t.newCache(INPUT_IDS.length, INPUT_IDS[0].length),
-                            Transformer.Logits.ALL, null);
-                    double err = relativeError(logits, reference);
-                    System.out.printf("interop %-24s relative error %.3e%n", e.getKey(), err);
-                    assertTrue(err <= TOLERANCE, e.getKey() + " logits relative error " + err);
-                }
+                compareLogits(e.getKey(), e.getValue(), report, logitsFile, tensor);
+                compareTokenizer(e.getKey(), e.getValue(), report);
             }));
         }
         return tests;
+    }
+
+    private static void compareLogits(String name, Path dir, JsonNode report, Path logitsFile, String tensor) {
+        float[] reference;
+        long[] shape;
+        try (SafetensorsFile f = SafetensorsFile.open(logitsFile)) {
+            reference = f.tensor(tensor).toFloatArray();
+            shape = f.tensor(tensor).shape();
+        }
+        try (Transformer t = Transformer.load(dir)) {
+            assertEquals(report.path("layers").asInt(), t.spec().layers(), name + " layers");
+            assertArrayEquals(new long[] {INPUT_IDS.length, INPUT_IDS[0].length, t.spec().vocab()}, shape,
+                    name + " logits shape");
+            float[] logits = t.forward(INPUT_IDS, t.newCache(INPUT_IDS.length, INPUT_IDS[0].length),
+                    Transformer.Logits.ALL, null);
+            double err = relativeError(logits, reference);
+            System.out.printf("interop %-24s logits relative error %.3e%n", name, err);
+            assertTrue(err <= TOLERANCE, name + " logits relative error " + err);
+        }
+    }
+
+    /** Where transformers found a tokenizer (and chat template), Crucible's reads the same ones. */
+    private static void compareTokenizer(String name, Path dir, JsonNode report) {
+        if (!report.has("tokenizer_size")) {
+            assertFalse(Files.exists(dir.resolve("tokenizer.json")), name + ": transformers skipped the tokenizer");
+            return;
+        }
+        try (Tokenizer tok = Tokenizer.load(dir)) {
+            assertEquals(report.get("tokenizer_size").asInt(), tok.size(), name + " tokenizer size");
+            int[] expected = report.get("ids").valueStream().mapToInt(JsonNode::asInt).toArray();
+            assertArrayEquals(expected, tok.encode(TEXT), name + " token ids");
+            System.out.printf("interop %-24s tokenizer of %d tokens encodes identically%n", name, tok.size());
+        }
+        if (report.has("chat")) {
+            ChatTemplate template = ChatTemplate.fromModel(ModelDirectory.open(dir));
+            assertEquals(report.get("chat").asText(),
+                    template.render(ChatRequest.of(MESSAGES).withGenerationPrompt(true)), name + " chat template");
+            System.out.printf("interop %-24s chat template rendered identically%n", name);
+        }
     }
 
     /** max |actual - ref| / max |ref|. */

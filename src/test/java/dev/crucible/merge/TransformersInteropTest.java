@@ -40,9 +40,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@link Transformer}'s on the same directory within a relative error (max |diff| / max |ref|) of 1e-5; where the
  * output has a tokenizer, AutoTokenizer and Crucible's {@link Tokenizer} agree on its size and on an encoding, and
  * a chat template renders identically. The runtime fixture families get the same check, on checkpoints Crucible
- * did not write. One Python process per factory pays
- * torch's start-up once. Needs a Python with torch, transformers and safetensors ({@code CRUCIBLE_PYTHON});
- * skipped elsewhere.
+ * did not write, and so do Crucible's frankenmerges of each family (sharded outputs). One Python process per
+ * factory pays torch's start-up once. Needs a Python with torch, transformers and safetensors
+ * ({@code CRUCIBLE_PYTHON}); skipped elsewhere.
  */
 class TransformersInteropTest {
     static final double TOLERANCE = 1e-5;
@@ -89,14 +89,32 @@ class TransformersInteropTest {
         return compareWithTransformers(outputs);
     }
 
+    /**
+     * Every runtime fixture family as published (checkpoints Crucible did not write), and each stacked by Crucible
+     * (passthrough of layers [0, 2) and [1, 3): 4 layers renumbered, per-layer config lists rewritten) and written
+     * in several shards with an index.
+     */
     @TestFactory
-    List<DynamicTest> runtimeFixtureFamiliesMatchTransformers() throws IOException {
+    List<DynamicTest> runtimeFamiliesAndTheirFrankenmergesMatchTransformers() throws IOException {
         Optional<String> missing = PythonInterop.unavailable(MODULES);
         if (missing.isPresent()) {
             return List.of(DynamicTest.dynamicTest("skipped", () -> Assumptions.abort(missing.get())));
         }
         Map<String, Path> dirs = new LinkedHashMap<>();
         RUNTIME_FAMILIES.forEach(f -> dirs.put(f, RUNTIME_MODELS.resolve(f)));
+        for (String family : RUNTIME_FAMILIES) {
+            Path model = RUNTIME_MODELS.resolve(family);
+            Path cfg = tmp.resolve(family + "_stack.yml");
+            Files.writeString(cfg, "merge_method: passthrough\nslices:\n"
+                    + "  - sources:\n      - model: " + model + "\n        layer_range: [0, 2]\n"
+                    + "  - sources:\n      - model: " + model + "\n        layer_range: [1, 3]\n"
+                    + "dtype: bfloat16\n");
+            Path out = tmp.resolve(family + "_stack");
+            var r = crucible("merge", cfg.toString(), out.toString(), "--quiet", "--out-shard-size", "200K");
+            assertEquals(0, r.exitCode(), family + ": " + r.err());
+            assertTrue(Files.exists(out.resolve("model.safetensors.index.json")), family + " output is not sharded");
+            dirs.put(family + "_stack", out);
+        }
         return compareWithTransformers(dirs);
     }
 

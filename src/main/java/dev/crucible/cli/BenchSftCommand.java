@@ -1,0 +1,55 @@
+package dev.crucible.cli;
+
+import dev.crucible.io.StagedDirectory;
+import dev.crucible.train.SftBenchmark;
+import dev.crucible.train.SftTrainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+@Command(name = "bench-sft", mixinStandardHelpOptions = true,
+        description = "Training tokens/s and peak heap of full fine-tuning, LoRA (r=16, all linear layers) and QLoRA on a "
+                + "model with random weights (SmolLM2-135M's shape by default). One JSON line per method.")
+final class BenchSftCommand implements Callable<Integer> {
+    @Option(names = "--shape", defaultValue = "smollm-135m", description = "smollm-135m or tiny")
+    String shape;
+
+    @Option(names = "--batch", defaultValue = "4")
+    int batch;
+
+    @Option(names = "--seq", defaultValue = "512")
+    int seq;
+
+    @Option(names = "--steps", defaultValue = "2", description = "measured steps (after one warmup step)")
+    int steps;
+
+    @Option(names = "--methods", defaultValue = "full,lora,qlora", split = ",")
+    List<String> methods;
+
+    @Option(names = "--gradient-checkpointing")
+    boolean checkpointing;
+
+    @Override
+    public Integer call() throws IOException {
+        SftBenchmark.Shape s = shape.equals("tiny") ? SftBenchmark.Shape.TINY : SftBenchmark.Shape.SMOLLM_135M;
+        Path tmp = Files.createTempDirectory("crucible-bench-sft-");
+        try (StagedDirectory model = StagedDirectory.create(tmp.resolve("model"));
+             StagedDirectory scratch = StagedDirectory.create(tmp.resolve("runs"))) {
+            SftBenchmark.writeRandomModel(model.path(), s);
+            SftBenchmark bench = new SftBenchmark(System.out);
+            for (String m : methods) {
+                bench.run(model.path(), s, SftTrainer.Method.valueOf(m.trim().toUpperCase(Locale.ROOT)), batch, seq, 1,
+                        steps, checkpointing, scratch.path());
+            }
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+        return 0;
+    }
+}

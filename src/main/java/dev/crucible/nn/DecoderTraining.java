@@ -1,0 +1,293 @@
+package dev.crucible.nn;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.crucible.CrucibleException;
+import dev.crucible.io.Checkpoint;
+import dev.crucible.io.ModelConfig;
+import dev.crucible.model.Architecture;
+import dev.crucible.tensor.Nf4Weight;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+/**
+ * The training forward of the decoder families in the architecture registry (llama, mistral, qwen2, qwen3, gemma,
+ * gemma2, phi3, mixtral) on the tape, reading the family's features: attention bias, q/k norms, (1+w) norms,
+ * embedding scale, GeLU-tanh, sandwich norms, attention and final-logit soft-capping, sliding windows, fused
+ * qkv and gate_up projections, top-k MoE. LoRA/DoRA adapters can sit on any linear layer, over a float or NF4 base.
+ */
+public final class DecoderTraining {
+    /** The logits [batch·seq, vocab], the loss (null without labels), and how many label tokens it averaged over. */
+    public record Output(Var logits, Var loss, long lossTokens) {
+    }
+
+    private final ModelConfig config;
+    private final Architecture.Features features;
+    private final Map<String, Var> weights;
+    private final Map<String, FrozenWeight> frozenLinear;
+    private final Map<String, LoraOps.Adapter> adapters;
+    private boolean gradientCheckpointing;
+
+    /** A model whose weights are all float32 Vars (full fine-tuning, LoRA, DoRA). */
+    public DecoderTraining(ModelConfig config, Map<String, Var> weights, Map<String, LoraOps.Adapter> adapters) {
+        this(config, weights, Map.of(), adapters);
+    }
+
+    /**
+     * @param weights      tensors by name: trainable ({@link Var#of}) or frozen ({@link Var#constant})
+     * @param frozenLinear linear weights held outside {@code weights} by module path, e.g. NF4 for QLoRA
+     * @param adapters     adapters by module path ({@code model.layers.0.self_attn.q_proj}); empty for full fine-tuning
+     */
+    public DecoderTraining(ModelConfig config, Map<String, Var> weights, Map<String, FrozenWeight> frozenLinear,
+                           Map<String, LoraOps.Adapter> adapters) {
+        Set<String> names = new HashSet<>(weights.keySet());
+        frozenLinear.keySet().forEach(m -> names.add(m + ".weight"));
+        this.features = Architecture.ofOrInfer(config, names).features();
+        RopeTables.check(config);
+        this.config = config;
+        this.weights = weights;
+        this.frozenLinear = frozenLinear;
+        this.adapters = adapters;
+    }
+
+    /** Recompute each layer in backward instead of keeping its activations (trades compute for memory). */
+    public DecoderTraining gradientCheckpointing(boolean on) {
+        this.gradientCheckpointing = on;
+        return this;
+    }
+
+    /**
+     * Every tensor of {@code checkpoint} as float32, except those named in {@code skip}: trainable parameters (added
+     * to {@code parameters}) when {@code trainable}, else constants.
+     */
+    public static Map<String, Var> loadWeights(Checkpoint checkpoint, boolean trainable, List<Parameter> parameters,
+                                               Set<String> skip) {
+        Map<String, Var> out = new LinkedHashMap<>();
+        for (String name : checkpoint.names()) {
+            if (skip.contains(name)) {
+                continue;
+            }
+            var t = checkpoint.tensor(name);
+            int[] shape = new int[t.rank()];
+            for (int i = 0; i < shape.length; i++) {
+                shape[i] = Math.toIntExact(t.dim(i));
+            }
+            float[] values = t.toFloatArray();
+            if (trainable) {
+                Parameter p = new Parameter(name, values, t.shape());
+                parameters.add(p);
+                out.put(name, Var.of(p));
+            } else {
+                out.put(name, Var.constant(values, shape));
+            }
+        }
+        return out;
+    }
+
+    public static Map<String, Var> loadWeights(Checkpoint checkpoint, boolean trainable, List<Parameter> parameters) {
+        return loadWeights(checkpoint, trainable, parameters, Set.of());
+    }
+
+    /**
+     * QLoRA's frozen base: every 2-D weight inside the decoder layers quantised to NF4 with double quantisation
+     * (bitsandbytes leaves the embeddings and the head in float), by module path.
+     */
+    public static Map<String, FrozenWeight> quantizeLayerLinears(Checkpoint checkpoint) {
+        Map<String, FrozenWeight> out = new LinkedHashMap<>();
+        for (String module : LinearLayers.inDecoderLayers(checkpoint)) {
+            var t = checkpoint.tensor(module + ".weight");
+            out.put(module, FrozenWeight.nf4(Nf4Weight.quantize(t.toFloatArray(),
+                    Math.toIntExact(t.dim(0)), Math.toIntExact(t.dim(1)), true)));
+        }
+        return out;
+    }
+
+    private Var weight(String name) {
+        Var w = weights.get(name);
+        if (w == null) {
+            throw new CrucibleException("model has no tensor '" + name + "'");
+        }
+        return w;
+    }
+
+    private Var project(Tape tape, Var x, String module, SplittableRandom rng) {
+        Var bias = weights.get(module + ".bias");
+        LoraOps.Adapter adapter = adapters.get(module);
+        FrozenWeight frozen = frozenLinear.get(module);
+        if (frozen != null) {
+            return adapter == null ? Ops.linear(tape, x, frozen, bias) : LoraOps.loraLinear(tape, x, frozen, bias, adapter, rng);
+        }
+        Var w = weight(module + ".weight");
+        return adapter == null ? Ops.linear(tape, x, w, bias) : LoraOps.loraLinear(tape, x, w, bias, adapter, rng);
+    }
+
+    private Var norm(Tape tape, Var x, String name) {
+        return Ops.rmsNorm(tape, x, weight(name), config.rmsNormEps(), features.unitOffsetNorm());
+    }
+
+    /** The sliding window of a layer: from {@code layer_types}, gemma2's alternation (even layers), or for all layers. */
+    private int window(int layer, int seq) {
+        int w = config.slidingWindow();
+        JsonNode types = config.get("layer_types");
+        boolean sliding;
+        if (types != null && types.isArray() && layer < types.size()) {
+            sliding = "sliding_attention".equals(types.get(layer).asText());
+        } else if (features.alternatingSlidingWindow()) {
+            sliding = layer % 2 == 0;
+        } else {
+            sliding = !config.has("use_sliding_window") || config.get("use_sliding_window").asBoolean(false);
+        }
+        return sliding && w > 0 && w < seq ? w : 0;
+    }
+
+    /**
+     * Runs the model on {@code ids} [batch, seq]; with {@code labels} (same shape, -100 = ignored) the loss is the
+     * mean causal-LM cross entropy over the shifted labels, as transformers computes it. {@code rng} drives LoRA
+     * dropout (null: no dropout).
+     */
+    public Output forward(Tape tape, int[] ids, int batch, int seq, int[] labels, SplittableRandom rng) {
+        int headDim = config.headDim();
+        double scale = features.softCapping() && config.has("query_pre_attn_scalar")
+                ? 1 / Math.sqrt(config.doubleOr("query_pre_attn_scalar", headDim)) : 1 / Math.sqrt(headDim);
+        double attnCap = features.softCapping() ? config.doubleOr("attn_logit_softcapping", 0) : 0;
+        LayerShape shape = new LayerShape(batch, seq, config.numAttentionHeads(), config.numKeyValueHeads(), headDim,
+                RopeTables.of(config, seq, headDim), scale, attnCap);
+        Var x = Ops.embedding(tape, weight(Architecture.EMBED), ids);
+        if (features.embeddingScale()) {
+            x = Ops.scale(tape, x, (float) Math.sqrt(config.hiddenSize()));
+        }
+        for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
+            // each layer draws its dropout masks from its own seed, so a recomputed layer draws the same ones
+            Long seed = rng == null ? null : rng.nextLong();
+            x = gradientCheckpointing ? checkpointedLayer(tape, x, layer, shape, seed)
+                    : layer(tape, x, layer, shape, seed == null ? null : new SplittableRandom(seed));
+        }
+        x = norm(tape, x, Architecture.FINAL_NORM);
+        Var logits = weights.containsKey(Architecture.LM_HEAD) || frozenLinear.containsKey("lm_head")
+                ? project(tape, x, "lm_head", rng) : Ops.linear(tape, x, weight(Architecture.EMBED), null);
+        if (features.softCapping() && config.doubleOr("final_logit_softcapping", 0) > 0) {
+            logits = Ops.softCap(tape, logits, config.doubleOr("final_logit_softcapping", 0));
+        }
+        if (labels == null) {
+            return new Output(logits, null, 0);
+        }
+        int[] targets = Ops.shiftLabels(labels, batch, seq);
+        long count = java.util.Arrays.stream(targets).filter(t -> t != Ops.IGNORE_INDEX).count();
+        return new Output(logits, Ops.crossEntropy(tape, logits, targets, true), count);
+    }
+
+    /** Shapes and tables shared by every layer of one forward. */
+    private record LayerShape(int batch, int seq, int heads, int kvHeads, int headDim, float[][] rope, double scale,
+                         double attnCap) {
+    }
+
+    private Var layer(Tape tape, Var x, int layer, LayerShape s, SplittableRandom rng) {
+        int batch = s.batch();
+        int seq = s.seq();
+        int heads = s.heads();
+        int kvHeads = s.kvHeads();
+        int headDim = s.headDim();
+        String p = Architecture.LAYER_PREFIX + layer + ".";
+        Var h = norm(tape, x, p + "input_layernorm.weight");
+        Var q;
+        Var k;
+        Var v;
+        if (features.fusedQkv()) {
+            Var qkv = project(tape, h, p + "self_attn.qkv_proj", rng);
+            q = Ops.columns(tape, qkv, 0, heads * headDim);
+            k = Ops.columns(tape, qkv, heads * headDim, kvHeads * headDim);
+            v = Ops.columns(tape, qkv, (heads + kvHeads) * headDim, kvHeads * headDim);
+        } else {
+            q = project(tape, h, p + "self_attn.q_proj", rng);
+            k = project(tape, h, p + "self_attn.k_proj", rng);
+            v = project(tape, h, p + "self_attn.v_proj", rng);
+        }
+        if (features.qkNorm()) {
+            q = Ops.rmsNorm(tape, q, weight(p + "self_attn.q_norm.weight"), config.rmsNormEps(), false);
+            k = Ops.rmsNorm(tape, k, weight(p + "self_attn.k_norm.weight"), config.rmsNormEps(), false);
+        }
+        q = AttentionOps.rope(tape, q, seq, headDim, s.rope());
+        k = AttentionOps.rope(tape, k, seq, headDim, s.rope());
+        Var attn = AttentionOps.attention(tape, q, k, v, batch, seq, heads, kvHeads, headDim, s.scale(),
+                window(layer, seq), s.attnCap());
+        Var a = project(tape, attn, p + "self_attn.o_proj", rng);
+        if (features.sandwichNorms()) {
+            a = norm(tape, a, p + "post_attention_layernorm.weight");
+        }
+        x = Ops.add(tape, x, a);
+        h = norm(tape, x, p + (features.sandwichNorms() ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"));
+        Var m = features.moe() ? moe(tape, h, p + "block_sparse_moe.", rng) : mlp(tape, h, p + "mlp.", rng);
+        if (features.sandwichNorms()) {
+            m = norm(tape, m, p + "post_feedforward_layernorm.weight");
+        }
+        return Ops.add(tape, x, m);
+    }
+
+    /**
+     * A layer whose intermediate values are not kept: forward runs on a throwaway tape, and backward recomputes the
+     * layer from its saved input (with the same dropout masks) before sending the gradient through it. Gradients
+     * are identical to the plain layer's; activation memory drops to one tensor per layer.
+     */
+    private Var checkpointedLayer(Tape tape, Var x, int layer, LayerShape s, Long seed) {
+        Var y = layer(new Tape(), x, layer, s, seed == null ? null : new SplittableRandom(seed));
+        Var out = new Var(y.value(), y.requiresGrad(), y.shape());
+        if (out.requiresGrad()) {
+            tape.record(() -> {
+                if (!out.hasGrad()) {
+                    return;
+                }
+                Var in = x.requiresGrad() ? Var.leaf(x.value(), x.shape()) : Var.constant(x.value(), x.shape());
+                Tape again = new Tape();
+                Var recomputed = layer(again, in, layer, s, seed == null ? null : new SplittableRandom(seed));
+                System.arraycopy(out.grad(), 0, recomputed.grad(), 0, out.size());
+                again.replay();
+                if (x.requiresGrad()) {
+                    Matmul.axpy(1f, in.grad(), 0, x.grad(), 0, x.size());
+                }
+            });
+        }
+        return out;
+    }
+
+    private Var activation(Tape tape, Var gate, Var up) {
+        return features.geluTanh() ? Ops.geluTanhMul(tape, gate, up) : Ops.siluMul(tape, gate, up);
+    }
+
+    private Var mlp(Tape tape, Var h, String p, SplittableRandom rng) {
+        Var act;
+        if (features.fusedGateUp()) {
+            Var gu = project(tape, h, p + "gate_up_proj", rng);
+            int inter = gu.dim(1) / 2;
+            act = activation(tape, Ops.columns(tape, gu, 0, inter), Ops.columns(tape, gu, inter, inter));
+        } else {
+            act = activation(tape, project(tape, h, p + "gate_proj", rng), project(tape, h, p + "up_proj", rng));
+        }
+        return project(tape, act, p + "down_proj", rng);
+    }
+
+    /** Mixtral's sparse MoE block: top-k routing, each expert a SiLU-gated MLP (w1 gate, w3 up, w2 down). */
+    private Var moe(Tape tape, Var h, String p, SplittableRandom rng) {
+        int experts = config.intOr("num_local_experts", 0);
+        int k = config.intOr("num_experts_per_tok", 2);
+        MoeOps.Routing routing = MoeOps.topKSoftmax(tape, project(tape, h, p + "gate", rng), k);
+        List<Var> outputs = new ArrayList<>();
+        List<int[][]> routes = new ArrayList<>();
+        for (int e = 0; e < experts; e++) {
+            int[][] route = routing.tokensOf(e);
+            if (route[0].length == 0) {
+                continue;
+            }
+            String ep = p + "experts." + e + ".";
+            Var xe = MoeOps.gatherRows(tape, h, route[0]);
+            Var act = activation(tape, project(tape, xe, ep + "w1", rng), project(tape, xe, ep + "w3", rng));
+            outputs.add(project(tape, act, ep + "w2", rng));
+            routes.add(route);
+        }
+        return MoeOps.combine(tape, h.dim(0), h.dim(1), routing.weights(), outputs, routes);
+    }
+}

@@ -1,0 +1,155 @@
+package dev.crucible.nn;
+
+/**
+ * The routing pieces of a sparse mixture-of-experts block (Mixtral): choose the top-k experts per token with
+ * softmax weights over the chosen router logits, send each expert its tokens, and sum the weighted expert
+ * outputs back per token.
+ */
+public final class MoeOps {
+    private MoeOps() {
+    }
+
+    /** Per token the chosen experts, best first ({@code experts[n·k + slot]}), and their weights [N, k] on the tape. */
+    public record Routing(Var weights, int[] experts, int k) {
+        /** The tokens routed to {@code expert} and, for each, which of its k slots chose it. */
+        public int[][] tokensOf(int expert) {
+            int n = experts.length / k;
+            int count = 0;
+            for (int e : experts) {
+                count += e == expert ? 1 : 0;
+            }
+            int[] rows = new int[count];
+            int[] slots = new int[count];
+            int c = 0;
+            for (int i = 0; i < n; i++) {
+                for (int s = 0; s < k; s++) {
+                    if (experts[i * k + s] == expert) {
+                        rows[c] = i;
+                        slots[c++] = s;
+                    }
+                }
+            }
+            return new int[][]{rows, slots};
+        }
+    }
+
+    /**
+     * The k largest router logits per token and the softmax over just those (equal to softmax over all logits,
+     * top-k, renormalised, as transformers' Mixtral computes it).
+     */
+    public static Routing topKSoftmax(Tape tape, Var logits, int k) {
+        int e = logits.dim(1);
+        int n = logits.dim(0);
+        if (k < 1 || k > e) {
+            throw new IllegalArgumentException("top-" + k + " of " + e + " experts");
+        }
+        float[] lv = logits.value();
+        int[] chosen = new int[n * k];
+        float[] w = new float[n * k];
+        for (int i = 0; i < n; i++) {
+            boolean[] taken = new boolean[e];
+            for (int s = 0; s < k; s++) {
+                int best = -1;
+                for (int j = 0; j < e; j++) {
+                    if (!taken[j] && (best < 0 || lv[i * e + j] > lv[i * e + best])) {
+                        best = j;
+                    }
+                }
+                taken[best] = true;
+                chosen[i * k + s] = best;
+            }
+            float max = lv[i * e + chosen[i * k]];
+            double sum = 0;
+            for (int s = 0; s < k; s++) {
+                sum += Math.exp(lv[i * e + chosen[i * k + s]] - max);
+            }
+            for (int s = 0; s < k; s++) {
+                w[i * k + s] = (float) (Math.exp(lv[i * e + chosen[i * k + s]] - max) / sum);
+            }
+        }
+        Var weights = new Var(w, logits.requiresGrad(), n, k);
+        if (logits.requiresGrad()) {
+            tape.record(() -> {
+                if (!weights.hasGrad()) {
+                    return;
+                }
+                float[] dw = weights.grad();
+                float[] dl = logits.grad();
+                for (int i = 0; i < n; i++) {
+                    double dot = 0;
+                    for (int s = 0; s < k; s++) {
+                        dot += (double) w[i * k + s] * dw[i * k + s];
+                    }
+                    for (int s = 0; s < k; s++) {
+                        dl[i * e + chosen[i * k + s]] += (float) (w[i * k + s] * (dw[i * k + s] - dot));
+                    }
+                }
+            });
+        }
+        return new Routing(weights, chosen, k);
+    }
+
+    /** The rows {@code rows} of x [N, H]: an expert's tokens. */
+    public static Var gatherRows(Tape tape, Var x, int[] rows) {
+        int h = x.dim(1);
+        float[] out = new float[rows.length * h];
+        for (int i = 0; i < rows.length; i++) {
+            System.arraycopy(x.value(), rows[i] * h, out, i * h, h);
+        }
+        Var y = new Var(out, x.requiresGrad(), rows.length, h);
+        if (x.requiresGrad()) {
+            tape.record(() -> {
+                if (!y.hasGrad()) {
+                    return;
+                }
+                for (int i = 0; i < rows.length; i++) {
+                    Matmul.axpy(1f, y.grad(), i * h, x.grad(), rows[i] * h, h);
+                }
+            });
+        }
+        return y;
+    }
+
+    /**
+     * {@code out[rows[i]] += weights[rows[i], slots[i]] · expertOut[i]} into a fresh [n, H] sum over all experts;
+     * {@code parts} holds for each expert its output, rows and slots.
+     */
+    public static Var combine(Tape tape, int n, int h, Var weights, java.util.List<Var> outputs, java.util.List<int[][]> routes) {
+        float[] out = new float[n * h];
+        int k = weights.dim(1);
+        boolean needs = weights.requiresGrad();
+        for (int e = 0; e < outputs.size(); e++) {
+            int[] rows = routes.get(e)[0];
+            int[] slots = routes.get(e)[1];
+            float[] ov = outputs.get(e).value();
+            needs |= outputs.get(e).requiresGrad();
+            for (int i = 0; i < rows.length; i++) {
+                Matmul.axpy(weights.value()[rows[i] * k + slots[i]], ov, i * h, out, rows[i] * h, h);
+            }
+        }
+        Var y = new Var(out, needs, n, h);
+        if (needs) {
+            tape.record(() -> {
+                if (!y.hasGrad()) {
+                    return;
+                }
+                float[] dy = y.grad();
+                for (int e = 0; e < outputs.size(); e++) {
+                    int[] rows = routes.get(e)[0];
+                    int[] slots = routes.get(e)[1];
+                    Var o = outputs.get(e);
+                    for (int i = 0; i < rows.length; i++) {
+                        int wi = rows[i] * k + slots[i];
+                        if (o.requiresGrad()) {
+                            Matmul.axpy(weights.value()[wi], dy, rows[i] * h, o.grad(), i * h, h);
+                        }
+                        if (weights.requiresGrad()) {
+                            weights.grad()[wi] += Matmul.dot(dy, rows[i] * h, o.value(), i * h, h);
+                        }
+                    }
+                }
+            });
+        }
+        return y;
+    }
+}

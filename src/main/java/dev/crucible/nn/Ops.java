@@ -1,0 +1,413 @@
+package dev.crucible.nn;
+
+import dev.crucible.CrucibleException;
+
+import java.util.stream.IntStream;
+
+/**
+ * Differentiable ops on {@link Var}s: each computes its result and records on the tape how to add its inputs'
+ * gradients. Matrices are row-major with tokens as rows ([N, features], N = batch × sequence).
+ */
+public final class Ops {
+    /** Label value that excludes a position from the loss, as in Hugging Face and PyTorch. */
+    public static final int IGNORE_INDEX = -100;
+
+    private Ops() {
+    }
+
+    static boolean any(Var... inputs) {
+        for (Var v : inputs) {
+            if (v != null && v.requiresGrad()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Rows of {@code table} [V, H] picked by {@code ids}: [N, H]. */
+    public static Var embedding(Tape tape, Var table, int[] ids) {
+        int vocab = table.dim(0);
+        int h = table.dim(1);
+        float[] out = new float[ids.length * h];
+        for (int n = 0; n < ids.length; n++) {
+            if (ids[n] < 0 || ids[n] >= vocab) {
+                throw new CrucibleException("token id " + ids[n] + " at position " + n + " is outside the vocabulary of " + vocab);
+            }
+            System.arraycopy(table.value(), ids[n] * h, out, n * h, h);
+        }
+        Var y = new Var(out, table.requiresGrad(), ids.length, h);
+        if (table.requiresGrad()) {
+            tape.record(() -> {
+                if (!y.hasGrad()) {
+                    return;
+                }
+                float[] g = table.grad();
+                float[] dy = y.grad();
+                for (int n = 0; n < ids.length; n++) {
+                    Matmul.axpy(1f, dy, n * h, g, ids[n] * h, h);
+                }
+            });
+        }
+        return y;
+    }
+
+    /** {@code x W^T + bias}: x [N, in], W [out, in], bias [out] or null. */
+    public static Var linear(Tape tape, Var x, Var w, Var bias) {
+        int n = x.dim(0);
+        int in = x.dim(1);
+        int out = w.dim(0);
+        if (w.dim(1) != in || (bias != null && bias.size() != out)) {
+            throw new IllegalArgumentException("linear: x " + java.util.Arrays.toString(x.shape()) + " with W "
+                    + java.util.Arrays.toString(w.shape()));
+        }
+        float[] yv = new float[n * out];
+        Matmul.abT(x.value(), w.value(), yv, n, in, out, false);
+        if (bias != null) {
+            addBias(yv, bias.value(), n, out);
+        }
+        Var y = new Var(yv, any(x, w, bias), n, out);
+        if (y.requiresGrad()) {
+            tape.record(() -> {
+                if (!y.hasGrad()) {
+                    return;
+                }
+                float[] dy = y.grad();
+                if (x.requiresGrad()) {
+                    Matmul.ab(dy, w.value(), x.grad(), n, out, in, true);
+                }
+                if (w.requiresGrad()) {
+                    Matmul.aTb(dy, x.value(), w.grad(), out, n, in, true);
+                }
+                if (bias != null && bias.requiresGrad()) {
+                    sumRows(dy, bias.grad(), n, out);
+                }
+            });
+        }
+        return y;
+    }
+
+    /** {@code x Wᵀ + bias} with a frozen (e.g. NF4) weight: only x and the bias get gradients. */
+    public static Var linear(Tape tape, Var x, FrozenWeight w, Var bias) {
+        int n = x.dim(0);
+        int out = w.rows();
+        if (w.cols() != x.dim(1)) {
+            throw new IllegalArgumentException("linear: x has " + x.dim(1) + " features, W is [" + out + ", " + w.cols() + "]");
+        }
+        float[] yv = new float[n * out];
+        w.forward(x.value(), n, yv);
+        if (bias != null) {
+            addBias(yv, bias.value(), n, out);
+        }
+        Var y = new Var(yv, any(x, bias), n, out);
+        if (y.requiresGrad()) {
+            tape.record(() -> {
+                if (!y.hasGrad()) {
+                    return;
+                }
+                if (x.requiresGrad()) {
+                    w.addInputGradient(y.grad(), n, x.grad());
+                }
+                if (bias != null && bias.requiresGrad()) {
+                    sumRows(y.grad(), bias.grad(), n, out);
+                }
+            });
+        }
+        return y;
+    }
+
+    static void addBias(float[] y, float[] bias, int n, int out) {
+        for (int i = 0; i < n; i++) {
+            for (int o = 0; o < out; o++) {
+                y[i * out + o] += bias[o];
+            }
+        }
+    }
+
+    static void sumRows(float[] dy, float[] into, int n, int out) {
+        for (int i = 0; i < n; i++) {
+            Matmul.axpy(1f, dy, i * out, into, 0, out);
+        }
+    }
+
+    /** Element-wise sum of two Vars of the same shape (the residual connection). */
+    public static Var add(Tape tape, Var a, Var b) {
+        if (a.size() != b.size()) {
+            throw new IllegalArgumentException("add: sizes " + a.size() + " and " + b.size());
+        }
+        float[] out = new float[a.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = a.value()[i] + b.value()[i];
+        }
+        Var y = new Var(out, any(a, b), a.shape());
+        if (y.requiresGrad()) {
+            tape.record(() -> {
+                if (!y.hasGrad()) {
+                    return;
+                }
+                for (Var in : new Var[]{a, b}) {
+                    if (in.requiresGrad()) {
+                        Matmul.axpy(1f, y.grad(), 0, in.grad(), 0, out.length);
+                    }
+                }
+            });
+        }
+        return y;
+    }
+
+    /**
+     * RMSNorm over the last dimension: {@code x / sqrt(mean(x²) + eps) · g} with g = w, or 1 + w for Gemma's
+     * norms ({@code onePlusWeight}).
+     */
+    public static Var rmsNorm(Tape tape, Var x, Var w, double eps, boolean onePlusWeight) {
+        int h = w.size();
+        int n = x.size() / h;
+        float[] xv = x.value();
+        float[] gain = new float[h];
+        for (int j = 0; j < h; j++) {
+            gain[j] = onePlusWeight ? 1f + w.value()[j] : w.value()[j];
+        }
+        float[] inv = new float[n];
+        float[] out = new float[x.size()];
+        for (int i = 0; i < n; i++) {
+            double sq = 0;
+            for (int j = 0; j < h; j++) {
+                sq += (double) xv[i * h + j] * xv[i * h + j];
+            }
+            inv[i] = (float) (1 / Math.sqrt((float) (sq / h) + eps));
+            for (int j = 0; j < h; j++) {
+                out[i * h + j] = gain[j] * (xv[i * h + j] * inv[i]);
+            }
+        }
+        Var y = new Var(out, any(x, w), x.shape());
+        if (y.requiresGrad()) {
+            tape.record(() -> {
+                if (!y.hasGrad()) {
+                    return;
+                }
+                float[] dy = y.grad();
+                for (int i = 0; i < n; i++) {
+                    double dot = 0;
+                    for (int j = 0; j < h; j++) {
+                        float xhat = xv[i * h + j] * inv[i];
+                        dot += (double) dy[i * h + j] * gain[j] * xhat;
+                        if (w.requiresGrad()) {
+                            w.grad()[j] += dy[i * h + j] * xhat;
+                        }
+                    }
+                    if (x.requiresGrad()) {
+                        float mean = (float) (dot / h);
+                        float[] dx = x.grad();
+                        for (int j = 0; j < h; j++) {
+                            float xhat = xv[i * h + j] * inv[i];
+                            dx[i * h + j] += inv[i] * (dy[i * h + j] * gain[j] - xhat * mean);
+                        }
+                    }
+                }
+            });
+        }
+        return y;
+    }
+
+    /** {@code silu(gate) · up}, the gated MLP's activation. */
+    public static Var siluMul(Tape tape, Var gate, Var up) {
+        float[] g = gate.value();
+        float[] u = up.value();
+        float[] out = new float[g.length];
+        for (int i = 0; i < g.length; i++) {
+            out[i] = g[i] / (1f + (float) Math.exp(-g[i])) * u[i];
+        }
+        Var y = new Var(out, any(gate, up), gate.shape());
+        if (y.requiresGrad()) {
+            tape.record(() -> {
+                if (!y.hasGrad()) {
+                    return;
+                }
+                float[] dy = y.grad();
+                for (int i = 0; i < g.length; i++) {
+                    float sig = 1f / (1f + (float) Math.exp(-g[i]));
+                    if (gate.requiresGrad()) {
+                        gate.grad()[i] += dy[i] * u[i] * sig * (1f + g[i] * (1f - sig));
+                    }
+                    if (up.requiresGrad()) {
+                        up.grad()[i] += dy[i] * g[i] * sig;
+                    }
+                }
+            });
+        }
+        return y;
+    }
+
+    /** {@code x · c} for a constant c (Gemma's sqrt(hidden) embedding scale). */
+    public static Var scale(Tape tape, Var x, float c) {
+        float[] out = new float[x.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = x.value()[i] * c;
+        }
+        Var y = new Var(out, x.requiresGrad(), x.shape());
+        if (x.requiresGrad()) {
+            tape.record(() -> {
+                if (y.hasGrad()) {
+                    Matmul.axpy(c, y.grad(), 0, x.grad(), 0, out.length);
+                }
+            });
+        }
+        return y;
+    }
+
+    /** {@code cap · tanh(x / cap)}: Gemma 2's final-logit soft-capping. */
+    public static Var softCap(Tape tape, Var x, double cap) {
+        float[] out = new float[x.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (float) (Math.tanh(x.value()[i] / cap) * cap);
+        }
+        Var y = new Var(out, x.requiresGrad(), x.shape());
+        if (x.requiresGrad()) {
+            tape.record(() -> {
+                if (!y.hasGrad()) {
+                    return;
+                }
+                for (int i = 0; i < out.length; i++) {
+                    double t = out[i] / cap;
+                    x.grad()[i] += (float) (y.grad()[i] * (1 - t * t));
+                }
+            });
+        }
+        return y;
+    }
+
+    /** Columns {@code [from, from + width)} of x [N, W]: one part of a fused projection (phi3's qkv, gate_up). */
+    public static Var columns(Tape tape, Var x, int from, int width) {
+        int n = x.dim(0);
+        int w = x.dim(1);
+        if (from < 0 || from + width > w) {
+            throw new IllegalArgumentException("columns [" + from + ", " + (from + width) + ") of a width-" + w + " matrix");
+        }
+        float[] out = new float[n * width];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(x.value(), i * w + from, out, i * width, width);
+        }
+        Var y = new Var(out, x.requiresGrad(), n, width);
+        if (x.requiresGrad()) {
+            tape.record(() -> {
+                if (!y.hasGrad()) {
+                    return;
+                }
+                for (int i = 0; i < n; i++) {
+                    Matmul.axpy(1f, y.grad(), i * width, x.grad(), i * w + from, width);
+                }
+            });
+        }
+        return y;
+    }
+
+    /**
+     * {@code gelu_tanh(gate) · up}, the GeLU-tanh gated MLP (Gemma), with
+     * gelu_tanh(g) = g/2 · (1 + tanh(sqrt(2/π)·(g + 0.044715 g³))).
+     */
+    public static Var geluTanhMul(Tape tape, Var gate, Var up) {
+        float[] g = gate.value();
+        float[] u = up.value();
+        float[] out = new float[g.length];
+        final double c = Math.sqrt(2 / Math.PI);
+        for (int i = 0; i < g.length; i++) {
+            double x = g[i];
+            out[i] = (float) (0.5 * x * (1 + Math.tanh(c * (x + 0.044715 * x * x * x)))) * u[i];
+        }
+        Var y = new Var(out, any(gate, up), gate.shape());
+        if (y.requiresGrad()) {
+            tape.record(() -> {
+                if (!y.hasGrad()) {
+                    return;
+                }
+                float[] dy = y.grad();
+                for (int i = 0; i < g.length; i++) {
+                    double x = g[i];
+                    double t = Math.tanh(c * (x + 0.044715 * x * x * x));
+                    double gelu = 0.5 * x * (1 + t);
+                    if (gate.requiresGrad()) {
+                        double d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x);
+                        gate.grad()[i] += (float) (dy[i] * u[i] * d);
+                    }
+                    if (up.requiresGrad()) {
+                        up.grad()[i] += (float) (dy[i] * gelu);
+                    }
+                }
+            });
+        }
+        return y;
+    }
+
+    /**
+     * Cross entropy of {@code logits} [N, V] against {@code targets} [N] (IGNORE_INDEX skips a row), averaged over
+     * the rows counted ({@code mean}) or summed: a scalar. Targets are already aligned with their logits rows.
+     */
+    public static Var crossEntropy(Tape tape, Var logits, int[] targets, boolean mean) {
+        int vocab = logits.dim(-1);
+        int n = logits.size() / vocab;
+        float[] lv = logits.value();
+        float[] logSumExp = new float[n];
+        long count = 0;
+        double total = 0;
+        for (int i = 0; i < n; i++) {
+            int t = targets[i];
+            if (t == IGNORE_INDEX) {
+                continue;
+            }
+            if (t < 0 || t >= vocab) {
+                throw new CrucibleException("label " + t + " at position " + i + " is outside the vocabulary of " + vocab);
+            }
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < vocab; j++) {
+                max = Math.max(max, lv[i * vocab + j]);
+            }
+            double s = 0;
+            for (int j = 0; j < vocab; j++) {
+                s += Math.exp(lv[i * vocab + j] - max);
+            }
+            logSumExp[i] = (float) (max + Math.log(s));
+            total += logSumExp[i] - lv[i * vocab + t];
+            count++;
+        }
+        double divisor = mean ? Math.max(count, 1) : 1;
+        Var y = new Var(new float[]{(float) (total / divisor)}, logits.requiresGrad(), 1);
+        if (logits.requiresGrad()) {
+            tape.record(() -> {
+                if (!y.hasGrad()) {
+                    return;
+                }
+                float scale = (float) (y.grad()[0] / divisor);
+                float[] dl = logits.grad();
+                for (int i = 0; i < n; i++) {
+                    int t = targets[i];
+                    if (t == IGNORE_INDEX) {
+                        continue;
+                    }
+                    for (int j = 0; j < vocab; j++) {
+                        dl[i * vocab + j] += scale * (float) Math.exp(lv[i * vocab + j] - logSumExp[i]);
+                    }
+                    dl[i * vocab + t] -= scale;
+                }
+            });
+        }
+        return y;
+    }
+
+    /**
+     * Causal-LM targets as transformers shifts them: position t of each sequence predicts {@code labels[t + 1]},
+     * and the last position of each sequence predicts nothing.
+     */
+    public static int[] shiftLabels(int[] labels, int batch, int seq) {
+        int[] out = new int[labels.length];
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < seq; t++) {
+                out[b * seq + t] = t + 1 < seq ? labels[b * seq + t + 1] : IGNORE_INDEX;
+            }
+        }
+        return out;
+    }
+
+    static IntStream range(int n, boolean parallel) {
+        IntStream s = IntStream.range(0, n);
+        return parallel ? s.parallel() : s;
+    }
+}

@@ -1,0 +1,82 @@
+package dev.crucible.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.crucible.CrucibleException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/** A self-contained HTML page with an SVG chart of training loss (and evaluation loss) by step. */
+final class LossChart {
+    private static final int WIDTH = 720;
+    private static final int HEIGHT = 360;
+    private static final int MARGIN = 48;
+
+    private LossChart() {
+    }
+
+    static void write(Path file, JsonNode history) {
+        List<double[]> train = new ArrayList<>();
+        List<double[]> eval = new ArrayList<>();
+        for (JsonNode row : history) {
+            double step = row.path("step").asDouble();
+            if (row.path("loss").isNumber()) {
+                train.add(new double[]{step, row.get("loss").asDouble()});
+            }
+            if (row.path("eval_loss").isNumber()) {
+                eval.add(new double[]{step, row.get("eval_loss").asDouble()});
+            }
+        }
+        double maxStep = 1;
+        double lo = Double.POSITIVE_INFINITY;
+        double hi = Double.NEGATIVE_INFINITY;
+        for (List<double[]> series : List.of(train, eval)) {
+            for (double[] p : series) {
+                maxStep = Math.max(maxStep, p[0]);
+                lo = Math.min(lo, p[1]);
+                hi = Math.max(hi, p[1]);
+            }
+        }
+        if (!(hi > lo)) {
+            lo = lo == Double.POSITIVE_INFINITY ? 0 : lo - 0.5;
+            hi = lo + 1;
+        }
+        StringBuilder svg = new StringBuilder();
+        svg.append(String.format(Locale.ROOT, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d'>", WIDTH, HEIGHT));
+        svg.append(String.format(Locale.ROOT, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='#999'/>",
+                MARGIN, MARGIN / 2, WIDTH - MARGIN * 3 / 2, HEIGHT - MARGIN * 3 / 2));
+        svg.append(String.format(Locale.ROOT, "<text x='4' y='%d' font-size='12'>%.3f</text>", MARGIN / 2 + 10, hi));
+        svg.append(String.format(Locale.ROOT, "<text x='4' y='%d' font-size='12'>%.3f</text>", HEIGHT - MARGIN, lo));
+        svg.append(String.format(Locale.ROOT, "<text x='%d' y='%d' font-size='12'>step %d</text>", WIDTH - MARGIN * 2,
+                HEIGHT - 8, (long) maxStep));
+        svg.append(polyline(train, maxStep, lo, hi, "#1f77b4"));
+        svg.append(polyline(eval, maxStep, lo, hi, "#d62728"));
+        svg.append("</svg>");
+        String html = "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Training loss</title></head><body>"
+                + "<h3>Training loss (blue) and evaluation loss (red)</h3>" + svg + "</body></html>\n";
+        try {
+            Files.writeString(file, html);
+        } catch (IOException e) {
+            throw new CrucibleException(file + ": cannot write: " + e.getMessage(), e);
+        }
+    }
+
+    private static String polyline(List<double[]> points, double maxStep, double lo, double hi, String colour) {
+        if (points.isEmpty()) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder("<polyline fill='none' stroke='" + colour + "' stroke-width='2' points='");
+        double plotW = WIDTH - MARGIN * 3 / 2.0;
+        double plotH = HEIGHT - MARGIN * 3 / 2.0;
+        for (double[] p : points) {
+            double x = MARGIN + plotW * p[0] / maxStep;
+            double y = MARGIN / 2.0 + plotH * (hi - p[1]) / (hi - lo);
+            sb.append(String.format(Locale.ROOT, "%.1f,%.1f ", x, y));
+        }
+        return sb.append("'/>").toString();
+    }
+}

@@ -1,5 +1,6 @@
 package dev.crucible.merge;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.ModelConfig;
@@ -115,6 +116,8 @@ public final class MergePlan implements AutoCloseable {
         Architecture arch;
         TokenizerMerge.Result vocab;
         boolean outTied;
+        /** Each output layer's {@code layer_types} entry, taken from the layer it was made from (null: none). */
+        final List<JsonNode> layerTypes = new ArrayList<>();
 
         Builder(MergeConfig config, MergeMethod method, List<InputModel> models, boolean allowCrimes) {
             this.config = config;
@@ -169,6 +172,15 @@ public final class MergePlan implements AutoCloseable {
                     : out.dtype() != null ? out.dtype() : donor.info(Architecture.EMBED).dtype();
             ObjectNode json = out.json();
             json.put("num_hidden_layers", outLayer);
+            if (json.has("layer_types")) {
+                // transformers rejects a config whose layer_types does not list every layer, and a stacked
+                // layer keeps the attention type (sliding or full) it was trained with
+                if (layerTypes.contains(null)) {
+                    json.remove("layer_types");
+                } else {
+                    json.putArray("layer_types").addAll(layerTypes);
+                }
+            }
             long vocabRows = entries.stream().filter(e -> e.name.equals(Architecture.EMBED)).findFirst()
                     .map(e -> e.shape[0]).orElse((long) out.intOr("vocab_size", 0));
             json.put("vocab_size", vocabRows);
@@ -223,6 +235,14 @@ public final class MergePlan implements AutoCloseable {
             return out;
         }
 
+        /** The source layer's {@code layer_types} entry, or null where its config lists none for every layer. */
+        JsonNode layerType(MergeConfig.Source src, int offset) {
+            ModelConfig c = model(src.model()).config();
+            JsonNode types = c.get("layer_types");
+            return types != null && types.isArray() && types.size() == c.numHiddenLayers()
+                    ? types.get(src.layerRange()[0] + offset) : null;
+        }
+
         void planNonLayer(String name, MergeConfig.Slice slice, List<MergeConfig.Source> sources) {
             List<String> names = new ArrayList<>();
             for (MergeConfig.Source src : sources) {
@@ -239,6 +259,7 @@ public final class MergePlan implements AutoCloseable {
 
         void planLayer(MergeConfig.Slice slice, List<MergeConfig.Source> sources, int offset, int outLayer, double t) {
             List<String> outNames = arch.layerWeightNames(outLayer, out);
+            layerTypes.add(layerType(sources.getFirst(), offset));
             List<List<String>> inNames = new ArrayList<>();
             for (MergeConfig.Source src : sources) {
                 InputModel m = model(src.model());

@@ -2,10 +2,10 @@ package dev.crucible.io;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.crucible.PythonInterop;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Shape;
 import dev.crucible.tensor.Tensor;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,13 +18,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -160,10 +160,7 @@ class ShardedRoundTripTest {
      */
     @Test
     void pythonSafetensorsLoadsTheShards(@TempDir Path tmp) throws Exception {
-        String python = System.getenv().getOrDefault("CRUCIBLE_PYTHON", "python3");
-        String probe = "import importlib.util,sys; sys.exit(0 if importlib.util.find_spec('safetensors') else 3)";
-        Assumptions.assumeTrue(exec(List.of(python, "-c", probe), tmp) == 0,
-                "python with the safetensors package not available");
+        PythonInterop.assumeModules("safetensors");
 
         Map<String, Tensor> tensors = tensorsOfEveryDtype();
         Path dir = writeSharded(tmp.resolve("py"), tensors, SHARD_LIMIT);
@@ -186,12 +183,8 @@ class ShardedRoundTripTest {
                 """;
         Path py = tmp.resolve("load.py");
         Files.writeString(py, script);
-        Path out = tmp.resolve("py.out");
-        Process proc = new ProcessBuilder(python, py.toString(), dir.toString()).redirectErrorStream(true)
-                .redirectOutput(out.toFile()).start();
-        assertTrue(proc.waitFor(120, TimeUnit.SECONDS), "python timed out");
-        List<String> lines = Files.readAllLines(out);
-        assertEquals(0, proc.exitValue(), String.join("\n", lines));
+        List<String> lines = PythonInterop.runScript(py, List.of(dir.toString()), null, Duration.ofMinutes(2))
+                .assertOk().out().lines().toList();
         assertEquals(tensors.size(), lines.size(), String.join("\n", lines));
         MessageDigest sha = MessageDigest.getInstance("SHA-256");
         for (String line : lines) {
@@ -201,16 +194,6 @@ class ShardedRoundTripTest {
             String digest = HexFormat.of().formatHex(sha.digest(bytes(t)));
             assertTrue(line.endsWith(" " + digest), line);
             assertTrue(line.contains(Shape.toString(t.shape())), line + " vs " + Shape.toString(t.shape()));
-        }
-    }
-
-    private static int exec(List<String> cmd, Path dir) {
-        try {
-            Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-            return p.waitFor(60, TimeUnit.SECONDS) ? p.exitValue() : -1;
-        } catch (IOException | InterruptedException e) {
-            return -1;
         }
     }
 

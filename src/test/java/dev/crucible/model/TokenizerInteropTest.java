@@ -4,19 +4,17 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.junit.jupiter.api.Assumptions;
+import dev.crucible.PythonInterop;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -41,8 +39,7 @@ class TokenizerInteropTest {
 
     @Test
     void matchesTransformers(@TempDir Path tmp) throws Exception {
-        String python = System.getenv().getOrDefault("CRUCIBLE_PYTHON", "python3");
-        Assumptions.assumeTrue(hasTransformers(python), python + " with transformers not available");
+        PythonInterop.assumeModules("transformers");
 
         List<Path> dirs = new ArrayList<>(List.of(BYTELEVEL, Path.of("testdata/hf/tokenizers/metaspace_bpe"), TINYTOK));
         dirs.add(variant(tmp, "flags", TINYTOK, Map.of("bos_token", "<s>", "eos_token", "</s>",
@@ -68,7 +65,7 @@ class TokenizerInteropTest {
             }
         }
 
-        JsonNode expected = runPython(python, dirs, tmp);
+        JsonNode expected = runPython(dirs, tmp);
         for (int d = 0; d < dirs.size(); d++) {
             JsonNode ref = expected.get(d);
             try (Tokenizer tok = Tokenizer.load(dirs.get(d))) {
@@ -102,40 +99,15 @@ class TokenizerInteropTest {
         return dir;
     }
 
-    static boolean hasTransformers(String python) {
-        try {
-            Process p = new ProcessBuilder(python, "-c", "import transformers").redirectErrorStream(true).start();
-            p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
-            return p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0;
-        } catch (IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-    }
-
-    static JsonNode runPython(String python, List<Path> dirs, Path tmp) throws Exception {
-        Path script = tmp.resolve("tokenizer_reference.py");
-        try (InputStream in = TokenizerInteropTest.class.getResourceAsStream("/interop/tokenizer_reference.py")) {
-            Files.copy(in, script);
-        }
+    static JsonNode runPython(List<Path> dirs, Path tmp) throws IOException {
         ObjectNode request = JSON.createObjectNode();
         ArrayNode ds = request.putArray("dirs");
         dirs.forEach(d -> ds.add(d.toAbsolutePath().toString()));
         ArrayNode ts = request.putArray("texts");
         TEXTS.forEach(ts::add);
-        Path stderr = tmp.resolve("python.err");
-        ProcessBuilder pb = new ProcessBuilder(python, script.toString()).redirectError(stderr.toFile());
-        pb.environment().put("HF_HUB_OFFLINE", "1");
-        Process p = pb.start();
-        p.getOutputStream().write(JSON.writeValueAsBytes(request));
-        p.getOutputStream().close();
-        byte[] out = p.getInputStream().readAllBytes();
-        if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new AssertionError("python failed: " + Files.readString(stderr));
-        }
-        return JSON.readTree(new String(out, StandardCharsets.UTF_8));
+        var result = PythonInterop.runResource("tokenizer_reference.py", tmp, List.of(),
+                JSON.writeValueAsBytes(request), Duration.ofMinutes(2)).assertOk();
+        return JSON.readTree(result.out());
     }
 
     static Integer nullableInt(JsonNode n) {

@@ -48,8 +48,8 @@ final class MergeBenchCommand implements Callable<Integer> {
     @Option(names = "--runs", defaultValue = "1", description = "runs per method (the best is reported)")
     int runs;
 
-    @Option(names = "--jvm-opts", defaultValue = "-Xmx400m -XX:+UseSerialGC",
-            description = "JVM options of the timed child process (default: ${DEFAULT-VALUE})")
+    @Option(names = "--jvm-opts", defaultValue = "-XX:+UseSerialGC -Xmx512m",
+            description = "JVM options of the timed child process (default: ${DEFAULT-VALUE}, what ./crucible merge uses)")
     String jvmOpts;
 
     @Override

@@ -4,6 +4,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Rounding to a compute dtype the way torch does: an element-wise op on a bf16/f16 tensor is computed in
@@ -11,6 +12,7 @@ import jdk.incubator.vector.VectorOperators;
  * leave float32 values alone, so {@code dtype: float32} gives full precision.
  */
 public final class Rounding {
+    private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
     private Rounding() {
     }
 
@@ -31,12 +33,12 @@ public final class Rounding {
     public static void roundInPlace(DType dtype, float[] a, int from, int to) {
         switch (dtype) {
             case BF16 -> {
-                // branch-free so that C2 vectorises it without Vector API code, which is slow until compiled
-                for (int i = from; i < to; i++) {
-                    int bits = Float.floatToRawIntBits(a[i]);
-                    int rounded = (bits + 0x7FFF + ((bits >>> 16) & 1)) & 0xFFFF0000;
-                    int nan = (0x7F800000 - (bits & 0x7FFFFFFF)) >> 31; // all ones for NaN: kept as is
-                    a[i] = Float.intBitsToFloat((rounded & ~nan) | (bits & nan));
+                int i = from;
+                for (int upper = from + SPECIES.loopBound(to - from); i < upper; i += SPECIES.length()) {
+                    round(DType.BF16, FloatVector.fromArray(SPECIES, a, i)).intoArray(a, i);
+                }
+                for (; i < to; i++) {
+                    a[i] = bf16(a[i]);
                 }
             }
             case F16 -> {

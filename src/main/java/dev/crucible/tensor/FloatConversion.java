@@ -1,66 +1,52 @@
 package dev.crucible.tensor;
 
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorSpecies;
-
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * Bulk conversion between stored elements and float32 arrays. bf16, the dtype of nearly every checkpoint,
- * has explicit Vector API loops (bit-identical to {@link FloatFormats}); the others are plain loops.
+ * has branch-free loops that C2 vectorises (bit-identical to {@link FloatFormats}); the others are plain loops.
  */
 final class FloatConversion {
-    private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_PREFERRED;
-    /** Shorts with as many lanes as {@link #INTS}, so one widening conversion fills one int vector. */
-    private static final VectorSpecies<Short> SHORTS =
-            VectorSpecies.of(short.class, VectorShape.forBitSize(INTS.vectorBitSize() / 2));
-    /** Shorts filling a whole preferred-size vector: twice the lanes of {@link #INTS}. */
-    private static final VectorSpecies<Short> CODES = ShortVector.SPECIES_PREFERRED;
-
     private FloatConversion() {
     }
 
     /**
-     * bf16 is the upper half of a float32: widen each 16-bit code and shift it into the high half. One full-width
-     * load of codes fills two int vectors, which measured faster than two half-width loads.
+     * Codes per block. The segment side is a bulk copy into a per-thread short[], the conversion a plain loop over
+     * arrays that C2 vectorises by itself. Vector API code was faster once compiled, but it runs 100x slower
+     * until C2 compiles it (interpreted and C1 code goes through its per-lane fallbacks) and its segment loads
+     * and stores stayed on those fallbacks in a merge; that warm-up alone cost seconds per merge.
      */
+    private static final int BLOCK = 4096;
+    private static final ThreadLocal<short[]> CODE_BUFFER = ThreadLocal.withInitial(() -> new short[BLOCK]);
+
+    /** bf16 is the upper half of a float32. */
     static void bf16ToFloats(MemorySegment src, long byteOffset, float[] dst, int off, int count) {
-        int i = 0;
-        int half = INTS.length();
-        for (int upper = CODES.loopBound(count); i < upper; i += CODES.length()) {
-            ShortVector codes = ShortVector.fromMemorySegment(CODES, src, byteOffset + 2L * i, ByteOrder.LITTLE_ENDIAN);
-            // S2I sign-extends; the shift pushes the extension bits out, leaving code << 16
-            ((IntVector) codes.convertShape(VectorOperators.S2I, INTS, 0))
-                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off + i);
-            ((IntVector) codes.convertShape(VectorOperators.S2I, INTS, 1))
-                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off + i + half);
-        }
-        for (; i < count; i++) {
-            dst[off + i] = FloatFormats.bf16ToFloat(src.get(Tensor.SHORT, byteOffset + 2L * i));
+        short[] codes = CODE_BUFFER.get();
+        for (int done = 0; done < count; done += BLOCK) {
+            int n = Math.min(BLOCK, count - done);
+            MemorySegment.copy(src, Tensor.SHORT, byteOffset + 2L * done, codes, 0, n);
+            int base = off + done;
+            for (int i = 0; i < n; i++) {
+                dst[base + i] = Float.intBitsToFloat(codes[i] << 16); // sign extension is shifted out
+            }
         }
     }
 
     /** float32 to bf16, rounding to nearest even; NaNs stay NaN (quiet, sign kept), as {@link FloatFormats#floatToBf16}. */
     static void floatsToBf16(float[] src, int off, MemorySegment dst, long byteOffset, int count) {
-        int i = 0;
-        for (int upper = INTS.loopBound(count); i < upper; i += INTS.length()) {
-            IntVector bits = FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, src, off + i).reinterpretAsInts();
-            IntVector lsb = bits.lanewise(VectorOperators.LSHR, 16).and(1);
-            IntVector rounded = bits.add(lsb.add(0x7FFF)).lanewise(VectorOperators.LSHR, 16);
-            IntVector quietNan = bits.lanewise(VectorOperators.LSHR, 16).or(0x0040);
-            VectorMask<Integer> nan = bits.and(0x7FFFFFFF).compare(VectorOperators.GT, 0x7F800000);
-            ((ShortVector) rounded.blend(quietNan, nan).convertShape(VectorOperators.I2S, SHORTS, 0))
-                    .intoMemorySegment(dst, byteOffset + 2L * i, ByteOrder.LITTLE_ENDIAN);
-        }
-        for (; i < count; i++) {
-            dst.set(Tensor.SHORT, byteOffset + 2L * i, FloatFormats.floatToBf16(src[off + i]));
+        short[] codes = CODE_BUFFER.get();
+        for (int done = 0; done < count; done += BLOCK) {
+            int n = Math.min(BLOCK, count - done);
+            int base = off + done;
+            for (int i = 0; i < n; i++) {
+                int bits = Float.floatToRawIntBits(src[base + i]);
+                int rounded = (bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16;
+                int quietNan = (bits >>> 16) | 0x0040;
+                int nan = (0x7F800000 - (bits & 0x7FFFFFFF)) >> 31; // all ones for NaN, without a branch
+                codes[i] = (short) ((rounded & ~nan) | (quietNan & nan));
+            }
+            MemorySegment.copy(codes, 0, dst, Tensor.SHORT, byteOffset + 2L * done, n);
         }
     }
 

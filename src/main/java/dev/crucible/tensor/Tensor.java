@@ -38,6 +38,18 @@ public final class Tensor {
                 .asSlice(0, Shape.numel(shape) * dtype.byteSize()));
     }
 
+    /**
+     * Zeroed heap memory of {@code bytes} bytes, backed by a byte[] when it fits one: the Vector API intrinsifies
+     * segment loads and stores only on native and byte[]-backed segments (on long[]/float[]-backed ones it falls
+     * back to per-lane copies, several times slower). Larger ones use a long[] (up to 16 GiB).
+     */
+    public static MemorySegment heapSegment(long bytes) {
+        if (bytes <= Integer.MAX_VALUE - 8) {
+            return MemorySegment.ofArray(new byte[(int) bytes]);
+        }
+        return MemorySegment.ofArray(new long[Math.toIntExact((bytes + 7) / 8)]).asSlice(0, bytes);
+    }
+
     /** A float32 tensor on the heap holding a copy of {@code values}. */
     public static Tensor ofFloats(float[] values, long... shape) {
         if (Shape.numel(shape) != values.length) {
@@ -53,8 +65,7 @@ public final class Tensor {
         if (Shape.numel(shape) != values.length) {
             throw new IllegalArgumentException(values.length + " values do not fill shape " + Shape.toString(shape));
         }
-        Tensor t = new Tensor(dtype, shape, MemorySegment.ofArray(new long[(values.length * dtype.byteSize() + 7) / 8])
-                .asSlice(0, (long) values.length * dtype.byteSize()));
+        Tensor t = new Tensor(dtype, shape, heapSegment((long) values.length * dtype.byteSize()));
         t.writeFloats(0, values, 0, values.length);
         return t;
     }
@@ -157,7 +168,7 @@ public final class Tensor {
     /** A heap copy of this tensor converted to {@code target} (a plain byte copy when the dtype is the same). */
     public Tensor to(DType target) {
         if (target == dtype) {
-            MemorySegment copy = MemorySegment.ofArray(new long[(int) ((byteSize() + 7) / 8)]).asSlice(0, byteSize());
+            MemorySegment copy = heapSegment(byteSize());
             copy.copyFrom(data);
             return new Tensor(dtype, shape, copy);
         }

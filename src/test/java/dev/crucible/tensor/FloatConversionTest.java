@@ -67,6 +67,46 @@ class FloatConversionTest {
         }
     }
 
+    /** Lengths spanning several conversion blocks, on native, byte[]- and long[]-backed segments alike. */
+    @Test
+    void bf16RoundTripsAcrossBlocksOnEverySegmentKind() {
+        SplittableRandom r = new SplittableRandom(13);
+        int n = 10_007;
+        float[] src = new float[n + 3];
+        for (int i = 0; i < src.length; i++) {
+            src[i] = Float.intBitsToFloat(interestingBits(r));
+        }
+        MemorySegment[] segments = {Arena.ofAuto().allocate(2L * n), MemorySegment.ofArray(new byte[2 * n]),
+                MemorySegment.ofArray(new long[(2 * n + 7) / 8]).asSlice(0, 2L * n)};
+        for (MemorySegment seg : segments) {
+            Tensor t = new Tensor(DType.BF16, new long[] {n}, seg);
+            t.writeFloats(1, src, 3, n - 1);
+            float[] back = new float[n + 2];
+            t.readFloats(1, back, 2, n - 1);
+            for (int i = 0; i < n - 1; i++) {
+                short code = FloatFormats.floatToBf16(src[3 + i]);
+                assertEquals(code, seg.get(LE_SHORT, 2L * (1 + i)), "element " + (1 + i) + " of " + seg);
+                assertEquals(Float.floatToRawIntBits(FloatFormats.bf16ToFloat(code)),
+                        Float.floatToRawIntBits(back[2 + i]), "read back element " + (1 + i));
+            }
+        }
+    }
+
+    @Test
+    void roundInPlaceMatchesScalarRounding() {
+        SplittableRandom r = new SplittableRandom(14);
+        float[] a = new float[5000];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = Float.intBitsToFloat(interestingBits(r));
+        }
+        float[] rounded = a.clone();
+        Rounding.roundInPlace(DType.BF16, rounded, 7, 4990);
+        for (int i = 0; i < a.length; i++) {
+            float expected = i >= 7 && i < 4990 ? Rounding.bf16(a[i]) : a[i];
+            assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(rounded[i]), "element " + i);
+        }
+    }
+
     @Test
     void otherFloatDtypesMatchTheirScalarConversions() {
         SplittableRandom r = new SplittableRandom(13);

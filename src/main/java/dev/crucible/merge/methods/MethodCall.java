@@ -6,7 +6,6 @@ import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Rounding;
 import dev.crucible.tensor.Tensor;
 
-import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /** One method invocation: typed access to a {@link MergeInputs} with errors naming method, model and tensor. */
@@ -149,8 +148,7 @@ final class MethodCall {
 
     /** A zero-filled heap tensor of this call's shape, for results written chunk by chunk. */
     Tensor newOutput(DType outDtype) {
-        long bytes = numel * outDtype.byteSize();
-        return new Tensor(outDtype, shape, MemorySegment.ofArray(new long[(int) ((bytes + 7) / 8)]).asSlice(0, bytes));
+        return new Tensor(outDtype, shape, Tensor.heapSegment(numel * outDtype.byteSize()));
     }
 
     Tensor output(DType outDtype, float[] values) {

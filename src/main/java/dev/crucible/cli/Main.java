@@ -38,6 +38,26 @@ public final class Main {
             }
             throw ex;
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (RuntimeException | Error e) {
+            if (!causedByOutOfMemory(e)) {
+                throw e;
+            }
+            // The launcher caps the heap of streaming jobs; one that needs more gets a hint, not a trace.
+            System.err.println("error: out of memory (Java heap limit " + Runtime.getRuntime().maxMemory() / (1024 * 1024)
+                    + " MiB). Give this job a larger heap, e.g. CRUCIBLE_JAVA_OPTS=-Xmx8g ./crucible "
+                    + String.join(" ", args));
+            return 1;
+        }
+    }
+
+    private static boolean causedByOutOfMemory(Throwable ex) {
+        for (Throwable t = ex; t != null; t = t.getCause()) {
+            if (t instanceof OutOfMemoryError) {
+                return true;
+            }
+        }
+        return false;
     }
 }

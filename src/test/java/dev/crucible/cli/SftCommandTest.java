@@ -13,10 +13,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -33,25 +30,6 @@ class SftCommandTest {
     @TempDir
     Path tmp;
     Path model;
-
-    record Run(int code, String out, String err) {
-    }
-
-    static Run cli(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
 
     /** The Llama fixture with the byte-level BPE fixture tokenizer (509 ids, within its 512-row vocabulary). */
     @BeforeEach
@@ -101,8 +79,8 @@ class SftCommandTest {
 
     @Test
     void sftTrainsALoraAdapterFromAMessagesDataset() throws IOException {
-        Run run = cli("sft", config("").toString());
-        assertEquals(0, run.code(), run.err());
+        CliRun run = CliRun.of("sft", config("").toString());
+        assertEquals(0, run.exitCode(), run.err());
         assertTrue(run.out().contains("20 training and 4 validation examples, 6 steps"), run.out());
         assertTrue(run.err().contains("step 6/6"), run.err());
         Path out = tmp.resolve("out");
@@ -123,8 +101,8 @@ class SftCommandTest {
         Path cfg = config("sample_packing: true\neval_steps: 3\n");
         Files.writeString(cfg, Files.readString(cfg).replace("sequence_len: 64", "sequence_len: 160")
                 .replace("micro_batch_size: 4", "micro_batch_size: 2"));
-        Run run = cli("sft", cfg.toString());
-        assertEquals(0, run.code(), run.err());
+        CliRun run = CliRun.of("sft", cfg.toString());
+        assertEquals(0, run.exitCode(), run.err());
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+) training and (\\d+) validation packed sequences")
                 .matcher(run.out());
         assertTrue(m.find(), run.out());
@@ -145,8 +123,8 @@ class SftCommandTest {
         Files.writeString(dir.resolve("lora.yml"), Files.readString(Path.of("examples/sft/lora.yml"))
                 .replace("max_steps: 30", "max_steps: 6").replace("eval_steps: 10", "eval_steps: 3"));
         Files.move(model, Files.createDirectories(tmp.resolve("examples/models")).resolve("sft-base"));
-        Run run = cli("sft", dir.resolve("lora.yml").toString());
-        assertEquals(0, run.code(), run.err());
+        CliRun run = CliRun.of("sft", dir.resolve("lora.yml").toString());
+        assertEquals(0, run.exitCode(), run.err());
         assertTrue(run.out().contains("64 rows -> 64 examples"), run.out());
         Path out = tmp.resolve("examples/models/sft-lora-out");
         List<String> metrics = Files.readAllLines(out.resolve("metrics.jsonl"));
@@ -159,19 +137,19 @@ class SftCommandTest {
     /** The training benchmark lives under {@code bench} (running it takes too long for the suite). */
     @Test
     void benchSftIsABenchSubcommand() {
-        Run run = cli("bench", "sft", "--help");
-        assertEquals(0, run.code(), run.err());
+        CliRun run = CliRun.of("bench", "sft", "--help");
+        assertEquals(0, run.exitCode(), run.err());
         assertTrue(run.out().contains("Usage: crucible bench sft") && run.out().contains("--methods"), run.out());
-        assertTrue(cli("bench-sft", "--shape", "tiny").code() != 0, "the old top-level name is gone");
+        assertTrue(CliRun.of("bench-sft", "--shape", "tiny").exitCode() != 0, "the old top-level name is gone");
     }
 
     @Test
     void unknownKeysAndUnsupportedOptionsAreNamed() throws IOException {
-        Run run = cli("sft", config("lora_rank: 4\nflash_attention: true\n").toString());
-        assertEquals(1, run.code());
+        CliRun run = CliRun.of("sft", config("lora_rank: 4\nflash_attention: true\n").toString());
+        assertEquals(1, run.exitCode());
         assertTrue(run.err().contains("unknown keys [flash_attention, lora_rank]"), run.err());
-        run = cli("sft", config("sample_packing: yes please\n").toString());
-        assertEquals(1, run.code());
+        run = CliRun.of("sft", config("sample_packing: yes please\n").toString());
+        assertEquals(1, run.exitCode());
         assertTrue(run.err().contains("'sample_packing' must be true or false"), run.err());
     }
 
@@ -180,8 +158,8 @@ class SftCommandTest {
         Path cfg = config("");
         Files.writeString(tmp.resolve("chats.jsonl"), "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n{\"text\": \"x\"}\n",
                 java.nio.file.StandardOpenOption.APPEND);
-        Run run = cli("sft", cfg.toString());
-        assertEquals(1, run.code());
+        CliRun run = CliRun.of("sft", cfg.toString());
+        assertEquals(1, run.exitCode());
         assertTrue(run.err().contains("chats.jsonl line 26: missing field 'messages'"), run.err());
     }
 

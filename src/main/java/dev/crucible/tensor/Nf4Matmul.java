@@ -51,6 +51,9 @@ public final class Nf4Matmul {
      */
     private static void product(float[] a, int m, int k, int n, float[] c, boolean accumulate, Nf4Weight w,
                                 boolean transposed) {
+        if (m == 0) {
+            return;
+        }
         int panels = (n + PANEL - 1) / PANEL;
         long work = (long) m * k * n;
         int threads = work >= PARALLEL_WORK ? Parallel.threads() : 1;

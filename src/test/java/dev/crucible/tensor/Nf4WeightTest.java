@@ -8,6 +8,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class Nf4WeightTest {
@@ -180,6 +181,14 @@ class Nf4WeightTest {
                 assertEquals(s + 123, dxPlus[j * in + i], 1e-5 * Math.max(1, Math.abs(s + 123)), "dx + 123");
             }
         }
+    }
+
+    @Test
+    void noRowsIsAnEmptyProduct() {
+        Nf4Weight w = Nf4Weight.quantize(gaussian(5 * 70, 6, 1), 5, 70, true);
+        Nf4Matmul.matmul(new float[0], 0, w, new float[0]);
+        Nf4Matmul.matmulTransposed(new float[0], 0, w, new float[0], true);
+        assertThrows(IllegalArgumentException.class, () -> Nf4Matmul.matmul(new float[70], 1, w, new float[4]));
     }
 
     @Test

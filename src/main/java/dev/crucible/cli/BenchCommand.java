@@ -107,7 +107,8 @@ final class BenchCommand {
                 bench.matmul(DType.F32, 512, s.hidden(), s.intermediate(), 20);
                 bench.matmul(DType.BF16, 1, s.hidden(), s.intermediate(), 200);
             }
-            double bandwidth = only.contains("copy") || only.contains("decode") ? bench.copyBandwidth() : 0;
+            RuntimeBenchmark.Bandwidth bandwidth = only.contains("copy") || only.contains("decode")
+                    ? bench.bandwidth() : null;
             if (only.contains("prefill") || only.contains("decode")) {
                 Path tmp = Files.createTempDirectory("crucible-bench-");
                 try (StagedDirectory dir = StagedDirectory.create(tmp.resolve("model"))) {

@@ -72,7 +72,9 @@ public final class Transformer implements AutoCloseable {
 
     /**
      * Appends {@code tokens[b]} (all of equal length) to sequence b of {@code cache} and returns the logits
-     * the mode asks for: [batch, seq, vocab] for ALL, [batch, vocab] for LAST, null for NONE.
+     * the mode asks for: [batch, seq, vocab] for ALL, [batch, vocab] for LAST, null for NONE. When longrope
+     * switches to its long factors, the cached positions are recomputed with them first, as transformers'
+     * generate does for Phi-3.
      */
     public float[] forward(int[][] tokens, KVCache cache, Logits mode, HiddenStates hiddenStates) {
         int batch = tokens.length;
@@ -85,14 +87,30 @@ public final class Transformer implements AutoCloseable {
                 throw new IllegalArgumentException("all sequences of a batch must have the same length");
             }
         }
+        int start = cache.length();
+        if (spec.rope().invalidatesCache(start, start + seq)) {
+            int[][] cached = new int[batch][];
+            for (int b = 0; b < batch; b++) {
+                cached[b] = cache.tokens(b);
+            }
+            cache.truncate(0);
+            forward(cached, cache, Logits.NONE, null, start + seq);
+        }
+        return forward(tokens, cache, mode, hiddenStates, start + seq);
+    }
+
+    /** {@code ropeEnd}: the sequence length that selects the rope frequencies (longrope's short or long). */
+    private float[] forward(int[][] tokens, KVCache cache, Logits mode, HiddenStates hiddenStates, int ropeEnd) {
+        int batch = tokens.length;
+        int seq = tokens[0].length;
+        int start = cache.length();
         int n = batch * seq;
         int h = spec.hidden();
-        int start = cache.length();
         cache.reserve(start + seq);
 
         float[] x = embed(tokens, n);
         emit(hiddenStates, 0, x);
-        RotaryEmbedding.Table rope = spec.rope().table(start, seq, start + seq);
+        RotaryEmbedding.Table rope = spec.rope().table(start, seq, ropeEnd);
         float[] normed = new float[n * h];
         float[] delta = new float[n * h];
         for (int l = 0; l < spec.layers(); l++) {
@@ -115,7 +133,7 @@ public final class Transformer implements AutoCloseable {
                 emit(hiddenStates, l + 1, x);
             }
         }
-        cache.advance(seq);
+        cache.advance(tokens);
         weights.finalNorm().apply(x, n, x);
         emit(hiddenStates, spec.layers(), x);
         return switch (mode) {

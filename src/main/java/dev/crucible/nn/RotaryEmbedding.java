@@ -63,6 +63,10 @@ public final class RotaryEmbedding {
         return v instanceof Number n ? n.doubleValue() : fallback;
     }
 
+    private static double nonZero(double value, double fallback) {
+        return value != 0 ? value : fallback;
+    }
+
     private static double require(Map<String, Object> p, String key, String where) {
         Object v = p.get(key);
         if (!(v instanceof Number n)) {
@@ -114,7 +118,7 @@ public final class RotaryEmbedding {
     private static RotaryEmbedding yarn(ModelConfig config, Map<String, Object> p, int headDim, int dim,
                                         double theta, String where) {
         double factor = require(p, "factor", where);
-        double originalMax = number(p, "original_max_position_embeddings", config.maxPositionEmbeddings());
+        double originalMax = originalMaxPositions(config, p);
         Double attentionFactor = p.get("attention_factor") instanceof Number n ? n.doubleValue() : null;
         if (attentionFactor == null) {
             double mscale = number(p, "mscale", 0);
@@ -122,8 +126,8 @@ public final class RotaryEmbedding {
             attentionFactor = mscale != 0 && mscaleAll != 0
                     ? yarnMscale(factor, mscale) / yarnMscale(factor, mscaleAll) : yarnMscale(factor, 1);
         }
-        double betaFast = number(p, "beta_fast", 32);
-        double betaSlow = number(p, "beta_slow", 1);
+        double betaFast = nonZero(number(p, "beta_fast", 0), 32); // transformers: `or 32`
+        double betaSlow = nonZero(number(p, "beta_slow", 0), 1);
         boolean truncate = !(p.get("truncate") instanceof Boolean b) || b;
         double low = correctionDim(betaFast, dim, theta, originalMax);
         double high = correctionDim(betaSlow, dim, theta, originalMax);
@@ -148,15 +152,25 @@ public final class RotaryEmbedding {
 
     private static RotaryEmbedding longrope(ModelConfig config, Map<String, Object> p, int headDim, int dim,
                                             double theta, String where) {
-        int originalMax = config.has("original_max_position_embeddings")
-                ? config.intOr("original_max_position_embeddings", 0)
-                : (int) require(p, "original_max_position_embeddings", where);
-        double factor = config.has("original_max_position_embeddings")
-                ? (double) config.maxPositionEmbeddings() / originalMax : number(p, "factor", 1);
+        int originalMax = (int) originalMaxPositions(config, p);
+        // without an explicit factor, transformers takes the ratio of the context lengths (Phi-3's configs)
+        double factor = number(p, "factor", (double) config.maxPositionEmbeddings() / originalMax);
         double attention = p.get("attention_factor") instanceof Number n ? n.doubleValue()
                 : factor <= 1 ? 1.0 : Math.sqrt(1 + Math.log(factor) / Math.log(originalMax));
         return new RotaryEmbedding(headDim, dim, scaledBy(factors(p, "short_factor", dim, where), dim, theta),
                 scaledBy(factors(p, "long_factor", dim, where), dim, theta), originalMax, (float) attention);
+    }
+
+    /**
+     * The pre-training context length as transformers' standardize_rope_params settles it: a top-level
+     * {@code original_max_position_embeddings} (Phi-3) wins over the one in the rope parameters, and
+     * {@code max_position_embeddings} stands in when neither is given.
+     */
+    private static double originalMaxPositions(ModelConfig config, Map<String, Object> p) {
+        if (config.has("original_max_position_embeddings")) {
+            return config.intOr("original_max_position_embeddings", 0);
+        }
+        return number(p, "original_max_position_embeddings", config.maxPositionEmbeddings());
     }
 
     private static double[] factors(Map<String, Object> p, String key, int dim, String where) {
@@ -177,6 +191,15 @@ public final class RotaryEmbedding {
             f[i] = (float) (1.0 / (ext[i] * Math.pow(theta, (2.0 * i) / dim)));
         }
         return f;
+    }
+
+    /**
+     * Whether keys cached for the first {@code cached} positions were rotated with other frequencies than a
+     * sequence of {@code end} positions uses: longrope once a sequence grows past the original length. Like
+     * transformers' generate for Phi-3, a model then recomputes the whole cache.
+     */
+    public boolean invalidatesCache(int cached, int end) {
+        return longInvFreq != null && cached > 0 && cached <= originalMax && end > originalMax;
     }
 
     public int rotaryDim() {

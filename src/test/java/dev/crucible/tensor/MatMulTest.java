@@ -101,9 +101,9 @@ class MatMulTest {
         }
     }
 
-    @Test
-    void aTokenGetsBitIdenticalResultsAloneOrInABatch() {
-        int n = 37, k = 200, m = 45;
+    @ParameterizedTest
+    @CsvSource({"37,200,45", "3,96,1001"}) // the second gives one-token tasks of several strided tiles
+    void aTokenGetsBitIdenticalResultsAloneOrInABatch(int n, int k, int m) {
         float[] x = random(n * k, 7);
         Tensor w = offHeap(Tensor.fromFloats(DType.BF16, random(m * k, 8), m, k));
         float[] batch = new float[n * m];

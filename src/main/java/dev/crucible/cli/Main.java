@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
         subcommands = {
                 InspectCommand.class,
                 MergeCommand.class,
+                MoeCommand.class,
                 ExamplesCommand.class,
                 ForwardCommand.class,
                 BenchCommand.class,

@@ -170,6 +170,49 @@ class MoeFidelityTest {
         }
     }
 
+    /**
+     * residual_scale multiplies an expert's down_proj (rounded to bf16 once, as torch does); noise_scale adds
+     * Gaussian noise of that standard deviation to its matrices. Other experts stay exact copies.
+     */
+    @Test
+    void residualScaleAndNoiseChangeOnlyTheirExpert() throws IOException {
+        Path cfg = tmp.resolve("scaled.yml");
+        Files.writeString(cfg, """
+                base_model: models/tinytok-base
+                gate_mode: random
+                experts:
+                  - source_model: models/tinytok-ft1
+                    residual_scale: 0.3
+                  - source_model: models/tinytok-ft2
+                    noise_scale: 0.01
+                """);
+        CliRun r = CliRun.of("moe", cfg.toString(), tmp.resolve("scaled").toString(), "--quiet", "--base-dir",
+                FIXTURES.toString());
+        assertEquals(0, r.exitCode(), r.err());
+        try (SafetensorsFile out = SafetensorsFile.open(tmp.resolve("scaled/model.safetensors"));
+             SafetensorsFile ft1 = SafetensorsFile.open(FIXTURES.resolve("models/tinytok-ft1/model.safetensors"));
+             SafetensorsFile ft2 = SafetensorsFile.open(FIXTURES.resolve("models/tinytok-ft2/model.safetensors"))) {
+            float[] down = out.tensor("model.layers.2.mlp.experts.down_proj").toFloatArray(); // [2, 64, 128]
+            float[] gateUp = out.tensor("model.layers.2.mlp.experts.gate_up_proj").toFloatArray(); // [2, 256, 64]
+            float[] d1 = ft1.tensor("model.layers.2.mlp.down_proj.weight").toFloatArray();
+            float[] g1 = ft1.tensor("model.layers.2.mlp.gate_proj.weight").toFloatArray();
+            float[] d2 = ft2.tensor("model.layers.2.mlp.down_proj.weight").toFloatArray();
+            for (int i = 0; i < d1.length; i++) {
+                assertEquals(dev.crucible.tensor.Rounding.bf16(d1[i] * 0.3f), down[i], "scaled down_proj " + i);
+            }
+            for (int i = 0; i < g1.length; i++) {
+                assertEquals(g1[i], gateUp[i], "unscaled gate_proj " + i);
+            }
+            double sq = 0;
+            for (int i = 0; i < d2.length; i++) {
+                double n = down[d1.length + i] - d2[i];
+                sq += n * n;
+            }
+            double std = Math.sqrt(sq / d2.length);
+            assertEquals(0.01, std, 0.001, "noise standard deviation");
+        }
+    }
+
     private static Set<String> files(Path dir) throws IOException {
         try (var s = Files.list(dir)) {
             return new TreeSet<>(s.map(p -> p.getFileName().toString()).toList());

@@ -107,6 +107,17 @@ class MoeConfigTest {
         assertNothingWritten();
     }
 
+    /** The example in examples/moe runs as documented (paths relative to the repository root). */
+    @Test
+    void theExampleConfigBuildsAMixture() {
+        Path out = tmp.resolve("example");
+        CliRun r = CliRun.of("moe", "examples/moe/franken-moe.yml", out.toString(), "--quiet");
+        assertEquals(0, r.exitCode(), r.err());
+        try (dev.crucible.model.Transformer t = dev.crucible.model.Transformer.load(out)) {
+            assertEquals(3, t.spec().experts());
+        }
+    }
+
     private void assertNothingWritten() throws IOException {
         try (var files = Files.list(tmp)) {
             assertEquals(java.util.List.of("moe.yml"), files.map(p -> p.getFileName().toString()).toList());

@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
                 InspectCommand.class,
                 MergeCommand.class,
                 MoeCommand.class,
+                ExtractLoraCommand.class,
                 ExamplesCommand.class,
                 ForwardCommand.class,
                 BenchCommand.class,

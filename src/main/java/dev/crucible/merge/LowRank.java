@@ -4,8 +4,7 @@ package dev.crucible.merge;
  * The leading singular triplets of a matrix, for LoRA extraction: the eigen-decomposition (cyclic Jacobi, in
  * double) of the smaller Gram matrix gives the singular values and one side's vectors, the other side follows
  * as A v / sigma. Squaring the matrix loses the smallest singular values' precision, never the leading ones'
- * that a low-rank factorisation keeps. Cost grows as min(rows, cols)^3, fine for adapters of small and
- * medium models.
+ * that a low-rank factorisation keeps. Cost grows as min(rows, cols)^3 (8 s at 512): small models only.
  *
  * @param s  singular values, descending
  * @param u  left singular vectors, [rows][rank] row-major as u[i * rank + k]

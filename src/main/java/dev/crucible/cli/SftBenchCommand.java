@@ -30,7 +30,8 @@ final class SftBenchCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "2", description = "measured steps (after one warmup step)")
     int steps;
 
-    @Option(names = "--methods", defaultValue = "full,lora,qlora", split = ",")
+    @Option(names = "--methods", defaultValue = "full,lora,qlora", split = ",",
+            description = "comma-separated: full, lora, qlora, dora, qdora (DoRA over NF4); default: ${DEFAULT-VALUE}")
     List<String> methods;
 
     @Option(names = "--gradient-checkpointing")

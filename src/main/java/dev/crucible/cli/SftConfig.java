@@ -28,7 +28,7 @@ record SftConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate
 
     static final Set<String> KEYS = new TreeSet<>(List.of("base_model", "datasets", "chat_template", "sequence_len",
             "sample_packing", "adapter", "load_in_4bit", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules",
-            "lora_target_linear", "peft_use_rslora", "micro_batch_size", "gradient_accumulation_steps", "num_epochs",
+            "lora_target_linear", "peft_use_rslora", "peft_use_dora", "micro_batch_size", "gradient_accumulation_steps", "num_epochs",
             "max_steps", "learning_rate", "lr_scheduler", "warmup_steps", "warmup_ratio", "weight_decay", "max_grad_norm",
             "gradient_checkpointing", "train_on_inputs", "val_set_size", "seed", "output_dir", "save_steps", "eval_steps",
             "resume_from_checkpoint"));
@@ -61,12 +61,10 @@ record SftConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate
         if (adapter == null || adapter.isEmpty() || adapter.equals("null")) {
             adapter = "none";
         }
-        if (r.bool("load_in_4bit", false) && adapter.equals("lora")) {
-            adapter = "qlora";
-        }
         if (!List.of("none", "full", "lora", "qlora", "dora").contains(adapter)) {
             throw new CrucibleException(file + ": 'adapter' is '" + adapter + "', expected lora, qlora, dora or none (full fine-tuning)");
         }
+        adapter = method(file, adapter, r.bool("load_in_4bit", false), r.bool("peft_use_dora", false));
         List<String> targets = r.strings("lora_target_modules");
         if (r.bool("lora_target_linear", false) || targets.isEmpty()) {
             targets = List.of("all-linear");
@@ -107,6 +105,25 @@ record SftConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate
                 r.bool("gradient_checkpointing", false), r.bool("train_on_inputs", false), r.number("val_set_size", 0),
                 r.integer("seed", 42), dir.resolve(r.string("output_dir", "outputs")).normalize(), r.integer("save_steps", 0),
                 r.integer("eval_steps", 0), resume == null ? null : dir.resolve(resume));
+    }
+
+    /**
+     * The training method from Axolotl's keys: {@code load_in_4bit} puts a LoRA or DoRA adapter over an NF4 base
+     * (as {@code adapter: qlora} does), {@code peft_use_dora} makes a LoRA or QLoRA adapter DoRA; both together are
+     * QDoRA ("qdora"). Full fine-tuning takes neither.
+     */
+    private static String method(Path file, String adapter, boolean fourBit, boolean useDora) {
+        boolean full = adapter.equals("none") || adapter.equals("full");
+        if (full && (fourBit || useDora)) {
+            throw new CrucibleException(file + ": '" + (fourBit ? "load_in_4bit" : "peft_use_dora")
+                    + "' needs an adapter (adapter: lora, qlora or dora); full fine-tuning trains the float weights");
+        }
+        if (full) {
+            return "none";
+        }
+        boolean nf4 = fourBit || adapter.equals("qlora");
+        boolean dora = useDora || adapter.equals("dora");
+        return nf4 ? (dora ? "qdora" : "qlora") : (dora ? "dora" : "lora");
     }
 
     /** Typed access to the YAML values, with errors naming the key and what was expected. */

@@ -22,21 +22,30 @@ public final class AttentionOps {
 
     /** Rope with an explicit position per token (sample packing restarts positions at every example). */
     public static Var rope(Tape tape, Var x, int[] positions, int headDim, float[][] tables) {
+        return rope(tape, x, positions, headDim, headDim, tables);
+    }
+
+    /**
+     * Partial rope ({@code partial_rotary_factor}): only the first {@code rotaryDim} dimensions of each head rotate,
+     * pairing i with i + rotaryDim/2; the rest pass through unchanged. The tables stay [seq, D].
+     */
+    public static Var rope(Tape tape, Var x, int[] positions, int headDim, int rotaryDim, float[][] tables) {
         float[] cos = tables[0];
         float[] sin = tables[1];
         int width = x.dim(1);
         int n = x.dim(0);
-        int half = headDim / 2;
+        int half = rotaryDim / 2;
         float[] xv = x.value();
         float[] out = new float[xv.length];
         for (int tok = 0; tok < n; tok++) {
             int pos = positions[tok] * headDim;
             for (int h = 0; h < width; h += headDim) {
                 int base = tok * width + h;
-                for (int d = 0; d < headDim; d++) {
+                for (int d = 0; d < rotaryDim; d++) {
                     float rot = d < half ? -xv[base + d + half] : xv[base + d - half];
                     out[base + d] = xv[base + d] * cos[pos + d] + rot * sin[pos + d];
                 }
+                System.arraycopy(xv, base + rotaryDim, out, base + rotaryDim, headDim - rotaryDim);
             }
         }
         Var y = new Var(out, x.requiresGrad(), x.shape());
@@ -51,10 +60,13 @@ public final class AttentionOps {
                     int pos = positions[tok] * headDim;
                     for (int h = 0; h < width; h += headDim) {
                         int base = tok * width + h;
-                        for (int d = 0; d < headDim; d++) {
+                        for (int d = 0; d < rotaryDim; d++) {
                             float fromRot = d < half ? dy[base + d + half] * sin[pos + d + half]
                                     : -dy[base + d - half] * sin[pos + d - half];
                             dx[base + d] += dy[base + d] * cos[pos + d] + fromRot;
+                        }
+                        for (int d = rotaryDim; d < headDim; d++) {
+                            dx[base + d] += dy[base + d];
                         }
                     }
                 }

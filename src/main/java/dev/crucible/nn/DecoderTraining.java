@@ -31,6 +31,7 @@ public final class DecoderTraining {
     private final Map<String, Var> weights;
     private final Map<String, FrozenWeight> frozenLinear;
     private final Map<String, LoraOps.Adapter> adapters;
+    private final int rotaryDim;
     private boolean gradientCheckpointing;
 
     /** A model whose weights are all float32 Vars (full fine-tuning, LoRA, DoRA). */
@@ -48,7 +49,7 @@ public final class DecoderTraining {
         Set<String> names = new HashSet<>(weights.keySet());
         frozenLinear.keySet().forEach(m -> names.add(m + ".weight"));
         this.features = Architecture.ofOrInfer(config, names).features();
-        RopeTables.check(config);
+        this.rotaryDim = RopeTables.rotaryDim(config);
         this.config = config;
         this.weights = weights;
         this.frozenLinear = frozenLinear;
@@ -174,7 +175,7 @@ public final class DecoderTraining {
                 ? 1 / Math.sqrt(config.doubleOr("query_pre_attn_scalar", headDim)) : 1 / Math.sqrt(headDim);
         double attnCap = features.softCapping() ? config.doubleOr("attn_logit_softcapping", 0) : 0;
         LayerShape shape = new LayerShape(batch, seq, config.numAttentionHeads(), config.numKeyValueHeads(), headDim,
-                RopeTables.of(config, seq, headDim), positions, segmentStarts, scale, attnCap);
+                RopeTables.of(config, seq, headDim, positions), positions, segmentStarts, scale, attnCap);
         Var x = Ops.embedding(tape, weight(Architecture.EMBED), ids);
         if (features.embeddingScale()) {
             x = Ops.scale(tape, x, (float) Math.sqrt(config.hiddenSize()));
@@ -237,8 +238,8 @@ public final class DecoderTraining {
             q = Ops.rmsNorm(tape, q, weight(p + "self_attn.q_norm.weight"), config.rmsNormEps(), false);
             k = Ops.rmsNorm(tape, k, weight(p + "self_attn.k_norm.weight"), config.rmsNormEps(), false);
         }
-        q = AttentionOps.rope(tape, q, s.positions(), headDim, s.rope());
-        k = AttentionOps.rope(tape, k, s.positions(), headDim, s.rope());
+        q = AttentionOps.rope(tape, q, s.positions(), headDim, rotaryDim, s.rope());
+        k = AttentionOps.rope(tape, k, s.positions(), headDim, rotaryDim, s.rope());
         Var attn = AttentionOps.attention(tape, q, k, v, batch, seq, heads, kvHeads, headDim, s.scale(),
                 window(layer, seq), s.attnCap(), s.segmentStarts());
         Var a = project(tape, attn, p + "self_attn.o_proj", rng);

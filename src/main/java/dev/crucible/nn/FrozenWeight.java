@@ -64,11 +64,7 @@ public sealed interface FrozenWeight {
 
         @Override
         public void addInputGradient(float[] dy, int n, float[] dx) {
-            float[] tmp = new float[dx.length];
-            Nf4Matmul.matmulTransposed(dy, n, w, tmp);
-            for (int i = 0; i < dx.length; i++) {
-                dx[i] += tmp[i];
-            }
+            Nf4Matmul.matmulTransposed(dy, n, w, dx, true);
         }
 
         @Override

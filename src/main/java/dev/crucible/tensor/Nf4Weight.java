@@ -24,6 +24,9 @@ public final class Nf4Weight {
     /** bitsandbytes' signed dynamic 8-bit map ({@code create_dynamic_map(signed=True)}), sorted. */
     static final float[] DYNAMIC_MAP = dynamicMap();
 
+    /** For each byte value, the levels of its high and low nibble: element 2b and 2b + 1. */
+    private static final float[] PAIR_LEVELS = pairLevels();
+
     private static final int DYNAMIC_ZERO = Arrays.binarySearch(DYNAMIC_MAP, 0f);
 
     private final int rows;
@@ -160,8 +163,18 @@ public final class Nf4Weight {
             int b = (int) (i / BLOCK);
             float scale = blockScale(b);
             long blockEnd = Math.min(end, (long) (b + 1) * BLOCK);
-            for (; i < blockEnd; i++) {
-                dst[d++] = LEVELS[code(i)] * scale;
+            if ((i & 1) != 0) {
+                dst[d++] = LEVELS[code(i++)] * scale;
+            }
+            // whole bytes: both levels of a byte from one table row (blocks start on even elements)
+            int byteIndex = (int) (i >> 1);
+            for (; i + 1 < blockEnd; i += 2, d += 2) {
+                int pair = (packed[byteIndex++] & 0xFF) << 1;
+                dst[d] = PAIR_LEVELS[pair] * scale;
+                dst[d + 1] = PAIR_LEVELS[pair + 1] * scale;
+            }
+            if (i < blockEnd) {
+                dst[d++] = LEVELS[code(i++)] * scale;
             }
         }
     }
@@ -177,6 +190,15 @@ public final class Nf4Weight {
     public long byteSize() {
         long scales = absmax != null ? 4L * absmax.length : quantizedAbsmax.length + 4L * absmaxScales.length + 4;
         return packed.length + scales;
+    }
+
+    private static float[] pairLevels() {
+        float[] pairs = new float[512];
+        for (int b = 0; b < 256; b++) {
+            pairs[2 * b] = LEVELS[b >> 4];
+            pairs[2 * b + 1] = LEVELS[b & 0xF];
+        }
+        return pairs;
     }
 
     /**

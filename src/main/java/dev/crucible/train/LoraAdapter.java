@@ -6,6 +6,7 @@ import dev.crucible.io.SafetensorsFile;
 import dev.crucible.io.SafetensorsWriter;
 import dev.crucible.io.StagedDirectory;
 import dev.crucible.io.TensorInfo;
+import dev.crucible.nn.FrozenWeight;
 import dev.crucible.nn.LinearLayers;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Shape;
@@ -166,6 +167,14 @@ public final class LoraAdapter {
      * DoRA the magnitude set to the row norms of W so that the adapted layer starts equal to the base.
      */
     public static LoraAdapter create(LoraConfig config, Checkpoint base, long seed) {
+        return create(config, base, seed, Map.of());
+    }
+
+    /**
+     * As {@link #create(LoraConfig, Checkpoint, long)}, where the layers in {@code frozen} (QLoRA's NF4 base, by module
+     * path) take DoRA's magnitude from that weight, as PEFT takes it from the dequantised 4-bit weight.
+     */
+    public static LoraAdapter create(LoraConfig config, Checkpoint base, long seed, Map<String, FrozenWeight> frozen) {
         List<String> linear = LinearLayers.inDecoderLayers(base);
         List<String> chosen = linear.stream().filter(config::targets).toList();
         if (chosen.isEmpty()) {
@@ -185,17 +194,27 @@ public final class LoraAdapter {
             for (int i = 0; i < a.length; i++) {
                 a[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
             }
-            float[] magnitude = config.useDora() ? rowNorms(base.tensor(path + ".weight"), out, in) : null;
+            float[] magnitude = null;
+            if (config.useDora()) {
+                FrozenWeight w = frozen.get(path);
+                Tensor t = w == null ? base.tensor(path + ".weight") : null;
+                magnitude = rowNorms(out, in, w != null ? w::row : (o, row) -> t.readFloats((long) o * in, row, 0, in));
+            }
             modules.put(path, new LoraModule(path, in, out, r, config.scaling(path), a, new float[out * r], magnitude));
         }
         return new LoraAdapter(config.forSaving(chosen, null), modules);
     }
 
-    private static float[] rowNorms(Tensor w, int out, int in) {
+    /** Reads row {@code o} of a weight into {@code row}. */
+    private interface RowReader {
+        void read(int o, float[] row);
+    }
+
+    private static float[] rowNorms(int out, int in, RowReader rows) {
         float[] row = new float[in];
         float[] norms = new float[out];
         for (int o = 0; o < out; o++) {
-            w.readFloats((long) o * in, row, 0, in);
+            rows.read(o, row);
             double sq = 0;
             for (float v : row) {
                 sq += (double) v * v;

@@ -33,14 +33,26 @@ import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
- * Supervised fine-tuning on tokenised examples: full fine-tuning, LoRA, DoRA or QLoRA (LoRA over an NF4 base),
+ * Supervised fine-tuning on tokenised examples: full fine-tuning, LoRA, DoRA, QLoRA (LoRA over an NF4 base) or
+ * QDoRA (DoRA over an NF4 base),
  * with micro-batches, token-weighted gradient accumulation, global-norm clipping, AdamW and a warmup schedule.
  * Every step is a pure function of the seed, the step number and the saved state, so training resumed from a
  * checkpoint continues exactly the curve it left. Writes {@code metrics.jsonl}, {@code loss.html}, checkpoints
  * ({@code checkpoint-N}) and the final PEFT adapter or full model into the output directory.
  */
 public final class SftTrainer implements AutoCloseable {
-    public enum Method { FULL, LORA, DORA, QLORA }
+    /** FULL trains every weight; the others train an adapter, DoRA ones with a magnitude, QLoRA ones over NF4. */
+    public enum Method {
+        FULL, LORA, DORA, QLORA, QDORA;
+
+        boolean dora() {
+            return this == DORA || this == QDORA;
+        }
+
+        boolean nf4Base() {
+            return this == QLORA || this == QDORA;
+        }
+    }
 
     /**
      * Token ids and labels of one training sequence, unshifted; label -100 excludes a position from the loss. A
@@ -114,14 +126,14 @@ public final class SftTrainer implements AutoCloseable {
                 weights = DecoderTraining.loadWeights(checkpoint, true, parameters);
                 adapter = null;
             } else {
-                LoraConfig lc = LoraConfig.create(settings.loraR(), settings.loraAlpha(), settings.loraDropout(),
-                        settings.loraTargetModules(), settings.useRslora(), settings.method() == Method.DORA);
-                adapter = LoraAdapter.create(lc, checkpoint, settings.seed());
                 Set<String> skip = new HashSet<>();
-                if (settings.method() == Method.QLORA) {
+                if (settings.method().nf4Base()) {
                     frozen = DecoderTraining.quantizeLayerLinears(checkpoint);
                     frozen.keySet().forEach(m -> skip.add(m + ".weight"));
                 }
+                LoraConfig lc = LoraConfig.create(settings.loraR(), settings.loraAlpha(), settings.loraDropout(),
+                        settings.loraTargetModules(), settings.useRslora(), settings.method().dora());
+                adapter = LoraAdapter.create(lc, checkpoint, settings.seed(), frozen);
                 weights = DecoderTraining.loadWeights(checkpoint, false, null, skip);
             }
             long bytes = 0;

@@ -143,6 +143,51 @@ class SftCommandTest {
         assertTrue(CliRun.of("bench-sft", "--shape", "tiny").exitCode() != 0, "the old top-level name is gone");
     }
 
+    /** Axolotl's QDoRA keys: a 4-bit base with a DoRA adapter trains and saves a PEFT DoRA adapter. */
+    @Test
+    void qloraWithPeftUseDoraTrainsADoraAdapterOverAnNf4Base() throws IOException {
+        Path cfg = config("load_in_4bit: true\npeft_use_dora: true\n");
+        Files.writeString(cfg, Files.readString(cfg).replace("adapter: lora", "adapter: qlora"));
+        CliRun run = CliRun.of("sft", cfg.toString());
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(run.out().contains("qdora fine-tuning"), run.out());
+        Path out = tmp.resolve("out");
+        LoraAdapter adapter = LoraAdapter.load(out);
+        assertTrue(adapter.config().useDora());
+        assertEquals(21, adapter.modules().size());
+        assertTrue(adapter.modules().values().stream().allMatch(dev.crucible.train.LoraModule::isDora));
+        List<String> metrics = Files.readAllLines(out.resolve("metrics.jsonl"));
+        JsonNode first = new ObjectMapper().readTree(metrics.get(0));
+        JsonNode last = new ObjectMapper().readTree(metrics.get(5));
+        assertTrue(last.get("loss").asDouble() < first.get("loss").asDouble(), metrics.toString());
+    }
+
+    /** adapter, load_in_4bit and peft_use_dora combine into one of four adapter methods; full takes neither flag. */
+    @Test
+    void adapterKeysCombineAsAxolotlReadsThem() throws IOException {
+        Map<String, String> expected = new java.util.LinkedHashMap<>();
+        expected.put("adapter: lora\n", "lora");
+        expected.put("adapter: lora\nload_in_4bit: true\n", "qlora");
+        expected.put("adapter: qlora\n", "qlora");
+        expected.put("adapter: lora\npeft_use_dora: true\n", "dora");
+        expected.put("adapter: dora\n", "dora");
+        expected.put("adapter: dora\nload_in_4bit: true\n", "qdora");
+        expected.put("adapter: qlora\nload_in_4bit: true\npeft_use_dora: true\n", "qdora");
+        expected.put("adapter: null\n", "full");
+        for (Map.Entry<String, String> e : expected.entrySet()) {
+            Path cfg = config("");
+            Files.writeString(cfg, Files.readString(cfg).replace("adapter: lora\n", e.getKey()));
+            assertEquals(e.getValue(), SftConfig.read(cfg).adapter(), e.getKey());
+        }
+        for (String flag : List.of("peft_use_dora", "load_in_4bit")) {
+            Path cfg = config("");
+            Files.writeString(cfg, Files.readString(cfg).replace("adapter: lora\n", flag + ": true\n"));
+            CliRun run = CliRun.of("sft", cfg.toString());
+            assertEquals(1, run.exitCode());
+            assertTrue(run.err().contains("'" + flag + "' needs an adapter"), run.err());
+        }
+    }
+
     @Test
     void unknownKeysAndUnsupportedOptionsAreNamed() throws IOException {
         CliRun run = CliRun.of("sft", config("lora_rank: 4\nflash_attention: true\n").toString());

@@ -1,11 +1,14 @@
 package dev.crucible.tensor;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class Nf4WeightTest {
@@ -136,16 +139,21 @@ class Nf4WeightTest {
         assertTrue(unnested.byteSize() > q.byteSize(), "double quantisation saves the float32 scales");
     }
 
-    @Test
-    void fusedKernelsEqualDequantiseThenMatmul() {
-        int m = 7;
-        int out = 37;
-        int in = 200;
+    /**
+     * The blocked kernels against a double-precision product of the dequantised matrix, on shapes that hit every
+     * edge: one row, a row count not a multiple of 4, widths that leave partial panels and partial reduction slices,
+     * a single output, and products large enough to run in parallel with rows split over tasks.
+     */
+    @ParameterizedTest
+    @CsvSource({"7, 37, 200", "1, 1, 1", "1, 576, 576", "3, 5, 63", "13, 65, 129", "300, 70, 129", "512, 192, 576",
+            "130, 1536, 67"})
+    void fusedKernelsEqualDequantiseThenMatmul(int m, int out, int in) {
         float[] wf = gaussian(out * in, 4, 0.05);
         Nf4Weight w = Nf4Weight.quantize(wf, out, in, true);
         float[] dense = w.dequantize();
         float[] x = gaussian(m * in, 9, 1);
         float[] y = new float[m * out];
+        java.util.Arrays.fill(y, Float.NaN);
         Nf4Matmul.matmul(x, m, w, y);
         for (int j = 0; j < m; j++) {
             for (int o = 0; o < out; o++) {
@@ -158,8 +166,11 @@ class Nf4WeightTest {
         }
         float[] dy = gaussian(m * out, 10, 1);
         float[] dx = new float[m * in];
-        java.util.Arrays.fill(dx, 123f);
+        java.util.Arrays.fill(dx, Float.NaN);
         Nf4Matmul.matmulTransposed(dy, m, w, dx);
+        float[] dxPlus = new float[m * in];
+        java.util.Arrays.fill(dxPlus, 123f);
+        Nf4Matmul.matmulTransposed(dy, m, w, dxPlus, true);
         for (int j = 0; j < m; j++) {
             for (int i = 0; i < in; i++) {
                 double s = 0;
@@ -167,6 +178,34 @@ class Nf4WeightTest {
                     s += (double) dy[j * out + o] * dense[o * in + i];
                 }
                 assertEquals(s, dx[j * in + i], 1e-5 * Math.max(1, Math.abs(s)), "dx[" + j + "," + i + "]");
+                assertEquals(s + 123, dxPlus[j * in + i], 1e-5 * Math.max(1, Math.abs(s + 123)), "dx + 123");
+            }
+        }
+    }
+
+    @Test
+    void noRowsIsAnEmptyProduct() {
+        Nf4Weight w = Nf4Weight.quantize(gaussian(5 * 70, 6, 1), 5, 70, true);
+        Nf4Matmul.matmul(new float[0], 0, w, new float[0]);
+        Nf4Matmul.matmulTransposed(new float[0], 0, w, new float[0], true);
+        assertThrows(IllegalArgumentException.class, () -> Nf4Matmul.matmul(new float[70], 1, w, new float[4]));
+    }
+
+    @Test
+    void dequantisingAnySpanEqualsTheWholeMatrix() {
+        Nf4Weight w = Nf4Weight.quantize(gaussian(3 * 101, 5, 1), 3, 101, true);
+        float[] all = w.dequantize();
+        for (int from : new int[]{0, 1, 63, 64, 65, 100, 201}) {
+            for (int count : new int[]{0, 1, 2, 63, 64, 65, 101}) {
+                if (from + count > all.length) {
+                    continue;
+                }
+                float[] part = new float[count + 1];
+                w.dequantize(from, part, 1, count);
+                for (int i = 0; i < count; i++) {
+                    assertEquals(all[from + i], part[i + 1], 0f, "from " + from + " count " + count);
+                    assertEquals(Nf4Weight.LEVELS[w.code(from + i)] * w.blockScale((from + i) / 64), part[i + 1], 0f);
+                }
             }
         }
     }

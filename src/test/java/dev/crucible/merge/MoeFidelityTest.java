@@ -29,7 +29,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * relative to the fixture folder): cheap_embed and random are byte-identical model.safetensors files (the
  * random router is torch.randn reproduced with torch's own generator); for hidden every tensor but the routers
  * is identical, layer 0's router (the embeddings, no forward pass) is identical, and the deeper routers agree
- * within 1% (relative L2) because transformers runs the base model in bfloat16 and Crucible in float32.
+ * within 1% (relative L2; measured 0.37%, 0.47%, 0.60%) because transformers runs the base model in bfloat16 and
+ * Crucible in float32 (MoeInteropTest shows that is the whole difference).
  */
 class MoeFidelityTest {
     private static final ObjectMapper JSON = new ObjectMapper();

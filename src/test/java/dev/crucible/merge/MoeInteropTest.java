@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -79,6 +80,42 @@ class MoeInteropTest {
                     assertEquals(report.get("tokenizer_size").asInt(), tok.size(), e.getKey());
                     assertArrayEquals(report.get("ids").valueStream().mapToInt(JsonNode::asInt).toArray(),
                             tok.encode(TransformersInteropTest.TEXT), e.getKey());
+                }
+            }
+        }
+    }
+
+    /**
+     * The hidden-mode router is exactly mergekit's computation on a float32 forward pass: transformers run in
+     * float32 with mergekit's bfloat16 post-processing gives Crucible's routers bit for bit, while with
+     * transformers in bfloat16 it reproduces the fixture bit for bit; so the whole difference between Crucible
+     * and the fixture (MoeFidelityTest) is the forward pass's dtype.
+     */
+    @Test
+    void hiddenRoutersAreMergekitsOnAFloat32ForwardPass() throws IOException {
+        PythonInterop.assumeModules(TransformersInteropTest.MODULES);
+        Path out = tmp.resolve("moe_hidden");
+        CliRun r = CliRun.of("moe", FIXTURES.resolve("configs/moe_hidden.yml").toString(), out.toString(), "--quiet",
+                "--base-dir", FIXTURES.toString());
+        assertEquals(0, r.exitCode(), r.err());
+        MoeConfig config = MoeConfig.read(FIXTURES.resolve("configs/moe_hidden.yml"), false, FIXTURES);
+        for (String dtype : List.of("float32", "bfloat16")) {
+            Path gates = tmp.resolve("gates-" + dtype + ".safetensors");
+            ObjectNode request = JSON.createObjectNode();
+            request.put("base", config.baseModel.path().toString());
+            request.put("dtype", dtype);
+            request.put("out", gates.toString());
+            var experts = request.putArray("experts");
+            config.experts.forEach(e -> experts.add(JSON.valueToTree(List.of(e.positivePrompts(), e.negativePrompts()))));
+            PythonInterop.runResource("moe_hidden_router.py", Files.createDirectories(tmp.resolve(dtype)), List.of(),
+                    JSON.writeValueAsBytes(request),
+                    Duration.ofMinutes(5)).assertOk();
+            Path compared = dtype.equals("float32") ? out : FIXTURES.resolve("outputs/moe_hidden");
+            try (SafetensorsFile want = SafetensorsFile.open(gates);
+                 SafetensorsFile got = SafetensorsFile.open(compared.resolve("model.safetensors"))) {
+                for (int l = 0; l < 4; l++) {
+                    assertArrayEquals(want.tensor("gate." + l).toFloatArray(),
+                            got.tensor("model.layers." + l + ".mlp.gate.weight").toFloatArray(), dtype + " layer " + l);
                 }
             }
         }

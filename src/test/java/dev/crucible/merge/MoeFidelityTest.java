@@ -214,6 +214,45 @@ class MoeFidelityTest {
         }
     }
 
+    /**
+     * uniform_random draws U(-1/sqrt(hidden), 1/sqrt(hidden)) per router entry (torch.rand, scaled); hidden_avg
+     * averages each prompt's hidden states over its tokens; both give unit-or-bounded rows, and the random modes
+     * depend only on --random-seed.
+     */
+    @Test
+    void uniformRandomAndHiddenAvgRouters() throws IOException {
+        String yaml = Files.readString(FIXTURES.resolve("configs/moe_hidden.yml"));
+        float bound = (float) Math.sqrt(1.0 / 64);
+        for (String mode : List.of("uniform_random", "hidden_avg")) {
+            Path cfg = tmp.resolve(mode + ".yml");
+            Files.writeString(cfg, yaml.replace("gate_mode: hidden", "gate_mode: " + mode));
+            for (String seed : List.of("1", "2")) {
+                CliRun r = CliRun.of("moe", cfg.toString(), tmp.resolve(mode + seed).toString(), "--quiet",
+                        "--random-seed", seed, "--base-dir", FIXTURES.toString());
+                assertEquals(0, r.exitCode(), r.err());
+            }
+            try (SafetensorsFile a = SafetensorsFile.open(tmp.resolve(mode + "1/model.safetensors"));
+                 SafetensorsFile b = SafetensorsFile.open(tmp.resolve(mode + "2/model.safetensors"))) {
+                float[] ga = a.tensor("model.layers.2.mlp.gate.weight").toFloatArray();
+                float[] gb = b.tensor("model.layers.2.mlp.gate.weight").toFloatArray();
+                assertEquals(mode.equals("hidden_avg"), java.util.Arrays.equals(ga, gb), mode + " depends on the seed");
+                for (int e = 0; e < 4; e++) {
+                    double norm = 0;
+                    for (int i = 0; i < 64; i++) {
+                        float v = ga[e * 64 + i];
+                        norm += v * v;
+                        if (mode.equals("uniform_random")) {
+                            assertTrue(Math.abs(v) <= bound, "uniform_random entry " + v);
+                        }
+                    }
+                    if (mode.equals("hidden_avg")) {
+                        assertEquals(1, Math.sqrt(norm), 0.01, "hidden_avg row " + e + " is normalised");
+                    }
+                }
+            }
+        }
+    }
+
     private static Set<String> files(Path dir) throws IOException {
         try (var s = Files.list(dir)) {
             return new TreeSet<>(s.map(p -> p.getFileName().toString()).toList());

@@ -76,7 +76,7 @@ public final class LoraExtraction {
         try (InputModel ft = InputModel.open(ModelRef.resolve(o.model(), "--model", baseDirs));
              InputModel base = InputModel.open(ModelRef.resolve(o.baseModel(), "--base-model", baseDirs))) {
             List<String> toSave = new ArrayList<>(o.modulesToSave());
-            List<Module> modules = plan(ft, base, o, include, exclude, toSave);
+            List<Module> modules = plan(ft, base, o, include, exclude, toSave, err);
             Map<String, Tensor> out = new TreeMap<>(); // safetensors order: by name (one dtype)
             Map<String, Integer> ranks = new LinkedHashMap<>();
             ProgressBar progress = new ProgressBar(err, "extract-lora", "modules", o.showProgress())
@@ -125,14 +125,14 @@ public final class LoraExtraction {
      * modules_to_save keys in the order they are first added.
      */
     private static List<Module> plan(InputModel ft, InputModel base, Options o, List<Pattern> include,
-                                     List<Pattern> exclude, List<String> toSave) {
+                                     List<Pattern> exclude, List<String> toSave, PrintStream err) {
         Architecture arch = ft.architecture();
         if (arch.features().moe()) {
             throw new CrucibleException("--model: mixture-of-experts models are not supported by extract-lora");
         }
         boolean embedLora = o.embedLora();
         if (embedLora && info(ft, Architecture.EMBED).shape()[0] != info(base, Architecture.EMBED).shape()[0]) {
-            System.err.println("warning: the vocabulary sizes differ; embeddings are saved at full rank (no --embed-lora)");
+            err.println("warning: the vocabulary sizes differ; embeddings are saved at full rank (no --embed-lora)");
             embedLora = false;
         }
         List<String> weights = new ArrayList<>();
@@ -167,8 +167,7 @@ public final class LoraExtraction {
             if (!wanted) {
                 continue;
             }
-            int rank = info(ft, w).shape().length;
-            if (rank == 2) {
+            if (info(ft, w).shape().length == 2) {
                 checkSameShape(ft, base, w);
                 if (bias) {
                     checkSameShape(ft, base, name + ".bias");

@@ -228,25 +228,23 @@ public final class MoeMerger {
                      Map.of("format", "pt"))) {
             ProgressBar progress = new ProgressBar(err, "moe", "tensors", options.showProgress())
                     .expect(plan.tensors.size(), total);
+            long expertBytes = 0;
             for (TensorSpec t : plan.tensors) {
-                String w = Architecture.withinLayer(t.name());
-                int layer = Architecture.layerOf(t.name());
-                switch (w) {
-                    case Architecture.FUSED_ROUTER ->
-                            writer.write(t.name(), Tensor.fromFloats(plan.outDType, gates[layer], t.shape()));
-                    case Architecture.FUSED_GATE_UP, Architecture.FUSED_DOWN -> { } // below, in mergekit's draw order
+                switch (Architecture.withinLayer(t.name())) {
+                    case Architecture.FUSED_ROUTER -> writer.write(t.name(),
+                            Tensor.fromFloats(plan.outDType, gates[Architecture.layerOf(t.name())], t.shape()));
+                    case Architecture.FUSED_GATE_UP, Architecture.FUSED_DOWN -> {
+                        expertBytes += t.byteSize();
+                        continue; // below, layer by layer in mergekit's order (which decides the noise draws)
+                    }
                     default -> writer.write(t.name(), plan.base.load(t.name(), plan.outDType));
                 }
-                if (!w.equals(Architecture.FUSED_GATE_UP) && !w.equals(Architecture.FUSED_DOWN)) {
-                    progress.add(1, t.byteSize());
-                }
+                progress.add(1, t.byteSize());
             }
             int layers = plan.base.config().numHiddenLayers();
             for (int l = 0; l < layers; l++) {
                 writeExperts(plan, l, random, writer);
-                String p = Architecture.LAYER_PREFIX + l + ".";
-                progress.add(2, plan.tensors.stream().filter(s -> s.name().startsWith(p + "mlp.experts."))
-                        .mapToLong(TensorSpec::byteSize).sum());
+                progress.add(2, expertBytes / layers);
             }
             writer.finish();
             writeFiles(plan, staged.path(), options);

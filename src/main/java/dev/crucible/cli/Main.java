@@ -10,6 +10,8 @@ import picocli.CommandLine.Command;
         subcommands = {
                 InspectCommand.class,
                 MergeCommand.class,
+                MoeCommand.class,
+                ExtractLoraCommand.class,
                 ExamplesCommand.class,
                 ForwardCommand.class,
                 BenchCommand.class,

@@ -141,7 +141,7 @@ final class MergeCommand implements Callable<Integer> {
     }
 
     /** Adapts picocli's writers (which tests capture) to a PrintStream. */
-    private static final class WriterStream extends java.io.OutputStream {
+    static final class WriterStream extends java.io.OutputStream {
         private final java.io.PrintWriter w;
 
         WriterStream(java.io.PrintWriter w) {

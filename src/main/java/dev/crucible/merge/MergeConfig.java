@@ -240,7 +240,7 @@ public final class MergeConfig {
         };
     }
 
-    private static ModelRef modelRef(Object raw, String key, Path[] baseDirs) {
+    static ModelRef modelRef(Object raw, String key, Path[] baseDirs) {
         if (raw instanceof String s) {
             return ModelRef.resolve(s, key, baseDirs);
         }
@@ -265,7 +265,7 @@ public final class MergeConfig {
         return p;
     }
 
-    private static DType dtype(Object raw, String key) {
+    static DType dtype(Object raw, String key) {
         String s = string(raw, key);
         if (s == null) {
             return null;

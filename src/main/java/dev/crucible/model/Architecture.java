@@ -88,6 +88,33 @@ public record Architecture(String modelType, String className, List<String> laye
                     "block_sparse_moe.experts.{e}.w2.weight", "block_sparse_moe.experts.{e}.w3.weight")),
                     new Features(false, false, false, false, true, false, false, false, false, false, false)));
 
+    /** Weight names of Mixtral as transformers 5 saves it (and mergekit-moe writes it): experts fused per layer. */
+    public static final String FUSED_ROUTER = "mlp.gate.weight";
+    public static final String FUSED_GATE_UP = "mlp.experts.gate_up_proj";
+    public static final String FUSED_DOWN = "mlp.experts.down_proj";
+
+    /**
+     * Mixtral in the transformers-5 layout: per layer one router {@code mlp.gate.weight} [E, H],
+     * {@code mlp.experts.gate_up_proj} [E, 2I, H] (each expert's gate rows, then its up rows) and
+     * {@code mlp.experts.down_proj} [E, H, I], instead of {@code block_sparse_moe.experts.N.w1/w2/w3}.
+     */
+    public static final Architecture MIXTRAL_FUSED = new Architecture("mixtral", "MixtralForCausalLM",
+            concat(ATTN, NORMS, List.of(FUSED_ROUTER, FUSED_GATE_UP, FUSED_DOWN)), REGISTRY.get("mixtral").features());
+
+    /** True for the fused-experts layout ({@link #MIXTRAL_FUSED}). */
+    public boolean fusedExperts() {
+        return layerWeights.contains(FUSED_GATE_UP);
+    }
+
+    /**
+     * This family in the weight layout a checkpoint with {@code tensorNames} uses: Mixtral checkpoints come
+     * per-expert (transformers 4) or fused (transformers 5); every other family has one layout.
+     */
+    public Architecture forTensors(Collection<String> tensorNames) {
+        boolean fused = tensorNames.contains(LAYER_PREFIX + "0." + FUSED_GATE_UP);
+        return features.moe() && fused && modelType.equals(MIXTRAL_FUSED.modelType) ? MIXTRAL_FUSED : this;
+    }
+
     /** The registered family of {@code config}'s {@code model_type}, or an error naming the type. */
     public static Architecture of(ModelConfig config) {
         Architecture a = config.modelType() == null ? null : REGISTRY.get(config.modelType());
@@ -107,7 +134,7 @@ public record Architecture(String modelType, String className, List<String> laye
     public static Architecture ofOrInfer(ModelConfig config, Collection<String> tensorNames) {
         Architecture known = config.modelType() == null ? null : REGISTRY.get(config.modelType());
         if (known != null) {
-            return known;
+            return known.forTensors(tensorNames);
         }
         boolean llamaLike = tensorNames.contains(EMBED)
                 && LLAMA_LAYER.stream().allMatch(w -> tensorNames.contains(LAYER_PREFIX + "0." + w));

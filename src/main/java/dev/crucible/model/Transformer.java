@@ -48,9 +48,9 @@ public final class Transformer implements AutoCloseable {
     /** Opens a Hugging Face model directory; the weights stay memory-mapped until {@link #close}. */
     public static Transformer load(Path modelDir) {
         ModelConfig config = ModelDirectory.open(modelDir).config();
-        TransformerSpec spec = TransformerSpec.of(config);
         Checkpoint checkpoint = Checkpoint.open(modelDir);
         try {
+            TransformerSpec spec = TransformerSpec.of(config, checkpoint.names());
             return new Transformer(spec, TransformerWeights.load(checkpoint, spec), checkpoint);
         } catch (RuntimeException e) {
             checkpoint.close();

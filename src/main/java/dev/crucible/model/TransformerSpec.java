@@ -18,7 +18,12 @@ public record TransformerSpec(Architecture architecture, ModelConfig config, int
                               float embeddingScale, int experts, int expertsPerToken, boolean tiedEmbeddings) {
 
     public static TransformerSpec of(ModelConfig config) {
-        Architecture arch = Architecture.of(config);
+        return of(config, java.util.List.of());
+    }
+
+    /** The spec for a checkpoint holding {@code tensorNames}, which pick the family's weight layout. */
+    public static TransformerSpec of(ModelConfig config, java.util.Collection<String> tensorNames) {
+        Architecture arch = Architecture.of(config).forTensors(tensorNames);
         Architecture.Features f = arch.features();
         String where = config.source() == null ? "config" : config.source().toString();
         int hidden = config.hiddenSize();

@@ -50,11 +50,21 @@ public final class TransformerWeights {
                 eg = new Tensor[spec.experts()];
                 eu = new Tensor[spec.experts()];
                 ed = new Tensor[spec.experts()];
+                boolean fused = spec.architecture().fusedExperts();
+                Tensor gateUp = fused ? in.tensor(p + Architecture.FUSED_GATE_UP) : null;
+                Tensor down = fused ? in.tensor(p + Architecture.FUSED_DOWN) : null;
+                int inter = spec.intermediate();
                 for (int e = 0; e < spec.experts(); e++) {
-                    String ep = p + "block_sparse_moe.experts." + e + ".";
-                    eg[e] = in.tensor(ep + "w1.weight");
-                    ed[e] = in.tensor(ep + "w2.weight");
-                    eu[e] = in.tensor(ep + "w3.weight");
+                    if (fused) { // zero-copy views of expert e's rows in the [E, rows, cols] tensors
+                        eg[e] = expertRows(gateUp, e, 0, inter);
+                        eu[e] = expertRows(gateUp, e, inter, inter);
+                        ed[e] = expertRows(down, e, 0, spec.hidden());
+                    } else {
+                        String ep = p + "block_sparse_moe.experts." + e + ".";
+                        eg[e] = in.tensor(ep + "w1.weight");
+                        ed[e] = in.tensor(ep + "w2.weight");
+                        eu[e] = in.tensor(ep + "w3.weight");
+                    }
                 }
             }
             boolean mlp = !f.moe();
@@ -75,11 +85,20 @@ public final class TransformerWeights {
                     mlp && !f.fusedGateUp() ? in.tensor(p + "mlp.up_proj.weight") : null,
                     mlp && f.fusedGateUp() ? in.tensor(p + "mlp.gate_up_proj.weight") : null,
                     mlp ? in.tensor(p + "mlp.down_proj.weight") : null,
-                    f.moe() ? in.tensor(p + "block_sparse_moe.gate.weight") : null, eg, eu, ed);
+                    f.moe() ? in.tensor(p + (spec.architecture().fusedExperts() ? Architecture.FUSED_ROUTER
+                            : "block_sparse_moe.gate.weight")) : null, eg, eu, ed);
         }
         Tensor embedding = in.tensor(Architecture.EMBED);
         Tensor head = spec.tiedEmbeddings() ? embedding : in.tensor(Architecture.LM_HEAD);
         return new TransformerWeights(embedding, head, in.norm(Architecture.FINAL_NORM), layers);
+    }
+
+    /** Rows [first, first + count) of slice {@code index} of a 3-D tensor, as a 2-D view of the same memory. */
+    static Tensor expertRows(Tensor t, int index, long first, long count) {
+        long cols = t.dim(2);
+        long rowBytes = cols * t.dtype().byteSize();
+        long offset = ((long) index * t.dim(1) + first) * rowBytes;
+        return new Tensor(t.dtype(), new long[] {count, cols}, t.data().asSlice(offset, count * rowBytes));
     }
 
     public Tensor embedding() {
@@ -182,7 +201,9 @@ public final class TransformerWeights {
                         new long[] {inter, h};
                 case "mlp.gate_up_proj.weight" -> new long[] {2L * inter, h};
                 case "mlp.down_proj.weight", "experts.w2.weight" -> new long[] {h, inter};
-                case "block_sparse_moe.gate.weight" -> new long[] {spec.experts(), h};
+                case "block_sparse_moe.gate.weight", Architecture.FUSED_ROUTER -> new long[] {spec.experts(), h};
+                case Architecture.FUSED_GATE_UP -> new long[] {spec.experts(), 2L * inter, h};
+                case Architecture.FUSED_DOWN -> new long[] {spec.experts(), h, inter};
                 default -> throw new IllegalStateException("no shape rule for weight '" + name + "'");
             };
         }

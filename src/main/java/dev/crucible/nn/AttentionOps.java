@@ -92,8 +92,9 @@ public final class AttentionOps {
         float[] kv = k.value();
         float[] vv = v.value();
         float[] out = new float[batch * seq * qw];
-        // probabilities [batch, heads, seq, seq] are kept for the backward pass
-        float[] probs = new float[batch * heads * seq * seq];
+        // backward recomputes the probabilities from q, k and each row's log-sum-exp instead of keeping
+        // [batch, heads, seq, seq] of them (38 MB per layer at 4 x 512 with 9 heads); the extra Q·Kᵀ is cheap
+        float[] lse = new float[batch * heads * seq];
         float s = (float) scale;
         long work = (long) batch * heads * seq * seq * headDim;
         Parallel.forEach(batch * heads, work, bh -> {
@@ -101,18 +102,18 @@ public final class AttentionOps {
             int h = bh % heads;
             int qOff = b * seq * qw + h * headDim;
             int kOff = b * seq * kw + h / group * headDim;
-            int pOff = bh * seq * seq;
             float[] kt = transposed(kv, kOff, kw, seq, headDim, 0);
+            float[] p = scratch(P, ROW_BLOCK * seq);
             for (int i0 = 0; i0 < seq; i0 += ROW_BLOCK) {
                 int rows = Math.min(ROW_BLOCK, seq - i0);
                 int visible = i0 + rows; // causal: no row of the block sees a key past its last row
-                Matmul.nn(rows, 0, visible, 0, headDim, qv, qOff + i0 * qw, qw, kt, 0, seq, probs, pOff + i0 * seq, seq);
+                java.util.Arrays.fill(p, 0, rows * seq, 0f);
+                Matmul.nn(rows, 0, visible, 0, headDim, qv, qOff + i0 * qw, qw, kt, 0, seq, p, 0, seq);
                 for (int i = i0; i < i0 + rows; i++) {
-                    softmaxRow(probs, pOff + i * seq, first(b, i, seq, slidingWindow, segmentStarts), i, visible, s,
-                            softCap);
+                    lse[bh * seq + i] = softmaxRow(p, (i - i0) * seq, first(b, i, seq, slidingWindow, segmentStarts), i,
+                            visible, s, softCap);
                 }
-                Matmul.nn(rows, 0, headDim, 0, visible, probs, pOff + i0 * seq, seq, vv, kOff, kw, out,
-                        qOff + i0 * qw, qw);
+                Matmul.nn(rows, 0, headDim, 0, visible, p, 0, seq, vv, kOff, kw, out, qOff + i0 * qw, qw);
             }
         });
         Var y = new Var(out, Ops.any(q, k, v), batch * seq, qw);
@@ -126,54 +127,58 @@ public final class AttentionOps {
                 float[] dk = k.requiresGrad() ? k.grad() : null;
                 float[] dv = v.requiresGrad() ? v.grad() : null;
                 // one task per (batch, kv head) so that dk and dv of a group are written by one thread
-                Parallel.forEach(batch * kvHeads, 2 * work, bg -> {
+                Parallel.forEach(batch * kvHeads, 3 * work, bg -> {
                     int b = bg / kvHeads;
                     int kvh = bg % kvHeads;
                     int kOff = b * seq * kw + kvh * headDim;
                     float[] vt = transposed(vv, kOff, kw, seq, headDim, 0);
-                    float[] kt = softCap > 0 ? transposed(kv, kOff, kw, seq, headDim, 1) : null;
+                    float[] kt = transposed(kv, kOff, kw, seq, headDim, 1);
+                    float[] probs = scratch(P, seq * seq);
                     float[] dS = scratch(DS, seq * seq);
-                    float[] raw = softCap > 0 ? scratch(RAW, seq * seq) : null;
+                    float[] capSlope = softCap > 0 ? new float[seq] : null;
                     // dKᵀ and dVᵀ [headDim, seq] summed over the group's heads, added into dk and dv at the end
                     float[] dkt = dk == null ? null : new float[headDim * seq];
                     float[] dvt = dv == null ? null : new float[headDim * seq];
                     for (int h = kvh * group; h < (kvh + 1) * group; h++) {
                         int qOff = b * seq * qw + h * headDim;
-                        int pOff = (b * heads + h) * seq * seq;
+                        int bh = b * heads + h;
                         for (int i0 = 0; i0 < seq; i0 += ROW_BLOCK) {
                             int rows = Math.min(ROW_BLOCK, seq - i0);
                             int visible = i0 + rows;
+                            java.util.Arrays.fill(probs, i0 * seq, (i0 + rows) * seq, 0f);
                             java.util.Arrays.fill(dS, i0 * seq, (i0 + rows) * seq, 0f);
+                            Matmul.nn(rows, 0, visible, 0, headDim, qv, qOff + i0 * qw, qw, kt, 0, seq, probs, i0 * seq, seq);
                             // dP = dO Vᵀ
                             Matmul.nn(rows, 0, visible, 0, headDim, dOut, qOff + i0 * qw, qw, vt, 0, seq, dS, i0 * seq, seq);
-                            if (raw != null) {
-                                java.util.Arrays.fill(raw, i0 * seq, (i0 + rows) * seq, 0f);
-                                Matmul.nn(rows, 0, visible, 0, headDim, qv, qOff + i0 * qw, qw, kt, 0, seq, raw, i0 * seq, seq);
-                            }
                             for (int i = i0; i < i0 + rows; i++) {
                                 int first = first(b, i, seq, slidingWindow, segmentStarts);
                                 int row = i * seq;
-                                // dS = P ⊙ (dP - Σ_j P dP), times d score / d raw and the scale
+                                float rowLse = lse[bh * seq + i];
+                                // P = exp(score - lse); dS = P ⊙ (dP - Σ_j P dP) · d score / d raw · scale
                                 double weighted = 0;
                                 for (int j = first; j <= i; j++) {
-                                    weighted += (double) dS[row + j] * probs[pOff + row + j];
+                                    float score = probs[row + j] * s;
+                                    if (softCap > 0) {
+                                        score = (float) (softCap * Math.tanh(score / softCap));
+                                        // score = cap·tanh(raw/cap), so d score / d raw = 1 - (score/cap)²
+                                        capSlope[j] = 1 - (score / (float) softCap) * (score / (float) softCap);
+                                    }
+                                    float pj = (float) Math.exp(score - rowLse);
+                                    probs[row + j] = pj;
+                                    weighted += (double) dS[row + j] * pj;
                                 }
                                 float wsum = (float) weighted;
-                                for (int j = 0; j < first; j++) {
-                                    dS[row + j] = 0f;
-                                }
                                 for (int j = first; j <= i; j++) {
-                                    float ds = probs[pOff + row + j] * (dS[row + j] - wsum);
-                                    if (raw != null) {
-                                        // score = cap·tanh(raw/cap), so d score / d raw = 1 - tanh²
-                                        double t = Math.tanh(raw[row + j] * s / softCap);
-                                        ds *= (float) (1 - t * t);
+                                    float ds = probs[row + j] * (dS[row + j] - wsum);
+                                    if (softCap > 0) {
+                                        ds *= capSlope[j];
                                     }
                                     dS[row + j] = ds * s;
                                 }
-                                for (int j = i + 1; j < visible; j++) {
-                                    dS[row + j] = 0f;
-                                }
+                                java.util.Arrays.fill(probs, row, row + first, 0f);
+                                java.util.Arrays.fill(dS, row, row + first, 0f);
+                                java.util.Arrays.fill(probs, row + i + 1, row + visible, 0f);
+                                java.util.Arrays.fill(dS, row + i + 1, row + visible, 0f);
                             }
                             if (dq != null) {
                                 Matmul.nn(rows, 0, headDim, 0, visible, dS, i0 * seq, seq, kv, kOff, kw, dq,
@@ -189,7 +194,7 @@ public final class AttentionOps {
                                 Matmul.nn(headDim, j0, j1, j0, seq, qt, 0, seq, dS, 0, seq, dkt, 0, seq);
                             }
                             if (dvt != null) { // dVᵀ += dOᵀ P
-                                Matmul.nn(headDim, j0, j1, j0, seq, dot, 0, seq, probs, pOff, seq, dvt, 0, seq);
+                                Matmul.nn(headDim, j0, j1, j0, seq, dot, 0, seq, probs, 0, seq, dvt, 0, seq);
                             }
                         }
                     }
@@ -206,7 +211,7 @@ public final class AttentionOps {
     /** Key columns per block in the key and value gradients. */
     private static final int KEY_BLOCK = 64;
     private static final ThreadLocal<float[]> DS = ThreadLocal.withInitial(() -> new float[0]);
-    private static final ThreadLocal<float[]> RAW = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> P = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[][]> TRANSPOSED = ThreadLocal.withInitial(() -> new float[4][0]);
 
     private static float[] scratch(ThreadLocal<float[]> holder, int size) {
@@ -246,9 +251,9 @@ public final class AttentionOps {
 
     /**
      * Turns row {@code row} of raw scores (columns [0, visible)) into probabilities over keys [first, last]: scale,
-     * soft-cap, softmax; every other column of the row becomes 0.
+     * soft-cap, softmax; every other column of the row becomes 0. Returns the row's log-sum-exp of the scores.
      */
-    private static void softmaxRow(float[] p, int row, int first, int last, int visible, float scale, double softCap) {
+    private static float softmaxRow(float[] p, int row, int first, int last, int visible, float scale, double softCap) {
         float max = Float.NEGATIVE_INFINITY;
         for (int j = first; j <= last; j++) {
             float score = p[row + j] * scale;
@@ -270,6 +275,7 @@ public final class AttentionOps {
         }
         java.util.Arrays.fill(p, row, row + first, 0f);
         java.util.Arrays.fill(p, row + last + 1, row + visible, 0f);
+        return (float) (max + Math.log(sum));
     }
 
     /** The first key position query i of row b may attend. */

@@ -1,6 +1,9 @@
 package dev.crucible.nn;
 
 import dev.crucible.tensor.Parallel;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Rotary position embedding and causal grouped-query attention on the token-major layout the projections produce:
@@ -155,8 +158,8 @@ public final class AttentionOps {
                                 int row = i * seq;
                                 float rowLse = lse[bh * seq + i];
                                 // P = exp(score - lse); dS = P ⊙ (dP - Σ_j P dP) · d score / d raw · scale
-                                double weighted = 0;
-                                for (int j = first; j <= i; j++) {
+                                double weighted = softCap > 0 ? 0 : expAndDot(probs, dS, row, first, i + 1, s, rowLse);
+                                for (int j = first; j <= i && softCap > 0; j++) {
                                     float score = probs[row + j] * s;
                                     if (softCap > 0) {
                                         score = (float) (softCap * Math.tanh(score / softCap));
@@ -168,7 +171,16 @@ public final class AttentionOps {
                                     weighted += (double) dS[row + j] * pj;
                                 }
                                 float wsum = (float) weighted;
-                                for (int j = first; j <= i; j++) {
+                                int j = first;
+                                if (softCap <= 0) {
+                                    FloatVector w = FloatVector.broadcast(F, wsum);
+                                    for (; j + F.length() <= i + 1; j += F.length()) {
+                                        FloatVector.fromArray(F, dS, row + j).sub(w)
+                                                .mul(FloatVector.fromArray(F, probs, row + j)).mul(s)
+                                                .intoArray(dS, row + j);
+                                    }
+                                }
+                                for (; j <= i; j++) {
                                     float ds = probs[row + j] * (dS[row + j] - wsum);
                                     if (softCap > 0) {
                                         ds *= capSlope[j];
@@ -208,6 +220,7 @@ public final class AttentionOps {
 
     /** Query rows per block: a block computes scores only up to its last row's position. */
     private static final int ROW_BLOCK = 16;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     /** Key columns per block in the key and value gradients. */
     private static final int KEY_BLOCK = 64;
     private static final ThreadLocal<float[]> DS = ThreadLocal.withInitial(() -> new float[0]);
@@ -254,6 +267,9 @@ public final class AttentionOps {
      * soft-cap, softmax; every other column of the row becomes 0. Returns the row's log-sum-exp of the scores.
      */
     private static float softmaxRow(float[] p, int row, int first, int last, int visible, float scale, double softCap) {
+        if (softCap <= 0) {
+            return softmaxRowVector(p, row, first, last, visible, scale);
+        }
         float max = Float.NEGATIVE_INFINITY;
         for (int j = first; j <= last; j++) {
             float score = p[row + j] * scale;
@@ -276,6 +292,66 @@ public final class AttentionOps {
         java.util.Arrays.fill(p, row, row + first, 0f);
         java.util.Arrays.fill(p, row + last + 1, row + visible, 0f);
         return (float) (max + Math.log(sum));
+    }
+
+    /** {@link #softmaxRow} without soft-capping, vectorised. */
+    private static float softmaxRowVector(float[] p, int row, int first, int last, int visible, float scale) {
+        int end = last + 1;
+        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int j = first;
+        for (; j + F.length() <= end; j += F.length()) {
+            mv = mv.max(FloatVector.fromArray(F, p, row + j));
+        }
+        float rawMax = mv.reduceLanes(VectorOperators.MAX);
+        for (; j < end; j++) {
+            rawMax = Math.max(rawMax, p[row + j]);
+        }
+        float max = rawMax * scale; // scale > 0, so the largest raw score gives the largest scaled one
+        FloatVector sv = FloatVector.zero(F);
+        j = first;
+        for (; j + F.length() <= end; j += F.length()) {
+            FloatVector e = FloatVector.fromArray(F, p, row + j).mul(scale).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(p, row + j);
+            sv = sv.add(e);
+        }
+        double sum = sv.reduceLanes(VectorOperators.ADD);
+        for (; j < end; j++) {
+            float e = (float) Math.exp(p[row + j] * scale - max);
+            p[row + j] = e;
+            sum += e;
+        }
+        float inv = (float) (1 / sum);
+        j = first;
+        for (; j + F.length() <= end; j += F.length()) {
+            FloatVector.fromArray(F, p, row + j).mul(inv).intoArray(p, row + j);
+        }
+        for (; j < end; j++) {
+            p[row + j] *= inv;
+        }
+        java.util.Arrays.fill(p, row, row + first, 0f);
+        java.util.Arrays.fill(p, row + end, row + visible, 0f);
+        return (float) (max + Math.log(sum));
+    }
+
+    /**
+     * Over columns [from, to) of a row: raw scores in {@code p} become probabilities {@code exp(raw·scale - lse)};
+     * returns {@code Σ p · dP} with dP read from {@code dP}.
+     */
+    private static double expAndDot(float[] p, float[] dP, int row, int from, int to, float scale, float lse) {
+        FloatVector acc = FloatVector.zero(F);
+        int j = from;
+        for (; j + F.length() <= to; j += F.length()) {
+            FloatVector e = FloatVector.fromArray(F, p, row + j).mul(scale).sub(lse).lanewise(VectorOperators.EXP);
+            e.intoArray(p, row + j);
+            acc = e.fma(FloatVector.fromArray(F, dP, row + j), acc);
+        }
+        double sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < to; j++) {
+            float e = (float) Math.exp(p[row + j] * scale - lse);
+            p[row + j] = e;
+            sum += (double) e * dP[row + j];
+        }
+        return sum;
     }
 
     /** The first key position query i of row b may attend. */

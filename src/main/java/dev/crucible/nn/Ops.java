@@ -6,7 +6,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
-import java.util.stream.IntStream;
 
 /**
  * Differentiable ops on {@link Var}s: each computes its result and records on the tape how to add its inputs'
@@ -505,10 +504,5 @@ public final class Ops {
             }
         }
         return out;
-    }
-
-    static IntStream range(int n, boolean parallel) {
-        IntStream s = IntStream.range(0, n);
-        return parallel ? s.parallel() : s;
     }
 }

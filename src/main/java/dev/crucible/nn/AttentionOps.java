@@ -1,5 +1,10 @@
 package dev.crucible.nn;
 
+import dev.crucible.tensor.Parallel;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * Rotary position embedding and causal grouped-query attention on the token-major layout the projections produce:
  * q [N, heads·D], k and v [N, kvHeads·D], with N = batch × seq and token n at position n mod seq.
@@ -102,40 +107,28 @@ public final class AttentionOps {
         float[] kv = k.value();
         float[] vv = v.value();
         float[] out = new float[batch * seq * qw];
-        // probabilities [batch, heads, seq, seq] are kept for the backward pass
-        float[] probs = new float[batch * heads * seq * seq];
+        // backward recomputes the probabilities from q, k and each row's log-sum-exp instead of keeping
+        // [batch, heads, seq, seq] of them (38 MB per layer at 4 x 512 with 9 heads); the extra Q·Kᵀ is cheap
+        float[] lse = new float[batch * heads * seq];
         float s = (float) scale;
-        boolean parallel = (long) batch * heads * seq * seq * headDim > (1 << 16);
-        Ops.range(batch * heads, parallel).forEach(bh -> {
+        long work = (long) batch * heads * seq * seq * headDim;
+        Parallel.forEach(batch * heads, work, bh -> {
             int b = bh / heads;
             int h = bh % heads;
-            int kvh = h / group;
-            int pOff = bh * seq * seq;
-            for (int i = 0; i < seq; i++) {
-                int qOff = (b * seq + i) * qw + h * headDim;
-                int first = first(b, i, seq, slidingWindow, segmentStarts);
-                float max = Float.NEGATIVE_INFINITY;
-                for (int j = first; j <= i; j++) {
-                    float score = Matmul.dot(qv, qOff, kv, (b * seq + j) * kw + kvh * headDim, headDim) * s;
-                    if (softCap > 0) {
-                        score = (float) (softCap * Math.tanh(score / softCap));
-                    }
-                    probs[pOff + i * seq + j] = score;
-                    max = Math.max(max, score);
+            int qOff = b * seq * qw + h * headDim;
+            int kOff = b * seq * kw + h / group * headDim;
+            float[] kt = transposed(kv, kOff, kw, seq, headDim, 0);
+            float[] p = scratch(P, ROW_BLOCK * seq);
+            for (int i0 = 0; i0 < seq; i0 += ROW_BLOCK) {
+                int rows = Math.min(ROW_BLOCK, seq - i0);
+                int visible = i0 + rows; // causal: no row of the block sees a key past its last row
+                java.util.Arrays.fill(p, 0, rows * seq, 0f);
+                Matmul.nn(rows, 0, visible, 0, headDim, qv, qOff + i0 * qw, qw, kt, 0, seq, p, 0, seq);
+                for (int i = i0; i < i0 + rows; i++) {
+                    lse[bh * seq + i] = softmaxRow(p, (i - i0) * seq, first(b, i, seq, slidingWindow, segmentStarts), i,
+                            visible, s, softCap);
                 }
-                double sum = 0;
-                for (int j = first; j <= i; j++) {
-                    float e = (float) Math.exp(probs[pOff + i * seq + j] - max);
-                    probs[pOff + i * seq + j] = e;
-                    sum += e;
-                }
-                float inv = (float) (1 / sum);
-                int oOff = (b * seq + i) * qw + h * headDim;
-                for (int j = first; j <= i; j++) {
-                    float p = probs[pOff + i * seq + j] * inv;
-                    probs[pOff + i * seq + j] = p;
-                    Matmul.axpy(p, vv, (b * seq + j) * kw + kvh * headDim, out, oOff, headDim);
-                }
+                Matmul.nn(rows, 0, headDim, 0, visible, p, 0, seq, vv, kOff, kw, out, qOff + i0 * qw, qw);
             }
         });
         Var y = new Var(out, Ops.any(q, k, v), batch * seq, qw);
@@ -149,50 +142,228 @@ public final class AttentionOps {
                 float[] dk = k.requiresGrad() ? k.grad() : null;
                 float[] dv = v.requiresGrad() ? v.grad() : null;
                 // one task per (batch, kv head) so that dk and dv of a group are written by one thread
-                Ops.range(batch * kvHeads, parallel).forEach(bg -> {
+                Parallel.forEach(batch * kvHeads, 3 * work, bg -> {
                     int b = bg / kvHeads;
                     int kvh = bg % kvHeads;
-                    float[] dScore = new float[seq];
+                    int kOff = b * seq * kw + kvh * headDim;
+                    float[] vt = transposed(vv, kOff, kw, seq, headDim, 0);
+                    float[] kt = transposed(kv, kOff, kw, seq, headDim, 1);
+                    float[] probs = scratch(P, seq * seq);
+                    float[] dS = scratch(DS, seq * seq);
+                    float[] capSlope = softCap > 0 ? new float[seq] : null;
+                    // dKᵀ and dVᵀ [headDim, seq] summed over the group's heads, added into dk and dv at the end
+                    float[] dkt = dk == null ? null : new float[headDim * seq];
+                    float[] dvt = dv == null ? null : new float[headDim * seq];
                     for (int h = kvh * group; h < (kvh + 1) * group; h++) {
-                        int pOff = (b * heads + h) * seq * seq;
-                        for (int i = 0; i < seq; i++) {
-                            int oOff = (b * seq + i) * qw + h * headDim;
-                            int first = first(b, i, seq, slidingWindow, segmentStarts);
-                            double weighted = 0;
-                            for (int j = first; j <= i; j++) {
-                                int vOff = (b * seq + j) * kw + kvh * headDim;
-                                float dp = Matmul.dot(dOut, oOff, vv, vOff, headDim);
-                                dScore[j] = dp;
-                                weighted += (double) dp * probs[pOff + i * seq + j];
-                                if (dv != null) {
-                                    Matmul.axpy(probs[pOff + i * seq + j], dOut, oOff, dv, vOff, headDim);
+                        int qOff = b * seq * qw + h * headDim;
+                        int bh = b * heads + h;
+                        for (int i0 = 0; i0 < seq; i0 += ROW_BLOCK) {
+                            int rows = Math.min(ROW_BLOCK, seq - i0);
+                            int visible = i0 + rows;
+                            java.util.Arrays.fill(probs, i0 * seq, (i0 + rows) * seq, 0f);
+                            java.util.Arrays.fill(dS, i0 * seq, (i0 + rows) * seq, 0f);
+                            Matmul.nn(rows, 0, visible, 0, headDim, qv, qOff + i0 * qw, qw, kt, 0, seq, probs, i0 * seq, seq);
+                            // dP = dO Vᵀ
+                            Matmul.nn(rows, 0, visible, 0, headDim, dOut, qOff + i0 * qw, qw, vt, 0, seq, dS, i0 * seq, seq);
+                            for (int i = i0; i < i0 + rows; i++) {
+                                int first = first(b, i, seq, slidingWindow, segmentStarts);
+                                int row = i * seq;
+                                float rowLse = lse[bh * seq + i];
+                                // P = exp(score - lse); dS = P ⊙ (dP - Σ_j P dP) · d score / d raw · scale
+                                double weighted = softCap > 0 ? 0 : expAndDot(probs, dS, row, first, i + 1, s, rowLse);
+                                for (int j = first; j <= i && softCap > 0; j++) {
+                                    float score = probs[row + j] * s;
+                                    if (softCap > 0) {
+                                        score = (float) (softCap * Math.tanh(score / softCap));
+                                        // score = cap·tanh(raw/cap), so d score / d raw = 1 - (score/cap)²
+                                        capSlope[j] = 1 - (score / (float) softCap) * (score / (float) softCap);
+                                    }
+                                    float pj = (float) Math.exp(score - rowLse);
+                                    probs[row + j] = pj;
+                                    weighted += (double) dS[row + j] * pj;
                                 }
+                                float wsum = (float) weighted;
+                                int j = first;
+                                if (softCap <= 0) {
+                                    FloatVector w = FloatVector.broadcast(F, wsum);
+                                    for (; j + F.length() <= i + 1; j += F.length()) {
+                                        FloatVector.fromArray(F, dS, row + j).sub(w)
+                                                .mul(FloatVector.fromArray(F, probs, row + j)).mul(s)
+                                                .intoArray(dS, row + j);
+                                    }
+                                }
+                                for (; j <= i; j++) {
+                                    float ds = probs[row + j] * (dS[row + j] - wsum);
+                                    if (softCap > 0) {
+                                        ds *= capSlope[j];
+                                    }
+                                    dS[row + j] = ds * s;
+                                }
+                                java.util.Arrays.fill(probs, row, row + first, 0f);
+                                java.util.Arrays.fill(dS, row, row + first, 0f);
+                                java.util.Arrays.fill(probs, row + i + 1, row + visible, 0f);
+                                java.util.Arrays.fill(dS, row + i + 1, row + visible, 0f);
                             }
-                            for (int j = first; j <= i; j++) {
-                                float p = probs[pOff + i * seq + j];
-                                float ds = p * (dScore[j] - (float) weighted);
-                                if (softCap > 0) {
-                                    // score = cap·tanh(raw/cap), so d score / d raw = 1 - tanh² = 1 - (score/cap)²
-                                    int kOff = (b * seq + j) * kw + kvh * headDim;
-                                    float raw = Matmul.dot(qv, oOff, kv, kOff, headDim) * s;
-                                    double t = Math.tanh(raw / softCap);
-                                    ds *= (float) (1 - t * t);
-                                }
-                                ds *= s;
-                                int kOff = (b * seq + j) * kw + kvh * headDim;
-                                if (dq != null) {
-                                    Matmul.axpy(ds, kv, kOff, dq, oOff, headDim);
-                                }
-                                if (dk != null) {
-                                    Matmul.axpy(ds, qv, oOff, dk, kOff, headDim);
-                                }
+                            if (dq != null) {
+                                Matmul.nn(rows, 0, headDim, 0, visible, dS, i0 * seq, seq, kv, kOff, kw, dq,
+                                        qOff + i0 * qw, qw);
+                            }
+                        }
+                        // key block j0 receives from the queries i >= j0 only (causal)
+                        float[] qt = dkt == null ? null : transposed(qv, qOff, qw, seq, headDim, 2);
+                        float[] dot = dvt == null ? null : transposed(dOut, qOff, qw, seq, headDim, 3);
+                        for (int j0 = 0; j0 < seq; j0 += KEY_BLOCK) {
+                            int j1 = Math.min(seq, j0 + KEY_BLOCK);
+                            if (dkt != null) { // dKᵀ += Qᵀ dS
+                                Matmul.nn(headDim, j0, j1, j0, seq, qt, 0, seq, dS, 0, seq, dkt, 0, seq);
+                            }
+                            if (dvt != null) { // dVᵀ += dOᵀ P
+                                Matmul.nn(headDim, j0, j1, j0, seq, dot, 0, seq, probs, 0, seq, dvt, 0, seq);
                             }
                         }
                     }
+                    addTransposed(dkt, dk, kOff, kw, seq, headDim);
+                    addTransposed(dvt, dv, kOff, kw, seq, headDim);
                 });
             });
         }
         return y;
+    }
+
+    /** Query rows per block: a block computes scores only up to its last row's position. */
+    private static final int ROW_BLOCK = 16;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** Key columns per block in the key and value gradients. */
+    private static final int KEY_BLOCK = 64;
+    private static final ThreadLocal<float[]> DS = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> P = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[][]> TRANSPOSED = ThreadLocal.withInitial(() -> new float[4][0]);
+
+    private static float[] scratch(ThreadLocal<float[]> holder, int size) {
+        float[] a = holder.get();
+        if (a.length < size) {
+            a = new float[size];
+            holder.set(a);
+        }
+        return a;
+    }
+
+    /** One head's [seq, headDim] slice of a token-major matrix (row stride {@code ld}) as [headDim, seq]. */
+    private static float[] transposed(float[] x, int off, int ld, int seq, int headDim, int slot) {
+        float[][] slots = TRANSPOSED.get();
+        if (slots[slot].length < seq * headDim) {
+            slots[slot] = new float[seq * headDim];
+        }
+        float[] t = slots[slot];
+        for (int i = 0; i < seq; i++) {
+            for (int d = 0; d < headDim; d++) {
+                t[d * seq + i] = x[off + i * ld + d];
+            }
+        }
+        return t;
+    }
+
+    private static void addTransposed(float[] t, float[] into, int off, int ld, int seq, int headDim) {
+        if (t == null) {
+            return;
+        }
+        for (int i = 0; i < seq; i++) {
+            for (int d = 0; d < headDim; d++) {
+                into[off + i * ld + d] += t[d * seq + i];
+            }
+        }
+    }
+
+    /**
+     * Turns row {@code row} of raw scores (columns [0, visible)) into probabilities over keys [first, last]: scale,
+     * soft-cap, softmax; every other column of the row becomes 0. Returns the row's log-sum-exp of the scores.
+     */
+    private static float softmaxRow(float[] p, int row, int first, int last, int visible, float scale, double softCap) {
+        if (softCap <= 0) {
+            return softmaxRowVector(p, row, first, last, visible, scale);
+        }
+        float max = Float.NEGATIVE_INFINITY;
+        for (int j = first; j <= last; j++) {
+            float score = p[row + j] * scale;
+            if (softCap > 0) {
+                score = (float) (softCap * Math.tanh(score / softCap));
+            }
+            p[row + j] = score;
+            max = Math.max(max, score);
+        }
+        double sum = 0;
+        for (int j = first; j <= last; j++) {
+            float e = (float) Math.exp(p[row + j] - max);
+            p[row + j] = e;
+            sum += e;
+        }
+        float inv = (float) (1 / sum);
+        for (int j = first; j <= last; j++) {
+            p[row + j] *= inv;
+        }
+        java.util.Arrays.fill(p, row, row + first, 0f);
+        java.util.Arrays.fill(p, row + last + 1, row + visible, 0f);
+        return (float) (max + Math.log(sum));
+    }
+
+    /** {@link #softmaxRow} without soft-capping, vectorised. */
+    private static float softmaxRowVector(float[] p, int row, int first, int last, int visible, float scale) {
+        int end = last + 1;
+        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int j = first;
+        for (; j + F.length() <= end; j += F.length()) {
+            mv = mv.max(FloatVector.fromArray(F, p, row + j));
+        }
+        float rawMax = mv.reduceLanes(VectorOperators.MAX);
+        for (; j < end; j++) {
+            rawMax = Math.max(rawMax, p[row + j]);
+        }
+        float max = rawMax * scale; // scale > 0, so the largest raw score gives the largest scaled one
+        FloatVector sv = FloatVector.zero(F);
+        j = first;
+        for (; j + F.length() <= end; j += F.length()) {
+            FloatVector e = FloatVector.fromArray(F, p, row + j).mul(scale).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(p, row + j);
+            sv = sv.add(e);
+        }
+        double sum = sv.reduceLanes(VectorOperators.ADD);
+        for (; j < end; j++) {
+            float e = (float) Math.exp(p[row + j] * scale - max);
+            p[row + j] = e;
+            sum += e;
+        }
+        float inv = (float) (1 / sum);
+        j = first;
+        for (; j + F.length() <= end; j += F.length()) {
+            FloatVector.fromArray(F, p, row + j).mul(inv).intoArray(p, row + j);
+        }
+        for (; j < end; j++) {
+            p[row + j] *= inv;
+        }
+        java.util.Arrays.fill(p, row, row + first, 0f);
+        java.util.Arrays.fill(p, row + end, row + visible, 0f);
+        return (float) (max + Math.log(sum));
+    }
+
+    /**
+     * Over columns [from, to) of a row: raw scores in {@code p} become probabilities {@code exp(raw·scale - lse)};
+     * returns {@code Σ p · dP} with dP read from {@code dP}.
+     */
+    private static double expAndDot(float[] p, float[] dP, int row, int from, int to, float scale, float lse) {
+        FloatVector acc = FloatVector.zero(F);
+        int j = from;
+        for (; j + F.length() <= to; j += F.length()) {
+            FloatVector e = FloatVector.fromArray(F, p, row + j).mul(scale).sub(lse).lanewise(VectorOperators.EXP);
+            e.intoArray(p, row + j);
+            acc = e.fma(FloatVector.fromArray(F, dP, row + j), acc);
+        }
+        double sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < to; j++) {
+            float e = (float) Math.exp(p[row + j] * scale - lse);
+            p[row + j] = e;
+            sum += (double) e * dP[row + j];
+        }
+        return sum;
     }
 
     /** The first key position query i of row b may attend. */

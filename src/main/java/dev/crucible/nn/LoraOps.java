@@ -49,6 +49,9 @@ public final class LoraOps {
                 xd[i] = xv[i] * mask[i];
             }
         }
+        if (ad.magnitude() == null) {
+            return lora(tape, x, w, trainableW, bias, ad, xd, mask);
+        }
         float[] base = new float[n * out];
         w.forward(xv, n, base);
         float[] la = new float[n * r];
@@ -147,6 +150,90 @@ public final class LoraOps {
             });
         }
         return result;
+    }
+
+    /**
+     * Plain LoRA, keeping only what backward needs: x, the dropped-out x and {@code s·x_d Aᵀ} [n, r]. The base
+     * product is written straight into the output and the low-rank term added onto it.
+     */
+    private static Var lora(Tape tape, Var x, FrozenWeight w, Var trainableW, Var bias, Adapter ad, float[] xd,
+                            float[] mask) {
+        int n = x.dim(0);
+        int in = x.dim(1);
+        int out = w.rows();
+        int r = ad.a().dim(0);
+        float s = (float) ad.scaling();
+        float[] xv = x.value();
+        float[] y = new float[n * out];
+        w.forward(xv, n, y);
+        float[] la = new float[n * r];
+        Matmul.abT(xd, ad.a().value(), la, n, in, r, false);
+        for (int i = 0; i < la.length; i++) {
+            la[i] *= s;
+        }
+        float[] bt = transpose(ad.b().value(), out, r);
+        Matmul.ab(la, bt, y, n, r, out, true);
+        if (bias != null) {
+            Ops.addBias(y, bias.value(), n, out);
+        }
+        Var result = new Var(y, Ops.any(x, trainableW, bias, ad.a(), ad.b()), n, out);
+        if (result.requiresGrad()) {
+            tape.record(() -> {
+                if (!result.hasGrad()) {
+                    return;
+                }
+                float[] dy = result.grad();
+                if (ad.b().requiresGrad()) {
+                    // dB = dyᵀ (s·x_d Aᵀ), computed as its transpose [r, out]: r rows keep the kernel's tiles full
+                    float[] dbt = new float[r * out];
+                    Matmul.aTb(la, dy, dbt, r, n, out, false);
+                    float[] db = ad.b().grad();
+                    for (int o = 0; o < out; o++) {
+                        for (int k = 0; k < r; k++) {
+                            db[o * r + k] += dbt[k * out + o];
+                        }
+                    }
+                }
+                float[] dla = new float[n * r];
+                Matmul.abT(dy, bt, dla, n, out, r, false);
+                for (int i = 0; i < dla.length; i++) {
+                    dla[i] *= s;
+                }
+                if (ad.a().requiresGrad()) {
+                    Matmul.aTb(dla, xd, ad.a().grad(), r, n, in, true);
+                }
+                if (x.requiresGrad()) {
+                    float[] dx = x.grad();
+                    w.addInputGradient(dy, n, dx);
+                    if (mask == null) {
+                        Matmul.ab(dla, ad.a().value(), dx, n, r, in, true);
+                    } else {
+                        float[] dxd = new float[n * in];
+                        Matmul.ab(dla, ad.a().value(), dxd, n, r, in, false);
+                        for (int i = 0; i < dxd.length; i++) {
+                            dx[i] += dxd[i] * mask[i];
+                        }
+                    }
+                }
+                if (trainableW != null && trainableW.requiresGrad()) {
+                    Matmul.aTb(dy, xv, trainableW.grad(), out, n, in, true);
+                }
+                if (bias != null && bias.requiresGrad()) {
+                    Ops.sumRows(dy, bias.grad(), n, out);
+                }
+            });
+        }
+        return result;
+    }
+
+    private static float[] transpose(float[] m, int rows, int cols) {
+        float[] t = new float[rows * cols];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                t[j * rows + i] = m[i * cols + j];
+            }
+        }
+        return t;
     }
 
     /** {@code ‖W + s·B·A‖} per output row, as PEFT's DoRA {@code get_weight_norm}. */

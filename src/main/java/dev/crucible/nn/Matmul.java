@@ -1,62 +1,184 @@
 package dev.crucible.nn;
 
+import dev.crucible.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
-import java.util.stream.IntStream;
+import java.util.Arrays;
 
 /**
- * The three matrix products a linear layer's forward and backward need, on row-major float arrays, Vector API
- * inner loops and rows split over threads. Plain kernels for training; they should later share the runtime's
- * tuned GEMM.
+ * The three matrix products a linear layer's forward and backward need, on row-major float arrays. One serial
+ * kernel family does the work: {@link #nn} ({@code C += A·B}, vectorised along C's rows, 4 rows x 4 vectors of
+ * accumulators so each loaded vector of B feeds four FMAs and each broadcast of A four more) and the dot-product
+ * tile of {@link #abT} ({@code C = A·Bᵀ} with long rows, 4x4 row pairs). {@link #ab}, {@link #aTb} and
+ * {@link #abT} split C into tiles over {@link Parallel}; a tile covers many rows so that B, streamed once per
+ * tile, is reused from cache. Transposed operands that the kernels cannot stream are copied per tile into a
+ * scratch, which costs a small fraction of the product.
  */
 final class Matmul {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    /** Below this many multiply-adds a product runs on the calling thread. */
-    private static final long PARALLEL_WORK = 1 << 18;
+    private static final int L = F.length();
+    /** Columns of C per register tile. */
+    private static final int NR = 4 * L;
+    /** Depth of the slice of A and B a tile sweeps before moving on: keeps B's panel [KC, NR] in L1/L2. */
+    private static final int KC = 256;
+    /** abT with inner dimension below this transposes B and runs {@link #nn}: short dot products waste reductions. */
+    private static final int SHORT_DOT = 128;
+    /** Bytes of b's rows one abT tile sweeps (half of a 1 MiB L2). */
+    private static final int NT_B_BYTES = 512 * 1024;
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
 
     private Matmul() {
     }
 
-    private static IntStream rows(int m, long work) {
-        IntStream s = IntStream.range(0, m);
-        return work >= PARALLEL_WORK ? s.parallel() : s;
+    private static float[] scratch(int size) {
+        float[] s = SCRATCH.get();
+        if (s.length < size) {
+            s = new float[size];
+            SCRATCH.set(s);
+        }
+        return s;
+    }
+
+    /** Tiles of C: rows per tile and columns per tile (a multiple of NR), enough tiles to keep every thread busy. */
+    private record Tiling(int rows, int cols, int rowTiles, int colTiles) {
+        static Tiling of(int m, int n) {
+            int threads = Parallel.threads();
+            int rows = Math.max(4, Math.min(64, roundUp4(m / (8 * threads))));
+            int rowTiles = (m + rows - 1) / rows;
+            int colTiles = 1;
+            // few rows (e.g. LoRA's r): split the columns too
+            while (rowTiles * colTiles < 4 * threads && n / (colTiles * 2) >= NR) {
+                colTiles *= 2;
+            }
+            int cols = roundUp(n / colTiles, NR);
+            colTiles = (n + cols - 1) / cols;
+            return new Tiling(rows, cols, rowTiles, colTiles);
+        }
+
+        int count() {
+            return rowTiles * colTiles;
+        }
+    }
+
+    private static int roundUp4(int x) {
+        return (x + 3) & ~3;
+    }
+
+    private static int roundUp(int x, int to) {
+        return Math.max(to, (x + to - 1) / to * to);
+    }
+
+    /** {@code c[m, n] (+)= a[m, k] · b[k, n]}: e.g. the input gradient {@code dy W}. */
+    static void ab(float[] a, float[] b, float[] c, int m, int k, int n, boolean accumulate) {
+        Tiling t = Tiling.of(m, n);
+        Parallel.forEach(t.count(), (long) m * n * k, task -> {
+            int i0 = task / t.colTiles() * t.rows();
+            int i1 = Math.min(m, i0 + t.rows());
+            int j0 = task % t.colTiles() * t.cols();
+            int j1 = Math.min(n, j0 + t.cols());
+            if (!accumulate) {
+                zero(c, i0, i1, j0, j1, n);
+            }
+            nn(i1 - i0, j0, j1, 0, k, a, i0 * k, k, b, 0, n, c, i0 * n, n);
+        });
+    }
+
+    /** {@code c[m, n] (+)= a[k, m]ᵀ · b[k, n]}: the weight gradient {@code dyᵀ x}. Each tile transposes its rows of aᵀ. */
+    static void aTb(float[] a, float[] b, float[] c, int m, int k, int n, boolean accumulate) {
+        Tiling t = Tiling.of(m, n);
+        Parallel.forEach(t.count(), (long) m * n * k, task -> {
+            int i0 = task / t.colTiles() * t.rows();
+            int i1 = Math.min(m, i0 + t.rows());
+            int j0 = task % t.colTiles() * t.cols();
+            int j1 = Math.min(n, j0 + t.cols());
+            if (!accumulate) {
+                zero(c, i0, i1, j0, j1, n);
+            }
+            float[] at = scratch((i1 - i0) * k);
+            transpose(a, i0, m, k, i1 - i0, at);
+            nn(i1 - i0, j0, j1, 0, k, at, 0, k, b, 0, n, c, i0 * n, n);
+        });
+    }
+
+    /** {@code dst[r, p] = a[p, col0 + r]} for r < rows, p < k: columns of a [k, width] as rows. */
+    private static void transpose(float[] a, int col0, int width, int k, int rows, float[] dst) {
+        for (int p0 = 0; p0 < k; p0 += 16) {
+            int p1 = Math.min(k, p0 + 16);
+            for (int r = 0; r < rows; r++) {
+                int src = col0 + r;
+                int d = r * k;
+                for (int p = p0; p < p1; p++) {
+                    dst[d + p] = a[p * width + src];
+                }
+            }
+        }
+    }
+
+    private static void zero(float[] c, int i0, int i1, int j0, int j1, int ldc) {
+        for (int i = i0; i < i1; i++) {
+            Arrays.fill(c, i * ldc + j0, i * ldc + j1, 0f);
+        }
     }
 
     /**
-     * {@code c[m, n] (+)= a[m, k] · b[n, k]^T}: the forward of {@code x W^T}. Blocks of 4 rows of a by 4 rows of b
-     * keep 16 vector accumulators in registers, so each loaded vector feeds four FMAs.
+     * {@code c[m, n] (+)= a[m, k] · b[n, k]ᵀ}: the forward of {@code x Wᵀ}. Long rows use 4x4 dot-product tiles
+     * (16 accumulators, each loaded vector feeds four FMAs); short ones transpose b and run {@link #nn}.
      */
     static void abT(float[] a, float[] b, float[] c, int m, int k, int n, boolean accumulate) {
-        int blocks = (m + 3) / 4;
-        rows(blocks, (long) m * n * k).forEach(bi -> {
-            int i0 = bi * 4;
-            for (int j0 = 0; j0 < n; j0 += 4) {
-                if (i0 + 4 <= m && j0 + 4 <= n) {
-                    block4x4(a, b, c, i0, j0, k, n, accumulate);
+        if (k < SHORT_DOT) {
+            float[] bt = new float[k * n];
+            for (int j = 0; j < n; j++) {
+                for (int p = 0; p < k; p++) {
+                    bt[p * n + j] = b[j * k + p];
+                }
+            }
+            ab(a, bt, c, m, k, n, accumulate);
+            return;
+        }
+        // a tile's rows of b stay in L2 while each group of four rows of a sweeps them
+        int cols = Math.max(4, Math.min(n, NT_B_BYTES / (4 * k)) & ~3);
+        int colTiles = (n + cols - 1) / cols;
+        int rows = Math.max(4, Math.min(64, roundUp4(m / (8 * Parallel.threads()))));
+        int rowTiles = (m + rows - 1) / rows;
+        Parallel.forEach(rowTiles * colTiles, (long) m * n * k, task -> {
+            int i0 = task / colTiles * rows;
+            int j0 = task % colTiles * cols;
+            nt(i0, Math.min(m, i0 + rows), j0, Math.min(n, j0 + cols), k, a, k, b, k, c, n, accumulate);
+        });
+    }
+
+    /** Rows [i0, i1) x columns [j0, j1) of {@code c = a bᵀ}: four rows of a at a time against every row of b. */
+    static void nt(int i0, int i1, int j0, int j1, int k, float[] a, int lda, float[] b, int ldb, float[] c, int ldc,
+                   boolean accumulate) {
+        for (int i = i0; i < i1; i += 4) {
+            for (int j = j0; j < j1; j += 4) {
+                if (i + 4 <= i1 && j + 4 <= j1) {
+                    block4x4(a, lda, b, ldb, c, ldc, i, j, k, accumulate);
                 } else {
-                    for (int i = i0; i < Math.min(m, i0 + 4); i++) {
-                        for (int j = j0; j < Math.min(n, j0 + 4); j++) {
-                            float s = dot(a, i * k, b, j * k, k);
-                            c[i * n + j] = accumulate ? c[i * n + j] + s : s;
+                    for (int ii = i; ii < Math.min(i1, i + 4); ii++) {
+                        for (int jj = j; jj < Math.min(j1, j + 4); jj++) {
+                            float s = dot(a, ii * lda, b, jj * ldb, k);
+                            c[ii * ldc + jj] = accumulate ? c[ii * ldc + jj] + s : s;
                         }
                     }
                 }
             }
-        });
+        }
     }
 
-    private static void block4x4(float[] a, float[] b, float[] c, int i0, int j0, int k, int n, boolean accumulate) {
-        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F), c02 = FloatVector.zero(F), c03 = FloatVector.zero(F);
-        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F), c12 = FloatVector.zero(F), c13 = FloatVector.zero(F);
-        FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F), c22 = FloatVector.zero(F), c23 = FloatVector.zero(F);
-        FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F), c32 = FloatVector.zero(F), c33 = FloatVector.zero(F);
-        int a0 = i0 * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k;
-        int b0 = j0 * k, b1 = b0 + k, b2 = b1 + k, b3 = b2 + k;
+    private static void block4x4(float[] a, int lda, float[] b, int ldb, float[] c, int ldc, int i0, int j0, int k,
+                                 boolean accumulate) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+        int a0 = i0 * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+        int b0 = j0 * ldb, b1 = b0 + ldb, b2 = b1 + ldb, b3 = b2 + ldb;
         int bound = F.loopBound(k);
         int p = 0;
-        for (; p < bound; p += F.length()) {
+        for (; p < bound; p += L) {
             FloatVector x0 = FloatVector.fromArray(F, a, a0 + p);
             FloatVector x1 = FloatVector.fromArray(F, a, a1 + p);
             FloatVector x2 = FloatVector.fromArray(F, a, a2 + p);
@@ -83,108 +205,166 @@ final class Matmul {
             c33 = x3.fma(y, c33);
         }
         // reduce in place: an array of vectors would force them out of registers
-        finish(a, b, c, i0, j0, p, k, n, accumulate, c00.reduceLanes(VectorOperators.ADD));
-        finish(a, b, c, i0, j0 + 1, p, k, n, accumulate, c01.reduceLanes(VectorOperators.ADD));
-        finish(a, b, c, i0, j0 + 2, p, k, n, accumulate, c02.reduceLanes(VectorOperators.ADD));
-        finish(a, b, c, i0, j0 + 3, p, k, n, accumulate, c03.reduceLanes(VectorOperators.ADD));
-        finish(a, b, c, i0 + 1, j0, p, k, n, accumulate, c10.reduceLanes(VectorOperators.ADD));
-        finish(a, b, c, i0 + 1, j0 + 1, p, k, n, accumulate, c11.reduceLanes(VectorOperators.ADD));
-        finish(a, b, c, i0 + 1, j0 + 2, p, k, n, accumulate, c12.reduceLanes(VectorOperators.ADD));
-        finish(a, b, c, i0 + 1, j0 + 3, p, k, n, accumulate, c13.reduceLanes(VectorOperators.ADD));
-        finish(a, b, c, i0 + 2, j0, p, k, n, accumulate, c20.reduceLanes(VectorOperators.ADD));
-        finish(a, b, c, i0 + 2, j0 + 1, p, k, n, accumulate, c21.reduceLanes(VectorOperators.ADD));
-        finish(a, b, c, i0 + 2, j0 + 2, p, k, n, accumulate, c22.reduceLanes(VectorOperators.ADD));
-        finish(a, b, c, i0 + 2, j0 + 3, p, k, n, accumulate, c23.reduceLanes(VectorOperators.ADD));
-        finish(a, b, c, i0 + 3, j0, p, k, n, accumulate, c30.reduceLanes(VectorOperators.ADD));
-        finish(a, b, c, i0 + 3, j0 + 1, p, k, n, accumulate, c31.reduceLanes(VectorOperators.ADD));
-        finish(a, b, c, i0 + 3, j0 + 2, p, k, n, accumulate, c32.reduceLanes(VectorOperators.ADD));
-        finish(a, b, c, i0 + 3, j0 + 3, p, k, n, accumulate, c33.reduceLanes(VectorOperators.ADD));
+        finish(a, lda, b, ldb, c, ldc, i0, j0, p, k, accumulate, c00.reduceLanes(VectorOperators.ADD));
+        finish(a, lda, b, ldb, c, ldc, i0, j0 + 1, p, k, accumulate, c01.reduceLanes(VectorOperators.ADD));
+        finish(a, lda, b, ldb, c, ldc, i0, j0 + 2, p, k, accumulate, c02.reduceLanes(VectorOperators.ADD));
+        finish(a, lda, b, ldb, c, ldc, i0, j0 + 3, p, k, accumulate, c03.reduceLanes(VectorOperators.ADD));
+        finish(a, lda, b, ldb, c, ldc, i0 + 1, j0, p, k, accumulate, c10.reduceLanes(VectorOperators.ADD));
+        finish(a, lda, b, ldb, c, ldc, i0 + 1, j0 + 1, p, k, accumulate, c11.reduceLanes(VectorOperators.ADD));
+        finish(a, lda, b, ldb, c, ldc, i0 + 1, j0 + 2, p, k, accumulate, c12.reduceLanes(VectorOperators.ADD));
+        finish(a, lda, b, ldb, c, ldc, i0 + 1, j0 + 3, p, k, accumulate, c13.reduceLanes(VectorOperators.ADD));
+        finish(a, lda, b, ldb, c, ldc, i0 + 2, j0, p, k, accumulate, c20.reduceLanes(VectorOperators.ADD));
+        finish(a, lda, b, ldb, c, ldc, i0 + 2, j0 + 1, p, k, accumulate, c21.reduceLanes(VectorOperators.ADD));
+        finish(a, lda, b, ldb, c, ldc, i0 + 2, j0 + 2, p, k, accumulate, c22.reduceLanes(VectorOperators.ADD));
+        finish(a, lda, b, ldb, c, ldc, i0 + 2, j0 + 3, p, k, accumulate, c23.reduceLanes(VectorOperators.ADD));
+        finish(a, lda, b, ldb, c, ldc, i0 + 3, j0, p, k, accumulate, c30.reduceLanes(VectorOperators.ADD));
+        finish(a, lda, b, ldb, c, ldc, i0 + 3, j0 + 1, p, k, accumulate, c31.reduceLanes(VectorOperators.ADD));
+        finish(a, lda, b, ldb, c, ldc, i0 + 3, j0 + 2, p, k, accumulate, c32.reduceLanes(VectorOperators.ADD));
+        finish(a, lda, b, ldb, c, ldc, i0 + 3, j0 + 3, p, k, accumulate, c33.reduceLanes(VectorOperators.ADD));
     }
 
     /** Adds the scalar tail {@code [from, k)} of row i · row j to the vector part and stores c[i, j]. */
-    private static void finish(float[] a, float[] b, float[] c, int i, int j, int from, int k, int n, boolean accumulate,
-                               float s) {
+    private static void finish(float[] a, int lda, float[] b, int ldb, float[] c, int ldc, int i, int j, int from,
+                               int k, boolean accumulate, float s) {
         for (int t = from; t < k; t++) {
-            s += a[i * k + t] * b[j * k + t];
+            s += a[i * lda + t] * b[j * ldb + t];
         }
-        c[i * n + j] = accumulate ? c[i * n + j] + s : s;
+        c[i * ldc + j] = accumulate ? c[i * ldc + j] + s : s;
     }
 
     /**
-     * {@code c[m, n] (+)= a[m, k] · b[k, n]}: the input gradient {@code dy W}. Four rows of c share each loaded row
-     * vector of b.
+     * The serial core: {@code C[r, j] += Σ_{p in [k0, k1)} A[r, p] · B[p, j]} for rows r < rows and columns
+     * [j0, j1), where A[r, p] = a[aOff + r·lda + p], B[p, j] = b[bOff + p·ldb + j], C[r, j] = c[cOff + r·ldc + j].
+     * Sweeps k in slices of KC so the panel of B a column block reads stays cached while every row block uses it.
      */
-    static void ab(float[] a, float[] b, float[] c, int m, int k, int n, boolean accumulate) {
-        rows4(m, k, n, accumulate, c, (i, p) -> a[i * k + p], b);
-    }
-
-    /** {@code c[m, n] (+)= a[k, m]^T · b[k, n]}: the weight gradient {@code dy^T x}. */
-    static void aTb(float[] a, float[] b, float[] c, int m, int k, int n, boolean accumulate) {
-        rows4(m, k, n, accumulate, c, (i, p) -> a[p * m + i], b);
-    }
-
-    /** Element (i, p) of the left operand, whichever way it is stored. */
-    private interface Left {
-        float at(int i, int p);
-    }
-
-    /** {@code c[i, :] (+)= Σ_p left(i, p) · b[p, :]}, four rows of c per task sharing each vector of b. */
-    private static void rows4(int m, int k, int n, boolean accumulate, float[] c, Left left, float[] b) {
-        int blocks = (m + 3) / 4;
-        rows(blocks, (long) m * n * k).forEach(bi -> {
-            int i0 = bi * 4;
-            int count = Math.min(4, m - i0);
-            if (!accumulate) {
-                java.util.Arrays.fill(c, i0 * n, (i0 + count) * n, 0f);
-            }
-            float[] s = new float[4];
-            int bound = F.loopBound(n);
-            for (int j = 0; j < bound; j += F.length()) {
-                FloatVector c0 = FloatVector.fromArray(F, c, i0 * n + j);
-                FloatVector c1 = count > 1 ? FloatVector.fromArray(F, c, (i0 + 1) * n + j) : null;
-                FloatVector c2 = count > 2 ? FloatVector.fromArray(F, c, (i0 + 2) * n + j) : null;
-                FloatVector c3 = count > 3 ? FloatVector.fromArray(F, c, (i0 + 3) * n + j) : null;
-                for (int p = 0; p < k; p++) {
-                    FloatVector y = FloatVector.fromArray(F, b, p * n + j);
-                    c0 = y.fma(FloatVector.broadcast(F, left.at(i0, p)), c0);
-                    if (c1 != null) {
-                        c1 = y.fma(FloatVector.broadcast(F, left.at(i0 + 1, p)), c1);
-                    }
-                    if (c2 != null) {
-                        c2 = y.fma(FloatVector.broadcast(F, left.at(i0 + 2, p)), c2);
-                    }
-                    if (c3 != null) {
-                        c3 = y.fma(FloatVector.broadcast(F, left.at(i0 + 3, p)), c3);
-                    }
+    static void nn(int rows, int j0, int j1, int k0, int k1, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                   float[] c, int cOff, int ldc) {
+        for (int kk = k0; kk < k1; kk += KC) {
+            int ke = Math.min(k1, kk + KC);
+            int j = j0;
+            for (; j + NR <= j1; j += NR) {
+                int r = 0;
+                for (; r + 4 <= rows; r += 4) {
+                    tile4x4v(a, aOff + r * lda + kk, lda, b, bOff + kk * ldb + j, ldb, c, cOff + r * ldc + j, ldc, ke - kk);
                 }
-                c0.intoArray(c, i0 * n + j);
-                if (c1 != null) {
-                    c1.intoArray(c, (i0 + 1) * n + j);
-                }
-                if (c2 != null) {
-                    c2.intoArray(c, (i0 + 2) * n + j);
-                }
-                if (c3 != null) {
-                    c3.intoArray(c, (i0 + 3) * n + j);
+                for (; r < rows; r++) {
+                    for (int v = 0; v < NR; v += L) {
+                        row1v(a, aOff + r * lda + kk, b, bOff + kk * ldb + j + v, ldb, c, cOff + r * ldc + j + v, ke - kk);
+                    }
                 }
             }
-            for (int j = bound; j < n; j++) {
-                for (int r = 0; r < count; r++) {
-                    s[r] = 0;
-                    for (int p = 0; p < k; p++) {
-                        s[r] += left.at(i0 + r, p) * b[p * n + j];
-                    }
-                    c[(i0 + r) * n + j] += s[r];
+            for (; j + L <= j1; j += L) {
+                int r = 0;
+                for (; r + 4 <= rows; r += 4) {
+                    tile4x1v(a, aOff + r * lda + kk, lda, b, bOff + kk * ldb + j, ldb, c, cOff + r * ldc + j, ldc, ke - kk);
+                }
+                for (; r < rows; r++) {
+                    row1v(a, aOff + r * lda + kk, b, bOff + kk * ldb + j, ldb, c, cOff + r * ldc + j, ke - kk);
                 }
             }
-        });
+            for (; j < j1; j++) {
+                for (int r = 0; r < rows; r++) {
+                    float s = 0;
+                    int ao = aOff + r * lda;
+                    for (int p = kk; p < ke; p++) {
+                        s += a[ao + p] * b[bOff + p * ldb + j];
+                    }
+                    c[cOff + r * ldc + j] += s;
+                }
+            }
+        }
+    }
+
+    /** Four rows x four vectors of C: 16 accumulators, per step of p four loads of B and four broadcasts of A. */
+    private static void tile4x4v(float[] a, int a0, int lda, float[] b, int b0, int ldb, float[] c, int c0, int ldc,
+                                 int k) {
+        int c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        FloatVector s00 = FloatVector.fromArray(F, c, c0), s01 = FloatVector.fromArray(F, c, c0 + L);
+        FloatVector s02 = FloatVector.fromArray(F, c, c0 + 2 * L), s03 = FloatVector.fromArray(F, c, c0 + 3 * L);
+        FloatVector s10 = FloatVector.fromArray(F, c, c1), s11 = FloatVector.fromArray(F, c, c1 + L);
+        FloatVector s12 = FloatVector.fromArray(F, c, c1 + 2 * L), s13 = FloatVector.fromArray(F, c, c1 + 3 * L);
+        FloatVector s20 = FloatVector.fromArray(F, c, c2), s21 = FloatVector.fromArray(F, c, c2 + L);
+        FloatVector s22 = FloatVector.fromArray(F, c, c2 + 2 * L), s23 = FloatVector.fromArray(F, c, c2 + 3 * L);
+        FloatVector s30 = FloatVector.fromArray(F, c, c3), s31 = FloatVector.fromArray(F, c, c3 + L);
+        FloatVector s32 = FloatVector.fromArray(F, c, c3 + 2 * L), s33 = FloatVector.fromArray(F, c, c3 + 3 * L);
+        int a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+        for (int p = 0; p < k; p++) {
+            int bo = b0 + p * ldb;
+            FloatVector y0 = FloatVector.fromArray(F, b, bo);
+            FloatVector y1 = FloatVector.fromArray(F, b, bo + L);
+            FloatVector y2 = FloatVector.fromArray(F, b, bo + 2 * L);
+            FloatVector y3 = FloatVector.fromArray(F, b, bo + 3 * L);
+            FloatVector x = FloatVector.broadcast(F, a[a0 + p]);
+            s00 = y0.fma(x, s00);
+            s01 = y1.fma(x, s01);
+            s02 = y2.fma(x, s02);
+            s03 = y3.fma(x, s03);
+            x = FloatVector.broadcast(F, a[a1 + p]);
+            s10 = y0.fma(x, s10);
+            s11 = y1.fma(x, s11);
+            s12 = y2.fma(x, s12);
+            s13 = y3.fma(x, s13);
+            x = FloatVector.broadcast(F, a[a2 + p]);
+            s20 = y0.fma(x, s20);
+            s21 = y1.fma(x, s21);
+            s22 = y2.fma(x, s22);
+            s23 = y3.fma(x, s23);
+            x = FloatVector.broadcast(F, a[a3 + p]);
+            s30 = y0.fma(x, s30);
+            s31 = y1.fma(x, s31);
+            s32 = y2.fma(x, s32);
+            s33 = y3.fma(x, s33);
+        }
+        s00.intoArray(c, c0);
+        s01.intoArray(c, c0 + L);
+        s02.intoArray(c, c0 + 2 * L);
+        s03.intoArray(c, c0 + 3 * L);
+        s10.intoArray(c, c1);
+        s11.intoArray(c, c1 + L);
+        s12.intoArray(c, c1 + 2 * L);
+        s13.intoArray(c, c1 + 3 * L);
+        s20.intoArray(c, c2);
+        s21.intoArray(c, c2 + L);
+        s22.intoArray(c, c2 + 2 * L);
+        s23.intoArray(c, c2 + 3 * L);
+        s30.intoArray(c, c3);
+        s31.intoArray(c, c3 + L);
+        s32.intoArray(c, c3 + 2 * L);
+        s33.intoArray(c, c3 + 3 * L);
+    }
+
+    private static void tile4x1v(float[] a, int a0, int lda, float[] b, int b0, int ldb, float[] c, int c0, int ldc,
+                                 int k) {
+        int c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        FloatVector s0 = FloatVector.fromArray(F, c, c0), s1 = FloatVector.fromArray(F, c, c1);
+        FloatVector s2 = FloatVector.fromArray(F, c, c2), s3 = FloatVector.fromArray(F, c, c3);
+        int a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+        for (int p = 0; p < k; p++) {
+            FloatVector y = FloatVector.fromArray(F, b, b0 + p * ldb);
+            s0 = y.fma(FloatVector.broadcast(F, a[a0 + p]), s0);
+            s1 = y.fma(FloatVector.broadcast(F, a[a1 + p]), s1);
+            s2 = y.fma(FloatVector.broadcast(F, a[a2 + p]), s2);
+            s3 = y.fma(FloatVector.broadcast(F, a[a3 + p]), s3);
+        }
+        s0.intoArray(c, c0);
+        s1.intoArray(c, c1);
+        s2.intoArray(c, c2);
+        s3.intoArray(c, c3);
+    }
+
+    private static void row1v(float[] a, int a0, float[] b, int b0, int ldb, float[] c, int c0, int k) {
+        FloatVector s = FloatVector.fromArray(F, c, c0);
+        for (int p = 0; p < k; p++) {
+            s = FloatVector.fromArray(F, b, b0 + p * ldb).fma(FloatVector.broadcast(F, a[a0 + p]), s);
+        }
+        s.intoArray(c, c0);
     }
 
     static float dot(float[] a, int aOff, float[] b, int bOff, int len) {
         FloatVector acc = FloatVector.zero(F);
         int bound = F.loopBound(len);
         int i = 0;
-        for (; i < bound; i += F.length()) {
+        for (; i < bound; i += L) {
             acc = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc);
         }
         float s = acc.reduceLanes(VectorOperators.ADD);
@@ -199,7 +379,7 @@ final class Matmul {
         FloatVector sv = FloatVector.broadcast(F, s);
         int bound = F.loopBound(len);
         int i = 0;
-        for (; i < bound; i += F.length()) {
+        for (; i < bound; i += L) {
             FloatVector.fromArray(F, x, xOff + i).fma(sv, FloatVector.fromArray(F, y, yOff + i)).intoArray(y, yOff + i);
         }
         for (; i < len; i++) {

@@ -1,8 +1,11 @@
 package dev.crucible.nn;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.tensor.Parallel;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
-import java.util.stream.IntStream;
 
 /**
  * Differentiable ops on {@link Var}s: each computes its result and records on the tape how to add its inputs'
@@ -11,6 +14,7 @@ import java.util.stream.IntStream;
 public final class Ops {
     /** Label value that excludes a position from the loss, as in Hugging Face and PyTorch. */
     public static final int IGNORE_INDEX = -100;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
 
     private Ops() {
     }
@@ -135,9 +139,12 @@ public final class Ops {
             throw new IllegalArgumentException("add: sizes " + a.size() + " and " + b.size());
         }
         float[] out = new float[a.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = a.value()[i] + b.value()[i];
-        }
+        float[] av = a.value();
+        float[] bv = b.value();
+        chunks(out.length, 1, (from, to) -> {
+            System.arraycopy(av, from, out, from, to - from);
+            Matmul.axpy(1f, bv, from, out, from, to - from);
+        });
         Var y = new Var(out, any(a, b), a.shape());
         if (y.requiresGrad()) {
             tape.record(() -> {
@@ -146,12 +153,28 @@ public final class Ops {
                 }
                 for (Var in : new Var[]{a, b}) {
                     if (in.requiresGrad()) {
-                        Matmul.axpy(1f, y.grad(), 0, in.grad(), 0, out.length);
+                        float[] dy = y.grad();
+                        float[] dx = in.grad();
+                        chunks(out.length, 1, (from, to) -> Matmul.axpy(1f, dy, from, dx, from, to - from));
                     }
                 }
             });
         }
         return y;
+    }
+
+    /** One range [from, to) of a split loop. */
+    interface Range {
+        void run(int from, int to);
+    }
+
+    /**
+     * Splits [0, n) into fixed ranges on the kernel pool (on the caller alone when {@code n · workPerItem} is
+     * small). The ranges do not depend on the thread count, so results never do either.
+     */
+    static void chunks(int n, long workPerItem, Range body) {
+        int count = (int) Math.max(1, Math.min(n, 16));
+        Parallel.forEach(count, n * workPerItem, c -> body.run((int) ((long) c * n / count), (int) ((long) (c + 1) * n / count)));
     }
 
     /**
@@ -168,16 +191,18 @@ public final class Ops {
         }
         float[] inv = new float[n];
         float[] out = new float[x.size()];
-        for (int i = 0; i < n; i++) {
-            double sq = 0;
-            for (int j = 0; j < h; j++) {
-                sq += (double) xv[i * h + j] * xv[i * h + j];
+        chunks(n, h, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                double sq = 0;
+                for (int j = 0; j < h; j++) {
+                    sq += (double) xv[i * h + j] * xv[i * h + j];
+                }
+                inv[i] = (float) (1 / Math.sqrt((float) (sq / h) + eps));
+                for (int j = 0; j < h; j++) {
+                    out[i * h + j] = gain[j] * (xv[i * h + j] * inv[i]);
+                }
             }
-            inv[i] = (float) (1 / Math.sqrt((float) (sq / h) + eps));
-            for (int j = 0; j < h; j++) {
-                out[i * h + j] = gain[j] * (xv[i * h + j] * inv[i]);
-            }
-        }
+        });
         Var y = new Var(out, any(x, w), x.shape());
         if (y.requiresGrad()) {
             tape.record(() -> {
@@ -185,22 +210,34 @@ public final class Ops {
                     return;
                 }
                 float[] dy = y.grad();
-                for (int i = 0; i < n; i++) {
-                    double dot = 0;
-                    for (int j = 0; j < h; j++) {
-                        float xhat = xv[i * h + j] * inv[i];
-                        dot += (double) dy[i * h + j] * gain[j] * xhat;
-                        if (w.requiresGrad()) {
-                            w.grad()[j] += dy[i * h + j] * xhat;
-                        }
-                    }
-                    if (x.requiresGrad()) {
-                        float mean = (float) (dot / h);
-                        float[] dx = x.grad();
+                float[] dx = x.requiresGrad() ? x.grad() : null;
+                // each range sums its own part of dw; the parts are added in range order (deterministic)
+                int parts = Math.min(n, 16);
+                float[][] dw = w.requiresGrad() ? new float[parts][h] : null;
+                Parallel.forEach(parts, (long) n * h, c -> {
+                    int from = (int) ((long) c * n / parts);
+                    int to = (int) ((long) (c + 1) * n / parts);
+                    for (int i = from; i < to; i++) {
+                        double dot = 0;
                         for (int j = 0; j < h; j++) {
                             float xhat = xv[i * h + j] * inv[i];
-                            dx[i * h + j] += inv[i] * (dy[i * h + j] * gain[j] - xhat * mean);
+                            dot += (double) dy[i * h + j] * gain[j] * xhat;
+                            if (dw != null) {
+                                dw[c][j] += dy[i * h + j] * xhat;
+                            }
                         }
+                        if (dx != null) {
+                            float mean = (float) (dot / h);
+                            for (int j = 0; j < h; j++) {
+                                float xhat = xv[i * h + j] * inv[i];
+                                dx[i * h + j] += inv[i] * (dy[i * h + j] * gain[j] - xhat * mean);
+                            }
+                        }
+                    }
+                });
+                if (dw != null) {
+                    for (float[] part : dw) {
+                        Matmul.axpy(1f, part, 0, w.grad(), 0, h);
                     }
                 }
             });
@@ -213,9 +250,17 @@ public final class Ops {
         float[] g = gate.value();
         float[] u = up.value();
         float[] out = new float[g.length];
-        for (int i = 0; i < g.length; i++) {
-            out[i] = g[i] / (1f + (float) Math.exp(-g[i])) * u[i];
-        }
+        chunks(g.length, 8, (from, to) -> {
+            int i = from;
+            for (; i + F.length() <= to; i += F.length()) {
+                FloatVector gv = FloatVector.fromArray(F, g, i);
+                FloatVector sig = sigmoid(gv);
+                gv.mul(sig).mul(FloatVector.fromArray(F, u, i)).intoArray(out, i);
+            }
+            for (; i < to; i++) {
+                out[i] = g[i] / (1f + (float) Math.exp(-g[i])) * u[i];
+            }
+        });
         Var y = new Var(out, any(gate, up), gate.shape());
         if (y.requiresGrad()) {
             tape.record(() -> {
@@ -223,18 +268,40 @@ public final class Ops {
                     return;
                 }
                 float[] dy = y.grad();
-                for (int i = 0; i < g.length; i++) {
-                    float sig = 1f / (1f + (float) Math.exp(-g[i]));
-                    if (gate.requiresGrad()) {
-                        gate.grad()[i] += dy[i] * u[i] * sig * (1f + g[i] * (1f - sig));
+                float[] dg = gate.requiresGrad() ? gate.grad() : null;
+                float[] du = up.requiresGrad() ? up.grad() : null;
+                chunks(g.length, 8, (from, to) -> {
+                    int i = from;
+                    for (; i + F.length() <= to; i += F.length()) {
+                        FloatVector gv = FloatVector.fromArray(F, g, i);
+                        FloatVector sig = sigmoid(gv);
+                        FloatVector d = FloatVector.fromArray(F, dy, i);
+                        if (dg != null) {
+                            // d silu / dg = sig · (1 + g · (1 - sig))
+                            FloatVector ds = sig.mul(gv.mul(sig.neg().add(1f)).add(1f));
+                            d.mul(FloatVector.fromArray(F, u, i)).fma(ds, FloatVector.fromArray(F, dg, i)).intoArray(dg, i);
+                        }
+                        if (du != null) {
+                            d.mul(gv).fma(sig, FloatVector.fromArray(F, du, i)).intoArray(du, i);
+                        }
                     }
-                    if (up.requiresGrad()) {
-                        up.grad()[i] += dy[i] * g[i] * sig;
+                    for (; i < to; i++) {
+                        float sig = 1f / (1f + (float) Math.exp(-g[i]));
+                        if (dg != null) {
+                            dg[i] += dy[i] * u[i] * sig * (1f + g[i] * (1f - sig));
+                        }
+                        if (du != null) {
+                            du[i] += dy[i] * g[i] * sig;
+                        }
                     }
-                }
+                });
             });
         }
         return y;
+    }
+
+    private static FloatVector sigmoid(FloatVector x) {
+        return FloatVector.broadcast(F, 1f).div(x.neg().lanewise(VectorOperators.EXP).add(1f));
     }
 
     /** {@code x · c} for a constant c (Gemma's sqrt(hidden) embedding scale). */
@@ -347,26 +414,25 @@ public final class Ops {
         float[] lv = logits.value();
         float[] logSumExp = new float[n];
         long count = 0;
-        double total = 0;
         for (int i = 0; i < n; i++) {
             int t = targets[i];
-            if (t == IGNORE_INDEX) {
-                continue;
-            }
-            if (t < 0 || t >= vocab) {
+            if (t != IGNORE_INDEX && (t < 0 || t >= vocab)) {
                 throw new CrucibleException("label " + t + " at position " + i + " is outside the vocabulary of " + vocab);
             }
-            float max = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j < vocab; j++) {
-                max = Math.max(max, lv[i * vocab + j]);
+            count += t == IGNORE_INDEX ? 0 : 1;
+        }
+        chunks(n, vocab, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                if (targets[i] != IGNORE_INDEX) {
+                    logSumExp[i] = logSumExp(lv, i * vocab, vocab);
+                }
             }
-            double s = 0;
-            for (int j = 0; j < vocab; j++) {
-                s += Math.exp(lv[i * vocab + j] - max);
+        });
+        double total = 0;
+        for (int i = 0; i < n; i++) {
+            if (targets[i] != IGNORE_INDEX) {
+                total += logSumExp[i] - lv[i * vocab + targets[i]];
             }
-            logSumExp[i] = (float) (max + Math.log(s));
-            total += logSumExp[i] - lv[i * vocab + t];
-            count++;
         }
         double divisor = mean ? Math.max(count, 1) : 1;
         Var y = new Var(new float[]{(float) (total / divisor)}, logits.requiresGrad(), 1);
@@ -377,19 +443,53 @@ public final class Ops {
                 }
                 float scale = (float) (y.grad()[0] / divisor);
                 float[] dl = logits.grad();
-                for (int i = 0; i < n; i++) {
-                    int t = targets[i];
-                    if (t == IGNORE_INDEX) {
-                        continue;
+                chunks(n, vocab, (from, to) -> {
+                    for (int i = from; i < to; i++) {
+                        int t = targets[i];
+                        if (t == IGNORE_INDEX) {
+                            continue;
+                        }
+                        // d loss / d logit = scale · (softmax - onehot)
+                        int off = i * vocab;
+                        FloatVector lse = FloatVector.broadcast(F, logSumExp[i]);
+                        int j = 0;
+                        for (; j + F.length() <= vocab; j += F.length()) {
+                            FloatVector p = FloatVector.fromArray(F, lv, off + j).sub(lse).lanewise(VectorOperators.EXP);
+                            p.fma(FloatVector.broadcast(F, scale), FloatVector.fromArray(F, dl, off + j)).intoArray(dl, off + j);
+                        }
+                        for (; j < vocab; j++) {
+                            dl[off + j] += scale * (float) Math.exp(lv[off + j] - logSumExp[i]);
+                        }
+                        dl[off + t] -= scale;
                     }
-                    for (int j = 0; j < vocab; j++) {
-                        dl[i * vocab + j] += scale * (float) Math.exp(lv[i * vocab + j] - logSumExp[i]);
-                    }
-                    dl[i * vocab + t] -= scale;
-                }
+                });
             });
         }
         return y;
+    }
+
+    /** {@code log Σ exp(x[off..off+len))}, shifted by the maximum for range. */
+    private static float logSumExp(float[] x, int off, int len) {
+        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int j = 0;
+        for (; j + F.length() <= len; j += F.length()) {
+            mv = mv.max(FloatVector.fromArray(F, x, off + j));
+        }
+        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (; j < len; j++) {
+            max = Math.max(max, x[off + j]);
+        }
+        FloatVector m = FloatVector.broadcast(F, max);
+        FloatVector sv = FloatVector.zero(F);
+        j = 0;
+        for (; j + F.length() <= len; j += F.length()) {
+            sv = sv.add(FloatVector.fromArray(F, x, off + j).sub(m).lanewise(VectorOperators.EXP));
+        }
+        double s = sv.reduceLanes(VectorOperators.ADD);
+        for (; j < len; j++) {
+            s += Math.exp(x[off + j] - max);
+        }
+        return (float) (max + Math.log(s));
     }
 
     /**
@@ -404,10 +504,5 @@ public final class Ops {
             }
         }
         return out;
-    }
-
-    static IntStream range(int n, boolean parallel) {
-        IntStream s = IntStream.range(0, n);
-        return parallel ? s.parallel() : s;
     }
 }

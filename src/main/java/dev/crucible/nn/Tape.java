@@ -35,6 +35,9 @@ public final class Tape {
     void replay() {
         for (int i = steps.size() - 1; i >= 0; i--) {
             steps.get(i).run();
+            // a step that has run is never needed again: dropping it frees the activations and gradients only it
+            // held, so backward's memory falls as it goes instead of holding every layer's gradients at the end
+            steps.set(i, null);
         }
         steps.clear();
     }

@@ -1,6 +1,7 @@
 package dev.crucible.train;
 
 import dev.crucible.nn.Parameter;
+import dev.crucible.tensor.Parallel;
 
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -90,15 +91,21 @@ public final class AdamW {
             float[] g = p.grad();
             float[] m = s.expAvg;
             float[] v = s.expAvgSq;
-            for (int i = 0; i < w.length; i++) {
-                w[i] = w[i] * decay;
-                m[i] = lerp(m[i], g[i], oneMinusBeta1);
-                v[i] = v[i] * b2 + oneMinusBeta2 * g[i] * g[i];
-                float denom = (float) Math.sqrt(v[i]) / biasCorrection2Sqrt + epsF;
-                w[i] = w[i] + negStepSize * m[i] / denom;
-            }
+            // element-wise, so splitting the range over threads gives the same values
+            int chunks = (w.length + CHUNK - 1) / CHUNK;
+            Parallel.forEach(chunks, 8L * w.length, c -> {
+                for (int i = c * CHUNK, end = Math.min(w.length, i + CHUNK); i < end; i++) {
+                    w[i] = w[i] * decay;
+                    m[i] = lerp(m[i], g[i], oneMinusBeta1);
+                    v[i] = v[i] * b2 + oneMinusBeta2 * g[i] * g[i];
+                    float denom = (float) Math.sqrt(v[i]) / biasCorrection2Sqrt + epsF;
+                    w[i] = w[i] + negStepSize * m[i] / denom;
+                }
+            });
         }
     }
+
+    private static final int CHUNK = 1 << 16;
 
     /** ATen's lerp: from the nearer end, so that weight 0 and 1 are exact. */
     private static float lerp(float self, float end, float weight) {

@@ -94,6 +94,11 @@ public final class InputModel implements AutoCloseable {
         return raw.dtype() == dtype ? raw : raw.to(dtype);
     }
 
+    /** Whether {@link #load} of {@code name} in {@code dtype} makes a heap copy (conversion or adapter). */
+    public boolean loadCopies(String name, DType dtype) {
+        return (lora != null && lora.targets(name)) || checkpoint.info(name).dtype() != dtype;
+    }
+
     /** Drops the mapped pages of {@code name} from this process's resident set (they stay in the page cache). */
     public void release(String name) {
         MemorySegment seg = checkpoint.tensor(name).data();

@@ -1,6 +1,7 @@
 package dev.crucible.merge.methods;
 
 import dev.crucible.tensor.Rounding;
+import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Tensor;
 
 /**
@@ -13,6 +14,11 @@ final class Linear extends AbstractMergeMethod {
 
     Linear() {
         super("linear", BaseModelUse.UNUSED, params("normalize", true), params("weight", null));
+    }
+
+    @Override
+    public long workingBytes(long numel, int inputs, DType dtype) {
+        return streamingBytes(numel, inputs);
     }
 
     @Override

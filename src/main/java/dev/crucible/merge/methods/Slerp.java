@@ -1,5 +1,6 @@
 package dev.crucible.merge.methods;
 
+import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Tensor;
 
 /**
@@ -14,6 +15,11 @@ final class Slerp extends AbstractMergeMethod {
 
     Slerp() {
         super("slerp", BaseModelUse.REQUIRED, params("t", null), params());
+    }
+
+    @Override
+    public long workingBytes(long numel, int inputs, DType dtype) {
+        return streamingBytes(numel, inputs);
     }
 
     @Override

@@ -84,14 +84,15 @@ public final class InputModel implements AutoCloseable {
 
     /**
      * Tensor {@code name} in {@code dtype}: a zero-copy view of the mapped file when no conversion or adapter is
-     * involved, else a heap copy.
+     * involved (its float reads use positional reads of the file: a merge reads each byte once or a few times, and
+     * first-touch page faults on the mapping cost several times more), else a heap copy.
      */
     public Tensor load(String name, DType dtype) {
         Tensor raw = checkpoint.tensor(name);
         if (lora != null && lora.targets(name)) {
             return Tensor.fromFloats(dtype, lora.apply(name, raw), raw.shape());
         }
-        return raw.dtype() == dtype ? raw : raw.to(dtype);
+        return raw.dtype() == dtype ? raw.readingFrom(checkpoint.region(name)) : raw.to(dtype);
     }
 
     /** Whether {@link #load} of {@code name} in {@code dtype} makes a heap copy (conversion or adapter). */

@@ -50,7 +50,8 @@ final class MergeBenchCommand implements Callable<Integer> {
     int runs;
 
     @Option(names = "--jvm-opts", defaultValue = "-XX:+UseSerialGC -Xmx512m",
-            description = "JVM options of the timed child process (default: ${DEFAULT-VALUE}, what ./crucible merge uses)")
+            description = "JVM options of the timed child process (default: ${DEFAULT-VALUE}, what ./crucible merge uses;"
+                    + " like the launcher, -XX:+UseTransparentHugePages is added where the kernel offers THP)")
     String jvmOpts;
 
     @Override
@@ -117,6 +118,9 @@ final class MergeBenchCommand implements Callable<Integer> {
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"));
         cmd.addAll(List.of(jvmOpts.trim().split("\\s+")));
+        if (!jvmOpts.contains("TransparentHugePages") && transparentHugePages()) {
+            cmd.add("-XX:+UseTransparentHugePages");
+        }
         cmd.addAll(List.of("-XX:+AutoCreateSharedArchive", "-XX:SharedArchiveFile=" + archive, "-Xlog:cds*=off"));
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Child.class.getName(), "merge",
                 cfg.toString(), outDir.toString(), "--random-seed", "42", "--quiet", "--no-copy-tokenizer"));
@@ -137,6 +141,16 @@ final class MergeBenchCommand implements Callable<Integer> {
         long cpu = output.lines().filter(l -> l.startsWith("cpu_ns="))
                 .mapToLong(l -> Long.parseLong(l.substring("cpu_ns=".length()).trim())).findFirst().orElse(-1);
         return new long[]{wall, rss, cpu};
+    }
+
+    /** Whether the kernel offers transparent huge pages (mode always or madvise), as the launcher checks. */
+    private static boolean transparentHugePages() {
+        try {
+            return Files.readString(Path.of("/sys/kernel/mm/transparent_hugepage/enabled"))
+                    .matches("(?s).*\\[(always|madvise)\\].*");
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     /** BASELINE.md's configs with the paths pointing at the generated models. */

@@ -66,6 +66,10 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--base-dir", paramLabel = "DIR", description = "directory relative model paths are resolved against")
     Path baseDir;
 
+    @Option(names = "--fsync", description = "force the output to disk before it is published (slower; default: "
+            + "like mergekit, leave it to the kernel; the output is published atomically either way)")
+    boolean fsync;
+
     @Option(names = "--quiet", description = "no progress bar")
     boolean quiet;
 
@@ -96,7 +100,7 @@ final class MergeCommand implements Callable<Integer> {
         Path[] bases = baseDir == null ? new Path[]{cwd, configDir} : new Path[]{cwd, baseDir, configDir};
         MergeOptions options = new MergeOptions(bases, n, parseSize(outShardSize, "--out-shard-size"),
                 parseSize(memoryBudget, "--memory-budget"), copyTokenizer, allowCrimes, seed, writeModelCard,
-                !quiet && ProgressBar.interactive());
+                !quiet && ProgressBar.interactive(), fsync);
         if (dryRun) {
             MergeConfig cfg = MergeConfig.read(config, bases);
             try (MergePlan plan = MergePlan.build(cfg, allowCrimes)) {

@@ -3,6 +3,7 @@ package dev.crucible.io;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crucible.CrucibleException;
+import dev.crucible.tensor.FileRegion;
 import dev.crucible.tensor.Tensor;
 
 import java.io.IOException;
@@ -153,6 +154,11 @@ public final class Checkpoint implements AutoCloseable {
 
     public Tensor tensor(String name) {
         return shardOf(name).tensor(name);
+    }
+
+    /** Where tensor {@code name}'s bytes lie in its shard file, for positional reads. */
+    public FileRegion region(String name) {
+        return shardOf(name).region(name);
     }
 
     private SafetensorsFile shardOf(String name) {

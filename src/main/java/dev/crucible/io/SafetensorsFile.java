@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crucible.CrucibleException;
 import dev.crucible.tensor.DType;
+import dev.crucible.tensor.FileRegion;
 import dev.crucible.tensor.Shape;
 import dev.crucible.tensor.Tensor;
 
@@ -41,14 +42,19 @@ public final class SafetensorsFile implements AutoCloseable {
     private final Path path;
     private final Arena arena;
     private final MemorySegment data;
+    private final long dataStart;
     private final Map<String, TensorInfo> tensors;
     private final Map<String, String> metadata;
 
-    private SafetensorsFile(Path path, Arena arena, MemorySegment data, Map<String, TensorInfo> tensors,
+    /** Opened by the first {@link #region} call, for positional reads; closed with the file. */
+    private FileChannel reader;
+
+    private SafetensorsFile(Path path, Arena arena, MemorySegment data, long dataStart, Map<String, TensorInfo> tensors,
                             Map<String, String> metadata) {
         this.path = path;
         this.arena = arena;
         this.data = data;
+        this.dataStart = dataStart;
         this.tensors = tensors;
         this.metadata = metadata;
     }
@@ -88,7 +94,7 @@ public final class SafetensorsFile implements AutoCloseable {
             long dataLen = size - dataStart;
             validateLayout(path, tensors.values(), dataLen);
             MemorySegment mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-            return new SafetensorsFile(path, arena, mapped.asSlice(dataStart, dataLen), tensors,
+            return new SafetensorsFile(path, arena, mapped.asSlice(dataStart, dataLen), dataStart, tensors,
                     Collections.unmodifiableMap(metadata));
         } catch (CrucibleException e) {
             arena.close();
@@ -255,13 +261,34 @@ public final class SafetensorsFile implements AutoCloseable {
         return new Tensor(t.dtype(), t.shape(), data.asSlice(t.begin(), t.byteSize()));
     }
 
+    /** Where tensor {@code name}'s bytes lie in this file, for positional reads ({@link Tensor#readingFrom}). */
+    public synchronized FileRegion region(String name) {
+        TensorInfo t = info(name);
+        if (reader == null) {
+            try {
+                reader = FileChannel.open(path, StandardOpenOption.READ);
+            } catch (IOException e) {
+                throw new CrucibleException(path + ": cannot read: " + e.getMessage(), e);
+            }
+        }
+        return new FileRegion(reader, dataStart + t.begin());
+    }
+
     /** Bytes of tensor data (the file size less the header). */
     public long dataBytes() {
         return data.byteSize();
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         arena.close();
+        if (reader != null) {
+            try {
+                reader.close();
+            } catch (IOException ignored) {
+                // read-only: nothing is lost
+            }
+            reader = null;
+        }
     }
 }

@@ -193,6 +193,15 @@ public final class ShardedWriter implements AutoCloseable {
 
     /** Checks every tensor was written in full, forces the data to disk and writes the index when sharded. */
     public List<Path> finish() {
+        return finish(true);
+    }
+
+    /**
+     * Checks every tensor was written in full, forces the data to disk when {@code force} and writes the index when
+     * sharded. Without {@code force} the data reaches the disk when the kernel writes it back (as with mergekit's
+     * and Hugging Face's writers): a crash soon after can lose it even though the files look complete.
+     */
+    public List<Path> finish(boolean force) {
         for (Slot s : slots.values()) {
             if (s.written.get() != s.info.byteSize()) {
                 throw new IllegalStateException("tensor '" + s.info.name() + "' got " + s.written.get() + " of "
@@ -200,8 +209,10 @@ public final class ShardedWriter implements AutoCloseable {
             }
         }
         try {
-            for (FileChannel ch : channels) {
-                ch.force(false);
+            if (force) {
+                for (FileChannel ch : channels) {
+                    ch.force(false);
+                }
             }
             if (files.size() > 1) {
                 writeIndex();

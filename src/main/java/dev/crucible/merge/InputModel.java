@@ -84,14 +84,20 @@ public final class InputModel implements AutoCloseable {
 
     /**
      * Tensor {@code name} in {@code dtype}: a zero-copy view of the mapped file when no conversion or adapter is
-     * involved, else a heap copy.
+     * involved (its float reads use positional reads of the file: a merge reads each byte once or a few times, and
+     * first-touch page faults on the mapping cost several times more), else a heap copy.
      */
     public Tensor load(String name, DType dtype) {
         Tensor raw = checkpoint.tensor(name);
         if (lora != null && lora.targets(name)) {
             return Tensor.fromFloats(dtype, lora.apply(name, raw), raw.shape());
         }
-        return raw.dtype() == dtype ? raw : raw.to(dtype);
+        return raw.dtype() == dtype ? raw.readingFrom(checkpoint.region(name)) : raw.to(dtype);
+    }
+
+    /** Whether {@link #load} of {@code name} in {@code dtype} makes a heap copy (conversion or adapter). */
+    public boolean loadCopies(String name, DType dtype) {
+        return (lora != null && lora.targets(name)) || checkpoint.info(name).dtype() != dtype;
     }
 
     /** Drops the mapped pages of {@code name} from this process's resident set (they stay in the page cache). */

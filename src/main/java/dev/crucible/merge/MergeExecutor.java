@@ -10,11 +10,13 @@ import dev.crucible.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongFunction;
 
 /**
  * Streams a {@link MergePlan} through its method on N threads. Each output tensor is computed from memory-mapped
@@ -37,13 +39,26 @@ public final class MergeExecutor {
         this.seed = seed;
     }
 
-    /** Working memory a tensor's merge may need: converted inputs plus float32 scratch and the output. */
+    /** Working memory a tensor's merge may need: the method's own, plus inputs copied by conversion or reshaping. */
     public static long estimateBytes(MergePlan plan, MergePlan.Entry e) {
-        return e.numel() * (4L * (e.inputs().size() + 2) + plan.computeDType().byteSize());
+        DType dtype = plan.computeDType();
+        long bytes = plan.method().workingBytes(e.numel(), e.inputs().size(), dtype);
+        for (MergePlan.Input in : e.inputs()) {
+            InputModel m = plan.models().get(in.model());
+            if (m.loadCopies(in.tensor(), dtype) || (e.embed()
+                    && (plan.vocabulary() != null || !Arrays.equals(m.info(in.tensor()).shape(), e.shape())))) {
+                bytes += e.numel() * 4L;
+            }
+        }
+        return bytes;
     }
 
-    /** Computes one output tensor (not written). */
+    /** Computes one output tensor (not written) into fresh heap storage. */
     public Tensor compute(MergePlan.Entry e) {
+        return compute(e, Tensor::heapSegment);
+    }
+
+    private Tensor compute(MergePlan.Entry e, LongFunction<MemorySegment> outputStorage) {
         DType dtype = plan.computeDType();
         List<Tensor> tensors = new ArrayList<>();
         List<String> names = new ArrayList<>();
@@ -58,7 +73,7 @@ public final class MergeExecutor {
             tensors = tensors.stream().map(t -> truncate(t, e.shape())).toList();
         }
         Tensor out = plan.method().merge(new MergeInputs(e.name(), names, tensors, e.baseIndex(),
-                e.modelParameters(), e.globalParameters(), dtype, seed));
+                e.modelParameters(), e.globalParameters(), dtype, seed, outputStorage));
         if (!Arrays.equals(out.shape(), e.shape())) {
             throw new IllegalStateException("merge method " + plan.method().name() + " returned " + out + " for "
                     + e.name() + ", expected shape " + Shape.toString(e.shape()));
@@ -92,7 +107,10 @@ public final class MergeExecutor {
         return compute(smallest);
     }
 
-    /** Runs every entry except {@code skip} (already written), writing with {@code writer} in {@code outDType}. */
+    /**
+     * Runs every entry except {@code skip} (already written), writing with {@code writer} in {@code outDType}.
+     * Largest tensors go first so that the last ones to finish are small and no core idles at the end.
+     */
     public void run(ShardedWriter writer, DType outDType, String skip, ProgressBar progress) {
         ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "merge-worker");
@@ -100,39 +118,34 @@ public final class MergeExecutor {
             return t;
         });
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        try {
-            for (MergePlan.Entry e : plan.entries()) {
-                if (e.name().equals(skip)) {
-                    continue;
-                }
-                long cost = Math.min(budget, estimateBytes(plan, e));
-                if (!acquire(cost, failure)) {
-                    break;
-                }
-                pool.execute(() -> {
-                    try {
-                        if (failure.get() == null) {
-                            write(writer, e, compute(e), outDType);
-                            release(e);
-                            progress.add(1, e.numel() * outDType.byteSize());
-                        }
-                    } catch (Throwable t) {
-                        failure.compareAndSet(null, t);
-                    } finally {
-                        free(cost);
-                    }
-                });
-            }
-        } finally {
-            pool.shutdown();
+        List<MergePlan.Entry> order = new ArrayList<>(plan.entries());
+        order.sort(Comparator.comparingLong(MergePlan.Entry::numel).reversed());
+        try (OutputBuffers buffers = new OutputBuffers()) {
             try {
-                if (!pool.awaitTermination(7, TimeUnit.DAYS)) {
-                    throw new IllegalStateException("merge workers did not finish");
+                for (MergePlan.Entry e : order) {
+                    if (e.name().equals(skip)) {
+                        continue;
+                    }
+                    long cost = Math.min(budget, estimateBytes(plan, e));
+                    if (!acquire(cost, failure)) {
+                        break;
+                    }
+                    pool.execute(() -> {
+                        try {
+                            if (failure.get() == null) {
+                                write(writer, e, compute(e, buffers.lease()), outDType);
+                                release(e);
+                                progress.add(1, e.numel() * outDType.byteSize());
+                            }
+                        } catch (Throwable t) {
+                            failure.compareAndSet(null, t);
+                        } finally {
+                            free(cost);
+                        }
+                    });
                 }
-            } catch (InterruptedException ie) {
-                pool.shutdownNow();
-                Thread.currentThread().interrupt();
-                throw new CrucibleException("merge interrupted");
+            } finally {
+                awaitWorkers(pool);
             }
         }
         Throwable t = failure.get();
@@ -141,6 +154,19 @@ public final class MergeExecutor {
         }
         if (t instanceof Error err) {
             throw err;
+        }
+    }
+
+    private static void awaitWorkers(ExecutorService pool) {
+        pool.shutdown();
+        try {
+            if (!pool.awaitTermination(7, TimeUnit.DAYS)) {
+                throw new IllegalStateException("merge workers did not finish");
+            }
+        } catch (InterruptedException ie) {
+            pool.shutdownNow();
+            Thread.currentThread().interrupt();
+            throw new CrucibleException("merge interrupted");
         }
     }
 

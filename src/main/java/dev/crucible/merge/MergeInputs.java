@@ -3,7 +3,9 @@ package dev.crucible.merge;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Tensor;
 
+import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.function.LongFunction;
 import java.util.Map;
 
 /**
@@ -19,8 +21,17 @@ import java.util.Map;
  * @param dtype        the config's {@code dtype}: mergekit rounds every element-wise step to it
  * @param seed         the merge's random seed ({@code --random-seed}); random methods key their streams by
  *                     seed, tensor name and model index so results do not depend on thread count
+ * @param outputStorage where a method's output tensor of a given byte size lives; the executor hands out a
+ *                     buffer it reuses once the tensor is written, so its contents are not zeroed
  */
 public record MergeInputs(String tensorName, List<String> models, List<Tensor> tensors, int baseIndex,
                           List<Map<String, Object>> modelParameters, Map<String, Object> globalParameters,
-                          DType dtype, long seed) {
+                          DType dtype, long seed, LongFunction<MemorySegment> outputStorage) {
+    /** Inputs whose output is a fresh (zeroed) heap tensor. */
+    public MergeInputs(String tensorName, List<String> models, List<Tensor> tensors, int baseIndex,
+                       List<Map<String, Object>> modelParameters, Map<String, Object> globalParameters,
+                       DType dtype, long seed) {
+        this(tensorName, models, tensors, baseIndex, modelParameters, globalParameters, dtype, seed,
+                Tensor::heapSegment);
+    }
 }

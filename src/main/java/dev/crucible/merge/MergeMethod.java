@@ -1,5 +1,6 @@
 package dev.crucible.merge;
 
+import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Tensor;
 
 import java.util.Map;
@@ -29,4 +30,13 @@ public interface MergeMethod {
 
     /** Merges one tensor. */
     Tensor merge(MergeInputs inputs);
+
+    /**
+     * An upper bound of the memory merging one tensor of {@code numel} elements needs besides its inputs (already
+     * in {@code dtype}): the executor's in-flight budget counts it. The default assumes whole-tensor float32 copies
+     * of every input plus scratch and the output; methods that stream in chunks need little more than the output.
+     */
+    default long workingBytes(long numel, int inputs, DType dtype) {
+        return numel * (4L * (inputs + 2) + dtype.byteSize());
+    }
 }

@@ -14,7 +14,9 @@ import java.nio.file.Path;
  * @param seed           seed for random methods (DARE, DELLA, ...)
  * @param writeModelCard write README.md and mergekit_config.yml
  * @param showProgress   draw a progress bar on stderr
+ * @param fsync          force the shards to disk before publishing the output (mergekit does not)
  */
 public record MergeOptions(Path[] baseDirs, int threads, long shardBytes, long memoryBudget, boolean copyTokenizer,
-                           boolean allowCrimes, long seed, boolean writeModelCard, boolean showProgress) {
+                           boolean allowCrimes, long seed, boolean writeModelCard, boolean showProgress,
+                           boolean fsync) {
 }

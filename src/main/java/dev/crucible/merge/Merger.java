@@ -51,7 +51,7 @@ public final class Merger {
                 progress.add(1, probed.numel() * outDType.byteSize());
             }
             executor.run(writer, outDType, probed == null ? null : probed.name(), progress);
-            writer.finish();
+            writer.finish(options.fsync());
             String name = plan.config().name != null ? plan.config().name : outDir.toAbsolutePath().normalize()
                     .getFileName().toString();
             MergeOutput.write(plan, staged.path(), options, name);

@@ -20,8 +20,14 @@ public final class Tensor {
     private final DType dtype;
     private final long[] shape;
     private final MemorySegment data;
+    /** The same bytes in a file, read with positional reads by {@link #readFloats}; null when there is none. */
+    private final FileRegion file;
 
     public Tensor(DType dtype, long[] shape, MemorySegment data) {
+        this(dtype, shape, data, null);
+    }
+
+    private Tensor(DType dtype, long[] shape, MemorySegment data, FileRegion file) {
         long expected = Shape.numel(shape) * dtype.byteSize();
         if (data.byteSize() != expected) {
             throw new IllegalArgumentException("tensor of " + dtype + Shape.toString(shape) + " needs " + expected
@@ -30,6 +36,15 @@ public final class Tensor {
         this.dtype = dtype;
         this.shape = shape.clone();
         this.data = data;
+        this.file = file;
+    }
+
+    /**
+     * This tensor, with {@link #readFloats} reading its bytes from {@code file} (which must hold the same bytes)
+     * rather than touching the pages of a mapped {@link #data()}; for tensors read once, start to end.
+     */
+    public Tensor readingFrom(FileRegion file) {
+        return new Tensor(dtype, shape, data, file);
     }
 
     /** A zero-filled tensor in memory from {@code arena}. */
@@ -146,6 +161,9 @@ public final class Tensor {
 
     /** Converts {@code count} elements starting at flat index {@code from} into {@code dst[dstOffset..]}. */
     public void readFloats(long from, float[] dst, int dstOffset, int count) {
+        if (file != null && FileReads.supports(dtype) && FileReads.readFloats(dtype, file, from, dst, dstOffset, count)) {
+            return;
+        }
         FloatConversion.toFloats(dtype, data, from, dst, dstOffset, count);
     }
 

@@ -59,6 +59,11 @@ abstract class AbstractMergeMethod implements MergeMethod {
 
     abstract Tensor merge(MethodCall call);
 
+    /** {@link #workingBytes} of a method that streams in chunks: its output (at most float32) and chunk buffers. */
+    static long streamingBytes(long numel, int inputs) {
+        return numel * 4L + (inputs + 4L) * 4 * StreamingTaskArithmetic.CHUNK;
+    }
+
     @Override
     public String toString() {
         return name;

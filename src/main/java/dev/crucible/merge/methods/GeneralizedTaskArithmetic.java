@@ -53,11 +53,21 @@ final class GeneralizedTaskArithmetic extends AbstractMergeMethod {
         if (s.others.length == 0) {
             return c.tensor(s.base);
         }
-        if (sparsification == Sparsification.NONE || sparsification == Sparsification.RANDOM
-                || (sparsification == Sparsification.MAGNITUDE && c.numel > Sparsify.EXACT_TIE_ORDER_LIMIT)) {
+        if (streams(c.numel)) {
             return StreamingTaskArithmetic.merge(c, s, sparsification, consensus);
         }
         return mergeWhole(c, s);
+    }
+
+    /** Whether a tensor of {@code numel} elements is merged in chunks rather than as whole-tensor copies. */
+    private boolean streams(long numel) {
+        return sparsification == Sparsification.NONE || sparsification == Sparsification.RANDOM
+                || (sparsification == Sparsification.MAGNITUDE && numel > Sparsify.EXACT_TIE_ORDER_LIMIT);
+    }
+
+    @Override
+    public long workingBytes(long numel, int inputs, DType dtype) {
+        return streams(numel) ? streamingBytes(numel, inputs) : super.workingBytes(numel, inputs, dtype);
     }
 
     private Settings settings(MethodCall c) {

@@ -1,6 +1,7 @@
 package dev.crucible.merge.methods;
 
 import dev.crucible.tensor.Rounding;
+import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Tensor;
 
 /**
@@ -13,6 +14,11 @@ final class Linear extends AbstractMergeMethod {
 
     Linear() {
         super("linear", BaseModelUse.UNUSED, params("normalize", true), params("weight", null));
+    }
+
+    @Override
+    public long workingBytes(long numel, int inputs, DType dtype) {
+        return streamingBytes(numel, inputs);
     }
 
     @Override
@@ -32,29 +38,45 @@ final class Linear extends AbstractMergeMethod {
         for (long off = 0; off < c.numel; off += CHUNK) {
             int len = (int) Math.min(CHUNK, c.numel - off);
             for (int i = 0; i < n; i++) {
-                c.tensor(i).readFloats(off, buf, 0, len);
-                float wi = w[i];
-                for (int j = 0; j < len; j++) {
-                    buf[j] *= wi;
-                }
-                Rounding.roundInPlace(c.dtype, buf, 0, len);
+                c.tensor(i).readFloats(off, i == 0 ? acc : buf, 0, len);
                 if (i == 0) {
-                    System.arraycopy(buf, 0, acc, 0, len);
+                    scale(acc, len, w[i], c.dtype);
                 } else {
-                    for (int j = 0; j < len; j++) {
-                        acc[j] += buf[j];
-                    }
+                    scale(buf, len, w[i], c.dtype);
+                    add(acc, buf, len);
                 }
             }
             Rounding.roundInPlace(c.dtype, acc, 0, len);
             if (normalize) {
-                for (int j = 0; j < len; j++) {
-                    acc[j] /= wsum;
-                }
-                Rounding.roundInPlace(c.dtype, acc, 0, len);
+                divide(acc, len, wsum, c.dtype);
             }
             out.writeFloats(off, acc, 0, len);
         }
         return out;
+    }
+
+    // Small methods rather than loops inlined into merge(): C2 compiles each early and cheaply on its own instead
+    // of one large on-stack replacement of merge().
+
+    /** {@code a = round(a·w)}. */
+    private static void scale(float[] a, int len, float w, DType dtype) {
+        for (int j = 0; j < len; j++) {
+            a[j] *= w;
+        }
+        Rounding.roundInPlace(dtype, a, 0, len);
+    }
+
+    private static void add(float[] acc, float[] b, int len) {
+        for (int j = 0; j < len; j++) {
+            acc[j] += b[j];
+        }
+    }
+
+    /** {@code a = round(a / d)}. */
+    private static void divide(float[] a, int len, float d, DType dtype) {
+        for (int j = 0; j < len; j++) {
+            a[j] /= d;
+        }
+        Rounding.roundInPlace(dtype, a, 0, len);
     }
 }

@@ -146,9 +146,12 @@ final class MethodCall {
         return Tensor.fromFloats(dtype, values, shape);
     }
 
-    /** A zero-filled heap tensor of this call's shape, for results written chunk by chunk. */
+    /**
+     * A tensor of this call's shape for results written chunk by chunk; the caller writes every element (the
+     * executor's storage is a reused buffer, not zeroed).
+     */
     Tensor newOutput(DType outDtype) {
-        return new Tensor(outDtype, shape, Tensor.heapSegment(numel * outDtype.byteSize()));
+        return new Tensor(outDtype, shape, in.outputStorage().apply(numel * outDtype.byteSize()));
     }
 
     Tensor output(DType outDtype, float[] values) {

@@ -1,5 +1,6 @@
 package dev.crucible.merge.methods;
 
+import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Tensor;
 
 /**
@@ -17,6 +18,11 @@ final class Slerp extends AbstractMergeMethod {
     }
 
     @Override
+    public long workingBytes(long numel, int inputs, DType dtype) {
+        return streamingBytes(numel, inputs);
+    }
+
+    @Override
     Tensor merge(MethodCall c) {
         if (c.count() == 1) {
             return c.tensor(0);
@@ -28,19 +34,15 @@ final class Slerp extends AbstractMergeMethod {
         int chunk = (int) Math.min(Linear.CHUNK, c.numel);
         float[] a = new float[chunk];
         float[] x = new float[chunk];
-        double sq0 = 0;
-        double sq1 = 0;
+        double[] sq = new double[2];
         for (long off = 0; off < c.numel; off += chunk) {
             int len = (int) Math.min(chunk, c.numel - off);
             v0.readFloats(off, a, 0, len);
             v1.readFloats(off, x, 0, len);
-            for (int i = 0; i < len; i++) {
-                sq0 += a[i] * a[i];
-                sq1 += x[i] * x[i];
-            }
+            sumSquares(a, x, len, sq);
         }
-        float norm0 = (float) Math.sqrt((float) sq0);
-        float norm1 = (float) Math.sqrt((float) sq1);
+        float norm0 = (float) Math.sqrt((float) sq[0]);
+        float norm1 = (float) Math.sqrt((float) sq[1]);
         float d0 = norm0 > EPS ? norm0 : 1f;
         float d1 = norm1 > EPS ? norm1 : 1f;
         double dotSum = 0;
@@ -48,9 +50,7 @@ final class Slerp extends AbstractMergeMethod {
             int len = (int) Math.min(chunk, c.numel - off);
             v0.readFloats(off, a, 0, len);
             v1.readFloats(off, x, 0, len);
-            for (int i = 0; i < len; i++) {
-                dotSum += (a[i] / d0) * (x[i] / d1);
-            }
+            dotSum = normalizedDot(a, x, len, d0, d1, dotSum);
         }
         float dot = (float) dotSum;
         float s0;
@@ -71,11 +71,38 @@ final class Slerp extends AbstractMergeMethod {
             int len = (int) Math.min(chunk, c.numel - off);
             v0.readFloats(off, a, 0, len);
             v1.readFloats(off, x, 0, len);
-            for (int i = 0; i < len; i++) {
-                a[i] = s0 * a[i] + s1 * x[i];
-            }
+            mix(a, x, len, s0, s1);
             out.writeFloats(off, a, 0, len); // rounds float32 to the dtype once, as .to(dtype) does
         }
         return out;
+    }
+
+    // The loops below are separate small methods so that C2 compiles each on its own, early and cheaply, instead
+    // of one large on-stack replacement of merge(). The sums run in element order (results depend on it).
+
+    /** Adds {@code a[i]²} to {@code sq[0]} and {@code x[i]²} to {@code sq[1]}, in order. */
+    private static void sumSquares(float[] a, float[] x, int len, double[] sq) {
+        double s0 = sq[0];
+        double s1 = sq[1];
+        for (int i = 0; i < len; i++) {
+            s0 += a[i] * a[i];
+            s1 += x[i] * x[i];
+        }
+        sq[0] = s0;
+        sq[1] = s1;
+    }
+
+    private static double normalizedDot(float[] a, float[] x, int len, float d0, float d1, double sum) {
+        for (int i = 0; i < len; i++) {
+            sum += (a[i] / d0) * (x[i] / d1);
+        }
+        return sum;
+    }
+
+    /** {@code a = s0·a + s1·x}. */
+    private static void mix(float[] a, float[] x, int len, float s0, float s1) {
+        for (int i = 0; i < len; i++) {
+            a[i] = s0 * a[i] + s1 * x[i];
+        }
     }
 }

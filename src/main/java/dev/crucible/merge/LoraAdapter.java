@@ -4,34 +4,38 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.SafetensorsFile;
+import dev.crucible.tensor.Shape;
 import dev.crucible.tensor.Tensor;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A PEFT LoRA adapter applied on the fly to the weights it targets ({@code model+adapter} in a merge config):
- * {@code W + scale * B @ A} with {@code scale = lora_alpha / r} ({@code lora_alpha / sqrt(r)} for rsLoRA),
- * computed in float32 as PEFT's {@code merge_and_unload} does, so no merged copy of the model is ever written.
+ * A PEFT LoRA / rsLoRA / DoRA adapter applied on the fly to the weights it targets ({@code model+adapter} in a merge
+ * config): each targeted weight is folded by {@link LoraFold} as PEFT's {@code merge_and_unload} does, so no merged
+ * copy of the model is ever written.
  */
 public final class LoraAdapter implements AutoCloseable {
     private static final Pattern KEY = Pattern.compile("^base_model\\.model\\.(.+)\\.lora_([AB])(?:\\.[^.]+)?\\.weight$");
+    /** DoRA's magnitude: saved as {@code .lora_magnitude_vector}, in memory as {@code .lora_magnitude_vector.<adapter>.weight}. */
+    private static final Pattern MAGNITUDE = Pattern.compile("^base_model\\.model\\.(.+)\\.lora_magnitude_vector(?:\\.[^.]+\\.weight)?$");
 
-    private record Pair(String a, String b, double scale) {
+    /** The tensor names of one module's A, B and (DoRA) magnitude. */
+    private record Module(String a, String b, String magnitude, double scale) {
     }
 
     private final Path directory;
     private final SafetensorsFile weights;
-    private final Map<String, Pair> byTarget;
+    private final Map<String, Module> byTarget;
     private final boolean fanInFanOut;
 
-    private LoraAdapter(Path directory, SafetensorsFile weights, Map<String, Pair> byTarget, boolean fanInFanOut) {
+    private LoraAdapter(Path directory, SafetensorsFile weights, Map<String, Module> byTarget, boolean fanInFanOut) {
         this.directory = directory;
         this.weights = weights;
         this.byTarget = byTarget;
@@ -55,88 +59,83 @@ public final class LoraAdapter implements AutoCloseable {
         if (!type.equals("LORA")) {
             throw new CrucibleException(cfgFile + ": peft_type " + type + " cannot be applied on the fly (LORA only)");
         }
-        if (cfg.path("use_dora").asBoolean(false)) {
-            throw new CrucibleException(cfgFile + ": DoRA adapters cannot be applied on the fly; merge them first");
-        }
         int r = cfg.path("r").asInt(0);
         if (r <= 0) {
             throw new CrucibleException(cfgFile + ": 'r' must be a positive integer");
         }
-        double alpha = cfg.path("lora_alpha").asDouble(r);
-        boolean rs = cfg.path("use_rslora").asBoolean(false);
         SafetensorsFile weights = SafetensorsFile.open(file);
-        Map<String, String[]> pairs = new HashMap<>();
-        for (String key : weights.tensors().keySet()) {
-            Matcher m = KEY.matcher(key);
-            if (!m.matches()) {
-                weights.close();
-                throw new CrucibleException(file + ": tensor '" + key + "' is not a LoRA A/B matrix (modules_to_save "
-                        + "and other adapter kinds cannot be applied on the fly)");
-            }
-            pairs.computeIfAbsent(m.group(1), k -> new String[2])[m.group(2).equals("A") ? 0 : 1] = key;
+        try {
+            Map<String, Module> byTarget = modules(file, weights, cfg, r);
+            return new LoraAdapter(dir, weights, byTarget, cfg.path("fan_in_fan_out").asBoolean(false));
+        } catch (CrucibleException e) {
+            weights.close();
+            throw e;
         }
-        Map<String, Pair> byTarget = new HashMap<>();
-        for (Map.Entry<String, String[]> e : pairs.entrySet()) {
-            if (e.getValue()[0] == null || e.getValue()[1] == null) {
-                weights.close();
-                throw new CrucibleException(file + ": module '" + e.getKey() + "' has only one of lora_A / lora_B");
-            }
-            int rank = pattern(cfg.path("rank_pattern"), e.getKey(), r);
-            double a = pattern(cfg.path("alpha_pattern"), e.getKey(), alpha);
-            double scale = rs ? a / Math.sqrt(rank) : a / rank;
-            byTarget.put(e.getKey() + ".weight", new Pair(e.getValue()[0], e.getValue()[1], scale));
-        }
-        return new LoraAdapter(dir, weights, byTarget, cfg.path("fan_in_fan_out").asBoolean(false));
     }
 
-    /** rank_pattern / alpha_pattern: keys match a module whose name ends with them (PEFT's rule for plain keys). */
-    private static <T extends Number> T pattern(JsonNode patterns, String module, T fallback) {
-        for (Iterator<Map.Entry<String, JsonNode>> it = patterns.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
-            if (module.equals(e.getKey()) || module.endsWith("." + e.getKey())) {
-                @SuppressWarnings("unchecked")
-                T v = (T) (fallback instanceof Integer ? (Number) e.getValue().asInt() : (Number) e.getValue().asDouble());
-                return v;
+    private static Map<String, Module> modules(Path file, SafetensorsFile weights, JsonNode cfg, int r) {
+        Map<String, String[]> parts = new HashMap<>();
+        for (String key : weights.tensors().keySet()) {
+            Matcher m = KEY.matcher(key);
+            Matcher mag = MAGNITUDE.matcher(key);
+            if (m.matches()) {
+                parts.computeIfAbsent(m.group(1), k -> new String[3])[m.group(2).equals("A") ? 0 : 1] = key;
+            } else if (mag.matches()) {
+                parts.computeIfAbsent(mag.group(1), k -> new String[3])[2] = key;
+            } else {
+                throw new CrucibleException(file + ": tensor '" + key + "' is not a LoRA A/B matrix or DoRA magnitude "
+                        + "(modules_to_save and other adapter kinds cannot be applied on the fly)");
             }
         }
-        return fallback;
+        boolean dora = cfg.path("use_dora").asBoolean(false);
+        double alpha = cfg.path("lora_alpha").asDouble(r);
+        boolean rs = cfg.path("use_rslora").asBoolean(false);
+        Map<String, Module> byTarget = new HashMap<>();
+        for (Map.Entry<String, String[]> e : parts.entrySet()) {
+            String module = e.getKey();
+            String[] names = e.getValue();
+            if (names[0] == null || names[1] == null) {
+                throw new CrucibleException(file + ": module '" + module + "' has only one of lora_A / lora_B");
+            }
+            if (dora != (names[2] != null)) {
+                throw new CrucibleException(file + ": module '" + module + "' " + (dora
+                        ? "has no lora_magnitude_vector but the config sets use_dora"
+                        : "has a lora_magnitude_vector but the config does not set use_dora"));
+            }
+            long[] b = weights.info(names[1]).shape();
+            if (names[2] != null) {
+                long[] mag = weights.info(names[2]).shape();
+                if (b.length != 2 || mag.length != 1 || mag[0] != b[0]) {
+                    throw new CrucibleException(file + ": module '" + module + "' has lora_magnitude_vector "
+                            + Shape.toString(mag) + ", expected [" + (b.length == 2 ? b[0] : "out") + "] (lora_B's rows)");
+                }
+            }
+            JsonNode rank = LoraFold.patternValue(cfg.path("rank_pattern"), module);
+            JsonNode a = LoraFold.patternValue(cfg.path("alpha_pattern"), module);
+            double scale = LoraFold.scaling(a == null ? alpha : a.asDouble(), rank == null ? r : rank.asInt(), rs);
+            byTarget.put(module + ".weight", new Module(names[0], names[1], names[2], scale));
+        }
+        return byTarget;
     }
 
     public boolean targets(String weightName) {
         return byTarget.containsKey(weightName);
     }
 
-    /** {@code base} (a weight of the model) with this adapter's delta added, as float32 values. */
+    /** {@code base} (a weight of the model) with this adapter folded in, as float32 values. */
     public float[] apply(String weightName, Tensor base) {
-        Pair p = byTarget.get(weightName);
+        Module p = byTarget.get(weightName);
         float[] w = base.toFloatArray();
         Tensor a = weights.tensor(p.a);
         Tensor b = weights.tensor(p.b);
-        int rank = (int) a.dim(0);
-        int in = (int) a.dim(1);
-        int out = (int) b.dim(0);
-        if (b.dim(1) != rank || (long) in * out != w.length) {
+        if (a.shape().length != 2 || b.shape().length != 2 || b.dim(1) != a.dim(0) || !Arrays.equals(base.shape(),
+                fanInFanOut ? new long[]{a.dim(1), b.dim(0)} : new long[]{b.dim(0), a.dim(1)})) {
             throw new CrucibleException(directory + ": LoRA for '" + weightName + "' has A " + a + " and B " + b
                     + ", which do not fit the weight " + base);
         }
-        float[] af = a.toFloatArray();
-        float[] bf = b.toFloatArray();
-        float scale = (float) p.scale;
-        float[] row = new float[in];
-        for (int o = 0; o < out; o++) {
-            java.util.Arrays.fill(row, 0f);
-            for (int k = 0; k < rank; k++) {
-                float bk = bf[o * rank + k];
-                int off = k * in;
-                for (int i = 0; i < in; i++) {
-                    row[i] += bk * af[off + i];
-                }
-            }
-            for (int i = 0; i < in; i++) {
-                int idx = fanInFanOut ? i * out + o : o * in + i;
-                w[idx] += row[i] * scale;
-            }
-        }
+        float[] magnitude = p.magnitude == null ? null : weights.tensor(p.magnitude).toFloatArray();
+        LoraFold.foldInto(w, (int) b.dim(0), (int) a.dim(1), (int) a.dim(0), p.scale, a.toFloatArray(),
+                b.toFloatArray(), magnitude, fanInFanOut);
         return w;
     }
 

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.CrucibleException;
+import dev.crucible.merge.LoraFold;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -265,17 +266,11 @@ public final class LoraConfig {
     public double scaling(String modulePath) {
         int r = rank(modulePath);
         double a = alpha(modulePath);
-        return useRslora() ? a / Math.sqrt(r) : a / r;
+        return LoraFold.scaling(a, r, useRslora());
     }
 
     private JsonNode patternValue(String key, String modulePath) {
-        for (Iterator<Map.Entry<String, JsonNode>> it = json.path(key).properties().iterator(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
-            if (Pattern.compile("(?:|.*\\.)(?:" + e.getKey() + ")").matcher(modulePath).matches()) {
-                return e.getValue();
-            }
-        }
-        return null;
+        return LoraFold.patternValue(json.path(key), modulePath);
     }
 
     /**

@@ -1,5 +1,7 @@
 package dev.crucible.train;
 
+import dev.crucible.merge.LoraFold;
+
 /**
  * The adapter weights on one linear layer {@code y = x W^T} with W of shape [out, in]: A [r, in], B [out, r],
  * and for DoRA the magnitude [out]. Arrays are row-major float32 and are updated in place by training.
@@ -74,29 +76,6 @@ public final class LoraModule {
         if (w.length != out * in) {
             throw new IllegalArgumentException(path + ": base weight has " + w.length + " values, expected " + out * in);
         }
-        float[] row = new float[in];
-        for (int o = 0; o < out; o++) {
-            java.util.Arrays.fill(row, 0f);
-            for (int k = 0; k < r; k++) {
-                float bk = (float) (scaling * b[o * r + k]);
-                int aOff = k * in;
-                for (int i = 0; i < in; i++) {
-                    row[i] += bk * a[aOff + i];
-                }
-            }
-            int wOff = o * in;
-            double sq = 0;
-            for (int i = 0; i < in; i++) {
-                float v = w[wOff + i] + row[i];
-                w[wOff + i] = v;
-                sq += (double) v * v;
-            }
-            if (magnitude != null) {
-                float factor = (float) (magnitude[o] / Math.sqrt(sq));
-                for (int i = 0; i < in; i++) {
-                    w[wOff + i] *= factor;
-                }
-            }
-        }
+        LoraFold.foldInto(w, out, in, r, scaling, a, b, magnitude, false);
     }
 }

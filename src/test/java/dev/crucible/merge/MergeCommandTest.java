@@ -2,6 +2,8 @@ package dev.crucible.merge;
 
 import dev.crucible.cli.CliRun;
 import dev.crucible.io.Checkpoint;
+import dev.crucible.io.SafetensorsFile;
+import dev.crucible.io.SafetensorsWriter;
 import dev.crucible.io.ShardedWriter;
 import dev.crucible.io.TensorSpec;
 import dev.crucible.tensor.DType;
@@ -14,8 +16,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.TreeSet;
 
 import static dev.crucible.merge.MergeTestSupport.FIXTURES;
@@ -130,7 +134,7 @@ class MergeCommandTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"lora", "rslora"})
+    @CsvSource({"lora", "rslora", "dora"})
     void loraAdaptersApplyOnTheFly(String kind) throws Exception {
         String yaml = "merge_method: linear\nmodels:\n  - model: ../hf/models/llama+../hf/adapters/" + kind
                 + "\n    parameters: {weight: 1.0}\ndtype: float32\n";
@@ -154,6 +158,58 @@ class MergeCommandTest {
             }
             assertTrue(anyChanged, "the adapter changed some weights");
         }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"linear", "passthrough"})
+    void doraOnTheFlyEqualsLoraMergeCommand(String method) throws Exception {
+        Path adapter = FIXTURES.resolve("../hf/adapters/dora").normalize();
+        Path base = FIXTURES.resolve("../hf/models/llama").normalize();
+        Path folded = tmp.resolve("lora-merge");
+        var fold = crucible("lora", "merge", base.toString(), adapter.toString(), folded.toString(), "--dtype", "float32");
+        assertEquals(0, fold.exitCode(), fold.err());
+        String yaml = "merge_method: " + method + "\nmodels:\n  - model: " + base + "+" + adapter
+                + (method.equals("linear") ? "\n    parameters: {weight: 1.0}" : "") + "\ndtype: float32\n";
+        Path out = tmp.resolve(method);
+        var r = merge(yaml, out);
+        assertEquals(0, r.exitCode(), r.err());
+        try (Checkpoint exp = Checkpoint.open(folded); Checkpoint act = Checkpoint.open(out)) {
+            assertEquals(new TreeSet<>(exp.names()), new TreeSet<>(act.names()));
+            for (String n : exp.names()) {
+                // one folding implementation behind both commands, and linear with weight 1 is exact: same bits
+                assertArrayEquals(exp.tensor(n).toFloatArray(), act.tensor(n).toFloatArray(), n);
+            }
+        }
+    }
+
+    @Test
+    void doraAdapterWithAWrongMagnitudeShapeFailsNamingFileAndModule() throws Exception {
+        Path source = FIXTURES.resolve("../hf/adapters/dora").normalize();
+        Path adapter = tmp.resolve("bad-dora");
+        Files.createDirectories(adapter);
+        Files.copy(source.resolve("adapter_config.json"), adapter.resolve("adapter_config.json"));
+        String module = "model.layers.1.mlp.up_proj";
+        Map<String, Tensor> tensors = new TreeMap<>();
+        try (SafetensorsFile sf = SafetensorsFile.open(source.resolve("adapter_model.safetensors"))) {
+            for (String name : sf.tensors().keySet()) {
+                float[] v = sf.tensor(name).toFloatArray();
+                long[] shape = sf.info(name).shape();
+                if (name.equals("base_model.model." + module + ".lora_magnitude_vector")) {
+                    v = Arrays.copyOf(v, v.length - 1);
+                    shape = new long[]{v.length};
+                }
+                tensors.put(name, Tensor.ofFloats(v, shape));
+            }
+        }
+        Path file = adapter.resolve("adapter_model.safetensors");
+        SafetensorsWriter.write(file, tensors);
+        Path out = tmp.resolve("never");
+        var r = merge("merge_method: linear\nmodels:\n  - model: ../hf/models/llama+" + adapter
+                + "\n    parameters: {weight: 1.0}\n", out);
+        assertEquals(1, r.exitCode(), r.err());
+        assertTrue(r.err().contains(file.toString()) && r.err().contains("'" + module + "'")
+                && r.err().contains("lora_magnitude_vector"), r.err());
+        assertFalse(Files.exists(out));
     }
 
     @Test

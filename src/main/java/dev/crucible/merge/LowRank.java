@@ -82,7 +82,7 @@ record LowRank(double[] s, double[] u, double[] vh, int rows, int cols, int rank
     }
 
     /** {@code out[rows, l] = a[rows, cols] · x[cols, l]}; each element sums over cols in order, whatever the split. */
-    private static void multiply(float[] a, int rows, int cols, float[] x, int l, float[] out) {
+    static void multiply(float[] a, int rows, int cols, float[] x, int l, float[] out) {
         int tasks = (rows + BLOCK - 1) / BLOCK;
         Parallel.forEach(tasks, (long) rows * cols * l, task -> {
             for (int i = task * BLOCK, end = Math.min(rows, i + BLOCK); i < end; i++) {

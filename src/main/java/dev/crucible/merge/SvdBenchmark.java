@@ -23,8 +23,11 @@ public final class SvdBenchmark {
         long t0 = System.nanoTime();
         LowRank fast = LowRank.truncated(a, rows, cols, rank, seed);
         double fastS = (System.nanoTime() - t0) / 1e9;
-        out.printf(Locale.ROOT, "  randomized (oversampling %d, %d power iterations): %8.3f s   residual %.6f%n",
-                LowRank.OVERSAMPLING, LowRank.POWER_ITERATIONS, fastS, residual(a, fast));
+        out.printf(Locale.ROOT, "  randomized (oversampling %d, %d power iterations): %8.3f s   residual %.6f   "
+                        + "factors hash %08x (the same for every thread count)%n", LowRank.OVERSAMPLING,
+                LowRank.POWER_ITERATIONS, fastS, residual(a, fast), java.util.Objects.hash(
+                        java.util.Arrays.hashCode(fast.s()), java.util.Arrays.hashCode(fast.u()),
+                        java.util.Arrays.hashCode(fast.vh())));
         out.flush();
         if (exact) {
             t0 = System.nanoTime();

@@ -1,8 +1,7 @@
 package dev.crucible.merge;
 
+import dev.crucible.nn.Matmul;
 import dev.crucible.tensor.Parallel;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 import java.util.SplittableRandom;
 
@@ -26,9 +25,8 @@ record LowRank(double[] s, double[] u, double[] vh, int rows, int cols, int rank
     static final int POWER_ITERATIONS = 4;
     /** At or below this width the exact path costs well under a second. */
     static final int EXACT_WIDTH = 128;
-    /** Rows (or columns) of A one parallel task of the products covers: fixed, so results ignore the thread count. */
-    private static final int BLOCK = 16;
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** Rows per parallel task of the double-precision steps: fixed, so results do not depend on the thread count. */
+    private static final int ROW_BLOCK = 256;
 
     /**
      * The first {@code maxRank} singular triplets: exact for narrow matrices or ranks near the width, randomized
@@ -69,55 +67,37 @@ record LowRank(double[] s, double[] u, double[] vh, int rows, int cols, int rank
         }
         LowRank small = of(b, sample, cols, rank);
         double[] u = new double[rows * rank];
-        for (int i = 0; i < rows; i++) {
-            for (int k = 0; k < rank; k++) {
-                double sum = 0;
-                for (int p = 0; p < sample; p++) {
-                    sum += q[p][i] * small.u()[p * rank + k];
+        double[][] qf = q;
+        Parallel.forEach((rows + ROW_BLOCK - 1) / ROW_BLOCK, (long) rows * rank * sample, block -> {
+            for (int i = block * ROW_BLOCK, end = Math.min(rows, i + ROW_BLOCK); i < end; i++) {
+                for (int k = 0; k < rank; k++) {
+                    double sum = 0;
+                    for (int p = 0; p < sample; p++) {
+                        sum += qf[p][i] * small.u()[p * rank + k];
+                    }
+                    u[i * rank + k] = sum;
                 }
-                u[i * rank + k] = sum;
             }
-        }
+        });
         return new LowRank(small.s(), u, small.vh(), rows, cols, rank);
     }
 
-    /** {@code out[rows, l] = a[rows, cols] · x[cols, l]}; each element sums over cols in order, whatever the split. */
+    /** {@code out[rows, l] = a[rows, cols] · x[cols, l]}. */
     static void multiply(float[] a, int rows, int cols, float[] x, int l, float[] out) {
-        int tasks = (rows + BLOCK - 1) / BLOCK;
-        Parallel.forEach(tasks, (long) rows * cols * l, task -> {
-            for (int i = task * BLOCK, end = Math.min(rows, i + BLOCK); i < end; i++) {
-                java.util.Arrays.fill(out, i * l, (i + 1) * l, 0f);
-                for (int k = 0; k < cols; k++) {
-                    axpy(a[i * cols + k], x, k * l, out, i * l, l);
-                }
-            }
-        });
+        Matmul.ab(a, x, out, rows, cols, l, false);
     }
 
-    /** {@code out[cols, l] = a[rows, cols]ᵀ · y[rows, l]}; each element sums over rows in order. */
+    /** {@code out[cols, l] = a[rows, cols]ᵀ · y[rows, l]}. */
     private static void multiplyTransposed(float[] a, int rows, int cols, float[] y, int l, float[] out) {
-        int tasks = (cols + BLOCK - 1) / BLOCK;
-        Parallel.forEach(tasks, (long) rows * cols * l, task -> {
-            int k0 = task * BLOCK;
-            int k1 = Math.min(cols, k0 + BLOCK);
-            java.util.Arrays.fill(out, k0 * l, k1 * l, 0f);
-            for (int i = 0; i < rows; i++) {
-                for (int k = k0; k < k1; k++) {
-                    axpy(a[i * cols + k], y, i * l, out, k * l, l);
-                }
-            }
-        });
+        Matmul.aTb(a, y, out, cols, rows, l, false);
     }
 
-    private static void axpy(float s, float[] x, int xOff, float[] y, int yOff, int len) {
-        int i = 0;
-        FloatVector sv = FloatVector.broadcast(F, s);
-        for (int bound = F.loopBound(len); i < bound; i += F.length()) {
-            FloatVector.fromArray(F, x, xOff + i).fma(sv, FloatVector.fromArray(F, y, yOff + i)).intoArray(y, yOff + i);
+    private static double dot(double[] x, double[] y) {
+        double s = 0;
+        for (int i = 0; i < x.length; i++) {
+            s += x[i] * y[i];
         }
-        for (; i < len; i++) {
-            y[yOff + i] = Math.fma(x[xOff + i], s, y[yOff + i]);
-        }
+        return s;
     }
 
     /**
@@ -132,24 +112,23 @@ record LowRank(double[] s, double[] u, double[] vh, int rows, int cols, int rank
             }
         }
         double[] dots = new double[l];
+        int blocks = (n + ROW_BLOCK - 1) / ROW_BLOCK;
         for (int j = 0; j < l; j++) {
             double[] v = q[j];
-            for (int pass = 0; pass < 2; pass++) {
-                for (int p = 0; p < j; p++) {
-                    double[] w = q[p];
-                    double d = 0;
-                    for (int i = 0; i < n; i++) {
-                        d += w[i] * v[i];
+            int done = j;
+            for (int pass = 0; pass < 2 && j > 0; pass++) {
+                Parallel.forEach(j, (long) n * j, p -> dots[p] = dot(q[p], v));
+                Parallel.forEach(blocks, (long) n * j, block -> { // each element subtracts in p order
+                    int i0 = block * ROW_BLOCK;
+                    int i1 = Math.min(n, i0 + ROW_BLOCK);
+                    for (int p = 0; p < done; p++) {
+                        double[] w = q[p];
+                        double d = dots[p];
+                        for (int i = i0; i < i1; i++) {
+                            v[i] -= d * w[i];
+                        }
                     }
-                    dots[p] = d;
-                }
-                for (int p = 0; p < j; p++) {
-                    double[] w = q[p];
-                    double d = dots[p];
-                    for (int i = 0; i < n; i++) {
-                        v[i] -= d * w[i];
-                    }
-                }
+                });
             }
             double norm = 0;
             for (int i = 0; i < n; i++) {

@@ -21,8 +21,35 @@ import java.util.concurrent.Callable;
 /** {@code crucible bench ...}: benchmarks that need real files, too slow and too large for the test suite. */
 @Command(name = "bench", description = "Benchmarks (see docs/BENCHMARKS.md).",
         subcommands = {BenchCommand.Read.class, BenchCommand.RuntimeBench.class, MergeBenchCommand.class,
-                SftBenchCommand.class})
+                SftBenchCommand.class, BenchCommand.Svd.class})
 final class BenchCommand {
+    @Command(name = "svd", description = "extract-lora's truncated SVD on a synthetic delta with a decaying spectrum: "
+            + "randomized path, and with --exact the exact Jacobi path it replaces (cubic: minutes from 1024 up).")
+    static final class Svd implements Runnable {
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--rows", defaultValue = "2048")
+        int rows;
+
+        @Option(names = "--cols", defaultValue = "2048")
+        int cols;
+
+        @Option(names = "--rank", defaultValue = "32")
+        int rank;
+
+        @Option(names = "--exact", description = "also time the exact Jacobi SVD")
+        boolean exact;
+
+        @Option(names = "--seed", defaultValue = "0")
+        long seed;
+
+        @Override
+        public void run() {
+            dev.crucible.merge.SvdBenchmark.run(rows, cols, rank, exact, seed, spec.commandLine().getOut());
+        }
+    }
+
     private static void section(PrintWriter out, String title, ReadBenchmark.Series plain,
                                 ReadBenchmark.Series asFloat) {
         out.println(title);

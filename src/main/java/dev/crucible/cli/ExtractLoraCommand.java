@@ -62,9 +62,13 @@ final class ExtractLoraCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "no progress bar")
     boolean quiet;
 
-    @Option(names = {"--random-seed", "--copy-tokenizer", "--no-copy-tokenizer", "--cuda", "--lazy-unpickle",
+    @Option(names = "--random-seed", defaultValue = "0", description = "seed of the randomized SVD used for layers "
+            + "wider than 128 (default 0); the result does not depend on the thread count")
+    long randomSeed;
+
+    @Option(names = {"--copy-tokenizer", "--no-copy-tokenizer", "--cuda", "--lazy-unpickle",
             "--trust-remote-code", "--multi-gpu"}, arity = "0..1",
-            description = "accepted for mergekit compatibility and ignored (the SVD is deterministic; no tokenizer is written)")
+            description = "accepted for mergekit compatibility and ignored (no tokenizer is written)")
     List<String> ignored;
 
     @Override
@@ -76,7 +80,7 @@ final class ExtractLoraCommand implements Callable<Integer> {
         long start = System.nanoTime();
         LoraExtraction.extract(out, new LoraExtraction.Options(model, baseModel, maxRank, distributeScale, embedLora,
                 saveModules, exclude, include, svEpsilon, skipUndecomposable, invocation,
-                !quiet && ProgressBar.interactive()), bases, err);
+                !quiet && ProgressBar.interactive(), randomSeed), bases, err);
         if (!quiet) {
             err.printf(Locale.ROOT, "extracted the LoRA adapter into %s in %.1f s%n", out, (System.nanoTime() - start) / 1e9);
         }

@@ -53,10 +53,12 @@ public final class LoraExtraction {
      * @param skipUndecomposable skip modules that are not linear (norms) instead of saving them
      * @param invocation       the command line, for the README
      * @param showProgress     draw a progress bar on stderr
+     * @param randomSeed       seed of the randomized SVD's test matrix (wide layers); the output depends on it alone
      */
     public record Options(String model, String baseModel, int maxRank, boolean distributeScale, boolean embedLora,
                           List<String> modulesToSave, List<String> excludeRegexes, List<String> includeRegexes,
-                          double svEpsilon, boolean skipUndecomposable, String invocation, boolean showProgress) {
+                          double svEpsilon, boolean skipUndecomposable, String invocation, boolean showProgress,
+                          long randomSeed) {
     }
 
     private enum Kind { LINEAR, EMBEDDING_LORA, SAVE }
@@ -236,7 +238,7 @@ public final class LoraExtraction {
             rows = cols;
             cols = r;
         }
-        LowRank svd = LowRank.of(d, rows, cols, o.maxRank());
+        LowRank svd = LowRank.truncated(d, rows, cols, o.maxRank(), o.randomSeed());
         int rank = svd.rank();
         if (o.svEpsilon() > 0) {
             int above = 0;

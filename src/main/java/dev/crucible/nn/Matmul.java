@@ -16,7 +16,7 @@ import java.util.Arrays;
  * tile, is reused from cache. Transposed operands that the kernels cannot stream are copied per tile into a
  * scratch, which costs a small fraction of the product.
  */
-final class Matmul {
+public final class Matmul {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
     /** Columns of C per register tile. */
@@ -71,7 +71,7 @@ final class Matmul {
     }
 
     /** {@code c[m, n] (+)= a[m, k] · b[k, n]}: e.g. the input gradient {@code dy W}. */
-    static void ab(float[] a, float[] b, float[] c, int m, int k, int n, boolean accumulate) {
+    public static void ab(float[] a, float[] b, float[] c, int m, int k, int n, boolean accumulate) {
         Tiling t = Tiling.of(m, n);
         Parallel.forEach(t.count(), (long) m * n * k, task -> {
             int i0 = task / t.colTiles() * t.rows();
@@ -86,7 +86,7 @@ final class Matmul {
     }
 
     /** {@code c[m, n] (+)= a[k, m]ᵀ · b[k, n]}: the weight gradient {@code dyᵀ x}. Each tile transposes its rows of aᵀ. */
-    static void aTb(float[] a, float[] b, float[] c, int m, int k, int n, boolean accumulate) {
+    public static void aTb(float[] a, float[] b, float[] c, int m, int k, int n, boolean accumulate) {
         Tiling t = Tiling.of(m, n);
         Parallel.forEach(t.count(), (long) m * n * k, task -> {
             int i0 = task / t.colTiles() * t.rows();

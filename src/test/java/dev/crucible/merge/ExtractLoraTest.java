@@ -93,7 +93,7 @@ class ExtractLoraTest {
     void lowRankDeltasAreReproducedWithTheirRanks() throws IOException {
         Path base = tmp.resolve("base");
         Path ft = tmp.resolve("ft");
-        Map<String, float[]> deltas = writeLowRankPair(base, ft);
+        Map<String, float[]> deltas = writeLowRankPair(FIXTURES.resolve("models/tiny-base"), base, ft);
         for (boolean distribute : new boolean[] {true, false}) {
             Path out = tmp.resolve("lora-" + distribute);
             CliRun r = CliRun.of("extract-lora", "--model", ft.toString(), "--base-model", base.toString(), "--out-path",
@@ -153,13 +153,43 @@ class ExtractLoraTest {
         }
     }
 
-    /** Writes float32 copies of tiny-base and of tiny-base plus low-rank deltas in layer 1; returns the deltas. */
-    private static Map<String, float[]> writeLowRankPair(Path base, Path ft) throws IOException {
+    /**
+     * Layers 256 wide (q/o_proj 256x256, MLP 256x384) take the randomized SVD: deltas of rank 3 (rank 2 for
+     * down_proj) come back to float32 precision, and --sv-epsilon cuts the rank at the zero tail as on the exact path.
+     */
+    @Test
+    void wideLayersTakeTheRandomizedPathWithTheirRanks() throws IOException {
+        Path synth = tmp.resolve("synth");
+        SyntheticModels.write(synth, new SyntheticModels.Shape(256, 384, 2, 4, 2, 64), 1, 0, 0, 1);
+        Path base = tmp.resolve("base");
+        Path ft = tmp.resolve("ft");
+        Map<String, float[]> deltas = writeLowRankPair(synth, base, ft);
+        Path out = tmp.resolve("lora");
+        CliRun r = CliRun.of("extract-lora", "--model", ft.toString(), "--base-model", base.toString(), "--out-path",
+                out.toString(), "--max-rank", "16", "--sv-epsilon", "1e-4", "--random-seed", "3", "--quiet",
+                "-i", "layers\\.1\\.");
+        assertEquals(0, r.exitCode(), r.err());
+        JsonNode cfg = JSON.readTree(out.resolve("adapter_config.json").toFile());
+        assertEquals(3, cfg.get("r").asInt());
+        assertEquals(2, cfg.get("rank_pattern").get("model.layers.1.mlp.down_proj").asInt());
+        try (SafetensorsFile f = SafetensorsFile.open(out.resolve("adapter_model.safetensors"))) {
+            for (var e : deltas.entrySet()) {
+                String p = "base_model.model." + e.getKey().replace(".weight", "");
+                Tensor a = f.tensor(p + ".lora_A.weight");
+                Tensor b = f.tensor(p + ".lora_B.weight");
+                assertEquals(e.getKey().contains("down_proj") ? 2 : 3, a.dim(0), e.getKey());
+                double rel = relativeDifference(e.getValue(), product(b, a));
+                assertTrue(rel < 1e-5, e.getKey() + " B@A vs delta " + rel);
+            }
+        }
+    }
+
+    /** Writes float32 copies of {@code src} and of it plus low-rank deltas in layer 1; returns the deltas. */
+    private static Map<String, float[]> writeLowRankPair(Path src, Path base, Path ft) throws IOException {
         Map<String, float[]> deltas = new LinkedHashMap<>();
         Map<String, Tensor> b = new LinkedHashMap<>();
         Map<String, Tensor> f = new LinkedHashMap<>();
         Random rnd = new Random(5);
-        Path src = FIXTURES.resolve("models/tiny-base");
         try (Checkpoint ckpt = Checkpoint.open(src)) {
             for (String name : ckpt.names()) {
                 float[] w = ckpt.tensor(name).toFloatArray();

@@ -72,21 +72,25 @@ public final class Matmul {
 
     /** {@code c[m, n] (+)= a[m, k] · b[k, n]}: e.g. the input gradient {@code dy W}. */
     public static void ab(float[] a, float[] b, float[] c, int m, int k, int n, boolean accumulate) {
-        Tiling t = Tiling.of(m, n);
-        Parallel.forEach(t.count(), (long) m * n * k, task -> {
-            int i0 = task / t.colTiles() * t.rows();
-            int i1 = Math.min(m, i0 + t.rows());
-            int j0 = task % t.colTiles() * t.cols();
-            int j1 = Math.min(n, j0 + t.cols());
-            if (!accumulate) {
-                zero(c, i0, i1, j0, j1, n);
-            }
-            nn(i1 - i0, j0, j1, 0, k, a, i0 * k, k, b, 0, n, c, i0 * n, n);
-        });
+        forEachTile(c, m, k, n, accumulate,
+                (i0, i1, j0, j1) -> nn(i1 - i0, j0, j1, 0, k, a, i0 * k, k, b, 0, n, c, i0 * n, n));
     }
 
     /** {@code c[m, n] (+)= a[k, m]ᵀ · b[k, n]}: the weight gradient {@code dyᵀ x}. Each tile transposes its rows of aᵀ. */
     public static void aTb(float[] a, float[] b, float[] c, int m, int k, int n, boolean accumulate) {
+        forEachTile(c, m, k, n, accumulate, (i0, i1, j0, j1) -> {
+            float[] at = scratch((i1 - i0) * k);
+            transpose(a, i0, m, k, i1 - i0, at);
+            nn(i1 - i0, j0, j1, 0, k, at, 0, k, b, 0, n, c, i0 * n, n);
+        });
+    }
+
+    private interface TileBody {
+        void run(int i0, int i1, int j0, int j1);
+    }
+
+    /** Runs {@code body} on every {@link Tiling} tile of c [m, n] over {@link Parallel}; zeroes each tile unless accumulating. */
+    private static void forEachTile(float[] c, int m, int k, int n, boolean accumulate, TileBody body) {
         Tiling t = Tiling.of(m, n);
         Parallel.forEach(t.count(), (long) m * n * k, task -> {
             int i0 = task / t.colTiles() * t.rows();
@@ -96,9 +100,7 @@ public final class Matmul {
             if (!accumulate) {
                 zero(c, i0, i1, j0, j1, n);
             }
-            float[] at = scratch((i1 - i0) * k);
-            transpose(a, i0, m, k, i1 - i0, at);
-            nn(i1 - i0, j0, j1, 0, k, at, 0, k, b, 0, n, c, i0 * n, n);
+            body.run(i0, i1, j0, j1);
         });
     }
 
@@ -129,11 +131,7 @@ public final class Matmul {
     static void abT(float[] a, float[] b, float[] c, int m, int k, int n, boolean accumulate) {
         if (k < SHORT_DOT) {
             float[] bt = new float[k * n];
-            for (int j = 0; j < n; j++) {
-                for (int p = 0; p < k; p++) {
-                    bt[p * n + j] = b[j * k + p];
-                }
-            }
+            transpose(b, 0, k, n, k, bt); // b [n, k] -> bt [k, n]
             ab(a, bt, c, m, k, n, accumulate);
             return;
         }

@@ -1,37 +1,91 @@
 package dev.crucible.tensor;
 
 /**
- * The order in which torch's CPU {@code sort}/{@code argsort} (unstable: libstdc++'s {@code std::sort}, an
- * introsort with median-of-three pivots, 16-element insertion-sort threshold and heapsort fallback) leaves
- * elements of equal key. Reproducing it bit for bit matters where many keys tie, as bf16 magnitudes do: which of
- * the tied elements fall inside a top-k cut is decided by this order. O(n log n): used for small tensors only.
+ * The order in which torch's CPU {@code sort}/{@code argsort} and {@code topk} leave elements of equal key, at every
+ * size. Reproducing it bit for bit matters where many keys tie, as bf16 magnitudes do: which of the tied elements
+ * fall inside a top-k cut is decided by this order.
+ *
+ * <p>The rule (torch 2.13 CPU, read from ATen's {@code SortingKernel.cpp} and {@code TopKImpl.h}, and checked
+ * against torch on up to millions of entries): an unstable {@code sort} of a float tensor is libstdc++'s
+ * {@code std::sort} over (value, index) pairs at any size (an introsort: median-of-three pivot moved to the front,
+ * unguarded partition, recursion on the right part and a loop on the left, depth limit {@code 2·floor(log2 n)} then
+ * heapsort, ranges of at most 16 left for one final insertion sort). {@code topk} is {@code std::partial_sort}
+ * (heap select) when {@code 64·k <= n}, else {@code std::nth_element} (introselect). Builds with
+ * {@code USE_X86_SIMD_SORT} (not the official CPU wheels) sort floats with x86-simd-sort instead, whose tie order
+ * differs.
+ *
+ * <p>Entries are packed in a {@code long}: the high 32 bits are an unsigned key that orders as torch's comparator
+ * (NaN above everything, -0 equal to +0; complemented for a descending sort), the low 32 bits the element's index,
+ * which never takes part in a comparison. {@link #selectSortedRange} finds which elements a full sort would place
+ * in a range of positions without sorting the rest: it follows the introsort only into the parts that straddle
+ * the range's ends, so it costs expected linear time and gives the same set as the full sort.
  */
 public final class TorchSortOrder {
     private static final int THRESHOLD = 16;
 
-    private final float[] keys;
-    private final int[] idx;
-    private final boolean descending;
+    private final long[] a;
+    private final boolean pruned;
+    private final int from;
+    private final int to;
 
-    private TorchSortOrder(float[] keys, int[] idx, boolean descending) {
-        this.keys = keys;
-        this.idx = idx;
-        this.descending = descending;
+    private TorchSortOrder(long[] a, boolean pruned, int from, int to) {
+        this.a = a;
+        this.pruned = pruned;
+        this.from = from;
+        this.to = to;
+    }
+
+    /** The packed entry of element {@code index} with key {@code key}, for an ascending or descending order. */
+    public static long entry(float key, int index, boolean descending) {
+        int k;
+        if (Float.isNaN(key)) {
+            k = -1; // 0xFFFFFFFF: above +inf
+        } else if (key == 0) {
+            k = 0x80000000; // -0 and +0 compare equal
+        } else {
+            int bits = Float.floatToRawIntBits(key);
+            k = bits >= 0 ? bits | 0x80000000 : ~bits;
+        }
+        if (descending) {
+            k = ~k;
+        }
+        return (long) k << 32 | (index & 0xFFFFFFFFL);
+    }
+
+    /** The element index of a packed entry. */
+    public static int index(long entry) {
+        return (int) entry;
+    }
+
+    /** Packs {@code keys[0..n)} with their indices. */
+    private static long[] entries(float[] keys, int n, boolean descending) {
+        long[] e = new long[n];
+        for (int i = 0; i < n; i++) {
+            e[i] = entry(keys[i], i, descending);
+        }
+        return e;
     }
 
     /** Indices of {@code keys[0..n)} in torch's sorted order (keys are not modified). */
     public static int[] argsort(float[] keys, int n, boolean descending) {
-        float[] k = java.util.Arrays.copyOf(keys, n);
-        int[] idx = new int[n];
-        for (int i = 0; i < n; i++) {
-            idx[i] = i;
-        }
+        long[] e = entries(keys, n, descending);
         if (n > 1) {
-            TorchSortOrder s = new TorchSortOrder(k, idx, descending);
-            s.introsortLoop(0, n, 2 * (31 - Integer.numberOfLeadingZeros(n)));
-            s.finalInsertionSort(0, n);
+            TorchSortOrder s = new TorchSortOrder(e, false, 0, n);
+            s.introsortLoop(0, n, depthLimit(n));
+            s.insertionSort(0, n); // __final_insertion_sort
         }
-        return idx;
+        return indices(e, 0, n);
+    }
+
+    /**
+     * Rearranges {@code entries[0..n)} so that positions {@code [from, to)} hold exactly the elements torch's sort
+     * of them puts there (their order inside the range, and the order outside it, are unspecified).
+     */
+    public static void selectSortedRange(long[] entries, int n, int from, int to) {
+        if (from >= to || n < 2) {
+            return;
+        }
+        new TorchSortOrder(entries, true, from, to).introsortLoop(0, n, depthLimit(n));
     }
 
     /**
@@ -39,20 +93,128 @@ public final class TorchSortOrder {
      * {@code 64·k <= n}, else {@code std::nth_element} (introselect), over (value, index) pairs.
      */
     public static int[] topkIndices(float[] keys, int n, int k) {
-        float[] kk = java.util.Arrays.copyOf(keys, n);
-        int[] idx = new int[n];
-        for (int i = 0; i < n; i++) {
-            idx[i] = i;
-        }
-        TorchSortOrder s = new TorchSortOrder(kk, idx, true);
+        long[] e = entries(keys, n, true);
+        TorchSortOrder s = new TorchSortOrder(e, false, 0, n);
         if (k > 0 && k < n) {
             if ((long) k * 64 <= n) {
                 s.heapSelect(0, k, n);
             } else {
-                s.introselect(0, k - 1, n, 2 * (31 - Integer.numberOfLeadingZeros(n)));
+                s.introselect(0, k - 1, n, depthLimit(n));
             }
         }
-        return java.util.Arrays.copyOf(idx, Math.min(k, n));
+        return indices(e, 0, Math.min(k, n));
+    }
+
+    private static int depthLimit(int n) {
+        return 2 * (31 - Integer.numberOfLeadingZeros(n));
+    }
+
+    private static int[] indices(long[] e, int from, int to) {
+        int[] out = new int[to - from];
+        for (int i = from; i < to; i++) {
+            out[i - from] = index(e[i]);
+        }
+        return out;
+    }
+
+    private static boolean less(long x, long y) {
+        return x >>> 32 < y >>> 32;
+    }
+
+    private boolean lessAt(int i, int j) {
+        return less(a[i], a[j]);
+    }
+
+    private void swap(int i, int j) {
+        long t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+
+    /** Whether the order inside {@code [first, last)} can decide which elements land in {@code [from, to)}. */
+    private boolean wanted(int first, int last) {
+        return !pruned || (first < from && from < last) || (first < to && to < last);
+    }
+
+    /**
+     * libstdc++'s {@code __introsort_loop}. When pruned it skips the ranges no end of {@code [from, to)} falls
+     * inside (their elements stay inside them whatever the rest of the sort does), and gives the parts of at most
+     * 16 elements that an end falls inside the final insertion sort right away: that sort cannot move an element
+     * out of such a part (every element left of a partition is not greater than every element right of it, and
+     * insertion moves an element only past strictly greater ones).
+     */
+    private void introsortLoop(int first, int last, int depth) {
+        while (last - first > THRESHOLD) {
+            if (!wanted(first, last)) {
+                return;
+            }
+            if (depth == 0) {
+                heapSort(first, last);
+                return;
+            }
+            depth--;
+            int cut = partitionPivot(first, last);
+            introsortLoop(cut, last, depth);
+            last = cut;
+        }
+        if (pruned && wanted(first, last)) {
+            insertionSort(first, last);
+        }
+    }
+
+    private int partitionPivot(int first, int last) {
+        int mid = first + (last - first) / 2;
+        moveMedianToFirst(first, first + 1, mid, last - 1);
+        return unguardedPartition(first + 1, last, first);
+    }
+
+    private void moveMedianToFirst(int result, int x, int y, int z) {
+        if (lessAt(x, y)) {
+            if (lessAt(y, z)) {
+                swap(result, y);
+            } else if (lessAt(x, z)) {
+                swap(result, z);
+            } else {
+                swap(result, x);
+            }
+        } else if (lessAt(x, z)) {
+            swap(result, x);
+        } else if (lessAt(y, z)) {
+            swap(result, z);
+        } else {
+            swap(result, y);
+        }
+    }
+
+    private int unguardedPartition(int first, int last, int pivot) {
+        long p = a[pivot];
+        while (true) {
+            while (less(a[first], p)) {
+                first++;
+            }
+            last--;
+            while (less(p, a[last])) {
+                last--;
+            }
+            if (first >= last) {
+                return first;
+            }
+            swap(first, last);
+            first++;
+        }
+    }
+
+    /** A stable insertion sort of {@code [first, last)}: what {@code __final_insertion_sort} does to it. */
+    private void insertionSort(int first, int last) {
+        for (int i = first + 1; i < last; i++) {
+            long v = a[i];
+            int j = i;
+            while (j > first && less(v, a[j - 1])) {
+                a[j] = a[j - 1];
+                j--;
+            }
+            a[j] = v;
+        }
     }
 
     private void introselect(int first, int nth, int last, int depth) {
@@ -77,11 +239,9 @@ public final class TorchSortOrder {
         makeHeap(first, middle);
         for (int i = middle; i < last; i++) {
             if (lessAt(i, first)) {
-                float k = keys[i];
-                int v = idx[i];
-                keys[i] = keys[first];
-                idx[i] = idx[first];
-                adjustHeap(first, 0, middle - first, k, v);
+                long v = a[i];
+                a[i] = a[first];
+                adjustHeap(first, 0, middle - first, v);
             }
         }
     }
@@ -92,140 +252,24 @@ public final class TorchSortOrder {
             return;
         }
         for (int parent = (len - 2) / 2; ; parent--) {
-            adjustHeap(first, parent, len, keys[first + parent], idx[first + parent]);
+            adjustHeap(first, parent, len, a[first + parent]);
             if (parent == 0) {
                 return;
             }
         }
     }
 
-    private boolean less(float a, float b) {
-        if (descending) {
-            return (Float.isNaN(a) && !Float.isNaN(b)) || a > b;
-        }
-        return (!Float.isNaN(a) && Float.isNaN(b)) || a < b;
-    }
-
-    private boolean lessAt(int i, int j) {
-        return less(keys[i], keys[j]);
-    }
-
-    private void swap(int i, int j) {
-        float k = keys[i];
-        keys[i] = keys[j];
-        keys[j] = k;
-        int t = idx[i];
-        idx[i] = idx[j];
-        idx[j] = t;
-    }
-
-    private void introsortLoop(int first, int last, int depth) {
-        while (last - first > THRESHOLD) {
-            if (depth == 0) {
-                heapSort(first, last);
-                return;
-            }
-            depth--;
-            int cut = partitionPivot(first, last);
-            introsortLoop(cut, last, depth);
-            last = cut;
-        }
-    }
-
-    private int partitionPivot(int first, int last) {
-        int mid = first + (last - first) / 2;
-        moveMedianToFirst(first, first + 1, mid, last - 1);
-        return unguardedPartition(first + 1, last, first);
-    }
-
-    private void moveMedianToFirst(int result, int a, int b, int c) {
-        if (lessAt(a, b)) {
-            if (lessAt(b, c)) {
-                swap(result, b);
-            } else if (lessAt(a, c)) {
-                swap(result, c);
-            } else {
-                swap(result, a);
-            }
-        } else if (lessAt(a, c)) {
-            swap(result, a);
-        } else if (lessAt(b, c)) {
-            swap(result, c);
-        } else {
-            swap(result, b);
-        }
-    }
-
-    private int unguardedPartition(int first, int last, int pivot) {
-        while (true) {
-            while (lessAt(first, pivot)) {
-                first++;
-            }
-            last--;
-            while (lessAt(pivot, last)) {
-                last--;
-            }
-            if (first >= last) {
-                return first;
-            }
-            swap(first, last);
-            first++;
-        }
-    }
-
-    private void finalInsertionSort(int first, int last) {
-        if (last - first > THRESHOLD) {
-            insertionSort(first, first + THRESHOLD);
-            for (int i = first + THRESHOLD; i < last; i++) {
-                unguardedLinearInsert(i);
-            }
-        } else {
-            insertionSort(first, last);
-        }
-    }
-
-    private void insertionSort(int first, int last) {
-        for (int i = first + 1; i < last; i++) {
-            if (lessAt(i, first)) {
-                float k = keys[i];
-                int v = idx[i];
-                System.arraycopy(keys, first, keys, first + 1, i - first);
-                System.arraycopy(idx, first, idx, first + 1, i - first);
-                keys[first] = k;
-                idx[first] = v;
-            } else {
-                unguardedLinearInsert(i);
-            }
-        }
-    }
-
-    private void unguardedLinearInsert(int last) {
-        float k = keys[last];
-        int v = idx[last];
-        int next = last - 1;
-        while (less(k, keys[next])) {
-            keys[last] = keys[next];
-            idx[last] = idx[next];
-            last = next;
-            next--;
-        }
-        keys[last] = k;
-        idx[last] = v;
-    }
-
     private void heapSort(int first, int last) {
         makeHeap(first, last);
         while (last - first > 1) {
             last--;
-            float k = keys[last];
-            int v = idx[last];
-            keys[last] = keys[first];
-            idx[last] = idx[first];
-            adjustHeap(first, 0, last - first, k, v);
+            long v = a[last];
+            a[last] = a[first];
+            adjustHeap(first, 0, last - first, v);
         }
     }
 
-    private void adjustHeap(int first, int hole, int len, float key, int value) {
+    private void adjustHeap(int first, int hole, int len, long value) {
         int top = hole;
         int child = hole;
         while (child < (len - 1) / 2) {
@@ -233,24 +277,20 @@ public final class TorchSortOrder {
             if (lessAt(first + child, first + child - 1)) {
                 child--;
             }
-            keys[first + hole] = keys[first + child];
-            idx[first + hole] = idx[first + child];
+            a[first + hole] = a[first + child];
             hole = child;
         }
         if ((len & 1) == 0 && child == (len - 2) / 2) {
             child = 2 * (child + 1);
-            keys[first + hole] = keys[first + child - 1];
-            idx[first + hole] = idx[first + child - 1];
+            a[first + hole] = a[first + child - 1];
             hole = child - 1;
         }
         int parent = (hole - 1) / 2;
-        while (hole > top && less(keys[first + parent], key)) {
-            keys[first + hole] = keys[first + parent];
-            idx[first + hole] = idx[first + parent];
+        while (hole > top && less(a[first + parent], value)) {
+            a[first + hole] = a[first + parent];
             hole = parent;
             parent = (hole - 1) / 2;
         }
-        keys[first + hole] = key;
-        idx[first + hole] = value;
+        a[first + hole] = value;
     }
 }

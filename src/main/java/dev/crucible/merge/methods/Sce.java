@@ -1,7 +1,6 @@
 package dev.crucible.merge.methods;
 
 import dev.crucible.tensor.DType;
-import dev.crucible.tensor.MagnitudeSelection;
 import dev.crucible.tensor.Rounding;
 import dev.crucible.tensor.Tensor;
 import dev.crucible.tensor.TorchSortOrder;
@@ -98,14 +97,8 @@ final class Sce extends AbstractMergeMethod {
         }
         int k = (int) ((float) nonzero * (float) density);
         byte[] keep = new byte[n];
-        if (k > 0) {
-            if (n <= Sparsify.EXACT_TIE_ORDER_LIMIT) {
-                for (int i : TorchSortOrder.topkIndices(var, n, k)) {
-                    keep[i] = 1;
-                }
-            } else {
-                MagnitudeSelection.keepRankRange(var, n, n - k, n, keep);
-            }
+        for (int i : TorchSortOrder.topkIndices(var, n, k)) {
+            keep[i] = 1;
         }
         for (float[] t : tv) {
             for (int i = 0; i < n; i++) {

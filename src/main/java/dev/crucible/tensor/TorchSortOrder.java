@@ -22,11 +22,14 @@ package dev.crucible.tensor;
  */
 public final class TorchSortOrder {
     private static final int THRESHOLD = 16;
+    private static final int BLOCK = 128;
 
     private final long[] a;
     private final boolean pruned;
     private final int from;
     private final int to;
+    private final int[] stopL = new int[BLOCK];
+    private final int[] stopR = new int[BLOCK];
 
     private TorchSortOrder(long[] a, boolean pruned, int from, int to) {
         this.a = a;
@@ -186,8 +189,63 @@ public final class TorchSortOrder {
         }
     }
 
+    /**
+     * libstdc++'s {@code __unguarded_partition}: the left scan stops at keys not less than the pivot, the right
+     * scan at keys not greater, and the two stoppers are swapped until the scans cross. Which pairs get swapped
+     * depends only on the original positions of the stoppers (the k-th from the left with the k-th from the
+     * right), so on long ranges they are found a block at a time without data-dependent branches (as in
+     * BlockQuicksort) and swapped in the same order; the scalar loop takes over where the blocks would meet.
+     */
     private int unguardedPartition(int first, int last, int pivot) {
         long p = a[pivot];
+        if (last - first >= 4 * BLOCK) {
+            long pk = p >>> 32;
+            int left = first; // positions [left, right) are not scanned yet
+            int right = last;
+            int baseL = 0;
+            int baseR = 0;
+            int il = 0;
+            int nl = 0;
+            int ir = 0;
+            int nr = 0;
+            while (true) {
+                if (il == nl) {
+                    if (right - left < BLOCK) {
+                        break;
+                    }
+                    nl = 0;
+                    for (int i = 0; i < BLOCK; i++) {
+                        stopL[nl] = i;
+                        nl += (a[left + i] >>> 32) >= pk ? 1 : 0;
+                    }
+                    il = 0;
+                    baseL = left;
+                    left += BLOCK;
+                }
+                if (ir == nr) {
+                    if (right - left < BLOCK) {
+                        break;
+                    }
+                    nr = 0;
+                    for (int i = 0; i < BLOCK; i++) {
+                        stopR[nr] = i;
+                        nr += (a[right - 1 - i] >>> 32) <= pk ? 1 : 0;
+                    }
+                    ir = 0;
+                    baseR = right - 1;
+                    right -= BLOCK;
+                }
+                int m = Math.min(nl - il, nr - ir);
+                for (int j = 0; j < m; j++) {
+                    swap(baseL + stopL[il + j], baseR - stopR[ir + j]);
+                }
+                il += m;
+                ir += m;
+            }
+            // the scalar loop's state after the same swaps: its scans would skip straight to these stoppers
+            first = il < nl ? baseL + stopL[il] : left;
+            last = ir < nr ? baseR - stopR[ir] + 1 : right;
+        }
         while (true) {
             while (less(a[first], p)) {
                 first++;

@@ -108,7 +108,8 @@ public final class MergeConfig {
     public static MergeConfig parse(String text, Path... baseDirs) {
         Object root;
         try {
-            root = new Load(LoadSettings.builder().build()).loadFromString(text);
+            // PyYAML, which mergekit reads configs with, keeps the last of repeated keys; real configs repeat some
+            root = new Load(LoadSettings.builder().setAllowDuplicateKeys(true).build()).loadFromString(text);
         } catch (YamlEngineException e) {
             throw new CrucibleException("not valid YAML: " + e.getMessage(), e);
         }

@@ -1,5 +1,9 @@
 package dev.crucible.tensor;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
 /**
  * The order in which torch's CPU {@code sort}/{@code argsort} and {@code topk} leave elements of equal key, at every
  * size. Reproducing it bit for bit matters where many keys tie, as bf16 magnitudes do: which of the tied elements
@@ -16,22 +20,22 @@ package dev.crucible.tensor;
  *
  * <p>Entries are packed in a {@code long}: the high 32 bits are an unsigned key that orders as torch's comparator
  * (NaN above everything, -0 equal to +0; complemented for a descending sort), the low 32 bits the element's index,
- * which never takes part in a comparison. {@link #selectSortedRange} finds which elements a full sort would place
- * in a range of positions without sorting the rest: it follows the introsort only into the parts that straddle
+ * which never takes part in a comparison. A top-k cut finds which elements a full sort would place
+ * in a range of positions without sorting the rest ({@link Entries#selectSortedRange}): it follows the introsort only into the parts that straddle
  * the range's ends, so it costs expected linear time and gives the same set as the full sort.
  */
 public final class TorchSortOrder {
     private static final int THRESHOLD = 16;
     private static final int BLOCK = 128;
 
-    private final long[] a;
+    private final MemorySegment a;
     private final boolean pruned;
     private final int from;
     private final int to;
     private final int[] stopL = new int[BLOCK];
     private final int[] stopR = new int[BLOCK];
 
-    private TorchSortOrder(long[] a, boolean pruned, int from, int to) {
+    private TorchSortOrder(MemorySegment a, boolean pruned, int from, int to) {
         this.a = a;
         this.pruned = pruned;
         this.from = from;
@@ -39,7 +43,7 @@ public final class TorchSortOrder {
     }
 
     /** The packed entry of element {@code index} with key {@code key}, for an ascending or descending order. */
-    public static long entry(float key, int index, boolean descending) {
+    static long entry(float key, int index, boolean descending) {
         int k;
         if (Float.isNaN(key)) {
             k = -1; // 0xFFFFFFFF: above +inf
@@ -55,40 +59,92 @@ public final class TorchSortOrder {
         return (long) k << 32 | (index & 0xFFFFFFFFL);
     }
 
-    /** The element index of a packed entry. */
-    public static int index(long entry) {
-        return (int) entry;
+    /**
+     * Packed entries in native memory (8 bytes each, freed by {@link #close}): a top-k cut of a tensor needs all of
+     * its entries at once, which for a large vocabulary's embedding is gigabytes that the merge's small heap does not
+     * have; mergekit's own argsort of the same tensor takes twice as much.
+     */
+    public static final class Entries implements AutoCloseable {
+        private final Arena arena = Arena.ofConfined();
+        private final MemorySegment segment;
+        private final int n;
+        private final boolean descending;
+
+        public Entries(int n, boolean descending) {
+            this.n = n;
+            this.descending = descending;
+            this.segment = arena.allocate(Math.max(8L, 8L * n), 8);
+        }
+
+        /** Sets element {@code index}'s key; element i must sit at position i until a sort or selection runs. */
+        public void put(int index, float key) {
+            segment.setAtIndex(ValueLayout.JAVA_LONG, index, entry(key, index, descending));
+        }
+
+        /** The element (its original index) at {@code position}. */
+        public int indexAt(int position) {
+            return (int) segment.getAtIndex(ValueLayout.JAVA_LONG, position);
+        }
+
+        /**
+         * Rearranges the entries so that positions {@code [from, to)} hold exactly the elements torch's sort puts
+         * there (their order inside the range, and the order outside it, are unspecified).
+         */
+        public void selectSortedRange(int from, int to) {
+            if (from < to && n > 1) {
+                new TorchSortOrder(segment, true, from, to).introsortLoop(0, n, depthLimit(n));
+            }
+        }
+
+        /** torch's full sort order. */
+        void sort() {
+            if (n > 1) {
+                TorchSortOrder s = new TorchSortOrder(segment, false, 0, n);
+                s.introsortLoop(0, n, depthLimit(n));
+                s.insertionSort(0, n); // __final_insertion_sort
+            }
+        }
+
+        /** The first {@code k} positions as topk leaves them: heap select when {@code 64·k <= n}, else introselect. */
+        void topk(int k) {
+            if (k > 0 && k < n) {
+                TorchSortOrder s = new TorchSortOrder(segment, false, 0, n);
+                if ((long) k * 64 <= n) {
+                    s.heapSelect(0, k, n);
+                } else {
+                    s.introselect(0, k - 1, n, depthLimit(n));
+                }
+            }
+        }
+
+        int[] indices(int count) {
+            int[] out = new int[count];
+            for (int i = 0; i < count; i++) {
+                out[i] = indexAt(i);
+            }
+            return out;
+        }
+
+        @Override
+        public void close() {
+            arena.close();
+        }
     }
 
-    /** Packs {@code keys[0..n)} with their indices. */
-    private static long[] entries(float[] keys, int n, boolean descending) {
-        long[] e = new long[n];
+    private static Entries entries(float[] keys, int n, boolean descending) {
+        Entries e = new Entries(n, descending);
         for (int i = 0; i < n; i++) {
-            e[i] = entry(keys[i], i, descending);
+            e.put(i, keys[i]);
         }
         return e;
     }
 
     /** Indices of {@code keys[0..n)} in torch's sorted order (keys are not modified). */
     public static int[] argsort(float[] keys, int n, boolean descending) {
-        long[] e = entries(keys, n, descending);
-        if (n > 1) {
-            TorchSortOrder s = new TorchSortOrder(e, false, 0, n);
-            s.introsortLoop(0, n, depthLimit(n));
-            s.insertionSort(0, n); // __final_insertion_sort
+        try (Entries e = entries(keys, n, descending)) {
+            e.sort();
+            return e.indices(n);
         }
-        return indices(e, 0, n);
-    }
-
-    /**
-     * Rearranges {@code entries[0..n)} so that positions {@code [from, to)} hold exactly the elements torch's sort
-     * of them puts there (their order inside the range, and the order outside it, are unspecified).
-     */
-    public static void selectSortedRange(long[] entries, int n, int from, int to) {
-        if (from >= to || n < 2) {
-            return;
-        }
-        new TorchSortOrder(entries, true, from, to).introsortLoop(0, n, depthLimit(n));
     }
 
     /**
@@ -96,28 +152,22 @@ public final class TorchSortOrder {
      * {@code 64·k <= n}, else {@code std::nth_element} (introselect), over (value, index) pairs.
      */
     public static int[] topkIndices(float[] keys, int n, int k) {
-        long[] e = entries(keys, n, true);
-        TorchSortOrder s = new TorchSortOrder(e, false, 0, n);
-        if (k > 0 && k < n) {
-            if ((long) k * 64 <= n) {
-                s.heapSelect(0, k, n);
-            } else {
-                s.introselect(0, k - 1, n, depthLimit(n));
-            }
+        try (Entries e = entries(keys, n, true)) {
+            e.topk(k);
+            return e.indices(Math.min(k, n));
         }
-        return indices(e, 0, Math.min(k, n));
     }
 
     private static int depthLimit(int n) {
         return 2 * (31 - Integer.numberOfLeadingZeros(n));
     }
 
-    private static int[] indices(long[] e, int from, int to) {
-        int[] out = new int[to - from];
-        for (int i = from; i < to; i++) {
-            out[i - from] = index(e[i]);
-        }
-        return out;
+    private long get(int i) {
+        return a.getAtIndex(ValueLayout.JAVA_LONG, i);
+    }
+
+    private void set(int i, long v) {
+        a.setAtIndex(ValueLayout.JAVA_LONG, i, v);
     }
 
     private static boolean less(long x, long y) {
@@ -125,13 +175,13 @@ public final class TorchSortOrder {
     }
 
     private boolean lessAt(int i, int j) {
-        return less(a[i], a[j]);
+        return less(get(i), get(j));
     }
 
     private void swap(int i, int j) {
-        long t = a[i];
-        a[i] = a[j];
-        a[j] = t;
+        long t = get(i);
+        set(i, get(j));
+        set(j, t);
     }
 
     /** Whether the order inside {@code [first, last)} can decide which elements land in {@code [from, to)}. */
@@ -197,7 +247,7 @@ public final class TorchSortOrder {
      * BlockQuicksort) and swapped in the same order; the scalar loop takes over where the blocks would meet.
      */
     private int unguardedPartition(int first, int last, int pivot) {
-        long p = a[pivot];
+        long p = get(pivot);
         if (last - first >= 4 * BLOCK) {
             long pk = p >>> 32;
             int left = first; // positions [left, right) are not scanned yet
@@ -216,7 +266,7 @@ public final class TorchSortOrder {
                     nl = 0;
                     for (int i = 0; i < BLOCK; i++) {
                         stopL[nl] = i;
-                        nl += (a[left + i] >>> 32) >= pk ? 1 : 0;
+                        nl += (get(left + i) >>> 32) >= pk ? 1 : 0;
                     }
                     il = 0;
                     baseL = left;
@@ -229,7 +279,7 @@ public final class TorchSortOrder {
                     nr = 0;
                     for (int i = 0; i < BLOCK; i++) {
                         stopR[nr] = i;
-                        nr += (a[right - 1 - i] >>> 32) <= pk ? 1 : 0;
+                        nr += (get(right - 1 - i) >>> 32) <= pk ? 1 : 0;
                     }
                     ir = 0;
                     baseR = right - 1;
@@ -247,11 +297,11 @@ public final class TorchSortOrder {
             last = ir < nr ? baseR - stopR[ir] + 1 : right;
         }
         while (true) {
-            while (less(a[first], p)) {
+            while (less(get(first), p)) {
                 first++;
             }
             last--;
-            while (less(p, a[last])) {
+            while (less(p, get(last))) {
                 last--;
             }
             if (first >= last) {
@@ -265,13 +315,13 @@ public final class TorchSortOrder {
     /** A stable insertion sort of {@code [first, last)}: what {@code __final_insertion_sort} does to it. */
     private void insertionSort(int first, int last) {
         for (int i = first + 1; i < last; i++) {
-            long v = a[i];
+            long v = get(i);
             int j = i;
-            while (j > first && less(v, a[j - 1])) {
-                a[j] = a[j - 1];
+            while (j > first && less(v, get(j - 1))) {
+                set(j, get(j - 1));
                 j--;
             }
-            a[j] = v;
+            set(j, v);
         }
     }
 
@@ -297,8 +347,8 @@ public final class TorchSortOrder {
         makeHeap(first, middle);
         for (int i = middle; i < last; i++) {
             if (lessAt(i, first)) {
-                long v = a[i];
-                a[i] = a[first];
+                long v = get(i);
+                set(i, get(first));
                 adjustHeap(first, 0, middle - first, v);
             }
         }
@@ -310,7 +360,7 @@ public final class TorchSortOrder {
             return;
         }
         for (int parent = (len - 2) / 2; ; parent--) {
-            adjustHeap(first, parent, len, a[first + parent]);
+            adjustHeap(first, parent, len, get(first + parent));
             if (parent == 0) {
                 return;
             }
@@ -321,8 +371,8 @@ public final class TorchSortOrder {
         makeHeap(first, last);
         while (last - first > 1) {
             last--;
-            long v = a[last];
-            a[last] = a[first];
+            long v = get(last);
+            set(last, get(first));
             adjustHeap(first, 0, last - first, v);
         }
     }
@@ -335,20 +385,20 @@ public final class TorchSortOrder {
             if (lessAt(first + child, first + child - 1)) {
                 child--;
             }
-            a[first + hole] = a[first + child];
+            set(first + hole, get(first + child));
             hole = child;
         }
         if ((len & 1) == 0 && child == (len - 2) / 2) {
             child = 2 * (child + 1);
-            a[first + hole] = a[first + child - 1];
+            set(first + hole, get(first + child - 1));
             hole = child - 1;
         }
         int parent = (hole - 1) / 2;
-        while (hole > top && less(a[first + parent], value)) {
-            a[first + hole] = a[first + parent];
+        while (hole > top && less(get(first + parent), value)) {
+            set(first + hole, get(first + parent));
             hole = parent;
             parent = (hole - 1) / 2;
         }
-        a[first + hole] = value;
+        set(first + hole, value);
     }
 }

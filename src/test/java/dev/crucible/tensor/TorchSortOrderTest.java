@@ -72,15 +72,16 @@ class TorchSortOrderTest {
                 from = 0;
             }
             int[] full = TorchSortOrder.argsort(x, n, descending);
-            long[] entries = new long[n];
-            for (int i = 0; i < n; i++) {
-                entries[i] = TorchSortOrder.entry(x[i], i, descending);
-            }
-            TorchSortOrder.selectSortedRange(entries, n, from, to);
             int[] expected = Arrays.copyOfRange(full, from, to);
             int[] actual = new int[to - from];
-            for (int p = from; p < to; p++) {
-                actual[p - from] = TorchSortOrder.index(entries[p]);
+            try (TorchSortOrder.Entries entries = new TorchSortOrder.Entries(n, descending)) {
+                for (int i = 0; i < n; i++) {
+                    entries.put(i, x[i]);
+                }
+                entries.selectSortedRange(from, to);
+                for (int p = from; p < to; p++) {
+                    actual[p - from] = entries.indexAt(p);
+                }
             }
             Arrays.sort(expected);
             Arrays.sort(actual);

@@ -21,13 +21,14 @@ final class Sparsify {
         if (from >= to) {
             return;
         }
-        long[] entries = new long[n];
-        for (int i = 0; i < n; i++) {
-            entries[i] = TorchSortOrder.entry(Math.abs(d[i]), i, descending);
-        }
-        TorchSortOrder.selectSortedRange(entries, n, from, to);
-        for (int r = from; r < to; r++) {
-            keep[TorchSortOrder.index(entries[r])] = 1;
+        try (TorchSortOrder.Entries entries = new TorchSortOrder.Entries(n, descending)) {
+            for (int i = 0; i < n; i++) {
+                entries.put(i, Math.abs(d[i]));
+            }
+            entries.selectSortedRange(from, to);
+            for (int r = from; r < to; r++) {
+                keep[entries.indexAt(r)] = 1;
+            }
         }
     }
 

@@ -12,7 +12,8 @@ import dev.crucible.tensor.TorchSortOrder;
  * element by element: no sparsification, DARE's counter-based Bernoulli mask, and TIES's top-k (the entries
  * torch's sort keeps, ties included, selected once per model from the streamed magnitudes into a bit set). Memory
  * is a few chunk buffers per model plus one bit per entry and model instead of whole-tensor copies (and, while
- * a model's top-k is selected, 8 bytes per entry); results equal the whole-tensor path bit for bit.
+ * a model's top-k is selected, 8 bytes of native memory per entry); results equal the whole-tensor path bit for
+ * bit.
  */
 final class StreamingTaskArithmetic {
     static final int CHUNK = 16384;
@@ -138,18 +139,19 @@ final class StreamingTaskArithmetic {
         if (k <= 0) {
             return kept;
         }
-        long[] entries = new long[n];
-        int[] at = {0};
-        stream(c, p, base, b, d, (v, len) -> {
-            for (int j = 0; j < len; j++) {
-                entries[at[0] + j] = TorchSortOrder.entry(Math.abs(v[j]), at[0] + j, true);
+        try (TorchSortOrder.Entries entries = new TorchSortOrder.Entries(n, true)) {
+            int[] at = {0};
+            stream(c, p, base, b, d, (v, len) -> {
+                for (int j = 0; j < len; j++) {
+                    entries.put(at[0] + j, Math.abs(v[j]));
+                }
+                at[0] += len;
+            });
+            entries.selectSortedRange(0, k);
+            for (int r = 0; r < k; r++) {
+                int i = entries.indexAt(r);
+                kept[i >>> 6] |= 1L << i;
             }
-            at[0] += len;
-        });
-        TorchSortOrder.selectSortedRange(entries, n, 0, k);
-        for (int r = 0; r < k; r++) {
-            int i = TorchSortOrder.index(entries[r]);
-            kept[i >>> 6] |= 1L << i;
         }
         return kept;
     }

@@ -8,7 +8,9 @@ For every <case>.yml (copied from mergekit's examples and from model cards; sour
 2. upstream mergekit-yaml runs the config there (cwd = the stand-ins' root, unmodified mergekit; the same pydantic
    shim as mergekit_large_fixtures.py), with --random-seed 42 --no-write-model-card;
 3. expected.json records the stand-ins to create, and mergekit's outcome: the output's tensor count, layer count and
-   a SHA-256 of its sorted "name shape" lines, or the error it stopped with.
+   a SHA-256 of its sorted "name shape" lines, or the error it stopped with. A merge still running after
+   RUN_SECONDS (karcher with max_iter 9999 never converges on random stand-ins) is judged by mergekit's planner
+   alone ("executed": false): its output tensor names, each with the stand-in's shape for that weight.
 It also writes mergekit-dump-expanded.yml: a config as mergekit dumped it before ModelReference had its own
 serializer, pydantic's default dump of every model reference ({model: {path, revision}, lora, override_architecture},
 the form seen in older model cards); today's to_yaml still emits it for paths with spaces or quotes, but fails on
@@ -19,6 +21,7 @@ Usage: HF_HUB_OFFLINE=1 python tools/merge_config_corpus.py testdata/merge_confi
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -101,25 +104,76 @@ def write_stand_ins(root, spec):
             shutil.copy(os.path.join(TOKENIZER, name), target)
 
 
+RUN_SECONDS = 240
+
+
+def summary(shapes, layers, executed):
+    lines = "".join("%s %s\n" % (k, shapes[k]) for k in sorted(shapes))
+    return {"ok": True, "executed": executed, "tensors": len(shapes), "layers": layers,
+            "tensor_digest": hashlib.sha256(lines.encode()).hexdigest()}
+
+
+def failure(stderr, code):
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    return {"ok": False, "error": lines[-1] if lines else "exit %d" % code}
+
+
 def outcome(root, config_path):
     out = os.path.join(root, "__out")
-    r = subprocess.run([sys.executable, os.path.join(HERE, "mergekit_large_fixtures.py"), "--mergekit-yaml",
-                        config_path, out, "--random-seed", "42", "--no-write-model-card", "--quiet"],
-                       cwd=root, capture_output=True, text=True)
+    try:
+        r = subprocess.run([sys.executable, os.path.join(HERE, "mergekit_large_fixtures.py"), "--mergekit-yaml",
+                            config_path, out, "--random-seed", "42", "--no-write-model-card", "--quiet"],
+                           cwd=root, capture_output=True, text=True, timeout=RUN_SECONDS)
+    except subprocess.TimeoutExpired:
+        return planned(root, config_path)
     if r.returncode != 0:
-        lines = [line for line in r.stderr.strip().splitlines() if line.strip()]
-        return {"ok": False, "error": lines[-1] if lines else "exit %d" % r.returncode}
+        return failure(r.stderr, r.returncode)
     shapes = {}
     for name in os.listdir(out):
         if name.endswith(".safetensors"):
             with safe_open(os.path.join(out, name), "pt") as f:
                 for key in f.keys():
                     shapes[key] = list(f.get_slice(key).get_shape())
-    lines = "".join("%s %s\n" % (k, shapes[k]) for k in sorted(shapes))
     with open(os.path.join(out, "config.json")) as f:
         layers = json.load(f)["num_hidden_layers"]
-    return {"ok": True, "tensors": len(shapes), "layers": layers,
-            "tensor_digest": hashlib.sha256(lines.encode()).hexdigest()}
+    return summary(shapes, layers, True)
+
+
+def planned(root, config_path):
+    """mergekit's planner only: the output tensor names and layer count, shapes from a stand-in."""
+    r = subprocess.run([sys.executable, os.path.abspath(__file__), "--plan", config_path], cwd=root,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return failure(r.stderr, r.returncode)
+    plan = json.loads(r.stdout.strip().splitlines()[-1])
+    stand_in = os.path.join(root, sorted(d for d in os.listdir(root) if not d.startswith("__"))[0])
+    while not os.path.exists(os.path.join(stand_in, "model.safetensors")):
+        stand_in = os.path.join(stand_in, os.listdir(stand_in)[0])
+    with safe_open(os.path.join(stand_in, "model.safetensors"), "pt") as f:
+        known = {re.sub(r"\.layers\.\d+\.", ".layers.0.", k): list(f.get_slice(k).get_shape()) for k in f.keys()}
+    shapes = {n: known[re.sub(r"\.layers\.\d+\.", ".layers.0.", n)] for n in plan["tensors"]}
+    return summary(shapes, plan["layers"], False)
+
+
+def plan_only(config_path):
+    """Prints {"tensors": [...], "layers": n} as mergekit's run_merge would plan them (cwd: the stand-ins)."""
+    synthetic.allow_easy_define_methods()
+    from mergekit.architecture import get_architecture_info
+    from mergekit.config import MergeConfiguration
+    from mergekit.io.tasks import LoaderCache
+    from mergekit.merge import _model_out_config
+    from mergekit.options import MergeOptions
+    from mergekit.plan import MergePlanner
+
+    with open(config_path) as f:
+        config = MergeConfiguration.model_validate(yaml.safe_load(f))
+    options = MergeOptions(random_seed=42, quiet=True, write_model_card=False)
+    arch_info = get_architecture_info(config, options)
+    LoaderCache().setup(options=options)
+    cfg_out = _model_out_config(config, arch_info, trust_remote_code=False)
+    planner = MergePlanner(config, arch_info, options=options, out_model_config=cfg_out)
+    planner.plan_to_disk(out_path=tempfile.mkdtemp())
+    print(json.dumps({"tensors": [w.name for w, _ in planner._tensors], "layers": cfg_out.num_hidden_layers}))
 
 
 def write_dump(folder):
@@ -168,4 +222,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1] == "--plan":
+        plan_only(sys.argv[2])
+    else:
+        main()

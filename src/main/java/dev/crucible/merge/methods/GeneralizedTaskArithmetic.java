@@ -67,8 +67,9 @@ final class GeneralizedTaskArithmetic extends AbstractMergeMethod {
 
     @Override
     public long workingBytes(long numel, int inputs, DType dtype) {
-        if (!streams()) {
-            return super.workingBytes(numel, inputs, dtype);
+        if (!streams()) { // breadcrumbs' cut packs one model's magnitudes at a time (8 bytes each)
+            return super.workingBytes(numel, inputs, dtype)
+                    + (sparsification == Sparsification.MAGNITUDE_OUTLIERS ? numel * 8 : 0);
         }
         // top-k: a bit set per model, and the packed magnitudes of one model while its cut is selected
         long selection = sparsification == Sparsification.MAGNITUDE ? numel * 8 + inputs * (numel / 8 + 8) : 0;

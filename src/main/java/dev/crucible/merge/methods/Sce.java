@@ -16,6 +16,12 @@ final class Sce extends AbstractMergeMethod {
         super("sce", BaseModelUse.REQUIRED, params("int8_mask", false, "select_topk", 1.0), params());
     }
 
+    /** Whole-tensor copies, plus the packed variances of the top-k selection (8 bytes per entry). */
+    @Override
+    public long workingBytes(long numel, int inputs, DType dtype) {
+        return super.workingBytes(numel, inputs, dtype) + numel * 8;
+    }
+
     @Override
     Tensor merge(MethodCall c) {
         int b = c.requireBase();

@@ -57,6 +57,7 @@ public final class Main {
     static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new Main());
         addHelp(cli);
+        cli.setOverwrittenOptionsAllowed(true); // as click (so mergekit) does: a repeated option's last value wins
         cli.setParameterExceptionHandler((ex, args) -> {
             CommandLine cmd = ex.getCommandLine();
             cmd.getErr().println("error: " + ex.getMessage());

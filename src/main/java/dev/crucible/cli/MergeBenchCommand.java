@@ -57,6 +57,11 @@ final class MergeBenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        OptionChecks.oneOf(methods, "--method", "linear", "slerp", "ties", "dare_ties");
+        OptionChecks.atLeast(1, runs, "--runs");
+        if (threads != null) {
+            OptionChecks.atLeast(1, threads, "--threads");
+        }
         SyntheticModels.Shape shape = switch (scale) {
             case 1 -> SyntheticModels.Shape.BASELINE;
             case 4 -> new SyntheticModels.Shape(1024, 4096, 108, 16, 8, 32000); // 1.76B parameters, 3.98x

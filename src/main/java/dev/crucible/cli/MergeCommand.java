@@ -6,6 +6,7 @@ import dev.crucible.merge.MergeOptions;
 import dev.crucible.merge.MergePlan;
 import dev.crucible.merge.Merger;
 import dev.crucible.merge.ModelRef;
+import dev.crucible.tensor.DType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -57,6 +58,7 @@ final class MergeCommand implements Callable<Integer> {
         PrintStream err = new PrintStream(new WriterStream(spec.commandLine().getErr()), true);
         PrintStream outStream = new PrintStream(new WriterStream(spec.commandLine().getOut()), true);
         mergekit.noteIgnored(err);
+        DType loraMergeDtype = mergekit.loraMergeDtype();
         Path[] bases = mergekit.baseDirs(config.toAbsolutePath().getParent());
         MergeOptions options = new MergeOptions(bases, mergekit.threads(), mergekit.shardBytes(),
                 MergekitOptions.bytes(memoryBudget, "--memory-budget"), mergekit.copyTokenizer, mergekit.allowCrimes,
@@ -70,7 +72,7 @@ final class MergeCommand implements Callable<Integer> {
             check.directory(overwrite.overwrite, err::println);
         }
         long start = System.nanoTime();
-        try (MergePlan plan = MergePlan.build(cfg, mergekit.allowCrimes, mergekit.loraMergeDtype())) {
+        try (MergePlan plan = MergePlan.build(cfg, mergekit.allowCrimes, loraMergeDtype)) {
             plan.warnings().forEach(w -> err.println("warning: " + w));
             if (dryRun || mergekit.verbosity() > 0) {
                 Merger.describe(plan, options, dryRun ? outStream : err);

@@ -20,9 +20,10 @@ import java.util.regex.Pattern;
 
 /**
  * The options every mergekit script takes (mergekit's {@code add_merge_options}), shared by {@code merge},
- * {@code moe} and {@code extract-lora}, so that a mergekit command line runs with the program name replaced.
- * Each command says which of them mean something for it ({@link #noteIgnored}); the others are accepted and named
- * in one note. The README's table "mergekit flags" lists every flag and what Crucible does with it.
+ * {@code moe} and {@code extract-lora}, so that a mergekit command line runs with the program name replaced. The
+ * device and cache flags are accepted and do nothing; each command names the others that do nothing for it, and
+ * {@link #noteIgnored} prints one note listing those the user gave. The README's table "mergekit flags" lists every
+ * flag and what Crucible does with it; {@code MergekitFlagsTest} checks both against mergekit's real --help.
  */
 final class MergekitOptions {
     @Spec(Spec.Target.MIXEE)

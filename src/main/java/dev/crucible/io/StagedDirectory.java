@@ -165,8 +165,8 @@ public final class StagedDirectory implements AutoCloseable {
     }
 
     /**
-     * Deletes the staging directories of {@code target} (beside or inside it) whose process has exited, and returns
-     * them. A staging directory of a process still running means two jobs write the same output: refused.
+     * Deletes the staging directories of {@code target} (beside it, or anywhere directly inside it) whose process has
+     * exited, and returns them. A staging directory of a process still running means two jobs write the same output: refused.
      */
     public static List<Path> removeStale(Path target) {
         Path abs = target.toAbsolutePath().normalize();
@@ -176,8 +176,8 @@ public final class StagedDirectory implements AutoCloseable {
             list(abs.getParent()).stream().filter(p -> p.getFileName().toString().startsWith(sibling))
                     .forEach(candidates::add);
         }
-        if (Files.isDirectory(abs)) {
-            list(abs).stream().filter(p -> p.getFileName().toString().startsWith(TAG)).forEach(candidates::add);
+        if (Files.isDirectory(abs)) { // its own staging, and that of entries written inside it (sft's checkpoints)
+            list(abs).stream().filter(p -> isStaging(p.getFileName().toString())).forEach(candidates::add);
         }
         List<Path> removed = new ArrayList<>();
         for (Path dir : candidates) {

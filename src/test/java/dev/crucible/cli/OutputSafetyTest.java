@@ -172,6 +172,26 @@ class OutputSafetyTest {
     }
 
     @Test
+    void aMountPointOutputIsWrittenIntoNotReplaced() throws Exception {
+        // The container-volume case itself; mounting needs root (CAP_SYS_ADMIN), so elsewhere this is skipped and
+        // the inode check above stands for it (a directory that is never renamed cannot be "busy").
+        Path volume = Files.createDirectories(tmp.resolve("volume"));
+        Process mount = new ProcessBuilder("mount", "-t", "tmpfs", "none", volume.toString()).redirectErrorStream(true)
+                .start();
+        org.junit.jupiter.api.Assumptions.assumeTrue(mount.waitFor(10, TimeUnit.SECONDS) && mount.exitValue() == 0,
+                "cannot mount a tmpfs here (needs root)");
+        try {
+            CliRun r = merge(volume);
+            assertEquals(0, r.exitCode(), r.err());
+            assertEquals(List.of("README.md", "config.json", "mergekit_config.yml", "model.safetensors"), list(volume));
+            CliRun again = merge(volume, "--overwrite");
+            assertEquals(0, again.exitCode(), again.err());
+        } finally {
+            new ProcessBuilder("umount", volume.toString()).start().waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
     void aStaleStagingDirectoryOfAKilledMergeIsCleanedAndNamed() throws Exception {
         Process gone = new ProcessBuilder("true").start();
         gone.waitFor(10, TimeUnit.SECONDS);

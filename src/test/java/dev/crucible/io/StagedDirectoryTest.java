@@ -123,7 +123,8 @@ class StagedDirectoryTest {
         Files.writeString(beside.resolve("model.safetensors"), "half written");
         Path inside = Files.createDirectories(target.resolve(".crucible-tmp-" + dead + "-8"));
         Path otherOutput = Files.createDirectories(tmp.resolve(".other.crucible-tmp-" + dead + "-9"));
-        assertEquals(List.of(inside, beside).stream().sorted().toList(),
+        Path checkpoint = Files.createDirectories(target.resolve(".checkpoint-10.crucible-tmp-" + dead + "-5"));
+        assertEquals(List.of(inside, beside, checkpoint).stream().sorted().toList(),
                 StagedDirectory.removeStale(target).stream().sorted().toList());
         assertFalse(Files.exists(beside, LinkOption.NOFOLLOW_LINKS));
         assertFalse(Files.exists(inside, LinkOption.NOFOLLOW_LINKS));

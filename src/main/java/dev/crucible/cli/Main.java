@@ -73,6 +73,7 @@ public final class Main {
 
     private static void addHelp(CommandLine cmd) {
         cmd.getCommandSpec().mixinStandardHelpOptions(true);
+        cmd.getCommandSpec().versionProvider(new Version());
         cmd.getSubcommands().values().forEach(Main::addHelp);
     }
 

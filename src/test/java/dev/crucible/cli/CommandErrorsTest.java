@@ -82,6 +82,8 @@ class CommandErrorsTest {
         add(c, "examples make-models " + notADir, "a-file.txt");
         add(c, "forward " + m + " --input " + m + " --out " + out(), "not found");
         add(c, "forward " + model + " --input " + notADir + " --out " + out(), "a-file.txt");
+        add(c, "forward " + model + " --input " + notADir + " --out " + model.resolve("model.safetensors"),
+                "is inside the model");
         add(c, "bench read --size-gb -1 --dir " + out(), "--size-gb");
         add(c, "bench runtime --shape huge", "--shape");
         add(c, "bench merge --scale 3 --dir " + out(), "--scale");
@@ -145,7 +147,7 @@ class CommandErrorsTest {
     }
 
     @Test
-    void everyCommandPrintsItsHelp() {
+    void everyCommandPrintsItsHelpAndVersion() {
         for (CommandLine cmd : allCommands()) {
             List<String> args = new ArrayList<>(path(cmd));
             args.add("--help");
@@ -154,6 +156,10 @@ class CommandErrorsTest {
             assertEquals(0, r.exitCode(), name + ": " + r.err());
             assertTrue(r.out().startsWith("Usage: " + cmd.getCommandSpec().qualifiedName()), name + ": " + r.out());
             assertEquals("", r.err(), name);
+            args.set(args.size() - 1, "--version");
+            CliRun version = CliRun.of(args.toArray(String[]::new));
+            assertEquals(0, version.exitCode(), String.join(" ", args));
+            assertTrue(version.out().startsWith("crucible 0.1.0"), String.join(" ", args) + ": " + version.out());
         }
     }
 

@@ -128,7 +128,7 @@ final class MergeBenchCommand implements Callable<Integer> {
         }
         cmd.addAll(List.of("-XX:+AutoCreateSharedArchive", "-XX:SharedArchiveFile=" + archive, "-Xlog:cds*=off"));
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Child.class.getName(), "merge",
-                cfg.toString(), outDir.toString(), "--random-seed", "42", "--quiet", "--no-copy-tokenizer"));
+                cfg.toString(), outDir.toString(), "--random-seed", "42", "--quiet", "--no-copy-tokenizer", "--overwrite"));
         cmd.addAll(List.of(extra));
         if (threads != null) {
             cmd.addAll(List.of("--threads", threads.toString()));

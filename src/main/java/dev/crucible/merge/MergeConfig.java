@@ -1,6 +1,7 @@
 package dev.crucible.merge;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.io.YamlErrors;
 import dev.crucible.tensor.DType;
 import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
@@ -111,7 +112,7 @@ public final class MergeConfig {
             // PyYAML, which mergekit reads configs with, keeps the last of repeated keys; real configs repeat some
             root = new Load(LoadSettings.builder().setAllowDuplicateKeys(true).build()).loadFromString(text);
         } catch (YamlEngineException e) {
-            throw new CrucibleException("not valid YAML: " + e.getMessage(), e);
+            throw new CrucibleException("not valid YAML: " + YamlErrors.describe(e), e);
         }
         Reader r = new Reader(baseDirs);
         Map<String, Object> top = map(root, "config");

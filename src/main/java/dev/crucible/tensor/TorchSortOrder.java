@@ -14,15 +14,15 @@ import java.lang.foreign.ValueLayout;
  * {@code std::sort} over (value, index) pairs at any size (an introsort: median-of-three pivot moved to the front,
  * unguarded partition, recursion on the right part and a loop on the left, depth limit {@code 2·floor(log2 n)} then
  * heapsort, ranges of at most 16 left for one final insertion sort). {@code topk} is {@code std::partial_sort}
- * (heap select) when {@code 64·k <= n}, else {@code std::nth_element} (introselect). Builds with
- * {@code USE_X86_SIMD_SORT} (not the official CPU wheels) sort floats with x86-simd-sort instead, whose tie order
- * differs.
+ * (heap select) when {@code 64·k <= n}, else {@code std::nth_element} (introselect). A torch built with
+ * {@code USE_X86_SIMD_SORT} would sort float32 with x86-simd-sort instead, whose tie order differs; the 2.13 CPU
+ * wheel the fixtures were made with has none compiled in.
  *
  * <p>Entries are packed in a {@code long}: the high 32 bits are an unsigned key that orders as torch's comparator
  * (NaN above everything, -0 equal to +0; complemented for a descending sort), the low 32 bits the element's index,
- * which never takes part in a comparison. A top-k cut finds which elements a full sort would place
- * in a range of positions without sorting the rest ({@link Entries#selectSortedRange}): it follows the introsort only into the parts that straddle
- * the range's ends, so it costs expected linear time and gives the same set as the full sort.
+ * which never takes part in a comparison. A top-k cut ({@link Entries#selectSortedRange}) finds which elements a
+ * full sort would place in a range of positions without sorting the rest: it follows the introsort only into the
+ * parts that straddle the range's ends, so it costs expected linear time and gives the same set as the full sort.
  */
 public final class TorchSortOrder {
     private static final int THRESHOLD = 16;

@@ -60,30 +60,60 @@ public final class TorchSortOrder {
     }
 
     /**
-     * Packed entries in native memory (8 bytes each, freed by {@link #close}): a top-k cut of a tensor needs all of
-     * its entries at once, which for a large vocabulary's embedding is gigabytes that the merge's small heap does not
-     * have; mergekit's own argsort of the same tensor takes twice as much.
+     * Packed entries in native memory (8 bytes each): a top-k cut of a tensor needs all of its entries at once,
+     * which for a large vocabulary's embedding is gigabytes that the merge's small heap does not have (mergekit's
+     * own argsort of the same tensor takes twice as much). Either in memory of their own, freed by {@link #close},
+     * or in storage the caller reuses (fresh pages are slow to touch).
      */
     public static final class Entries implements AutoCloseable {
-        private final Arena arena = Arena.ofConfined();
+        private final Arena arena;
         private final MemorySegment segment;
         private final int n;
         private final boolean descending;
 
         public Entries(int n, boolean descending) {
+            this.arena = Arena.ofConfined();
+            this.segment = arena.allocate(bytes(n), 8);
             this.n = n;
             this.descending = descending;
-            this.segment = arena.allocate(Math.max(8L, 8L * n), 8);
+        }
+
+        /** Entries in {@code storage} (at least {@link #bytes}{@code (n)} bytes, 8-aligned), which the caller owns. */
+        public Entries(MemorySegment storage, int n, boolean descending) {
+            if (storage.byteSize() < bytes(n)) {
+                throw new IllegalArgumentException(storage.byteSize() + " bytes cannot hold " + n + " entries");
+            }
+            this.arena = null;
+            this.segment = storage;
+            this.n = n;
+            this.descending = descending;
+        }
+
+        /** The storage {@code n} entries take. */
+        public static long bytes(int n) {
+            return Math.max(8L, 8L * n);
         }
 
         /** Sets element {@code index}'s key; element i must sit at position i until a sort or selection runs. */
         public void put(int index, float key) {
-            segment.setAtIndex(ValueLayout.JAVA_LONG, index, entry(key, index, descending));
+            segment.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, index, entry(key, index, descending));
+        }
+
+        /** The key of the element at {@code position} (NaN for any NaN; 0 for -0). */
+        public float keyAt(int position) {
+            int k = (int) (segment.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, position) >>> 32);
+            if (descending) {
+                k = ~k;
+            }
+            if (k == -1) {
+                return Float.NaN;
+            }
+            return Float.intBitsToFloat(k < 0 ? k & 0x7FFFFFFF : ~k);
         }
 
         /** The element (its original index) at {@code position}. */
         public int indexAt(int position) {
-            return (int) segment.getAtIndex(ValueLayout.JAVA_LONG, position);
+            return (int) segment.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, position);
         }
 
         /**
@@ -127,7 +157,9 @@ public final class TorchSortOrder {
 
         @Override
         public void close() {
-            arena.close();
+            if (arena != null) {
+                arena.close();
+            }
         }
     }
 
@@ -163,11 +195,11 @@ public final class TorchSortOrder {
     }
 
     private long get(int i) {
-        return a.getAtIndex(ValueLayout.JAVA_LONG, i);
+        return a.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i);
     }
 
     private void set(int i, long v) {
-        a.setAtIndex(ValueLayout.JAVA_LONG, i, v);
+        a.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i, v);
     }
 
     private static boolean less(long x, long y) {

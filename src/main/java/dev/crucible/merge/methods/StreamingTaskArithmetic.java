@@ -29,8 +29,9 @@ final class StreamingTaskArithmetic {
         boolean random;
         long below; // keep when the 24 random bits are below this: uniform < probability
         long key;
-        // magnitude: bit i of {@code kept} set = entry i kept
-        long[] kept;
+        // magnitude: kept = |δ| above the cut's magnitude, or at it with bit i of {@code tiesKept} set
+        int cutKey = Integer.MAX_VALUE;
+        long[] tiesKept;
         // L1 rescale in {@code work}; NaN = none
         float ratio = Float.NaN;
         DType work;
@@ -39,15 +40,17 @@ final class StreamingTaskArithmetic {
             this.index = index;
         }
 
-        /** {@code mask[j]} = 1 where entry {@code off + j} is kept, else 0. */
-        void mask(int len, long off, float[] mask) {
+        /** {@code mask[j]} = 1 where entry {@code off + j} (delta {@code d[j]}) is kept, else 0. */
+        void mask(float[] d, int len, long off, float[] mask) {
             if (random) {
                 CounterRandom.keepMask(key, off, below, mask, len);
                 return;
             }
-            for (int j = 0; j < len; j++) {
+            for (int j = 0; j < len; j++) { // branch-free on the (random) magnitudes
                 long i = off + j;
-                mask[j] = (kept[(int) (i >>> 6)] >>> i) & 1; // shift distance is taken mod 64
+                int m = magnitudeKey(d[j]);
+                long tie = (tiesKept[(int) (i >>> 6)] >>> i) & (m == cutKey ? 1 : 0); // shift taken mod 64
+                mask[j] = ((cutKey - m) >>> 31) | tie;
             }
         }
 
@@ -56,7 +59,7 @@ final class StreamingTaskArithmetic {
             if (keepAll) {
                 return;
             }
-            mask(len, off, mask);
+            mask(d, len, off, mask);
             for (int j = 0; j < len; j++) {
                 d[j] *= mask[j]; // v or ±0 as torch's v * mask, without a random branch
             }
@@ -89,7 +92,7 @@ final class StreamingTaskArithmetic {
             p.keepAll = false;
             if (sparsification == Sparsification.MAGNITUDE) {
                 p.work = dt;
-                p.kept = keptByMagnitude(c, p, (int) (density * c.numel), base, b, d);
+                planMagnitude(c, p, (int) (density * c.numel), base, b, d);
             } else {
                 p.random = true;
                 p.work = Sparsify.workDtype(dt);
@@ -132,14 +135,26 @@ final class StreamingTaskArithmetic {
         Rounding.roundInPlace(c.dtype, d, 0, len);
     }
 
-    /** The entries torch's descending sort of {@code |δ|} puts among its first {@code k}, as a bit set. */
-    private static long[] keptByMagnitude(MethodCall c, Plan p, int k, Tensor base, float[] b, float[] d) {
+    /**
+     * {@code |δ|} as an int that orders like torch's comparator: the magnitude's bits, every NaN one value above
+     * infinity.
+     */
+    static int magnitudeKey(float v) {
+        return Math.min(Float.floatToRawIntBits(v) & 0x7FFFFFFF, 0x7F800001);
+    }
+
+    /**
+     * Which entries torch's descending sort of {@code |δ|} puts among its first {@code k}: every entry above the
+     * k-th largest magnitude (the cut), and those of the entries at the cut that the sort's tie order puts first
+     * (a bit set; only the ties at the cut need one).
+     */
+    private static void planMagnitude(MethodCall c, Plan p, int k, Tensor base, float[] b, float[] d) {
         int n = c.size();
-        long[] kept = new long[(n + 63) >>> 6];
+        p.tiesKept = new long[(n + 63) >>> 6];
         if (k <= 0) {
-            return kept;
+            return; // nothing kept: cutKey stays above every magnitude
         }
-        try (TorchSortOrder.Entries entries = new TorchSortOrder.Entries(n, true)) {
+        try (TorchSortOrder.Entries entries = c.sortEntries(true)) {
             int[] at = {0};
             stream(c, p, base, b, d, (v, len) -> {
                 for (int j = 0; j < len; j++) {
@@ -148,12 +163,18 @@ final class StreamingTaskArithmetic {
                 at[0] += len;
             });
             entries.selectSortedRange(0, k);
+            int cut = Integer.MAX_VALUE;
             for (int r = 0; r < k; r++) {
-                int i = entries.indexAt(r);
-                kept[i >>> 6] |= 1L << i;
+                cut = Math.min(cut, magnitudeKey(entries.keyAt(r)));
             }
+            for (int r = 0; r < k; r++) {
+                if (magnitudeKey(entries.keyAt(r)) == cut) {
+                    int i = entries.indexAt(r);
+                    p.tiesKept[i >>> 6] |= 1L << i;
+                }
+            }
+            p.cutKey = cut;
         }
-        return kept;
     }
 
     /** {@code Σ|δ| / Σ|δ·mask|} rounded as mergekit's rescale, or NaN when either sum is below 1e-7. */
@@ -162,7 +183,7 @@ final class StreamingTaskArithmetic {
         long[] at = {0};
         float[] mask = new float[b.length];
         stream(c, p, base, b, d, (v, len) -> {
-            p.mask(len, at[0], mask);
+            p.mask(v, len, at[0], mask);
             for (int j = 0; j < len; j++) {
                 float x = Math.abs(v[j]);
                 sums[0] += x;

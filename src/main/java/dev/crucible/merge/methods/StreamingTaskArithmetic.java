@@ -10,10 +10,10 @@ import dev.crucible.tensor.TorchSortOrder;
 /**
  * Generalized task arithmetic in chunks of the input tensors, for methods whose masks can be recomputed
  * element by element: no sparsification, DARE's counter-based Bernoulli mask, and TIES's top-k (the entries
- * torch's sort keeps, ties included, selected once per model from the streamed magnitudes into a bit set). Memory
- * is a few chunk buffers per model plus one bit per entry and model instead of whole-tensor copies (and, while
- * a model's top-k is selected, 8 bytes of native memory per entry); results equal the whole-tensor path bit for
- * bit.
+ * torch's sort keeps, ties included: selected once per model from the streamed magnitudes, kept as the cut's
+ * magnitude plus a bit set for the entries tied at it). Memory is a few chunk buffers per model plus one bit per
+ * entry and model instead of whole-tensor copies (and, while a model's top-k is selected, 8 bytes per entry in the
+ * executor's reused native storage); results equal the whole-tensor path bit for bit.
  */
 final class StreamingTaskArithmetic {
     static final int CHUNK = 16384;

@@ -1,9 +1,11 @@
 package dev.crucible.model.template;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
 
@@ -53,7 +55,9 @@ final class TurnFinder {
         }
     }
 
-    private final Function<List<Map<String, ?>>, String> render;
+    private final Function<List<Map<String, ?>>, String> template;
+    /** Renders by message list: the last turn's renders of the last message are those of the whole conversation. */
+    private final Map<List<Map<String, ?>>, Optional<String>> renders = new HashMap<>();
     private final List<Map<String, ?>> messages;
     private final String full;
     private final Region[] content;
@@ -61,9 +65,10 @@ final class TurnFinder {
     /** {@code render} gives the render of a message list, or null when the template refuses it. */
     private TurnFinder(Function<List<Map<String, ?>>, String> render, List<? extends Map<String, ?>> messages,
                        String full) {
-        this.render = render;
+        this.template = render;
         this.messages = List.copyOf(messages);
         this.full = full;
+        renders.put(this.messages, Optional.of(full));
         this.content = new Region[messages.size()];
         for (int j = 0; j < content.length; j++) {
             content[j] = diff(full, contentDummies(this.messages, j));
@@ -98,7 +103,7 @@ final class TurnFinder {
             }
         }
         List<Map<String, ?>> upToTurn = messages.subList(0, i + 1);
-        String last = render.apply(upToTurn);
+        String last = render(upToTurn);
         Region wholeLast = last == null ? null : diff(last, turnDummies(upToTurn, i));
         Region whole = diff(full, turnDummies(messages, i));
         // each candidate with the region of the same dummy kind in the last-turn render (for the end of turn)
@@ -153,12 +158,16 @@ final class TurnFinder {
         return null;
     }
 
+    private String render(List<Map<String, ?>> messages) {
+        return renders.computeIfAbsent(messages, m -> Optional.ofNullable(template.apply(m))).orElse(null);
+    }
+
     /** The widest differing range of {@code text} against the renders of {@code variants}. */
     private Region diff(String text, List<List<Map<String, ?>>> variants) {
         int start = Integer.MAX_VALUE;
         int end = 0;
         for (List<Map<String, ?>> v : variants) {
-            String other = render.apply(v);
+            String other = render(v);
             if (other == null || other.equals(text)) {
                 return null;
             }

@@ -42,7 +42,7 @@ final class DataCommand {
         Path dataset;
 
         @Option(names = "--type", required = true, paramLabel = "TYPE",
-                description = "alpaca, sharegpt, messages, completion or text.")
+                description = "chat_template, messages, sharegpt, alpaca, completion or text.")
         String type;
 
         @Option(names = "--field", paramLabel = "FIELD", description = "Field to read (completion, text, messages, sharegpt).")

@@ -76,7 +76,7 @@ final class ChatRows {
             m.put("content", joinedText(parts, where));
         }
         if (m.get("tool_calls") instanceof List<?> calls) {
-            m.put("tool_calls", parsedArguments(calls, where));
+            m.put("tool_calls", parsedFunctionField(calls, "arguments", where + ".tool_calls"));
         }
         return m;
     }
@@ -102,24 +102,6 @@ final class ChatRows {
         return sb.toString();
     }
 
-    /** Tool-call arguments stored as JSON text become objects (Axolotl parses them for the templates). */
-    private static List<Object> parsedArguments(List<?> calls, String where) {
-        List<Object> out = new ArrayList<>();
-        for (Object c : calls) {
-            if (c instanceof Map<?, ?> call && call.get("function") instanceof Map<?, ?> fn
-                    && fn.get("arguments") instanceof String args) {
-                Map<Object, Object> f = new LinkedHashMap<>(fn);
-                f.put("arguments", parseJson(args, where + ".tool_calls arguments"));
-                Map<Object, Object> copy = new LinkedHashMap<>(call);
-                copy.put("function", f);
-                out.add(copy);
-            } else {
-                out.add(c);
-            }
-        }
-        return out;
-    }
-
     /** The row's tools: a list of tool schemas (parameters given as JSON text are parsed), or null. */
     private static List<?> tools(DatasetRow row, String field) {
         Object v = row.fields().get(field);
@@ -132,17 +114,25 @@ final class ChatRows {
         if (!(v instanceof List<?> tools)) {
             throw new CrucibleException(row.where() + ": field '" + field + "' must be a list of tools, got " + describe(v));
         }
+        return parsedFunctionField(tools, "parameters", row.where() + ": " + field);
+    }
+
+    /**
+     * Tool calls or tools whose {@code function.<key>} (a call's arguments, a tool's parameters) is JSON text get it
+     * as an object, as Axolotl parses them for the templates; the input is not modified.
+     */
+    private static List<Object> parsedFunctionField(List<?> items, String key, String where) {
         List<Object> out = new ArrayList<>();
-        for (Object t : tools) {
-            if (t instanceof Map<?, ?> tool && tool.get("function") instanceof Map<?, ?> fn
-                    && fn.get("parameters") instanceof String params) {
+        for (Object item : items) {
+            if (item instanceof Map<?, ?> m && m.get("function") instanceof Map<?, ?> fn
+                    && fn.get(key) instanceof String json) {
                 Map<Object, Object> f = new LinkedHashMap<>(fn);
-                f.put("parameters", parseJson(params, row.where() + ": " + field + " parameters"));
-                Map<Object, Object> copy = new LinkedHashMap<>(tool);
+                f.put(key, parseJson(json, where + " " + key));
+                Map<Object, Object> copy = new LinkedHashMap<>(m);
                 copy.put("function", f);
                 out.add(copy);
             } else {
-                out.add(t);
+                out.add(item);
             }
         }
         return out;

@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -49,36 +50,37 @@ public final class DatasetReader {
     /** One row {"text": line} per line, as datasets' text builder reads a file. */
     private static List<DatasetRow> readText(Path file) {
         List<DatasetRow> rows = new ArrayList<>();
+        forEachLine(file, (line, number) -> {
+            Map<String, Object> fields = new LinkedHashMap<>();
+            fields.put("text", line);
+            rows.add(new DatasetRow(file, "line", number, fields));
+        });
+        return rows;
+    }
+
+    private interface LineConsumer {
+        void accept(String line, long number);
+    }
+
+    private static void forEachLine(Path file, LineConsumer consumer) {
         try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             String line;
             long number = 0;
             while ((line = in.readLine()) != null) {
-                number++;
-                Map<String, Object> fields = new java.util.LinkedHashMap<>();
-                fields.put("text", line);
-                rows.add(new DatasetRow(file, "line", number, fields));
+                consumer.accept(line, ++number);
             }
         } catch (IOException e) {
             throw new CrucibleException(file + ": cannot read: " + e.getMessage(), e);
         }
-        return rows;
     }
 
     private static List<DatasetRow> readJsonLines(Path file) {
         List<DatasetRow> rows = new ArrayList<>();
-        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String line;
-            long number = 0;
-            while ((line = in.readLine()) != null) {
-                number++;
-                if (line.isBlank()) {
-                    continue;
-                }
+        forEachLine(file, (line, number) -> {
+            if (!line.isBlank()) {
                 rows.add(new DatasetRow(file, "line", number, parseObject(line, file, "line", number)));
             }
-        } catch (IOException e) {
-            throw new CrucibleException(file + ": cannot read: " + e.getMessage(), e);
-        }
+        });
         return rows;
     }
 

@@ -95,6 +95,7 @@ final class TurnFinder {
         return List.copyOf(turns);
     }
 
+    /** The first candidate region of message i that overlaps no other message's content, as a turn; or null. */
     private ChatPrompt.Turn locate(int i) {
         List<Region> others = new ArrayList<>();
         for (int j = 0; j < content.length; j++) {
@@ -106,26 +107,25 @@ final class TurnFinder {
         String last = render(upToTurn);
         Region wholeLast = last == null ? null : diff(last, turnDummies(upToTurn, i));
         Region whole = diff(full, turnDummies(messages, i));
-        // each candidate with the region of the same dummy kind in the last-turn render (for the end of turn)
-        List<Region[]> candidates = new ArrayList<>();
-        if (whole != null && wholeLast != null) {
-            String turnText = last.substring(wholeLast.start, wholeLast.end);
-            if (full.startsWith(turnText, whole.start)) {
-                candidates.add(new Region[] {new Region(whole.start, whole.start + turnText.length()), wholeLast});
+        ChatPrompt.Turn turn = null;
+        if (whole != null && wholeLast != null) { // (1) the whole-turn diff cut to the turn as rendered when last
+            int length = wholeLast.end - wholeLast.start;
+            if (full.startsWith(last.substring(wholeLast.start, wholeLast.end), whole.start)) {
+                turn = accept(i, new Region(whole.start, whole.start + length), wholeLast, last, others);
             }
         }
-        if (whole != null) {
-            candidates.add(new Region[] {whole, wholeLast});
+        if (turn == null && whole != null) { // (2) the whole-turn diff
+            turn = accept(i, whole, wholeLast, last, others);
         }
-        Region contentLast = null;
-        if (content[i] != null || wholeLast == null) {
-            contentLast = last == null ? null : diff(last, contentDummies(upToTurn, i));
+        if (turn != null) {
+            return turn;
         }
-        if (content[i] != null) {
-            candidates.add(new Region[] {content[i], contentLast});
+        Region contentLast = last == null ? null : diff(last, contentDummies(upToTurn, i));
+        if (content[i] != null) { // (3) the content region
+            turn = accept(i, content[i], contentLast, last, others);
         }
         Region inLast = wholeLast != null ? wholeLast : contentLast;
-        if (inLast != null && inLast.end > inLast.start) {
+        if (turn == null && inLast != null && inLast.end > inLast.start) { // (4) the last-turn text, searched
             String turnText = last.substring(inLast.start, inLast.end);
             int from = 0;
             for (int j = 0; j < i; j++) {
@@ -135,27 +135,32 @@ final class TurnFinder {
             }
             int at = full.indexOf(turnText, from);
             if (at >= 0) {
-                candidates.add(new Region[] {new Region(at, at + turnText.length()), inLast});
+                turn = accept(i, new Region(at, at + turnText.length()), inLast, last, others);
             }
         }
-        for (Region[] c : candidates) {
-            Region region = c[0];
-            if (region.overlapsAny(others)) {
-                continue;
-            }
-            int limit = full.length();
-            for (Region o : others) {
-                if (o.start >= region.end) {
-                    limit = Math.min(limit, o.start);
-                }
-            }
-            String tail = c[1] == null ? "" : last.substring(c[1].end);
-            int closing = commonPrefix(tail, full.substring(region.end, limit));
-            Object role = messages.get(i).get("role");
-            return new ChatPrompt.Turn(i, role instanceof String s ? s : String.valueOf(role), region.start, region.end,
-                    region.end + closing);
+        return turn;
+    }
+
+    /**
+     * The turn of message i at {@code region}, or null when the region overlaps another message's content. Its
+     * closing is what the last-turn render has after {@code inLast} (the region of the same dummy kind there), as
+     * far as the full render has the same text, never past the next message's content.
+     */
+    private ChatPrompt.Turn accept(int i, Region region, Region inLast, String last, List<Region> others) {
+        if (region.overlapsAny(others)) {
+            return null;
         }
-        return null;
+        int limit = full.length();
+        for (Region o : others) {
+            if (o.start >= region.end) {
+                limit = Math.min(limit, o.start);
+            }
+        }
+        String tail = inLast == null ? "" : last.substring(inLast.end);
+        int closing = commonPrefix(tail, full.substring(region.end, limit));
+        Object role = messages.get(i).get("role");
+        return new ChatPrompt.Turn(i, role instanceof String s ? s : String.valueOf(role), region.start, region.end,
+                region.end + closing);
     }
 
     private String render(List<Map<String, ?>> messages) {

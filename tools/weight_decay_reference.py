@@ -4,8 +4,10 @@
 The Trainer builds two AdamW parameter groups: `Trainer.get_decay_parameter_names(model)` (everything except biases,
 norm weights and nn.LayerNorm modules) with `weight_decay`, the rest with 0. This script takes the tiny `qwen2`
 fixture (q/k/v biases, RMSNorms) in float32, builds exactly those groups with the Trainer's own function, and runs two
-`torch.optim.AdamW` steps (lr 1e-2, betas 0.9/0.999, eps 1e-8, weight_decay 0.5, no clipping, constant rate) of
-full fine-tuning on the fixture's `input_ids` with the first 4 labels of each row masked. It writes
+`torch.optim.AdamW` steps (lr 1e-2, betas 0.9/0.999, eps 0.1, weight_decay 0.5, no clipping, constant rate) of
+full fine-tuning on the fixture's `input_ids` with the first 4 labels of each row masked. The large eps keeps the
+update a smooth function of the gradient: with eps 1e-8 Adam's first steps move every weight by about ±lr whatever the
+size of its gradient, so float rounding in a gradient that is nearly zero flips whole steps. It writes
 
   OUT/reference.safetensors  input_ids, labels, after_step2.<name> for every parameter
   OUT/no_decay.json          {fixture: [names outside the decay group]} for every fixture model in testdata/hf/models
@@ -50,7 +52,7 @@ decay = set(Trainer.get_decay_parameter_names(None, model))
 params = dict(model.named_parameters())
 groups = [{"params": [p for n, p in params.items() if n in decay], "weight_decay": 0.5},
           {"params": [p for n, p in params.items() if n not in decay], "weight_decay": 0.0}]
-opt = torch.optim.AdamW(groups, lr=1e-2, betas=(0.9, 0.999), eps=1e-8)
+opt = torch.optim.AdamW(groups, lr=1e-2, betas=(0.9, 0.999), eps=0.1)
 for _ in range(2):
     opt.zero_grad()
     model(input_ids=ids, labels=labels).loss.backward()

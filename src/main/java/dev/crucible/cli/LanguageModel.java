@@ -6,7 +6,6 @@ import dev.crucible.eval.Generator;
 import dev.crucible.eval.Sampler;
 import dev.crucible.eval.TextStream;
 import dev.crucible.io.Checkpoint;
-import dev.crucible.io.ModelConfig;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.model.GenerationTokenIds;
 import dev.crucible.model.Tokenizer;
@@ -30,8 +29,8 @@ import java.util.Set;
 /**
  * A model with its tokenizer (and chat template when asked): what generate, chat and eval share. With a PEFT adapter
  * (from {@code --adapter}, or a directory holding only an adapter, such as {@code sft}'s output) the adapter is folded
- * into the weights it targets as they are loaded, exactly as {@code lora merge} writes them (in the base's dtype), so
- * the numbers equal those of the merged model while nothing is written; the other weights stay memory-mapped.
+ * into the weights it changes as they are loaded, in float32, so the numbers equal those of the model
+ * {@code lora merge --dtype float32} writes while nothing is written; the other weights stay memory-mapped.
  */
 final class LanguageModel implements AutoCloseable {
     final Transformer transformer;
@@ -92,7 +91,11 @@ final class LanguageModel implements AutoCloseable {
         return path;
     }
 
-    /** The base with the adapter folded into each weight it changes, in the dtype {@code lora merge} would write. */
+    /**
+     * The base with the adapter folded into each weight it changes, kept in float32 (PEFT computes the unmerged sum
+     * without rounding it; folding into bf16 would move this fixture's logits by up to 9%), so the numbers equal those of
+     * {@code lora merge --dtype float32}. Only the changed weights are copied; the rest stay memory-mapped.
+     */
     private static Transformer loadWithAdapter(ModelDirectory base, Path adapterDir) {
         if (!Files.isRegularFile(adapterDir.resolve(LoraConfig.FILE))) {
             throw new CrucibleException("--adapter " + adapterDir + ": not a PEFT adapter directory (no " + LoraConfig.FILE + ")");
@@ -101,10 +104,8 @@ final class LanguageModel implements AutoCloseable {
         try (Checkpoint weights = base.openCheckpoint()) {
             adapter.checkAgainst(weights);
         }
-        ModelConfig config = base.config();
-        DType dtype = config.dtype();
-        TransformerWeights.Override fold = (name, stored) -> LoraMerge.merged(name, stored,
-                dtype != null && stored.dtype().isFloatingPoint() ? dtype : stored.dtype(), adapter);
+        TransformerWeights.Override fold = (name, stored) -> LoraMerge.changes(adapter, name)
+                ? LoraMerge.merged(name, stored, DType.F32, adapter) : stored;
         return Transformer.load(base.path(), fold);
     }
 

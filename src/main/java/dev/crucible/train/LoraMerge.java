@@ -89,6 +89,12 @@ public final class LoraMerge {
         return merged(spec.name(), weight, spec.dtype(), adapter);
     }
 
+    /** Whether the adapter changes tensor {@code name} of the base (a LoRA target's weight or a modules_to_save tensor). */
+    public static boolean changes(LoraAdapter adapter, String name) {
+        return adapter.savedTensors().containsKey(name) || name.endsWith(".weight")
+                && adapter.modules().containsKey(name.substring(0, name.length() - ".weight".length()));
+    }
+
     /**
      * Tensor {@code name} of the merged model in {@code dtype}: the base's {@code weight} with the adapter's B·A folded
      * in (PEFT's {@code merge_and_unload}), the adapter's whole copy for a {@code modules_to_save} tensor, else the

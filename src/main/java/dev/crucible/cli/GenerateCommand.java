@@ -44,6 +44,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
+        Sampler sampler = sampling.sampler(); // options checked before the model loads
         try (LanguageModel model = new LanguageModel(modelDir, adapter, spec.commandLine().getErr())) {
             int[] ids;
             if (chat) {
@@ -59,7 +60,7 @@ final class GenerateCommand implements Callable<Integer> {
                 }
                 ids = model.textIds(prompt);
             }
-            model.generate(ids, sampling.maxNewTokens, sampling.sampler(), out, chat);
+            model.generate(ids, sampling.maxNewTokens, sampler, out, chat);
             out.println();
         }
         return 0;

@@ -1,15 +1,19 @@
 package dev.crucible.cli;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.ProgressBar;
+import dev.crucible.data.DatasetSpec;
 import dev.crucible.data.DatasetStats;
 import dev.crucible.data.PackedSequence;
 import dev.crucible.data.SftDataset;
 import dev.crucible.io.ModelDirectory;
+import dev.crucible.io.OutputCheck;
 import dev.crucible.model.Tokenizer;
 import dev.crucible.train.LoraConfig;
 import dev.crucible.train.SftTrainer;
 import dev.crucible.train.TrainingCheckpoints;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -24,7 +28,9 @@ import java.util.concurrent.Callable;
 
 /** {@code crucible sft CONFIG.yml}: supervised fine-tuning (full, LoRA, DoRA, QLoRA) from an Axolotl-style config. */
 @Command(name = "sft", mixinStandardHelpOptions = true,
-        description = "Supervised fine-tuning (full, LoRA, DoRA, QLoRA) from an Axolotl-style YAML config.")
+        description = {"Supervised fine-tuning (full, LoRA, DoRA, QLoRA) from an Axolotl-style YAML config.",
+                "output_dir must not be, contain or lie inside the config, base_model or a dataset; an existing, "
+                        + "non-empty output_dir needs --overwrite (or resume_from_checkpoint)."})
 final class SftCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -32,19 +38,27 @@ final class SftCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "CONFIG.yml")
     Path configFile;
 
+    @Mixin
+    OverwriteOption overwrite;
+
     @Override
     public Integer call() {
         SftConfig c = SftConfig.read(configFile);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         c.notes().forEach(err::println);
+        Path resumeFrom = resumeCheckpoint(c);
+        // a resumed run continues in its own output_dir, so that one may hold files
+        OutputCheck.of(c.outputDir(), "output_dir").reads("the config", configFile).reads("base_model", c.baseModel())
+                .reads("the dataset", c.datasets().stream().map(DatasetSpec::path).toList())
+                .reads("lora_model_dir", c.lora() == null ? null : c.lora().initialAdapter())
+                .directory(overwrite.overwrite || resumeFrom != null, err::println);
         ModelDirectory model = ModelDirectory.open(c.baseModel());
         int maxPositions = model.config().maxPositionEmbeddings();
         if (maxPositions > 0 && c.sequenceLen() > maxPositions) {
             err.printf("warning: sequence_len %d exceeds the model's max_position_embeddings %d; positions past it were"
                     + " never trained and the model may not handle them%n", c.sequenceLen(), maxPositions);
         }
-        Path resumeFrom = resumeCheckpoint(c);
         checkInitialAdapter(c, err);
         if (!c.specialTokens().isEmpty()) {
             model = withSpecialTokens(model, c.specialTokens());
@@ -85,6 +99,7 @@ final class SftCommand implements Callable<Integer> {
                 out.printf("resumed from %s at step %d%n", resumeFrom, trainer.step());
             }
             int first = trainer.step();
+            ProgressBar progress = new ProgressBar(err, "sft", "steps", true);
             trainer.train(train, validation, c.outputDir(), new SftTrainer.Listener() {
                 @Override
                 public void onStep(SftTrainer.StepMetrics m) {
@@ -92,19 +107,18 @@ final class SftCommand implements Callable<Integer> {
                     long eta = Math.round(secs / (m.step() - first) * (m.totalSteps() - m.step()));
                     int width = 24;
                     int filled = (int) ((long) width * m.step() / m.totalSteps());
-                    err.printf(Locale.ROOT, "\rstep %d/%d [%s%s] loss %.4f%s | %.0f tok/s | ETA %ds ", m.step(), m.totalSteps(),
-                            "#".repeat(filled), " ".repeat(width - filled), m.loss(),
+                    progress.status(String.format(Locale.ROOT, "step %d/%d [%s%s] loss %.4f%s | %.0f tok/s | ETA %ds ",
+                            m.step(), m.totalSteps(), "#".repeat(filled), " ".repeat(width - filled), m.loss(),
                             Double.isNaN(m.evalLoss()) ? "" : String.format(Locale.ROOT, " eval %.4f", m.evalLoss()),
-                            m.tokensPerSecond(), eta);
-                    err.flush();
+                            m.tokensPerSecond(), eta), m.step() == m.totalSteps());
                 }
 
                 @Override
                 public void onNote(String note) {
                     err.println(note);
+                    err.flush();
                 }
             });
-            err.println();
         }
         out.printf("done: %s (metrics.jsonl, loss.html%s)%n", c.outputDir(), stats.truncated() > 0 ? ", " + stats.truncated() + " truncated" : "");
         return 0;

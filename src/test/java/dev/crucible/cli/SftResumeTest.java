@@ -185,15 +185,17 @@ class SftResumeTest {
     }
 
     /**
-     * A fresh run removes the checkpoints an earlier run left in output_dir (only Crucible's: a user's checkpoint-99
-     * with other files stays); save_total_limit keeps the newest.
+     * A fresh run with --overwrite removes the checkpoints an earlier run left in output_dir (only Crucible's: a user's
+     * checkpoint-99 with other files stays); save_total_limit keeps the newest.
      */
     @Test
     void staleCheckpointsAreRemovedAndSaveTotalLimitKeepsTheNewest() throws IOException {
         assertEquals(0, sft(config("sft.yml", "save_steps: 2\n")).exitCode());
         Path users = Files.createDirectories(out.resolve("checkpoint-99"));
         Files.writeString(users.resolve("notes.txt"), "mine");
-        CliRun again = sft(config("again.yml", "save_steps: 1\nsave_total_limit: 2\n"));
+        CliRun refused = sft(config("again.yml", "save_steps: 1\nsave_total_limit: 2\n"));
+        assertEquals(1, refused.exitCode(), "a fresh run into a used output_dir needs --overwrite");
+        CliRun again = CliRun.of("sft", tmp.resolve("again.yml").toString(), "--overwrite");
         assertEquals(0, again.exitCode(), again.err());
         assertTrue(again.err().contains("note: removed " + out.resolve("checkpoint-2") + ", a checkpoint of an earlier run"), again.err());
         assertTrue(again.err().contains("(save_total_limit 2)"), again.err());

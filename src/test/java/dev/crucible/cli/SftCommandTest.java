@@ -31,28 +31,40 @@ class SftCommandTest {
     Path tmp;
     Path model;
 
-    /** The Llama fixture with the byte-level BPE fixture tokenizer (509 ids, within its 512-row vocabulary). */
-    @BeforeEach
-    void model() throws IOException {
-        model = tmp.resolve("model");
-        Files.createDirectories(model);
+    /**
+     * Makes {@code dir} a model directory: the Llama fixture with the byte-level BPE fixture tokenizer and its ChatML
+     * template (509 ids, within its 512-row vocabulary).
+     */
+    static Path fixtureModel(Path dir) throws IOException {
+        Files.createDirectories(dir);
         for (String f : List.of("config.json", "generation_config.json", "model.safetensors")) {
-            Files.copy(LLAMA.resolve(f), model.resolve(f));
+            Files.copy(LLAMA.resolve(f), dir.resolve(f));
         }
         for (String f : List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")) {
-            Files.copy(TOKENIZER.resolve(f), model.resolve(f));
+            Files.copy(TOKENIZER.resolve(f), dir.resolve(f));
         }
+        return dir;
     }
 
-    Path config(String extra) throws IOException {
+    /** {@code count} chats "add a and b" -> "a+b" (a = i mod 7, b = i mod 5) as a messages JSONL file. */
+    static void writeChats(Path file, int count) throws IOException {
         StringBuilder rows = new StringBuilder();
-        for (int i = 0; i < 24; i++) {
+        for (int i = 0; i < count; i++) {
             int a = i % 7;
             int b = i % 5;
             rows.append("{\"messages\": [{\"role\": \"user\", \"content\": \"add ").append(a).append(" and ").append(b)
                     .append("\"}, {\"role\": \"assistant\", \"content\": \"").append(a + b).append("\"}]}\n");
         }
-        Files.writeString(tmp.resolve("chats.jsonl"), rows);
+        Files.writeString(file, rows);
+    }
+
+    @BeforeEach
+    void model() throws IOException {
+        model = fixtureModel(tmp.resolve("model"));
+    }
+
+    Path config(String extra) throws IOException {
+        writeChats(tmp.resolve("chats.jsonl"), 24);
         Path cfg = tmp.resolve("sft.yml");
         Files.writeString(cfg, """
                 base_model: model

@@ -17,8 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * examples/sft as shipped teaches something: after its run (examples/sft/lora.yml unchanged, 400 steps of a LoRA with
  * trained embeddings and head on the tiny random Llama), the adapter, used without merging, answers most of the 100
  * held-out questions (each sum in the phrasing training never showed) with the right sum (at least 70; runs have
- * given 80 to 89), and each reply stops at the
- * template's {@code <|im_end|>}. The base model answers none.
+ * given 80 to 89), and each reply stops at the template's {@code <|im_end|>}. The base model answers none.
  */
 class SftExampleTest {
     @TempDir

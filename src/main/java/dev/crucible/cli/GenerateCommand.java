@@ -26,7 +26,7 @@ final class GenerateCommand implements Callable<Integer> {
     Path modelDir;
 
     @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter (LoRA, rsLoRA, DoRA) to apply to"
-            + " MODEL_DIR without writing a merged model; the results equal those of the model 'lora merge' writes")
+            + " MODEL_DIR without writing a merged model; the results equal those of 'lora merge --dtype float32'")
     Path adapter;
 
     @Option(names = "--prompt", required = true, description = "the prompt text")

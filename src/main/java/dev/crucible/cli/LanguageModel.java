@@ -145,7 +145,7 @@ final class LanguageModel implements AutoCloseable {
         if (chat) {
             requireChatTemplate();
         }
-        TextStream stream = new TextStream(ids -> tokenizer.decode(ids, true));
+        TextStream stream = new TextStream(ids -> tokenizer.decode(inVocabulary(ids), true));
         StringBuilder all = new StringBuilder();
         generator.generate(prompt, maxNewTokens, sampler, chat ? chatStopIds : stopIds, token -> {
             String piece = stream.push(token);
@@ -159,6 +159,14 @@ final class LanguageModel implements AutoCloseable {
         out.print(rest);
         out.flush();
         return all.toString();
+    }
+
+    /**
+     * The ids the tokenizer knows: a model whose embedding has more rows than the tokenizer has tokens (padded
+     * vocabularies, as Qwen's) may sample one of the extra rows, which decodes to nothing, as in transformers.
+     */
+    private int[] inVocabulary(int[] ids) {
+        return java.util.Arrays.stream(ids).filter(id -> tokenizer.idToToken(id) != null).toArray();
     }
 
     /** As transformers warns: positions past max_position_embeddings were never trained. Once per model. */

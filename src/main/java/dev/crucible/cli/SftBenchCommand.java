@@ -2,7 +2,8 @@ package dev.crucible.cli;
 
 import dev.crucible.io.StagedDirectory;
 import dev.crucible.train.SftBenchmark;
-import dev.crucible.train.SftTrainer;
+import dev.crucible.train.SftObjective;
+import dev.crucible.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -52,7 +53,7 @@ final class SftBenchCommand implements Callable<Integer> {
             SftBenchmark.writeRandomModel(model.path(), s);
             SftBenchmark bench = new SftBenchmark(System.out);
             for (String m : methods) {
-                bench.run(model.path(), s, SftTrainer.Method.valueOf(m.trim().toUpperCase(Locale.ROOT)), batch, seq, 1,
+                bench.run(model.path(), s, Trainer.Method.valueOf(m.trim().toUpperCase(Locale.ROOT)), batch, seq, 1,
                         steps, checkpointing, scratch.path());
             }
         } finally {

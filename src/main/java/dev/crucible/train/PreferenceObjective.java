@@ -1,14 +1,25 @@
 package dev.crucible.train;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crucible.CrucibleException;
+import dev.crucible.io.SafetensorsFile;
+import dev.crucible.io.SafetensorsWriter;
 import dev.crucible.nn.DecoderTraining;
 import dev.crucible.nn.LogProbs;
 import dev.crucible.nn.Tape;
 import dev.crucible.nn.Var;
+import dev.crucible.tensor.Tensor;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 
 /**
  * One micro-batch of preference training, as TRL 1.13's trainers compute it: the concatenated forward of its
@@ -17,9 +28,16 @@ import java.util.Map;
  * {@link PreferenceReference}), the loss ({@link PreferenceLoss}) and its backward, and the metrics TRL logs.
  * Dropout is off, as TRL's {@code disable_dropout} (default true) turns it off.
  */
-final class PreferenceObjective {
-    /** What a micro-batch did: its loss, its real tokens, and TRL's metrics of it. */
-    record MicroBatch(double loss, long tokens, Map<String, Double> metrics) {
+public final class PreferenceObjective implements Objective<PreferenceExample> {
+    private static final String REFERENCE_FILE = "reference_logps.safetensors";
+
+    /**
+     * The method, its parameters and whether the reference is precomputed (TRL's {@code precompute_ref_log_probs};
+     * Crucible's default is true: the reference never changes, so each example's reference forward runs once instead
+     * of once per epoch, and full fine-tuning holds no second copy of the weights; false runs the reference in every
+     * step, as TRL's default does).
+     */
+    public record Config(PreferenceMethod method, PreferenceLoss.Params params, boolean precomputeReference) {
     }
 
     private final PreferenceMethod method;
@@ -28,19 +46,167 @@ final class PreferenceObjective {
     private final PreferenceReference reference;
     private final int padId;
     private final int maxLength;
+    /** Real tokens trained on so far (TRL's cumulative {@code num_tokens}). */
+    private long trainedTokens;
+    /** The micro-batch size precomputation batches by. */
+    private final int microBatchSize;
+    /** Validation examples are kept in the reference after the training ones. */
+    private int trainExamples;
 
-    PreferenceObjective(PreferenceMethod method, PreferenceLoss.Params params, DecoderTraining policy,
-                        PreferenceReference reference, int padId, int maxLength) {
-        this.method = method;
-        this.params = params;
+    PreferenceObjective(Config config, DecoderTraining policy, PreferenceReference reference, int padId, int maxLength,
+                        int microBatchSize) {
+        this.method = config.method();
+        this.params = config.params();
         this.policy = policy;
         this.reference = reference;
         this.padId = padId;
         this.maxLength = maxLength;
+        this.microBatchSize = microBatchSize;
     }
 
-    PreferenceMethod method() {
-        return method;
+    @Override
+    public String name() {
+        return method.configName();
+    }
+
+    @Override
+    public ObjectNode describe() {
+        ObjectNode d = new ObjectMapper().createObjectNode();
+        d.put("rl_beta", params.beta());
+        switch (method) {
+            case DPO -> d.put("dpo_label_smoothing", params.labelSmoothing());
+            case SIMPO -> {
+                d.put("simpo_gamma", params.simpoGamma());
+                d.put("cpo_alpha", params.cpoAlpha());
+            }
+            case KTO -> {
+                d.put("kto_desirable_weight", params.desirableWeight());
+                d.put("kto_undesirable_weight", params.undesirableWeight());
+            }
+            default -> { }
+        }
+        if (reference != null) {
+            d.put("precompute_ref_log_probs", reference.isPrecomputed());
+        }
+        return d;
+    }
+
+    /** KTO pairs each row with its micro-batch neighbour's completion, so its batches keep the data's order (as TRL's). */
+    @Override
+    public boolean sequential() {
+        return !method.paired();
+    }
+
+    @Override
+    public List<String> chartMetrics() {
+        return method.paired() ? List.of("rewards/accuracies", "rewards/margins") : List.of("rewards/margins", "kl");
+    }
+
+    /**
+     * Precomputes the reference of every training and validation example, in micro-batches as training forms them
+     * (KTO's KL rows depend on their neighbours). A resumed run has them from its checkpoint.
+     */
+    @Override
+    public void prepare(List<PreferenceExample> train, List<PreferenceExample> validation) {
+        trainExamples = train.size();
+        if (reference == null || !reference.isPrecomputed()) {
+            return;
+        }
+        reference.allocate(train.size() + validation.size());
+        List<int[]> batches = new ArrayList<>();
+        for (int from = 0; from < train.size(); from += microBatchSize) {
+            batches.add(range(from, Math.min(train.size(), from + microBatchSize)));
+        }
+        for (int from = 0; from < validation.size(); from += microBatchSize) {
+            batches.add(range(train.size() + from, train.size() + Math.min(validation.size(), from + microBatchSize)));
+        }
+        for (int[] indices : batches) {
+            if (reference.has(indices)) {
+                continue;
+            }
+            List<PreferenceExample> examples = new ArrayList<>(indices.length);
+            for (int i : indices) {
+                examples.add(i < train.size() ? train.get(i) : validation.get(i - train.size()));
+            }
+            reference.precompute(indices, sequences(examples));
+        }
+        reference.finishPrecomputing();
+    }
+
+    private static int[] range(int from, int to) {
+        int[] out = new int[to - from];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = from + i;
+        }
+        return out;
+    }
+
+    @Override
+    public MicroBatch train(List<PreferenceExample> batch, int[] indices, SplittableRandom dropout) {
+        Step s = run(batch, indices, true);
+        trainedTokens += s.tokens;
+        Map<String, Double> metrics = new LinkedHashMap<>();
+        if (method.usesReference()) {
+            metrics.put("num_tokens", (double) trainedTokens);
+        }
+        metrics.putAll(s.metrics);
+        return new MicroBatch(s.loss, 1, s.tokens, s.inputTokens, metrics);
+    }
+
+    /** TRL's evaluation: the loss and every metric, averaged over the micro-batches, as {@code eval_*}. */
+    @Override
+    public Map<String, Double> evaluate(List<PreferenceExample> examples, int microBatchSize) {
+        Map<String, double[]> sums = new LinkedHashMap<>();
+        for (int from = 0; from < examples.size(); from += microBatchSize) {
+            int to = Math.min(examples.size(), from + microBatchSize);
+            Step s = run(examples.subList(from, to), range(trainExamples + from, trainExamples + to), false);
+            Map<String, Double> m = new LinkedHashMap<>();
+            m.put("loss", s.loss);
+            m.putAll(s.metrics);
+            m.forEach((k, v) -> {
+                double[] acc = sums.computeIfAbsent(k, x -> new double[2]);
+                acc[0] += v;
+                acc[1]++;
+            });
+        }
+        Map<String, Double> out = new LinkedHashMap<>();
+        sums.forEach((k, v) -> out.put("eval_" + k, v[0] / v[1]));
+        return out;
+    }
+
+    @Override
+    public void save(Path checkpointDir, ObjectNode state) {
+        state.put("num_tokens", trainedTokens);
+        state.put("reference_micro_batch_size", microBatchSize);
+        if (reference != null && reference.isPrecomputed()) {
+            float[] values = reference.values();
+            SafetensorsWriter.write(checkpointDir.resolve(REFERENCE_FILE),
+                    Map.of("reference_logps", Tensor.ofFloats(values, values.length)));
+        }
+    }
+
+    @Override
+    public void restore(Path checkpointDir, JsonNode state) {
+        trainedTokens = state.path("num_tokens").asLong();
+        if (reference != null && reference.isPrecomputed()) {
+            if (sequential() && state.path("reference_micro_batch_size").asInt() != microBatchSize) {
+                throw new CrucibleException("cannot resume from " + checkpointDir + ": its precomputed KL reference pairs"
+                        + " rows in micro-batches of " + state.path("reference_micro_batch_size").asInt()
+                        + ", this run has micro_batch_size " + microBatchSize + "; resume with the checkpoint's size");
+            }
+            Path file = checkpointDir.resolve(REFERENCE_FILE);
+            if (!Files.isRegularFile(file)) {
+                throw new CrucibleException("cannot resume from " + checkpointDir + ": it has no " + REFERENCE_FILE
+                        + " (the reference log-probabilities precomputed before the run)");
+            }
+            try (SafetensorsFile f = SafetensorsFile.open(file)) {
+                reference.restore(f.tensor("reference_logps").toFloatArray());
+            }
+        }
+    }
+
+    /** One micro-batch's loss, tokens and metrics. */
+    private record Step(double loss, long tokens, long inputTokens, Map<String, Double> metrics) {
     }
 
     /**
@@ -70,7 +236,7 @@ final class PreferenceObjective {
      * Forward, loss and (when {@code backward}) backward of the micro-batch {@code batch}, whose examples are
      * {@code indices} of the data set (the reference's precomputed values are kept by index).
      */
-    MicroBatch run(List<PreferenceExample> batch, int[] indices, boolean backward) {
+    private Step run(List<PreferenceExample> batch, int[] indices, boolean backward) {
         List<PreferenceExample.Sequence> all = sequences(batch);
         int n = batch.size();
         double[] ref = method.usesReference() ? reference.completionLogps(indices, all) : null;
@@ -84,7 +250,7 @@ final class PreferenceObjective {
         LogProbs.RowStatistics stats = LogProbs.statistics(logits, completionPositions(b, 2 * n));
         PreferenceLoss.Result r = switch (method) {
             case DPO, IPO -> PreferenceLoss.dpo(method, params, lp.value(), b.layout(),
-                    java.util.Arrays.copyOfRange(ref, 0, n), java.util.Arrays.copyOfRange(ref, n, 2 * n));
+                    Arrays.copyOfRange(ref, 0, n), Arrays.copyOfRange(ref, n, 2 * n));
             case ORPO -> PreferenceLoss.orpo(params, lp.value(), b.layout());
             case SIMPO -> PreferenceLoss.simpo(params, lp.value(), b.layout());
             case KTO -> throw new IllegalStateException();
@@ -105,10 +271,10 @@ final class PreferenceObjective {
             metrics.put("logits/rejected", realMean(stats.mean(), b, n, 2 * n, last));
         }
         metrics.putAll(r.metrics());
-        return new MicroBatch(r.loss(), b.tokens(), metrics);
+        return new Step(r.loss(), b.tokens(), (long) b.rows() * b.layout().seq(), metrics);
     }
 
-    private MicroBatch kto(List<PreferenceExample> batch, List<PreferenceExample.Sequence> all, double[] ref,
+    private Step kto(List<PreferenceExample> batch, List<PreferenceExample.Sequence> all, double[] ref,
                            boolean backward) {
         int n = batch.size();
         double[] klLogps = PreferenceBatch.of(all.subList(n, 2 * n), padId, 0).completionLogps(policy);
@@ -127,7 +293,7 @@ final class PreferenceObjective {
             desirable[i] = ((PreferenceExample.Unpaired) batch.get(i)).desirable();
         }
         PreferenceLoss.Result r = PreferenceLoss.kto(params, lp.value(), b.layout(), desirable,
-                java.util.Arrays.copyOf(ref, n), kl);
+                Arrays.copyOf(ref, n), kl);
         if (backward) {
             tape.backward(LogProbs.weightedSum(tape, lp, r.weights()));
         }
@@ -149,7 +315,7 @@ final class PreferenceObjective {
             metrics.put("logits/rejected", sums[2] / sums[3]);
         }
         metrics.putAll(r.metrics());
-        return new MicroBatch(r.loss(), b.tokens(), metrics);
+        return new Step(r.loss(), b.tokens(), (long) b.rows() * b.layout().seq(), metrics);
     }
 
     /** The positions scoring completion tokens in rows [0, rows). */

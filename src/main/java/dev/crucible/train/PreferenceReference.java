@@ -32,15 +32,25 @@ final class PreferenceReference {
         return new PreferenceReference(model, padId, null);
     }
 
-    /** A reference precomputed by {@code model} for the {@code examples} examples before training. */
-    static PreferenceReference precomputed(DecoderTraining model, int padId, int examples) {
-        float[] cache = new float[2 * examples];
-        Arrays.fill(cache, Float.NaN);
-        return new PreferenceReference(model, padId, cache);
+    /** A reference precomputed by {@code model} before training ({@link #allocate} sizes it). */
+    static PreferenceReference precomputed(DecoderTraining model, int padId) {
+        return new PreferenceReference(model, padId, new float[0]);
     }
 
     boolean isPrecomputed() {
         return cache != null;
+    }
+
+    /** Room for {@code examples} examples (kept values stay when the count is the same, as after a resume). */
+    void allocate(int examples) {
+        if (restored && cache.length != 2 * examples) {
+            throw new CrucibleException("the checkpoint's reference log-probabilities cover " + cache.length / 2
+                    + " examples, this run has " + examples + " (another data set?)");
+        }
+        if (cache.length != 2 * examples) {
+            cache = new float[2 * examples];
+            Arrays.fill(cache, Float.NaN);
+        }
     }
 
     /**
@@ -48,8 +58,9 @@ final class PreferenceReference {
      * (the first half one value per example, then the second half); for precomputation before training.
      */
     void precompute(int[] indices, List<PreferenceExample.Sequence> all) {
-        if (model == null) {
-            throw new IllegalStateException("the reference model is gone");
+        if (model == null || restored) {
+            throw new CrucibleException("the checkpoint has no reference log-probabilities for some examples of this"
+                    + " run (another data set?), and the reference model is gone");
         }
         store(indices, PreferenceBatch.of(all, padId, 0).completionLogps(model));
     }
@@ -98,13 +109,12 @@ final class PreferenceReference {
         return cache.clone();
     }
 
-    /** Restores the values a checkpoint saved. */
+    /** Restores the values a checkpoint saved; {@link #allocate} then checks the example count. */
     void restore(float[] values) {
-        if (values.length != cache.length) {
-            throw new CrucibleException("the checkpoint's reference log-probabilities cover " + values.length / 2
-                    + " examples, this run has " + cache.length / 2 + " (another data set?)");
-        }
         cache = values.clone();
-        model = null;
+        restored = true;
     }
+
+    /** After a restore the model may be the policy as it is now, no longer the reference: never run it. */
+    private boolean restored;
 }

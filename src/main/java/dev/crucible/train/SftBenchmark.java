@@ -36,28 +36,28 @@ public final class SftBenchmark {
     }
 
     /** Trains {@code warmup + steps} steps of {@code method} and reports the mean tokens/s of the last {@code steps}. */
-    public void run(Path modelDir, Shape s, SftTrainer.Method method, int batch, int seq, int warmup, int steps,
+    public void run(Path modelDir, Shape s, Trainer.Method method, int batch, int seq, int warmup, int steps,
                     boolean checkpointing, Path scratch) {
         Random r = new Random(2);
-        List<SftTrainer.Example> data = new ArrayList<>();
+        List<SftObjective.Example> data = new ArrayList<>();
         for (int i = 0; i < batch; i++) {
             int[] ids = new int[seq];
             for (int t = 0; t < seq; t++) {
                 ids[t] = r.nextInt(s.vocab());
             }
-            data.add(new SftTrainer.Example(ids, ids.clone()));
+            data.add(new SftObjective.Example(ids, ids.clone()));
         }
         for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
             pool.resetPeakUsage();
         }
-        SftTrainer.Settings settings = new SftTrainer.Settings(method, method == SftTrainer.Method.FULL ? null
-                : new SftTrainer.Lora(16, 32, 0, List.of("all-linear"), false),
-                SftTrainer.Optimizer.of(1e-4, "constant", 0, 0.0, 1.0), batch, 1, seq, false, warmup + steps,
+        Trainer.Settings settings = new Trainer.Settings(method, method == Trainer.Method.FULL ? null
+                : new Trainer.Lora(16, 32, 0, List.of("all-linear"), false),
+                Trainer.Optimizer.of(1e-4, "constant", 0, 0.0, 1.0), batch, 1, seq, false, warmup + steps,
                 checkpointing, 1, 0, 0, 1, 0);
         List<Double> rates = new ArrayList<>();
         long frozenBytes;
         int trainable;
-        try (SftTrainer trainer = new SftTrainer(modelDir, settings)) {
+        try (var trainer = Trainer.sft(modelDir, settings)) {
             frozenBytes = trainer.frozenBaseBytes();
             trainable = trainer.parameters().stream().mapToInt(p -> p.size()).sum();
             trainer.train(data, List.of(), scratch.resolve(method.name().toLowerCase()), m -> {

@@ -94,7 +94,7 @@ class AdapterInferenceTest {
             Files.copy(LLAMA.resolve(f), base.resolve(f));
         }
         for (String f : List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")) {
-            Files.copy(SftCommandTest.TOKENIZER.resolve(f), base.resolve(f));
+            Files.copy(TrainCommandTest.TOKENIZER.resolve(f), base.resolve(f));
         }
         Path adapter = Files.createDirectories(tmp.resolve("adapter"));
         Files.copy(ADAPTERS.resolve("lora/adapter_model.safetensors"), adapter.resolve("adapter_model.safetensors"));
@@ -159,7 +159,7 @@ class AdapterInferenceTest {
         for (String f : List.of("config.json", "model.safetensors")) {
             Files.copy(Path.of("testdata/hf/models/qwen3").resolve(f), other.resolve(f));
         }
-        Files.copy(SftCommandTest.TOKENIZER.resolve("tokenizer.json"), other.resolve("tokenizer.json"));
+        Files.copy(TrainCommandTest.TOKENIZER.resolve("tokenizer.json"), other.resolve("tokenizer.json"));
         CliRun wrong = CliRun.of("generate", other.toString(), "--adapter", ma[1].toString(), "--prompt", "hi");
         assertEquals(1, wrong.exitCode());
         assertTrue(wrong.err().startsWith("error: ") && !wrong.err().contains("\tat "), wrong.err());

@@ -30,10 +30,10 @@ class AxolotlConfigsTest {
     void modelAndData() throws IOException {
         Path model = Files.createDirectories(tmp.resolve("model"));
         for (String f : List.of("config.json", "generation_config.json", "model.safetensors")) {
-            Files.copy(SftCommandTest.LLAMA.resolve(f), model.resolve(f));
+            Files.copy(TrainCommandTest.LLAMA.resolve(f), model.resolve(f));
         }
         for (String f : List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")) {
-            Files.copy(SftCommandTest.TOKENIZER.resolve(f), model.resolve(f));
+            Files.copy(TrainCommandTest.TOKENIZER.resolve(f), model.resolve(f));
         }
         StringBuilder alpaca = new StringBuilder();
         StringBuilder sharegpt = new StringBuilder();

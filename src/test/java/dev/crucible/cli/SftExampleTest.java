@@ -27,10 +27,10 @@ class SftExampleTest {
     void theExampleAnswersHeldOutSumsAfterItsRun() throws IOException {
         Path base = Files.createDirectories(tmp.resolve("examples/models/sft-base"));
         for (String f : List.of("config.json", "generation_config.json", "model.safetensors")) {
-            Files.copy(SftCommandTest.LLAMA.resolve(f), base.resolve(f));
+            Files.copy(TrainCommandTest.LLAMA.resolve(f), base.resolve(f));
         }
         for (String f : List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")) {
-            Files.copy(SftCommandTest.TOKENIZER.resolve(f), base.resolve(f));
+            Files.copy(TrainCommandTest.TOKENIZER.resolve(f), base.resolve(f));
         }
         Path dir = Files.createDirectories(tmp.resolve("examples/sft"));
         for (String f : List.of("lora.yml", "arithmetic.jsonl")) {

@@ -33,10 +33,10 @@ class SftResumeTest {
         Path model = tmp.resolve("model");
         Files.createDirectories(model);
         for (String f : List.of("config.json", "generation_config.json", "model.safetensors")) {
-            Files.copy(SftCommandTest.LLAMA.resolve(f), model.resolve(f));
+            Files.copy(TrainCommandTest.LLAMA.resolve(f), model.resolve(f));
         }
         for (String f : List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")) {
-            Files.copy(SftCommandTest.TOKENIZER.resolve(f), model.resolve(f));
+            Files.copy(TrainCommandTest.TOKENIZER.resolve(f), model.resolve(f));
         }
         StringBuilder rows = new StringBuilder();
         for (int i = 0; i < 24; i++) {

@@ -56,8 +56,8 @@ public record PreferenceStats(int rows, int kept, int droppedLongPrompt, int dro
                     droppedEmptyCompletion));
         }
         if (truncatedSequences > 0) {
-            out.add(String.format(Locale.ROOT, "%,d sequences truncated to %,d tokens (%,d tokens cut off the end)",
-                    truncatedSequences, maxLength, truncatedTokens));
+            out.add(String.format(Locale.ROOT, "%,d sequences cut because of max_length %,d (%,d completion tokens cut"
+                    + " off their end)", truncatedSequences, maxLength, truncatedTokens));
         }
         if (promptsCut > 0) {
             out.add(String.format(Locale.ROOT, "%,d prompts cut to max_prompt_len (%,d tokens cut off their start)",

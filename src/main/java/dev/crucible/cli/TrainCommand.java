@@ -183,9 +183,8 @@ final class TrainCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "micro-batch: %d sequences of up to %d tokens; %d steps of %d micro-batches%n", rows, seq,
                 settings.maxSteps(), settings.gradientAccumulationSteps());
         out.println("estimated memory: " + m.describe());
-        out.printf(Locale.ROOT, "dry run: nothing trained or written (a heap of about %.0f GiB fits it:"
-                + " CRUCIBLE_JAVA_OPTS=-Xmx%dg)%n", m.total() * 1.3 / (1L << 30),
-                Math.max(1, (long) Math.ceil(m.total() * 1.3 / (1L << 30))));
+        out.printf(Locale.ROOT, "dry run: nothing trained or written (give the JVM room to spare above the estimate:"
+                + " CRUCIBLE_JAVA_OPTS=-Xmx%dg)%n", Math.max(1, (long) Math.ceil(m.total() * 1.3 / (1L << 30))));
     }
 
     /** Trains (resuming first when asked), with a progress bar of steps, loss, the objective's own figures and ETA. */

@@ -177,7 +177,7 @@ record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String chatTempla
         Trainer.Lora lora = full ? null : lora(file, r, dir);
         if (full) {
             for (String key : List.of("lora_modules_to_save", "lora_model_dir")) {
-                if (r.has(key)) {
+                if (r.has(key) && !(r.map().get(key) instanceof List<?> l && l.isEmpty())) {
                     throw new CrucibleException(file + ": '" + key + "' needs an adapter (adapter: lora, qlora or dora)");
                 }
             }

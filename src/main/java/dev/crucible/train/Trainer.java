@@ -140,7 +140,7 @@ public final class Trainer<E> implements AutoCloseable {
     private final Objective<E> objective;
     private final ArrayNode history = JSON.createArrayNode();
     private int step;
-    private int orderEpoch = -1;
+    private long orderEpoch = -1;
     private int[] order = new int[0];
 
     /** Supervised fine-tuning of the model in {@code baseDir}. */
@@ -166,6 +166,12 @@ public final class Trainer<E> implements AutoCloseable {
             throw new CrucibleException("micro_batch_size, gradient_accumulation_steps, max_steps and logging_steps must"
                     + " be at least 1, sequence_len at least 2, and micro_batch_size × sequence_len at most "
                     + Integer.MAX_VALUE);
+        }
+        try { // the example stream is indexed by a long: step × accumulation × micro-batch must fit
+            Math.multiplyExact(Math.multiplyExact((long) settings.maxSteps(), settings.gradientAccumulationSteps()),
+                    settings.microBatchSize());
+        } catch (ArithmeticException e) {
+            throw new CrucibleException("max_steps × gradient_accumulation_steps × micro_batch_size is too large", e);
         }
         this.settings = settings;
         this.base = base;
@@ -593,7 +599,7 @@ public final class Trainer<E> implements AutoCloseable {
 
     /** The k-th example of the endless stream: epoch k / n in an order shuffled by the seed and the epoch. */
     private int streamIndex(long k, int n) {
-        int epoch = (int) (k / n);
+        long epoch = k / n;
         if (epoch != orderEpoch || order.length != n) {
             order = new int[n];
             for (int i = 0; i < n; i++) {

@@ -39,6 +39,7 @@ class AdapterInferenceTest {
         return t.forward(ids, t.newCache(ids.length, ids[0].length), Transformer.Logits.ALL, null);
     }
 
+    /** max |got - want| / max |want|. */
     static double relativeError(float[] got, float[] want) {
         double maxDiff = 0;
         double maxRef = 0;
@@ -74,28 +75,16 @@ class AdapterInferenceTest {
             float[] ours = logits(unmerged.transformer, ids);
             double vsMerged = relativeError(ours, logits(m, ids));
             assertTrue(vsMerged < 1e-6, "lora merge --dtype float32's model: relative error " + vsMerged);
-            float[] peft = ref.tensor("logits").toFloatArray(); // PEFT, unmerged, float32
-            double maxDiff = 0;
-            double maxRef = 0;
-            for (int i = 0; i < peft.length; i++) {
-                maxDiff = Math.max(maxDiff, Math.abs(ours[i] - peft[i]));
-                maxRef = Math.max(maxRef, Math.abs(peft[i]));
-            }
+            double vsPeft = relativeError(ours, ref.tensor("logits").toFloatArray()); // PEFT, unmerged, float32
             System.out.printf("%s: base + adapter vs PEFT's unmerged float32 logits: relative error %.2e; vs the float32"
-                    + " merged model %.2e%n", kind, maxDiff / maxRef, vsMerged);
-            assertTrue(maxDiff / maxRef < 1e-5, "relative error " + maxDiff / maxRef);
+                    + " merged model %.2e%n", kind, vsPeft, vsMerged);
+            assertTrue(vsPeft < 1e-5, "relative error " + vsPeft);
         }
     }
 
     /** A model directory with the byte-level fixture tokenizer, and a copy of the LoRA fixture naming it as its base. */
     private Path[] modelAndAdapter() throws IOException {
-        Path base = Files.createDirectories(tmp.resolve("base"));
-        for (String f : List.of("config.json", "generation_config.json", "model.safetensors")) {
-            Files.copy(LLAMA.resolve(f), base.resolve(f));
-        }
-        for (String f : List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")) {
-            Files.copy(TrainCommandTest.TOKENIZER.resolve(f), base.resolve(f));
-        }
+        Path base = TrainCommandTest.fixtureModel(tmp.resolve("base"));
         Path adapter = Files.createDirectories(tmp.resolve("adapter"));
         Files.copy(ADAPTERS.resolve("lora/adapter_model.safetensors"), adapter.resolve("adapter_model.safetensors"));
         ObjectNode cfg = (ObjectNode) JSON.readTree(ADAPTERS.resolve("lora/adapter_config.json").toFile());
@@ -226,16 +215,9 @@ class AdapterInferenceTest {
         PythonInterop.runResource("peft_adapter_logits.py", tmp, List.of(), JSON.writeValueAsBytes(request),
                 Duration.ofMinutes(5)).assertOk();
         try (SafetensorsFile peft = SafetensorsFile.open(logitsFile); Transformer t = Transformer.load(f32)) {
-            float[] ours = logits(t, ids);
-            float[] want = peft.tensor("logits").toFloatArray();
-            double maxDiff = 0;
-            double maxRef = 0;
-            for (int i = 0; i < want.length; i++) {
-                maxDiff = Math.max(maxDiff, Math.abs(ours[i] - want[i]));
-                maxRef = Math.max(maxRef, Math.abs(want[i]));
-            }
-            System.out.printf("modules_to_save adapter: PEFT vs Crucible's float32 merge, relative error %.2e%n", maxDiff / maxRef);
-            assertTrue(maxDiff / maxRef < 1e-5, "relative error " + maxDiff / maxRef);
+            double err = relativeError(logits(t, ids), peft.tensor("logits").toFloatArray());
+            System.out.printf("modules_to_save adapter: PEFT vs Crucible's float32 merge, relative error %.2e%n", err);
+            assertTrue(err < 1e-5, "relative error " + err);
         }
     }
 

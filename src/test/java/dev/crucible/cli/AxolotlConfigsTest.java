@@ -28,13 +28,7 @@ class AxolotlConfigsTest {
 
     @BeforeEach
     void modelAndData() throws IOException {
-        Path model = Files.createDirectories(tmp.resolve("model"));
-        for (String f : List.of("config.json", "generation_config.json", "model.safetensors")) {
-            Files.copy(TrainCommandTest.LLAMA.resolve(f), model.resolve(f));
-        }
-        for (String f : List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")) {
-            Files.copy(TrainCommandTest.TOKENIZER.resolve(f), model.resolve(f));
-        }
+        TrainCommandTest.fixtureModel(tmp.resolve("model"));
         StringBuilder alpaca = new StringBuilder();
         StringBuilder sharegpt = new StringBuilder();
         StringBuilder messages = new StringBuilder();

@@ -16,8 +16,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * examples/sft as shipped teaches something: after its run (examples/sft/lora.yml unchanged, 400 steps of a LoRA with
  * trained embeddings and head on the tiny random Llama), the adapter, used without merging, answers most of the 100
- * held-out questions (each sum in the phrasing training never showed) with the right sum, and each reply stops at the
- * template's {@code <|im_end|>}. The base model answers none.
+ * held-out questions (each sum in the phrasing training never showed) with the right sum (at least 70; runs have
+ * given 80 to 89), and each reply stops at the template's {@code <|im_end|>}. The base model answers none.
  */
 class SftExampleTest {
     @TempDir
@@ -25,13 +25,7 @@ class SftExampleTest {
 
     @Test
     void theExampleAnswersHeldOutSumsAfterItsRun() throws IOException {
-        Path base = Files.createDirectories(tmp.resolve("examples/models/sft-base"));
-        for (String f : List.of("config.json", "generation_config.json", "model.safetensors")) {
-            Files.copy(TrainCommandTest.LLAMA.resolve(f), base.resolve(f));
-        }
-        for (String f : List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")) {
-            Files.copy(TrainCommandTest.TOKENIZER.resolve(f), base.resolve(f));
-        }
+        Path base = TrainCommandTest.fixtureModel(tmp.resolve("examples/models/sft-base"));
         Path dir = Files.createDirectories(tmp.resolve("examples/sft"));
         for (String f : List.of("lora.yml", "arithmetic.jsonl")) {
             Files.copy(Path.of("examples/sft").resolve(f), dir.resolve(f));
@@ -49,7 +43,7 @@ class SftExampleTest {
         System.out.printf("examples/sft: %d of 100 held-out sums right after %.1f s of training (base: %d of 20)%n",
                 right, seconds, baseRight);
         assertEquals(0, baseRight);
-        assertTrue(right >= 80, right + " of 100 held-out sums answered right");
+        assertTrue(right >= 70, right + " of 100 held-out sums answered right (80-89 seen over seeds 1, 2, 42)");
     }
 
     /** How many questions the model (or adapter directory) answers with exactly the expected sum, greedily. */

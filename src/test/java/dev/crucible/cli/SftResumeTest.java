@@ -30,20 +30,8 @@ class SftResumeTest {
 
     @BeforeEach
     void model() throws IOException {
-        Path model = tmp.resolve("model");
-        Files.createDirectories(model);
-        for (String f : List.of("config.json", "generation_config.json", "model.safetensors")) {
-            Files.copy(TrainCommandTest.LLAMA.resolve(f), model.resolve(f));
-        }
-        for (String f : List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")) {
-            Files.copy(TrainCommandTest.TOKENIZER.resolve(f), model.resolve(f));
-        }
-        StringBuilder rows = new StringBuilder();
-        for (int i = 0; i < 24; i++) {
-            rows.append("{\"messages\": [{\"role\": \"user\", \"content\": \"add ").append(i % 7).append(" and ").append(i % 5)
-                    .append("\"}, {\"role\": \"assistant\", \"content\": \"").append(i % 7 + i % 5).append("\"}]}\n");
-        }
-        Files.writeString(tmp.resolve("chats.jsonl"), rows);
+        TrainCommandTest.fixtureModel(tmp.resolve("model"));
+        TrainCommandTest.writeChats(tmp.resolve("chats.jsonl"), 24);
         out = tmp.resolve("out");
     }
 

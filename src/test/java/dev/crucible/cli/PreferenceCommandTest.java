@@ -143,6 +143,22 @@ class PreferenceCommandTest {
         }
     }
 
+    /** QLoRA keeps its base in NF4 (the reference shares it), DoRA and gradient checkpointing train too. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"adapter: qlora\nrl: dpo\nprecompute_ref_log_probs: false",
+            "adapter: dora\nrl: ipo\ngradient_checkpointing: true", "adapter: qlora\nrl: kto", "rl: simpo\nadapter: qlora"})
+    void otherAdaptersTrain(String keys) throws IOException {
+        boolean kto = keys.contains("kto");
+        Path cfg = config(kto ? "kto.jsonl" : "standard.jsonl", null, keys + "\n");
+        Files.writeString(cfg, Files.readString(cfg).replace("type: preference", kto ? "type: kto" : "type: preference"));
+        CliRun run = CliRun.of("train", cfg.toString());
+        assertEquals(0, run.exitCode(), run.err());
+        List<String> rows = Files.readAllLines(tmp.resolve("out/metrics.jsonl"));
+        JsonNode last = JSON.readTree(rows.getLast());
+        assertTrue(Double.isFinite(last.get("loss").asDouble()) && last.has("rewards/margins"), last.toString());
+        assertTrue(Files.isRegularFile(tmp.resolve("out/adapter_model.safetensors")));
+    }
+
     @Test
     void sftIsTheSameCommand() {
         CliRun train = CliRun.of("train", "--help");

@@ -160,6 +160,29 @@ class PreferenceCommandTest {
     }
 
     @Test
+    void anSftCheckpointIsNotResumedAsPreferenceTraining() throws IOException {
+        Path chats = Files.writeString(tmp.resolve("chats.jsonl"), """
+                {"messages": [{"role": "user", "content": "1+1?"}, {"role": "assistant", "content": "2"}]}
+                {"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]}
+                """);
+        Path sft = Files.writeString(tmp.resolve("sft.yml"), "base_model: " + model + "\n" + """
+                datasets:
+                  - path: chats.jsonl
+                    type: messages
+                sequence_len: 40
+                micro_batch_size: 2
+                max_steps: 2
+                save_steps: 1
+                output_dir: sft-out
+                """);
+        assertEquals(0, CliRun.of("train", sft.toString()).exitCode());
+        Path cfg = config("standard.jsonl", null, "rl: dpo\nresume_from_checkpoint: " + tmp.resolve("sft-out/checkpoint-1")
+                + "\n");
+        failsWith(CliRun.of("train", cfg.toString()), "it was trained by supervised fine-tuning, this config asks for rl: dpo");
+        assertTrue(Files.isRegularFile(chats));
+    }
+
+    @Test
     void sftIsTheSameCommand() {
         CliRun train = CliRun.of("train", "--help");
         CliRun sft = CliRun.of("sft", "--help");

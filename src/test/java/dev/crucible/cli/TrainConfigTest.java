@@ -133,7 +133,8 @@ class TrainConfigTest {
                 dataset_prepared_path: last_run_prepared
                 """));
         List<String> notes = c.notes();
-        assertTrue(notes.contains("note: optimizer adamw_bnb_8bit: AdamW runs with float32 state, as torch computes it"), notes.toString());
+        assertTrue(notes.contains("note: optimizer adamw_bnb_8bit: AdamW runs with float32 state, as torch computes it"
+                + " (adamw_torch)"), notes.toString());
         assertTrue(notes.stream().anyMatch(n -> n.startsWith("note: bf16: training computes in float32 on the CPU")), notes.toString());
         assertTrue(notes.stream().anyMatch(n -> n.startsWith("note: flash_attention: attention runs Crucible's CPU kernel")), notes.toString());
         assertTrue(notes.stream().anyMatch(n -> n.startsWith("note: load_in_8bit: the base is not quantised to 8 bits")), notes.toString());
@@ -144,7 +145,9 @@ class TrainConfigTest {
         assertTrue(notes.contains("warning: ignored Axolotl key that Crucible does not implement: loss_watchdog_threshold"), notes.toString());
         assertTrue(notes.stream().noneMatch(n -> n.contains("tf32") || n.contains("wandb_entity")), "unset keys say nothing: " + notes);
         assertTrue(TrainConfig.read(config("optimizer: lion_8bit\n")).notes()
-                .contains("warning: optimizer lion_8bit is not implemented: AdamW is used"));
+                .contains("warning: optimizer lion_8bit is not implemented: AdamW is used (adamw_torch)"));
+        assertTrue(TrainConfig.read(config("optimizer: adamw_torch\n")).notes().stream()
+                .noneMatch(n -> n.contains("optimizer")), "adamw_torch is what runs: nothing to say");
         CrucibleException rl = assertThrows(CrucibleException.class, () -> TrainConfig.read(config("rl: dpo\n")));
         assertTrue(rl.getMessage().contains("'rl': preference and RL training"), rl.getMessage());
     }

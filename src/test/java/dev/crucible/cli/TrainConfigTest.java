@@ -148,8 +148,9 @@ class TrainConfigTest {
                 .contains("warning: optimizer lion_8bit is not implemented: AdamW is used (adamw_torch)"));
         assertTrue(TrainConfig.read(config("optimizer: adamw_torch\n")).notes().stream()
                 .noneMatch(n -> n.contains("optimizer")), "adamw_torch is what runs: nothing to say");
-        CrucibleException rl = assertThrows(CrucibleException.class, () -> TrainConfig.read(config("rl: dpo\n")));
-        assertTrue(rl.getMessage().contains("'rl': preference and RL training"), rl.getMessage());
+        assertEquals(dev.crucible.train.PreferenceMethod.DPO, TrainConfig.read(config("rl: dpo\n")).preference().method());
+        CrucibleException rl = assertThrows(CrucibleException.class, () -> TrainConfig.read(config("rl: grpo\n")));
+        assertTrue(rl.getMessage().contains("'rl' is 'grpo', expected dpo, ipo, orpo, simpo or kto"), rl.getMessage());
     }
 
     @Test

@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-class SftCommandTest {
+class TrainCommandTest {
     static final Path LLAMA = Path.of("testdata/hf/models/llama");
     static final Path TOKENIZER = Path.of("testdata/hf/tokenizers/bytelevel_bpe");
 
@@ -190,7 +190,7 @@ class SftCommandTest {
         for (Map.Entry<String, String> e : expected.entrySet()) {
             Path cfg = config("");
             Files.writeString(cfg, Files.readString(cfg).replace("adapter: lora\n", e.getKey()));
-            assertEquals(e.getValue(), SftConfig.read(cfg).adapter(), e.getKey());
+            assertEquals(e.getValue(), TrainConfig.read(cfg).adapter(), e.getKey());
         }
         for (String flag : List.of("peft_use_dora", "load_in_4bit")) {
             Path cfg = config("");

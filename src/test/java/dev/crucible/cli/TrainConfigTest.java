@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The sft config reader: every numeric key has a range, checked before any model or data is touched. */
-class SftConfigTest {
+class TrainConfigTest {
     @TempDir
     Path tmp;
 
@@ -83,7 +83,7 @@ class SftConfigTest {
 
     @Test
     void largeButValidValuesAreReadExactly() throws IOException {
-        SftConfig c = SftConfig.read(config("max_steps: 2147483647\nseed: 9223372036854775807\nsequence_len: 131072\n"
+        TrainConfig c = TrainConfig.read(config("max_steps: 2147483647\nseed: 9223372036854775807\nsequence_len: 131072\n"
                 + "learning_rate: 2e-5\nnum_epochs: 3\n"));
         assertEquals(Integer.MAX_VALUE, c.maxSteps());
         assertEquals(Long.MAX_VALUE, c.seed());
@@ -96,29 +96,29 @@ class SftConfigTest {
     /** save/eval/logging steps as the HF Trainer reads them (a fraction of the run below 1) and Axolotl's per-epoch keys. */
     @Test
     void intervalsResolveAsTheHfTrainerAndAxolotlDo() throws IOException {
-        SftConfig c = SftConfig.read(config("save_steps: 0.25\nevals_per_epoch: 4\nlogging_steps: 5\nnum_epochs: 2\n"));
+        TrainConfig c = TrainConfig.read(config("save_steps: 0.25\nevals_per_epoch: 4\nlogging_steps: 5\nnum_epochs: 2\n"));
         assertEquals(25, c.saves().resolve(100, c.numEpochs()));   // ceil(100 · 0.25)
         assertEquals(13, c.evals().resolve(100, c.numEpochs()));   // 1 / (4 · 2) of 100 steps, rounded up
         assertEquals(5, c.logs().resolve(100, c.numEpochs()));
-        SftConfig once = SftConfig.read(config("saves_per_epoch: 1\n"));
+        TrainConfig once = TrainConfig.read(config("saves_per_epoch: 1\n"));
         assertEquals(0, once.saves().resolve(100, once.numEpochs()), "once per one-epoch run: at the end only");
-        SftConfig steps = SftConfig.read(config("save_steps: 30\n"));
+        TrainConfig steps = TrainConfig.read(config("save_steps: 30\n"));
         assertEquals(30, steps.saves().resolve(100, 1));
     }
 
     @Test
     void unknownKeysAreErrorsWithASuggestionUnlessStrictIsFalse() throws IOException {
-        CrucibleException e = assertThrows(CrucibleException.class, () -> SftConfig.read(config("lora_rnak: 4\n")));
+        CrucibleException e = assertThrows(CrucibleException.class, () -> TrainConfig.read(config("lora_rnak: 4\n")));
         assertTrue(e.getMessage().contains("unknown key [lora_rnak]; did you mean lora_r?"), e.getMessage());
-        SftConfig loose = SftConfig.read(config("lora_rnak: 4\nstrict: false\n"));
+        TrainConfig loose = TrainConfig.read(config("lora_rnak: 4\nstrict: false\n"));
         assertEquals(List.of("warning: ignored unknown key [lora_rnak]; did you mean lora_r? (strict: false)"), loose.notes());
-        assertThrows(CrucibleException.class, () -> SftConfig.read(config("lora_rnak: 4\nstrict: true\n")));
+        assertThrows(CrucibleException.class, () -> TrainConfig.read(config("lora_rnak: 4\nstrict: true\n")));
     }
 
     /** Axolotl's own keys never fail a run: hardware keys get a note of what happens on the CPU, others a warning. */
     @Test
     void axolotlKeysGetNotesOrWarnings() throws IOException {
-        SftConfig c = SftConfig.read(config("""
+        TrainConfig c = TrainConfig.read(config("""
                 bf16: auto
                 tf32: false
                 flash_attention: true
@@ -133,7 +133,8 @@ class SftConfigTest {
                 dataset_prepared_path: last_run_prepared
                 """));
         List<String> notes = c.notes();
-        assertTrue(notes.contains("note: optimizer adamw_bnb_8bit: AdamW runs with float32 state, as torch computes it"), notes.toString());
+        assertTrue(notes.contains("note: optimizer adamw_bnb_8bit: AdamW runs with float32 state, as torch computes it"
+                + " (adamw_torch)"), notes.toString());
         assertTrue(notes.stream().anyMatch(n -> n.startsWith("note: bf16: training computes in float32 on the CPU")), notes.toString());
         assertTrue(notes.stream().anyMatch(n -> n.startsWith("note: flash_attention: attention runs Crucible's CPU kernel")), notes.toString());
         assertTrue(notes.stream().anyMatch(n -> n.startsWith("note: load_in_8bit: the base is not quantised to 8 bits")), notes.toString());
@@ -143,32 +144,35 @@ class SftConfigTest {
         assertTrue(notes.stream().anyMatch(n -> n.startsWith("note: dataset_prepared_path: datasets are read and tokenised")), notes.toString());
         assertTrue(notes.contains("warning: ignored Axolotl key that Crucible does not implement: loss_watchdog_threshold"), notes.toString());
         assertTrue(notes.stream().noneMatch(n -> n.contains("tf32") || n.contains("wandb_entity")), "unset keys say nothing: " + notes);
-        assertTrue(SftConfig.read(config("optimizer: lion_8bit\n")).notes()
-                .contains("warning: optimizer lion_8bit is not implemented: AdamW is used"));
-        CrucibleException rl = assertThrows(CrucibleException.class, () -> SftConfig.read(config("rl: dpo\n")));
-        assertTrue(rl.getMessage().contains("'rl': preference and RL training"), rl.getMessage());
+        assertTrue(TrainConfig.read(config("optimizer: lion_8bit\n")).notes()
+                .contains("warning: optimizer lion_8bit is not implemented: AdamW is used (adamw_torch)"));
+        assertTrue(TrainConfig.read(config("optimizer: adamw_torch\n")).notes().stream()
+                .noneMatch(n -> n.contains("optimizer")), "adamw_torch is what runs: nothing to say");
+        assertEquals(dev.crucible.train.PreferenceMethod.DPO, TrainConfig.read(config("rl: dpo\n")).preference().method());
+        CrucibleException rl = assertThrows(CrucibleException.class, () -> TrainConfig.read(config("rl: grpo\n")));
+        assertTrue(rl.getMessage().contains("'rl' is 'grpo', expected dpo, ipo, orpo, simpo or kto"), rl.getMessage());
     }
 
     @Test
     void resumeFromCheckpointIsAPathOrTrue() throws IOException {
-        SftConfig.Resume latest = SftConfig.read(config("resume_from_checkpoint: true\n")).resume();
+        TrainConfig.Resume latest = TrainConfig.read(config("resume_from_checkpoint: true\n")).resume();
         assertTrue(latest.latest() && !latest.auto());
         assertNull(latest.checkpoint());
-        SftConfig.Resume path = SftConfig.read(config("resume_from_checkpoint: out/checkpoint-20\n")).resume();
+        TrainConfig.Resume path = TrainConfig.read(config("resume_from_checkpoint: out/checkpoint-20\n")).resume();
         assertEquals(tmp.resolve("out/checkpoint-20"), path.checkpoint());
-        assertEquals(SftConfig.Resume.NONE, SftConfig.read(config("resume_from_checkpoint:\n")).resume());
-        assertTrue(SftConfig.read(config("auto_resume_from_checkpoints: true\n")).resume().auto());
+        assertEquals(TrainConfig.Resume.NONE, TrainConfig.read(config("resume_from_checkpoint:\n")).resume());
+        assertTrue(TrainConfig.read(config("auto_resume_from_checkpoints: true\n")).resume().auto());
     }
 
     @Test
     void loraKeysNeedAnAdapterAndARegexStringTargetsPaths() throws IOException {
         Path cfg = config("lora_modules_to_save: [lm_head]\n");
         Files.writeString(cfg, Files.readString(cfg).replace("adapter: lora\n", ""));
-        CrucibleException e = assertThrows(CrucibleException.class, () -> SftConfig.read(cfg));
+        CrucibleException e = assertThrows(CrucibleException.class, () -> TrainConfig.read(cfg));
         assertTrue(e.getMessage().contains("'lora_modules_to_save' needs an adapter"), e.getMessage());
-        SftConfig regex = SftConfig.read(config("lora_target_modules: 'model.layers.[01].self_attn.(q|v)_proj'\n"));
+        TrainConfig regex = TrainConfig.read(config("lora_target_modules: 'model.layers.[01].self_attn.(q|v)_proj'\n"));
         assertTrue(regex.lora().targetsRegex());
-        SftConfig list = SftConfig.read(config("lora_target_modules: [q_proj, v_proj]\nlora_modules_to_save: [lm_head]\n"));
+        TrainConfig list = TrainConfig.read(config("lora_target_modules: [q_proj, v_proj]\nlora_modules_to_save: [lm_head]\n"));
         assertFalse(list.lora().targetsRegex());
         assertEquals(List.of("lm_head"), list.lora().modulesToSave());
     }

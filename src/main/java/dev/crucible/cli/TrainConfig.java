@@ -3,7 +3,9 @@ package dev.crucible.cli;
 import dev.crucible.CrucibleException;
 import dev.crucible.data.DatasetSpec;
 import dev.crucible.io.YamlErrors;
-import dev.crucible.train.SftTrainer;
+import dev.crucible.train.PreferenceLoss;
+import dev.crucible.train.PreferenceMethod;
+import dev.crucible.train.Trainer;
 import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
@@ -19,7 +21,8 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * A {@code crucible sft} YAML config with Axolotl's key names. Every value is type- and range-checked here, before any
+ * A {@code crucible train} (= {@code crucible sft}) YAML config with Axolotl's key names: supervised fine-tuning, or
+ * with {@code rl:} preference training (see {@link Preference}). Every value is type- and range-checked here, before any
  * model is opened or any data read, with a message naming the key. Keys Crucible does not implement are handled by
  * {@link AxolotlKeys} (notes, warnings, or an error for a likely typo). Relative paths resolve against the config's
  * directory.
@@ -29,13 +32,14 @@ import java.util.TreeSet;
  * @param maxSteps    0: derived from {@code numEpochs}
  * @param saves       save_steps / saves_per_epoch; {@code evals} likewise; {@code logs}: logging_steps
  * @param notes       lines to print before training (notes on keys that do not apply, warnings on ignored keys)
+ * @param preference  null for supervised fine-tuning
  */
-record SftConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate, int sequenceLen, boolean samplePacking,
+record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate, int sequenceLen, boolean samplePacking,
                  boolean padToSequenceLen, boolean trainOnInputs, double valSetSize, Map<String, String> specialTokens,
-                 String adapter, SftTrainer.Lora lora, SftTrainer.Optimizer optimizer, double warmupRatio,
+                 String adapter, Trainer.Lora lora, Trainer.Optimizer optimizer, double warmupRatio,
                  int microBatchSize, int gradientAccumulationSteps, double numEpochs, int maxSteps,
                  boolean gradientCheckpointing, long seed, Path outputDir, Interval saves, Interval evals, Interval logs,
-                 int saveTotalLimit, Resume resume, List<String> notes) {
+                 int saveTotalLimit, Resume resume, List<String> notes, Preference preference) {
 
     /** The keys Crucible implements. */
     static final Set<String> KEYS = new TreeSet<>(List.of("base_model", "datasets", "chat_template", "chat_template_jinja",
@@ -45,7 +49,32 @@ record SftConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate
             "max_steps", "learning_rate", "lr_scheduler", "warmup_steps", "warmup_ratio", "weight_decay", "adam_beta1",
             "adam_beta2", "adam_epsilon", "max_grad_norm", "gradient_checkpointing", "train_on_inputs", "val_set_size",
             "seed", "output_dir", "save_steps", "saves_per_epoch", "save_total_limit", "eval_steps", "evals_per_epoch",
-            "logging_steps", "resume_from_checkpoint", "auto_resume_from_checkpoints", "special_tokens", "strict"));
+            "logging_steps", "resume_from_checkpoint", "auto_resume_from_checkpoints", "special_tokens", "strict",
+            "rl", "rl_beta", "orpo_alpha", "simpo_gamma", "cpo_alpha", "dpo_label_smoothing", "precompute_ref_log_probs",
+            "kto_desirable_weight", "kto_undesirable_weight", "max_prompt_len"));
+
+    /** The keys of preference training, each with the methods it applies to. */
+    private static final Map<String, Set<PreferenceMethod>> PREFERENCE_KEYS = Map.of(
+            "rl_beta", Set.of(PreferenceMethod.values()),
+            "orpo_alpha", Set.of(PreferenceMethod.ORPO),
+            "simpo_gamma", Set.of(PreferenceMethod.SIMPO),
+            "cpo_alpha", Set.of(PreferenceMethod.SIMPO),
+            "dpo_label_smoothing", Set.of(PreferenceMethod.DPO),
+            "precompute_ref_log_probs", Set.of(PreferenceMethod.DPO, PreferenceMethod.IPO, PreferenceMethod.KTO),
+            "kto_desirable_weight", Set.of(PreferenceMethod.KTO),
+            "kto_undesirable_weight", Set.of(PreferenceMethod.KTO),
+            "max_prompt_len", Set.of(PreferenceMethod.values()));
+
+    /**
+     * {@code rl:} and its keys, as Axolotl passes them to TRL 1.13: {@code rl_beta} is TRL's beta (for ORPO
+     * {@code orpo_alpha} when rl_beta is unset; default 0.1), {@code simpo_gamma} (0.5) and {@code cpo_alpha} (1.0)
+     * SimPO's, {@code dpo_label_smoothing} DPO's robust ε, {@code kto_desirable_weight} / {@code kto_undesirable_weight}
+     * (1.0) KTO's; {@code precompute_ref_log_probs} (default true: see {@code PreferenceObjective.Config}),
+     * {@code max_prompt_len} (0: none) keeps the last that many prompt tokens; {@code sequence_len} is TRL's max_length.
+     */
+    record Preference(PreferenceMethod method, PreferenceLoss.Params params, boolean precomputeReference,
+                      int maxPromptLen) {
+    }
 
     /** The longest sequence_len accepted: beyond every model's context, small enough for int token arithmetic. */
     static final int MAX_SEQUENCE_LEN = 1 << 24;
@@ -71,7 +100,7 @@ record SftConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate
         static final Resume NONE = new Resume(null, false, false);
     }
 
-    static SftConfig read(Path file) {
+    static TrainConfig read(Path file) {
         Object root;
         try {
             root = new Load(LoadSettings.builder().build()).loadFromString(Files.readString(file));
@@ -126,7 +155,7 @@ record SftConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate
         int warmupSteps = r.intValue("warmup_steps", 0, 0, Integer.MAX_VALUE);
         double warmupRatio = r.number("warmup_ratio", 0, 0, false, 1, false, null);
         mutuallyExclusive(file, r, "warmup_steps", "warmup_ratio");
-        SftTrainer.Optimizer optimizer = new SftTrainer.Optimizer(lr, scheduler, warmupSteps, weightDecay,
+        Trainer.Optimizer optimizer = new Trainer.Optimizer(lr, scheduler, warmupSteps, weightDecay,
                 r.number("adam_beta1", 0.9, 0, false, 1, true, null), r.number("adam_beta2", 0.999, 0, false, 1, true, null),
                 r.number("adam_epsilon", 1e-8, 0, false, 1, false, null),
                 r.number("max_grad_norm", 1.0, 0, false, Double.POSITIVE_INFINITY, false, "0 turns clipping off"));
@@ -145,7 +174,7 @@ record SftConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate
             throw new CrucibleException(file + ": 'logging_steps' must be at least 1 (or a fraction of the run), got 0");
         }
 
-        SftTrainer.Lora lora = full ? null : lora(file, r, dir);
+        Trainer.Lora lora = full ? null : lora(file, r, dir);
         if (full) {
             for (String key : List.of("lora_modules_to_save", "lora_model_dir")) {
                 if (r.has(key) && !(r.map().get(key) instanceof List<?> l && l.isEmpty())) {
@@ -153,15 +182,73 @@ record SftConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate
                 }
             }
         }
-        return new SftConfig(dir.resolve(base).normalize(), datasets(file, map, dir), chatTemplate(r, dir), sequenceLen,
+        Preference preference = preference(r, microBatch, lora, notes);
+        return new TrainConfig(dir.resolve(base).normalize(), datasets(file, map, dir), chatTemplate(r, dir), sequenceLen,
                 r.bool("sample_packing", false), r.bool("pad_to_sequence_len", false), r.bool("train_on_inputs", false),
                 valSetSize, specialTokens(r), full ? "full" : adapter, lora, optimizer, warmupRatio, microBatch,
                 accumulation, numEpochs, (int) Math.max(0, maxSteps), r.bool("gradient_checkpointing", false),
                 r.integer("seed", 42, 0, Long.MAX_VALUE), dir.resolve(r.string("output_dir", "outputs")).normalize(),
-                saves, evals, logs, r.intValue("save_total_limit", 0, 1, Integer.MAX_VALUE), resume(r, dir), List.copyOf(notes));
+                saves, evals, logs, r.intValue("save_total_limit", 0, 1, Integer.MAX_VALUE), resume(r, dir), List.copyOf(notes),
+                preference);
     }
 
-    private static SftTrainer.Lora lora(Path file, ConfigValues r, Path dir) {
+    /** The {@code rl:} section, checked against the method; null without {@code rl}. */
+    private static Preference preference(ConfigValues r, int microBatch, Trainer.Lora lora, List<String> notes) {
+        Path file = r.file();
+        String rl = r.string("rl", null);
+        if (rl == null || rl.isEmpty() || rl.equals("null") || rl.equals("false")) {
+            for (String key : new TreeSet<>(PREFERENCE_KEYS.keySet())) {
+                if (r.has(key)) {
+                    throw new CrucibleException(file + ": '" + key + "' applies to preference training (rl: dpo, ipo,"
+                            + " orpo, simpo or kto), and this config has no rl");
+                }
+            }
+            return null;
+        }
+        PreferenceMethod method;
+        try {
+            method = PreferenceMethod.parse(rl);
+        } catch (CrucibleException e) {
+            throw new CrucibleException(file + ": " + e.getMessage() + " (Axolotl's grpo, gdpo and ebft generate"
+                    + " completions while training, which Crucible does not implement)", e);
+        }
+        for (String key : new TreeSet<>(PREFERENCE_KEYS.keySet())) {
+            if (r.has(key) && !PREFERENCE_KEYS.get(key).contains(method)) {
+                throw new CrucibleException(file + ": '" + key + "' does not apply to rl: " + method.configName());
+            }
+        }
+        for (String key : List.of("sample_packing", "train_on_inputs", "pad_to_sequence_len")) {
+            if (r.bool(key, false)) {
+                throw new CrucibleException(file + ": '" + key + "' does not apply to preference training (each pair's"
+                        + " completions carry the loss; TRL 1.13 has no packing for preference data)");
+            }
+        }
+        if (method == PreferenceMethod.KTO && microBatch < 2) {
+            throw new CrucibleException(file + ": rl: kto needs micro_batch_size of at least 2 (its KL estimate pairs each"
+                    + " row with another row of its micro-batch, as TRL requires)");
+        }
+        double beta = r.has("rl_beta") ? r.number("rl_beta", 0.1, 0, true, Double.POSITIVE_INFINITY, false, null)
+                : r.number("orpo_alpha", 0.1, 0, true, Double.POSITIVE_INFINITY, false, null);
+        double smoothing = r.number("dpo_label_smoothing", 0, 0, false, 0.5, true,
+                "TRL's robust DPO reads it as the probability of a flipped label");
+        double gamma = r.number("simpo_gamma", 0.5, Double.NEGATIVE_INFINITY, false, Double.POSITIVE_INFINITY, false, null);
+        double cpoAlpha = r.number("cpo_alpha", 1.0, 0, false, Double.POSITIVE_INFINITY, false, null);
+        double desirable = r.number("kto_desirable_weight", 1.0, 0, true, Double.POSITIVE_INFINITY, false, null);
+        double undesirable = r.number("kto_undesirable_weight", 1.0, 0, true, Double.POSITIVE_INFINITY, false, null);
+        int maxPromptLen = r.intValue("max_prompt_len", 0, 1, MAX_SEQUENCE_LEN);
+        if (smoothing > 0) {
+            notes.add("note: dpo_label_smoothing " + smoothing + ": TRL 1.13 applies label smoothing only in its robust"
+                    + " DPO loss (loss_type robust), which Crucible trains");
+        }
+        if (lora != null && lora.dropout() > 0 && lora.initialAdapter() == null) {
+            notes.add("note: lora_dropout " + lora.dropout() + " is off in preference training, as TRL's disable_dropout"
+                    + " (default true) turns every dropout off");
+        }
+        return new Preference(method, new PreferenceLoss.Params(beta, smoothing, gamma, cpoAlpha, desirable, undesirable),
+                method.usesReference() && r.bool("precompute_ref_log_probs", true), maxPromptLen);
+    }
+
+    private static Trainer.Lora lora(Path file, ConfigValues r, Path dir) {
         List<String> targets = r.strings("lora_target_modules");
         // a single string is a regular expression over module paths, as PEFT reads it (all-linear excepted)
         boolean regex = r.map().get("lora_target_modules") instanceof String s && !s.equals("all-linear");
@@ -170,7 +257,7 @@ record SftConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate
             regex = false;
         }
         String initial = r.string("lora_model_dir", null);
-        return new SftTrainer.Lora(r.intValue("lora_r", 8, 1, 1 << 16),
+        return new Trainer.Lora(r.intValue("lora_r", 8, 1, 1 << 16),
                 r.number("lora_alpha", 16, 0, true, 1e6, false, null),
                 r.number("lora_dropout", 0, 0, false, 1, true, null), targets, regex, r.bool("peft_use_rslora", false),
                 r.strings("lora_modules_to_save"), initial == null ? null : dir.resolve(initial).normalize());

@@ -34,14 +34,17 @@ import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
- * Supervised fine-tuning on tokenised examples: full fine-tuning, LoRA, DoRA, QLoRA (LoRA over an NF4 base) or
- * QDoRA (DoRA over an NF4 base),
- * with micro-batches, token-weighted gradient accumulation, global-norm clipping, AdamW and a warmup schedule.
+ * The training loop every method shares: the model being trained (full fine-tuning, LoRA, DoRA, QLoRA = LoRA over an
+ * NF4 base, QDoRA = DoRA over an NF4 base), micro-batches with gradient accumulation, global-norm clipping, AdamW
+ * with a warmup schedule, resumable checkpoints, {@code metrics.jsonl}, {@code loss.html} and the final PEFT adapter
+ * or full model. What a step minimises is its {@link Objective}: supervised fine-tuning ({@link #sft}, examples
+ * {@link SftObjective.Example}) or a preference method ({@link #preference}, examples {@link PreferenceExample}).
  * Every step is a pure function of the seed, the step number and the saved state, so training resumed from a
- * checkpoint continues exactly the curve it left. Writes {@code metrics.jsonl}, {@code loss.html}, checkpoints
- * ({@code checkpoint-N}) and the final PEFT adapter or full model into the output directory.
+ * checkpoint continues exactly the curve it left.
+ *
+ * @param <E> the examples the objective trains on
  */
-public final class SftTrainer implements AutoCloseable {
+public final class Trainer<E> implements AutoCloseable {
     /** FULL trains every weight; the others train an adapter, DoRA ones with a magnitude, QLoRA ones over NF4. */
     public enum Method {
         FULL, LORA, DORA, QLORA, QDORA;
@@ -52,27 +55,6 @@ public final class SftTrainer implements AutoCloseable {
 
         boolean nf4Base() {
             return this == QLORA || this == QDORA;
-        }
-    }
-
-    /**
-     * Token ids and labels of one training sequence, unshifted; label -100 excludes a position from the loss. A
-     * packed sequence also has {@code positionIds} (rope positions, restarting per example) and {@code sequenceIds}
-     * (the example of each token, for the block-diagonal attention mask); both null for a single example.
-     */
-    public record Example(int[] ids, int[] labels, int[] positionIds, int[] sequenceIds) {
-        public Example {
-            if (ids.length != labels.length || ids.length == 0) {
-                throw new IllegalArgumentException("an example needs as many labels as ids (and at least one token)");
-            }
-            if ((positionIds == null) != (sequenceIds == null)
-                    || positionIds != null && (positionIds.length != ids.length || sequenceIds.length != ids.length)) {
-                throw new IllegalArgumentException("a packed sequence needs a position and a sequence id for every token");
-            }
-        }
-
-        public Example(int[] ids, int[] labels) {
-            this(ids, labels, null, null);
         }
     }
 
@@ -124,9 +106,12 @@ public final class SftTrainer implements AutoCloseable {
         }
     }
 
-    /** What one optimiser step did; {@code evalLoss} is NaN when no evaluation ran at that step. */
+    /**
+     * What one optimiser step did; {@code evalLoss} is NaN when no evaluation ran at that step; {@code metrics} are
+     * the objective's own (a preference method's rewards, under TRL's names), averaged over the step's micro-batches.
+     */
     public record StepMetrics(int step, int totalSteps, double loss, double learningRate, double gradNorm, long tokens,
-                              double tokensPerSecond, double evalLoss) {
+                              double tokensPerSecond, double evalLoss, Map<String, Double> metrics) {
     }
 
     public interface Listener {
@@ -145,21 +130,36 @@ public final class SftTrainer implements AutoCloseable {
     private final ModelConfig config;
     private final Checkpoint checkpoint;
     private final DecoderTraining model;
+    /** The model's tensors by name: trainable for full fine-tuning, the frozen base (and modules_to_save) otherwise. */
+    private final Map<String, Var> weights;
+    private final Map<String, FrozenWeight> frozen = new LinkedHashMap<>();
     private final List<Parameter> parameters = new ArrayList<>();
     private final LoraAdapter adapter;
     private final AdamW optimizer;
     private final long frozenBaseBytes;
+    private final Objective<E> objective;
     private final ArrayNode history = JSON.createArrayNode();
     private int step;
     private long orderEpoch = -1;
     private int[] order = new int[0];
 
-    public SftTrainer(Path baseDir, Settings settings) {
-        this(ModelDirectory.open(baseDir), settings);
+    /** Supervised fine-tuning of the model in {@code baseDir}. */
+    public static Trainer<SftObjective.Example> sft(Path baseDir, Settings settings) {
+        return sft(ModelDirectory.open(baseDir), settings);
     }
 
     /** {@code base} may carry special-token overrides ({@code special_tokens}): the saved tokenizer files get them. */
-    public SftTrainer(ModelDirectory base, Settings settings) {
+    public static Trainer<SftObjective.Example> sft(ModelDirectory base, Settings settings) {
+        return new Trainer<>(base, settings, t -> new SftObjective(t.model, t.settings, t.config.intOr("pad_token_id", 0)));
+    }
+
+    /** Preference training ({@code rl:}) of the model in {@code base}; see {@link PreferenceObjective}. */
+    public static Trainer<PreferenceExample> preference(ModelDirectory base, Settings settings,
+                                                        PreferenceObjective.Config preference) {
+        return new Trainer<>(base, settings, t -> t.preferenceObjective(preference));
+    }
+
+    private Trainer(ModelDirectory base, Settings settings, java.util.function.Function<Trainer<E>, Objective<E>> objective) {
         if (settings.microBatchSize() < 1 || settings.gradientAccumulationSteps() < 1 || settings.sequenceLen() < 2
                 || settings.maxSteps() < 1 || settings.loggingSteps() < 1
                 || (long) settings.microBatchSize() * settings.sequenceLen() > Integer.MAX_VALUE) {
@@ -178,8 +178,6 @@ public final class SftTrainer implements AutoCloseable {
         this.config = base.config();
         this.checkpoint = base.openCheckpoint();
         try {
-            Map<String, FrozenWeight> frozen = new LinkedHashMap<>();
-            Map<String, Var> weights;
             double dropout = 0;
             if (settings.method() == Method.FULL) {
                 weights = DecoderTraining.loadWeights(checkpoint, true, parameters);
@@ -217,10 +215,50 @@ public final class SftTrainer implements AutoCloseable {
                     .gradientCheckpointing(settings.gradientCheckpointing());
             Optimizer o = settings.optimizer();
             this.optimizer = new AdamW(o.beta1(), o.beta2(), o.epsilon(), o.weightDecay(), AdamW::decayedByHfTrainer);
+            this.objective = objective.apply(this);
         } catch (RuntimeException e) {
             checkpoint.close();
             throw e;
         }
+    }
+
+    /**
+     * The preference objective over this model, with its reference: none for ORPO and SimPO; for DPO, IPO and KTO the
+     * model as training starts, precomputed or run every step (see {@link PreferenceReference}).
+     */
+    private Objective<E> preferenceObjective(PreferenceObjective.Config c) {
+        PreferenceReference reference = null;
+        if (c.method().usesReference()) {
+            int pad = config.intOr("pad_token_id", 0);
+            // precomputed, full fine-tuning's reference is the policy itself before its first step
+            reference = c.precomputeReference()
+                    ? PreferenceReference.precomputed(adapter == null ? model : referenceModel(), pad)
+                    : PreferenceReference.everyStep(referenceModel(), pad);
+        }
+        @SuppressWarnings("unchecked")
+        Objective<E> o = (Objective<E>) new PreferenceObjective(c, model, reference, config.intOr("pad_token_id", 0),
+                settings.sequenceLen(), settings.microBatchSize());
+        return o;
+    }
+
+    /**
+     * The model as training starts, frozen: for full fine-tuning a copy of every weight (twice the weights' memory,
+     * hence precomputing is full fine-tuning's default); for an adapter the same base tensors (shared, not copied)
+     * with a frozen copy of the starting adapter and of modules_to_save, or no adapter at all when it starts at B = 0
+     * (a fresh adapter adds nothing, exactly as PEFT's disabled adapter).
+     */
+    private DecoderTraining referenceModel() {
+        Map<String, Var> ref = new LinkedHashMap<>();
+        weights.forEach((name, w) -> ref.put(name, w.requiresGrad() ? Var.constant(w.value().clone(), w.shape()) : w));
+        Map<String, LoraOps.Adapter> adapters = new LinkedHashMap<>();
+        if (adapter != null && settings.lora().initialAdapter() != null) {
+            for (LoraModule m : adapter.modules().values()) {
+                adapters.put(m.path(), new LoraOps.Adapter(Var.constant(m.a().clone(), m.r(), m.in()),
+                        Var.constant(m.b().clone(), m.out(), m.r()),
+                        m.isDora() ? Var.constant(m.magnitude().clone(), m.out()) : null, m.scaling(), 0));
+            }
+        }
+        return new DecoderTraining(config, ref, frozen, adapters);
     }
 
     /**
@@ -287,6 +325,11 @@ public final class SftTrainer implements AutoCloseable {
         return step;
     }
 
+    /** The objective, for this package's tests (one micro-batch's gradients against the reference tools'). */
+    Objective<E> objective() {
+        return objective;
+    }
+
     /**
      * Continues from a {@code checkpoint-N} directory: trainable values, optimiser state, step and log history. A
      * checkpoint of another method, adapter shape or base model is refused with the setting that differs; changed
@@ -322,6 +365,7 @@ public final class SftTrainer implements AutoCloseable {
                         opt.tensor("exp_avg." + p.name()).toFloatArray(), opt.tensor("exp_avg_sq." + p.name()).toFloatArray());
             }
         }
+        objective.restore(checkpointDir, state);
         step = state.path("global_step").asInt();
         history.removeAll();
         state.path("log_history").forEach(history::add);
@@ -332,6 +376,7 @@ public final class SftTrainer implements AutoCloseable {
     private ObjectNode describe() {
         ObjectNode d = JSON.createObjectNode();
         d.put("method", settings.method().name().toLowerCase(Locale.ROOT));
+        d.put("objective", objective.name());
         d.put("base_model", base.path().toAbsolutePath().normalize().toString());
         d.put("base_config_sha256", sha256(base.path().resolve(ModelDirectory.CONFIG)));
         if (adapter != null) {
@@ -366,6 +411,7 @@ public final class SftTrainer implements AutoCloseable {
         if (adapter != null) {
             t.put("lora_dropout", settings.lora().dropout());
         }
+        t.setAll(objective.describe());
         return d;
     }
 
@@ -380,17 +426,9 @@ public final class SftTrainer implements AutoCloseable {
         }
     }
 
-    /** Loss per label token over {@code examples}, without training. */
-    public double evaluate(List<Example> examples) {
-        double sum = 0;
-        long tokens = 0;
-        for (int i = 0; i < examples.size(); i += settings.microBatchSize()) {
-            Batch b = batch(examples.subList(i, Math.min(examples.size(), i + settings.microBatchSize())));
-            DecoderTraining.Output out = model.forward(new Tape(), b.ids, b.rows, b.seq, b.labels, b.positions, b.sequences, null);
-            sum += (double) out.loss().value()[0] * out.lossTokens();
-            tokens += out.lossTokens();
-        }
-        return tokens == 0 ? Double.NaN : sum / tokens;
+    /** The objective's evaluation of {@code examples} without training: {@code eval_loss} and its other metrics. */
+    public Map<String, Double> evaluate(List<E> examples) {
+        return objective.evaluate(examples, settings.microBatchSize());
     }
 
     /**
@@ -400,7 +438,7 @@ public final class SftTrainer implements AutoCloseable {
      * later checkpoints of the run it replaces. Only Crucible's own checkpoints are touched (see
      * {@link TrainingCheckpoints}).
      */
-    public void train(List<Example> train, List<Example> validation, Path outputDir, Listener listener) {
+    public void train(List<E> train, List<E> validation, Path outputDir, Listener listener) {
         if (train.isEmpty()) {
             throw new CrucibleException("the training set is empty");
         }
@@ -412,6 +450,7 @@ public final class SftTrainer implements AutoCloseable {
         }
         TrainingCheckpoints.removeAfter(outputDir, step, events::onNote);
         writeMetrics(outputDir);
+        objective.prepare(train, validation);
         Optimizer o = settings.optimizer();
         LrSchedule schedule = LrSchedule.of(o.lrScheduler(), o.warmupSteps(), settings.maxSteps());
         GradientAccumulation accumulation = new GradientAccumulation(settings.gradientAccumulationSteps());
@@ -420,24 +459,24 @@ public final class SftTrainer implements AutoCloseable {
             long start = System.nanoTime();
             double lossSum = 0;
             long inputTokens = 0;
+            long tokens = 0;
+            MetricSums stepMetrics = new MetricSums();
             for (int micro = 0; micro < settings.gradientAccumulationSteps(); micro++) {
-                long first = ((long) step * settings.gradientAccumulationSteps() + micro) * settings.microBatchSize();
-                List<Example> examples = new ArrayList<>();
-                for (int k = 0; k < settings.microBatchSize(); k++) {
-                    examples.add(train.get(streamIndex(first + k, train.size())));
+                long index = (long) step * settings.gradientAccumulationSteps() + micro;
+                int[] indices = microBatch(index, train.size());
+                List<E> examples = new ArrayList<>(indices.length);
+                for (int i : indices) {
+                    examples.add(train.get(i));
                 }
-                Batch b = batch(examples);
-                inputTokens += b.ids.length;
-                Tape tape = new Tape();
-                SplittableRandom dropout = new SplittableRandom(settings.seed() * 1_000_003L + first);
-                DecoderTraining.Output out = model.forward(tape, b.ids, b.rows, b.seq, b.labels, b.positions, b.sequences, dropout);
-                if (out.lossTokens() > 0) {
-                    tape.backward(out.loss(), out.lossTokens());
-                    lossSum += (double) out.loss().value()[0] * out.lossTokens();
-                }
-                accumulation.record(out.lossTokens());
+                SplittableRandom dropout = new SplittableRandom(settings.seed() * 1_000_003L + index * settings.microBatchSize());
+                Objective.MicroBatch mb = objective.train(examples, indices, dropout);
+                lossSum += mb.loss() * mb.weight();
+                inputTokens += mb.inputTokens();
+                tokens += mb.tokens();
+                stepMetrics.add(mb.metrics());
+                accumulation.record(mb.weight());
             }
-            long tokens = accumulation.finish(parameters);
+            long weight = accumulation.finish(parameters);
             double gradNorm = o.maxGradNorm() > 0 ? GradientClipping.clip(parameters, o.maxGradNorm())
                     : GradientClipping.globalNorm(parameters);
             double lr = o.learningRate() * schedule.factor(step);
@@ -447,10 +486,11 @@ public final class SftTrainer implements AutoCloseable {
             double seconds = (System.nanoTime() - start) / 1e9;
             boolean evalNow = !validation.isEmpty() && (step == settings.maxSteps()
                     || (settings.evalSteps() > 0 && step % settings.evalSteps() == 0));
-            double evalLoss = evalNow ? evaluate(validation) : Double.NaN;
-            StepMetrics m = new StepMetrics(step, settings.maxSteps(), tokens == 0 ? Double.NaN : lossSum / tokens, lr,
-                    gradNorm, tokens, inputTokens / Math.max(seconds, 1e-9), evalLoss);
-            window.add(m, inputTokens, seconds);
+            Map<String, Double> eval = evalNow ? evaluate(validation) : Map.of();
+            StepMetrics m = new StepMetrics(step, settings.maxSteps(), weight == 0 ? Double.NaN : lossSum / weight, lr,
+                    gradNorm, tokens, inputTokens / Math.max(seconds, 1e-9), eval.getOrDefault("eval_loss", Double.NaN),
+                    stepMetrics.means());
+            window.add(m, inputTokens, seconds, stepMetrics, eval);
             if (step % settings.loggingSteps() == 0 || evalNow || step == settings.maxSteps()) {
                 log(outputDir, window.row(m));
                 window = new LogWindow();
@@ -461,13 +501,66 @@ public final class SftTrainer implements AutoCloseable {
                 TrainingCheckpoints.rotate(outputDir, settings.saveTotalLimit(), events::onNote);
             }
         }
-        LossChart.write(outputDir.resolve("loss.html"), history);
+        LossChart.write(outputDir.resolve("loss.html"), history, objective.chartMetrics());
         saveFinal(outputDir);
     }
 
     /**
+     * The examples of micro-batch {@code index}: for most objectives the next micro_batch_size of an endless stream,
+     * each epoch in its own seeded shuffle; for a sequential objective (KTO, whose KL estimate pairs neighbours) the
+     * data set's consecutive chunks of micro_batch_size in order, the last of an epoch possibly shorter, as TRL's
+     * sequential sampler batches them.
+     */
+    private int[] microBatch(long index, int n) {
+        int size = settings.microBatchSize();
+        if (objective.sequential()) {
+            int chunks = (n + size - 1) / size;
+            int c = (int) (index % chunks);
+            int from = c * size;
+            int[] out = new int[Math.min(size, n - from)];
+            for (int k = 0; k < out.length; k++) {
+                out[k] = from + k;
+            }
+            return out;
+        }
+        int[] out = new int[size];
+        for (int k = 0; k < size; k++) {
+            out[k] = streamIndex(index * size + k, n);
+        }
+        return out;
+    }
+
+    /** Sums and counts of metrics by name, for means over micro-batches (each metric over those that reported it). */
+    private static final class MetricSums {
+        private final Map<String, double[]> sums = new LinkedHashMap<>();
+
+        void add(Map<String, Double> metrics) {
+            metrics.forEach((k, v) -> {
+                double[] s = sums.computeIfAbsent(k, x -> new double[2]);
+                s[0] += v;
+                s[1]++;
+            });
+        }
+
+        void add(MetricSums other) {
+            other.sums.forEach((k, v) -> {
+                double[] s = sums.computeIfAbsent(k, x -> new double[2]);
+                s[0] += v[0];
+                s[1] += v[1];
+            });
+        }
+
+        Map<String, Double> means() {
+            Map<String, Double> out = new LinkedHashMap<>();
+            sums.forEach((k, s) -> out.put(k, s[0] / s[1]));
+            return out;
+        }
+    }
+
+    /**
      * The steps since the last metrics row, as the Hugging Face Trainer logs every {@code logging_steps}: the mean of
-     * their losses, the current rate and gradient norm, the tokens of all of them.
+     * their losses, the current rate and gradient norm, the tokens of all of them, and the objective's metrics
+     * averaged over all their micro-batches (as TRL averages what it stored since the last log).
      */
     private static final class LogWindow {
         private double lossSum;
@@ -475,8 +568,10 @@ public final class SftTrainer implements AutoCloseable {
         private long tokens;
         private long inputTokens;
         private double seconds;
+        private final MetricSums metrics = new MetricSums();
+        private final Map<String, Double> eval = new LinkedHashMap<>();
 
-        void add(StepMetrics m, long stepInputTokens, double stepSeconds) {
+        void add(StepMetrics m, long stepInputTokens, double stepSeconds, MetricSums stepMetrics, Map<String, Double> evalMetrics) {
             if (!Double.isNaN(m.loss())) {
                 lossSum += m.loss();
                 lossSteps++;
@@ -484,6 +579,8 @@ public final class SftTrainer implements AutoCloseable {
             tokens += m.tokens();
             inputTokens += stepInputTokens;
             seconds += stepSeconds;
+            metrics.add(stepMetrics);
+            eval.putAll(evalMetrics);
         }
 
         ObjectNode row(StepMetrics last) {
@@ -494,9 +591,8 @@ public final class SftTrainer implements AutoCloseable {
             row.put("grad_norm", last.gradNorm());
             row.put("tokens", tokens);
             row.put("tokens_per_second", inputTokens / Math.max(seconds, 1e-9));
-            if (!Double.isNaN(last.evalLoss())) {
-                row.put("eval_loss", last.evalLoss());
-            }
+            metrics.means().forEach(row::put);
+            eval.forEach(row::put);
             return row;
         }
     }
@@ -519,46 +615,6 @@ public final class SftTrainer implements AutoCloseable {
             orderEpoch = epoch;
         }
         return order[(int) (k % n)];
-    }
-
-    /** {@code positions} and {@code sequences} are null unless some row is a packed sequence. */
-    private record Batch(int[] ids, int[] labels, int[] positions, int[] sequences, int rows, int seq) {
-    }
-
-    /**
-     * Right-pads a micro-batch to its longest example (cut to sequence_len), or to sequence_len itself with
-     * {@code pad_to_sequence_len}; padding is never a label and, in packed batches, forms its own trailing segment so
-     * no real token attends it. Causal attention keeps real tokens from attending right padding, so the padded length
-     * changes no number, only the work.
-     */
-    private Batch batch(List<Example> examples) {
-        int seq = settings.padToSequenceLen() ? settings.sequenceLen() : 0;
-        boolean packed = false;
-        for (Example e : examples) {
-            seq = Math.max(seq, Math.min(e.ids().length, settings.sequenceLen()));
-            packed |= e.sequenceIds() != null;
-        }
-        int pad = config.intOr("pad_token_id", 0);
-        int[] ids = new int[examples.size() * seq];
-        int[] labels = new int[examples.size() * seq];
-        int[] positions = packed ? new int[ids.length] : null;
-        int[] sequences = packed ? new int[ids.length] : null;
-        java.util.Arrays.fill(ids, pad);
-        java.util.Arrays.fill(labels, -100);
-        for (int r = 0; r < examples.size(); r++) {
-            Example e = examples.get(r);
-            int len = Math.min(e.ids().length, settings.sequenceLen());
-            System.arraycopy(e.ids(), 0, ids, r * seq, len);
-            System.arraycopy(e.labels(), 0, labels, r * seq, len);
-            if (packed) {
-                for (int p = 0; p < seq; p++) {
-                    boolean real = p < len;
-                    positions[r * seq + p] = !real ? p - len : e.positionIds() == null ? p : e.positionIds()[p];
-                    sequences[r * seq + p] = !real ? Integer.MAX_VALUE : e.sequenceIds() == null ? 0 : e.sequenceIds()[p];
-                }
-            }
-        }
-        return new Batch(ids, labels, positions, sequences, examples.size(), seq);
     }
 
     private void log(Path outputDir, ObjectNode row) {
@@ -608,6 +664,7 @@ public final class SftTrainer implements AutoCloseable {
             state.put("method", settings.method().name().toLowerCase(Locale.ROOT));
             state.set("settings", describe());
             state.set("log_history", history.deepCopy());
+            objective.save(staged.path(), state);
             Files.writeString(staged.path().resolve(TrainingCheckpoints.STATE_FILE),
                     JSON.writerWithDefaultPrettyPrinter().writeValueAsString(state));
             if (adapter != null) {

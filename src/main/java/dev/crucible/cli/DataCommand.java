@@ -24,7 +24,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-@Command(name = "data", description = "Dataset tools.", subcommands = DataCommand.Preview.class)
+@Command(name = "data", description = "Dataset tools.", subcommands = {DataCommand.Preview.class, DataRunCommand.class,
+        DataStatsCommand.class})
 final class DataCommand {
 
     @Command(name = "preview", description = "Tokenise an SFT dataset as `crucible sft` would: print its statistics and"

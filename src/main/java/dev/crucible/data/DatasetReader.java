@@ -8,6 +8,7 @@ import dev.crucible.CrucibleException;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,6 +31,15 @@ public final class DatasetReader {
     }
 
     public static List<DatasetRow> read(Path path) {
+        List<DatasetRow> rows = new ArrayList<>();
+        for (Path f : files(path)) {
+            rows.addAll(readFile(f));
+        }
+        return rows;
+    }
+
+    /** The files a dataset path names: the file itself, or a directory's dataset files in name order. */
+    public static List<Path> files(Path path) {
         if (Files.isDirectory(path)) {
             List<Path> files;
             try (Stream<Path> s = Files.list(path)) {
@@ -40,16 +50,103 @@ public final class DatasetReader {
             if (files.isEmpty()) {
                 throw new CrucibleException(path + ": the dataset directory has no .jsonl, .json, .parquet or .csv file");
             }
-            List<DatasetRow> rows = new ArrayList<>();
-            for (Path f : files) {
-                rows.addAll(readFile(f));
-            }
-            return rows;
+            return files;
         }
         if (!Files.isRegularFile(path)) {
             throw new CrucibleException(path + ": dataset file not found");
         }
-        return readFile(path);
+        if (kindOf(path) == null) {
+            throw new CrucibleException(path + ": unknown dataset file type (expected .jsonl, .ndjson, .json, .parquet or .csv)");
+        }
+        return List.of(path);
+    }
+
+    /** Whether the file's extension is one this reader reads. */
+    public static boolean isDatasetFile(Path file) {
+        return kindOf(file) != null;
+    }
+
+    /** Receives the records of a file one at a time, as JSON text, with the unit ("line", "row") and its number. */
+    public interface RecordSink {
+        void accept(String unit, long number, String json);
+    }
+
+    /**
+     * Streams the records of one file without holding them: a JSON Lines file's non-blank lines exactly as written
+     * (not parsed: the caller parses them, so a malformed line can be reported or skipped with its number), a JSON
+     * file's objects re-serialised compactly, a Parquet or CSV file's rows as DuckDB's {@code to_json} writes them.
+     */
+    public static void stream(Path file, RecordSink sink) {
+        String kind = kindOf(file);
+        if (kind == null) {
+            throw new CrucibleException(file + ": unknown dataset file type (expected .jsonl, .ndjson, .json, .parquet or .csv)");
+        }
+        switch (kind) {
+            case "jsonl" -> {
+                try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+                    String line;
+                    long number = 0;
+                    while ((line = in.readLine()) != null) {
+                        number++;
+                        if (!line.isBlank()) {
+                            sink.accept("line", number, line);
+                        }
+                    }
+                } catch (IOException e) {
+                    throw new CrucibleException(file + ": cannot read: " + e.getMessage(), e);
+                }
+            }
+            case "json" -> {
+                for (DatasetRow row : readJson(file)) {
+                    try {
+                        sink.accept(row.unit(), row.number(), JSON.writeValueAsString(row.fields()));
+                    } catch (JsonProcessingException e) {
+                        throw new CrucibleException(row.where() + ": " + e.getOriginalMessage(), e);
+                    }
+                }
+            }
+            default -> DuckDbRows.stream(file, kind, sink);
+        }
+    }
+
+    /**
+     * The number of records of one file, counted cheaply (for progress bars): a JSON Lines file's lines with a
+     * character other than ASCII white space, Parquet's row count from its metadata, CSV rows through DuckDB, a JSON
+     * file's records by reading it.
+     */
+    public static long count(Path file) {
+        String kind = kindOf(file);
+        if (kind == null) {
+            throw new CrucibleException(file + ": unknown dataset file type (expected .jsonl, .ndjson, .json, .parquet or .csv)");
+        }
+        return switch (kind) {
+            case "jsonl" -> countLines(file);
+            case "json" -> readJson(file).size();
+            default -> DuckDbRows.count(file, kind);
+        };
+    }
+
+    private static long countLines(Path file) {
+        long lines = 0;
+        boolean content = false;
+        byte[] buf = new byte[1 << 16];
+        try (InputStream in = Files.newInputStream(file)) {
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                for (int i = 0; i < n; i++) {
+                    byte b = buf[i];
+                    if (b == '\n') {
+                        lines += content ? 1 : 0;
+                        content = false;
+                    } else if (b != ' ' && b != '\t' && b != '\r' && b != '\f' && b != 0x0B) {
+                        content = true;
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new CrucibleException(file + ": cannot read: " + e.getMessage(), e);
+        }
+        return content ? lines + 1 : lines;
     }
 
     private static String kindOf(Path file) {

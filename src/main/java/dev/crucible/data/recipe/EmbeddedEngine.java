@@ -1,0 +1,721 @@
+package dev.crucible.data.recipe;
+
+import dev.crucible.CrucibleException;
+import dev.crucible.ProgressBar;
+import dev.crucible.model.Tokenizer;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+
+/**
+ * Runs a recipe in this process ({@code engine: duckdb}): DuckDB reads and writes the columnar files, the steps run
+ * on a fixed pool of threads. Rows are streamed from the input files once per pass and never held; what stays in
+ * memory is one byte per row (kept, or which step removed it), the reasons of removed rows, and while a dedup step
+ * is open its keys (16 bytes a row for exact, the signature for MinHash: 4 bytes per permutation).
+ *
+ * <p>Passes: the steps are cut after each dedup (which must see every row before deciding any). Each cut is one
+ * pass that runs the row-by-row steps before the dedup and computes the dedup's keys, then the dedup decides. The
+ * last pass runs the remaining row-by-row steps and writes the output, the removed rows and the report. A recipe
+ * that samples an input first reads everything once to draw the sample; one whose weights drop or repeat a
+ * fraction of rows decides its last steps in a pass of their own, since the draw needs each input's kept count.
+ */
+public final class EmbeddedEngine {
+    static final byte KEPT = 0;
+    static final byte READ = 1;
+    static final byte SAMPLE = 2;
+    static final int FIRST_STEP = 3;
+
+    private final Recipe recipe;
+    private final PrintWriter err;
+    private final boolean progress;
+    private final int threads;
+    private final List<Step> steps;
+    private final RowStream stream;
+    private final Tokenizer tokenizer;
+    private final Benchmarks[] benchmarks;
+    private final MinHash[] minhash;
+    private final boolean stats;
+    private final List<RowSteps> workers = Collections.synchronizedList(new ArrayList<>());
+    private final ThreadLocal<RowSteps> local;
+    private final List<RunResult.Timing> timings = new ArrayList<>();
+    private final List<String> notes = new ArrayList<>();
+
+    private int n;
+    private int[] inputStart;
+    private byte[] code;
+    private int[] partner;
+    private float[] similarity;
+    private final Map<Integer, String> reasons = new ConcurrentHashMap<>();
+    private final ReportStats before = new ReportStats();
+    private final ReportStats after = new ReportStats();
+    private Map<String, List<RunResult.Example>> examples = Map.of();
+    private long[] weightThreshold;
+    private boolean[] weightDraws;
+
+    private EmbeddedEngine(Recipe recipe, PrintWriter err, boolean progress, int threads) {
+        this.recipe = recipe;
+        this.err = err;
+        this.progress = progress;
+        this.threads = threads;
+        this.steps = recipe.steps();
+        this.stream = new RowStream(recipe);
+        this.stats = recipe.report() != null;
+        this.benchmarks = new Benchmarks[steps.size()];
+        this.minhash = new MinHash[steps.size()];
+        for (int s = 0; s < steps.size(); s++) {
+            if (steps.get(s) instanceof Step.Decontaminate d) {
+                benchmarks[s] = Benchmarks.load(d.against(), d.ngram(), stream::display);
+                notes.add(String.format(Locale.ROOT, "%s: %,d benchmark rows, %,d distinct %d-word spans; %,d benchmark"
+                                + " strings are shorter than %d words and cannot match", recipe.stepLabel(s),
+                        benchmarks[s].rowCount(), benchmarks[s].ngramCount(), d.ngram(), benchmarks[s].shortStrings(),
+                        d.ngram()));
+            }
+            if (steps.get(s) instanceof Step.MinHashDedup m) {
+                minhash[s] = new MinHash(m.numPerm(), m.ngram(), m.seed(), m.hash());
+                notes.add(String.format(Locale.ROOT, "%s: threshold %.2f, %d permutations, %d-word shingles, %s hash, seed"
+                                + " %d; LSH %d bands x %d rows", recipe.stepLabel(s), m.threshold(), m.numPerm(), m.ngram(),
+                        m.hash().name().toLowerCase(Locale.ROOT), m.seed(), m.lsh().bands(), m.lsh().rows()));
+            }
+        }
+        this.tokenizer = recipe.tokenizer() == null ? null : Tokenizer.load(recipe.tokenizer());
+        this.local = ThreadLocal.withInitial(() -> {
+            RowSteps rs = new RowSteps(steps, tokenizer, benchmarks, minhash);
+            workers.add(rs);
+            return rs;
+        });
+    }
+
+    /**
+     * Runs the recipe and publishes output, removed rows and report (each atomically, only once everything
+     * succeeded). {@code err} receives the progress bars.
+     */
+    public static RunResult run(Recipe recipe, PrintWriter err, boolean progress, int threads) {
+        EmbeddedEngine engine = new EmbeddedEngine(recipe, err, progress, threads);
+        try {
+            return engine.run();
+        } finally {
+            if (engine.tokenizer != null) {
+                engine.tokenizer.close();
+            }
+        }
+    }
+
+    /**
+     * {@code crucible data stats}: reads one dataset and writes the report of its statistics (the "before" side of a
+     * recipe report), nothing else. Unreadable rows fail the run unless {@code skipErrors}; then they are counted.
+     */
+    public static RunResult statsReport(RecipeInput input, Path tokenizer, boolean skipErrors, Path report,
+                                        boolean overwrite, PrintWriter err, boolean progress, int threads) {
+        Path here = Path.of("").toAbsolutePath().resolve("stats");
+        Recipe recipe = new Recipe(here, List.of(input), List.of(), null, null, report.toString(), tokenizer,
+                Recipe.Engine.DUCKDB, 0, skipErrors, null, Map.of());
+        recipe.checkOutputs(overwrite);
+        EmbeddedEngine engine = new EmbeddedEngine(recipe, err, progress, threads);
+        ExecutorService pool = Pipeline.pool(threads);
+        try {
+            engine.allocate((int) Math.min(Integer.MAX_VALUE - 8, Math.max(16, engine.stream.count())));
+            engine.readAndSample(pool, 1, 1, engine.code.length);
+            RunResult result = engine.result(new long[1]);
+            RowFile.publishText(report, HtmlReport.render(null, result));
+            return result;
+        } finally {
+            pool.shutdownNow();
+            if (engine.tokenizer != null) {
+                engine.tokenizer.close();
+            }
+        }
+    }
+
+    /** The names rows are removed by, indexed by code. */
+    static List<String> removers(List<Step> steps) {
+        List<String> names = new ArrayList<>(List.of("", "read", "sample"));
+        steps.forEach(s -> names.add(s.name()));
+        names.add("weight");
+        return names;
+    }
+
+    private int weightCode() {
+        return FIRST_STEP + steps.size();
+    }
+
+    private RunResult run() {
+        long estimate = stream.count();
+        allocate((int) Math.min(Integer.MAX_VALUE - 8, Math.max(16, estimate)));
+        boolean sampling = recipe.inputs().stream().anyMatch(i -> i.sample() != null);
+        boolean drawWeights = recipe.inputs().stream().anyMatch(i -> i.weight() != Math.floor(i.weight()));
+        List<Integer> globals = new ArrayList<>();
+        for (int s = 0; s < steps.size(); s++) {
+            if (steps.get(s).global()) {
+                globals.add(s);
+            }
+        }
+        boolean tailDecided = drawWeights && hasLocalSteps(globals.isEmpty() ? 0 : globals.getLast() + 1);
+        int passes = (sampling ? 1 : 0) + globals.size() + (tailDecided ? 1 : 0) + 1;
+        ExecutorService pool = Pipeline.pool(threads);
+        try (RowFile output = RowFile.create(Path.of(recipe.output()));
+             RowFile removed = RowFile.create(Path.of(recipe.removed()))) {
+            int pass = 0;
+            boolean read = false;
+            if (sampling) {
+                readAndSample(pool, ++pass, passes, estimate);
+                read = true;
+            }
+            int decided = 0;
+            for (int g : globals) {
+                stagePass(pool, ++pass, passes, !read, decided, g, estimate);
+                read = true;
+                decided = g + 1;
+            }
+            if (tailDecided) {
+                stagePass(pool, ++pass, passes, !read, decided, -1, estimate);
+                read = true;
+                decided = steps.size();
+            }
+            long[] written = finalPass(pool, ++pass, passes, !read, decided, drawWeights, estimate, output, removed);
+            RunResult result = result(written);
+            output.publish();
+            removed.publish();
+            if (recipe.report() != null) {
+                RowFile.publishText(Path.of(recipe.report()), HtmlReport.render(recipe, result));
+            }
+            return result;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private boolean hasLocalSteps(int from) {
+        for (int s = from; s < steps.size(); s++) {
+            if (!(steps.get(s) instanceof Step.Convert)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void allocate(int size) {
+        code = new byte[size];
+        inputStart = new int[recipe.inputs().size() + 1];
+    }
+
+    /** Rows beyond the count taken at the start mean a file grew while the recipe ran. */
+    private void checkCounted(RawRow raw) {
+        if (raw.ordinal() >= code.length) {
+            throw new CrucibleException(raw.where() + ": the inputs have more rows than when the run started (a file"
+                    + " changed while the recipe ran)");
+        }
+    }
+
+    private ProgressBar bar(int pass, int passes, String what, long total) {
+        ProgressBar bar = new ProgressBar(err, String.format(Locale.ROOT, "pass %d/%d %s", pass, passes, what), "rows",
+                progress);
+        return bar.expect(total, 0);
+    }
+
+    /** Read-only first pass of a sampling recipe: parses every row, counts the input, draws the samples. */
+    private void readAndSample(ExecutorService pool, int pass, int passes, long estimate) {
+        long[] keys = new long[code.length];
+        long t0 = System.nanoTime();
+        String what = recipe.inputs().stream().anyMatch(i -> i.sample() != null) ? "read, sample" : "read";
+        ProgressBar bar = bar(pass, passes, what, estimate);
+        int[] rows = {0};
+        int[] lastInput = {-1};
+        try (Pipeline<Batch> p = new Pipeline<>(pool, threads, batch -> {
+            Batch b = new Batch(batch.size());
+            for (RawRow raw : batch) {
+                RecipeRow row = read(raw, b);
+                if (row != null) {
+                    b.keys[b.count] = RowKeys.key(recipe.seed(), RowKeys.SAMPLE, raw.input(), raw.file(), raw.number());
+                }
+                b.count++;
+            }
+            return b;
+        }, b -> {
+            for (int i = 0; i < b.count; i++) {
+                RawRow raw = b.rows.get(i);
+                keys[raw.ordinal()] = b.keys[i];
+                markInput(raw, lastInput);
+            }
+            rows[0] += b.count;
+            before.merge(b.before);
+            bar.update(rows[0], Math.max(rows[0], estimate), 0, 0);
+        })) {
+            stream.forEach(raw -> {
+                checkCounted(raw);
+                p.accept(raw);
+            });
+            p.finish();
+        }
+        finishInputs(rows[0], lastInput[0]);
+        timings.add(new RunResult.Timing(what, n, seconds(t0)));
+        for (int in = 0; in < recipe.inputs().size(); in++) {
+            Number sample = recipe.inputs().get(in).sample();
+            if (sample != null) {
+                draw(in, keys, sample, SAMPLE, "sample");
+            }
+        }
+    }
+
+    /**
+     * Keeps the {@code k} rows with the smallest keys among input {@code in}'s kept rows; the others get {@code removal}.
+     */
+    private void draw(int in, long[] keys, Number amount, byte removal, String what) {
+        int from = inputStart[in];
+        int to = inputStart[in + 1];
+        long[] eligible = new long[to - from];
+        int m = 0;
+        for (int o = from; o < to; o++) {
+            if (code[o] == KEPT) {
+                eligible[m++] = keys[o];
+            }
+        }
+        long k = RowKeys.count(amount, m);
+        if (k >= m) {
+            return;
+        }
+        long threshold = k == 0 ? 0 : RowKeys.threshold(eligible, m, k);
+        String reason = String.format(Locale.ROOT, "not drawn: %s %s of inputs[%d] keeps %,d of %,d rows (seed %d)", what,
+                amount, in, k, m, recipe.seed());
+        for (int o = from; o < to; o++) {
+            if (code[o] == KEPT && (k == 0 || !RowKeys.drawn(keys[o], threshold))) {
+                code[o] = removal;
+                reasons.put(o, reason);
+            }
+        }
+    }
+
+    private void markInput(RawRow raw, int[] lastInput) {
+        while (lastInput[0] < raw.input()) {
+            lastInput[0]++;
+            inputStart[lastInput[0]] = raw.ordinal();
+        }
+    }
+
+    /** Closes the input ranges once the row count is known (inputs without rows get empty ranges). */
+    private void finishInputs(int rows, int lastInput) {
+        n = rows;
+        for (int i = lastInput + 1; i <= recipe.inputs().size(); i++) {
+            inputStart[i] = rows;
+        }
+    }
+
+    /** Parses a row on the first pass; a malformed one fails the run or, with on_error: skip, is removed. */
+    private RecipeRow read(RawRow raw, Batch b) {
+        RecipeRow row;
+        try {
+            row = RecipeRow.parse(raw, recipe.inputs().get(raw.input()));
+        } catch (CrucibleException e) {
+            if (!recipe.skipErrors()) {
+                throw new CrucibleException(e.getMessage() + " (on_error: skip would send it to the removed file)", e);
+            }
+            code[raw.ordinal()] = READ;
+            reasons.put(raw.ordinal(), e.getMessage());
+            return null;
+        }
+        if (stats) {
+            RowSteps rs = local.get();
+            RowText t = row.text();
+            b.before.add(rs.tokens(t.text()), t.turns(), t.instruction(), rs.words());
+        }
+        return row;
+    }
+
+    /** A batch's results, handed back in row order. */
+    private static final class Batch {
+        final List<RawRow> rows = new ArrayList<>();
+        final long[] keys;
+        final ReportStats before = new ReportStats();
+        final ReportStats after = new ReportStats();
+        final String[] lines;
+        final int[] copies;
+        final int[] statTokens;
+        int count;
+
+        Batch(int size) {
+            keys = new long[size];
+            lines = new String[size];
+            copies = new int[size];
+            statTokens = new int[size];
+        }
+    }
+
+    /**
+     * One pass that decides steps {@code [decided, global)} row by row and computes the keys of dedup step
+     * {@code global} (-1: no dedup, decide to the end), then runs the dedup.
+     */
+    private void stagePass(ExecutorService pool, int pass, int passes, boolean first, int decided, int global,
+                           long estimate) {
+        int to = global < 0 ? steps.size() : global;
+        Step dedup = global < 0 ? null : steps.get(global);
+        List<String> names = new ArrayList<>();
+        if (first) {
+            names.add("read");
+        }
+        for (int s = decided; s < to; s++) {
+            names.add(steps.get(s).name());
+        }
+        if (dedup != null) {
+            names.add(dedup.name() + (dedup instanceof Step.MinHashDedup ? " signatures" : " hashes"));
+        }
+        String what = String.join(", ", names);
+        long total = first ? estimate : n;
+        ProgressBar bar = bar(pass, passes, what, total);
+        Signatures sigs = dedup instanceof Step.MinHashDedup m ? new Signatures(m.numPerm()) : null;
+        long[][] hashes = dedup instanceof Step.ExactDedup ? new long[2][code.length] : null;
+        byte[] keyed = dedup == null ? null : new byte[code.length];
+        long t0 = System.nanoTime();
+        int[] rows = {0};
+        int[] lastInput = {-1};
+        try (Pipeline<Batch> p = new Pipeline<>(pool, threads, batch -> {
+            Batch b = new Batch(batch.size());
+            RowSteps rs = local.get();
+            String[] reason = new String[1];
+            for (RawRow raw : batch) {
+                b.count++;
+                int o = raw.ordinal();
+                RecipeRow row = first ? read(raw, b) : code[o] == KEPT ? RecipeRow.parse(raw, recipe.inputs().get(raw.input())) : null;
+                if (row == null) {
+                    continue;
+                }
+                int at = rs.apply(row, 0, decided, to, reason);
+                if (at >= 0) {
+                    code[o] = (byte) (FIRST_STEP + at);
+                    reasons.put(o, reason[0]);
+                    continue;
+                }
+                if (sigs != null) {
+                    if (rs.sign(global, row, sigs.arrayFor(o), sigs.offset(o)) > 0) {
+                        keyed[o] = 1;
+                    }
+                } else if (hashes != null) {
+                    long[] h = rs.textHash(global, row);
+                    hashes[0][o] = h[0];
+                    hashes[1][o] = h[1];
+                    keyed[o] = 1;
+                }
+            }
+            b.rows.addAll(batch);
+            return b;
+        }, b -> {
+            if (first) {
+                for (RawRow raw : b.rows) {
+                    markInput(raw, lastInput);
+                }
+                before.merge(b.before);
+            }
+            rows[0] += b.count;
+            bar.update(rows[0], Math.max(rows[0], total), 0, 0);
+        })) {
+            stream.forEach(raw -> {
+                checkCounted(raw);
+                p.accept(raw);
+            });
+            p.finish();
+        }
+        if (first) {
+            finishInputs(rows[0], lastInput[0]);
+        }
+        timings.add(new RunResult.Timing(what, rows[0], seconds(t0)));
+        if (dedup != null) {
+            resolve(global, dedup, sigs, hashes, keyed);
+        }
+    }
+
+    private void ensureDedupArrays() {
+        if (partner == null) {
+            partner = new int[code.length];
+            similarity = new float[code.length];
+        }
+    }
+
+    private void resolve(int global, Step dedup, Signatures sigs, long[][] hashes, byte[] keyed) {
+        ensureDedupArrays();
+        long t0 = System.nanoTime();
+        byte removal = (byte) (FIRST_STEP + global);
+        long candidates = 0;
+        if (dedup instanceof Step.ExactDedup) {
+            LongIntMap first = new LongIntMap(1 << 16);
+            Map<String, Integer> collisions = new HashMap<>();
+            for (int o = 0; o < n; o++) {
+                if (keyed[o] == 0) {
+                    continue;
+                }
+                candidates++;
+                int q = first.putIfAbsent(hashes[0][o], o);
+                if (q != o && hashes[1][q] != hashes[1][o]) {
+                    q = collisions.merge(hashes[0][o] + ":" + hashes[1][o], o, Math::min);
+                }
+                if (q != o) {
+                    code[o] = removal;
+                    partner[o] = q;
+                    similarity[o] = 1;
+                }
+            }
+        } else if (dedup instanceof Step.MinHashDedup m) {
+            BitSet rows = new BitSet(n);
+            for (int o = 0; o < n; o++) {
+                if (keyed[o] != 0) {
+                    rows.set(o);
+                }
+            }
+            candidates = rows.cardinality();
+            ProgressBar bar = new ProgressBar(err, dedup.name() + " clusters", "bands", progress).expect(m.lsh().bands(), 0);
+            int[] keeper = NearDuplicates.resolve(sigs, rows, n, m.lsh(), m.threshold(), bar);
+            for (int o = rows.nextSetBit(0); o >= 0; o = rows.nextSetBit(o + 1)) {
+                if (keeper[o] >= 0) {
+                    code[o] = removal;
+                    partner[o] = keeper[o];
+                    similarity[o] = (float) sigs.similarity(o, keeper[o]);
+                }
+            }
+        }
+        timings.add(new RunResult.Timing(dedup.name() + " clustering", candidates, seconds(t0)));
+    }
+
+    /**
+     * The last pass: redoes conversions, decides the remaining steps, draws weights and writes every row to the
+     * output or the removed file. Returns rows written per input.
+     */
+    private long[] finalPass(ExecutorService pool, int pass, int passes, boolean first, int decided, boolean drawWeights,
+                             long estimate, RowFile output, RowFile removed) {
+        if (drawWeights) {
+            drawWeights();
+        }
+        List<String> removers = removers(steps);
+        BitSet partners = new BitSet();
+        if (partner != null) {
+            for (int o = 0; o < n; o++) {
+                if (code[o] >= FIRST_STEP && code[o] < weightCode() && steps.get(code[o] - FIRST_STEP).global()) {
+                    partners.set(partner[o]);
+                }
+            }
+        }
+        Map<Integer, String> partnerWhere = new HashMap<>();
+        Map<String, List<RunResult.Example>> examples = new LinkedHashMap<>();
+        long[] written = new long[recipe.inputs().size()];
+        List<String> names = new ArrayList<>();
+        if (first) {
+            names.add("read");
+        }
+        for (int s = decided; s < steps.size(); s++) {
+            if (!(steps.get(s) instanceof Step.Convert)) {
+                names.add(steps.get(s).name());
+            }
+        }
+        names.add("write");
+        String what = String.join(", ", names);
+        long total = first ? estimate : n;
+        ProgressBar bar = bar(pass, passes, what, total);
+        long t0 = System.nanoTime();
+        int[] rows = {0};
+        int[] lastInput = {-1};
+        try (Pipeline<Batch> p = new Pipeline<>(pool, threads, batch -> {
+            Batch b = new Batch(batch.size());
+            RowSteps rs = local.get();
+            String[] reason = new String[1];
+            for (RawRow raw : batch) {
+                int i = b.count++;
+                int o = raw.ordinal();
+                RecipeRow row = first ? read(raw, b) : code[o] == KEPT ? RecipeRow.parse(raw, recipe.inputs().get(raw.input())) : null;
+                if (row == null) {
+                    continue;
+                }
+                int at = rs.apply(row, 0, decided, steps.size(), reason);
+                if (at >= 0) {
+                    code[o] = (byte) (FIRST_STEP + at);
+                    reasons.put(o, reason[0]);
+                    continue;
+                }
+                b.copies[i] = copies(raw);
+                if (b.copies[i] == 0) {
+                    continue;
+                }
+                b.lines[i] = row.json();
+                if (stats) {
+                    RowText t = row.text();
+                    for (int c = 0; c < b.copies[i]; c++) {
+                        b.after.add(rs.tokens(t.text()), t.turns(), t.instruction(), rs.words());
+                    }
+                }
+            }
+            b.rows.addAll(batch);
+            return b;
+        }, b -> {
+            for (int i = 0; i < b.count; i++) {
+                RawRow raw = b.rows.get(i);
+                int o = raw.ordinal();
+                if (first) {
+                    markInput(raw, lastInput);
+                }
+                if (partners.get(o)) {
+                    partnerWhere.put(o, raw.where());
+                }
+                if (b.lines[i] != null) {
+                    for (int c = 0; c < b.copies[i]; c++) {
+                        output.write(b.lines[i]);
+                    }
+                    written[raw.input()] += b.copies[i];
+                } else {
+                    String name = removers.get(code[o]);
+                    String reason = reason(o, partnerWhere);
+                    removed.write(removedLine(raw, name, reason));
+                    List<RunResult.Example> list = examples.computeIfAbsent(name, k -> new ArrayList<>());
+                    if (list.size() < 5) {
+                        list.add(new RunResult.Example(raw.where(), reason, snippet(raw)));
+                    }
+                }
+            }
+            if (first) {
+                before.merge(b.before);
+            }
+            after.merge(b.after);
+            rows[0] += b.count;
+            bar.update(rows[0], Math.max(rows[0], total), 0, 0);
+        })) {
+            stream.forEach(raw -> {
+                checkCounted(raw);
+                p.accept(raw);
+            });
+            p.finish();
+        }
+        if (first) {
+            finishInputs(rows[0], lastInput[0]);
+        }
+        timings.add(new RunResult.Timing(what, rows[0], seconds(t0)));
+        this.examples = examples;
+        return written;
+    }
+
+    /** How many times a kept row is written: its input's weight, rounded up or down by the weight draw. */
+    private int copies(RawRow raw) {
+        double w = recipe.inputs().get(raw.input()).weight();
+        int base = (int) Math.floor(w);
+        if (w == base) {
+            return base;
+        }
+        long key = RowKeys.key(recipe.seed(), RowKeys.WEIGHT, raw.input(), raw.file(), raw.number());
+        boolean extra = weightDraws[raw.input()] && RowKeys.drawn(key, weightThreshold[raw.input()]);
+        if (base == 0 && !extra) {
+            code[raw.ordinal()] = (byte) weightCode();
+            reasons.put(raw.ordinal(), String.format(Locale.ROOT, "not drawn: weight %s of inputs[%d]", w, raw.input()));
+        }
+        return base + (extra ? 1 : 0);
+    }
+
+    /**
+     * For each input with a fractional weight, the key below which a kept row gets one more copy: the fraction of
+     * its kept rows (rounded half up) with the smallest weight keys. Needs every row's fate, hence a stream of keys.
+     */
+    private void drawWeights() {
+        int inputs = recipe.inputs().size();
+        weightThreshold = new long[inputs];
+        weightDraws = new boolean[inputs];
+        long[][] keys = new long[inputs][];
+        int[] kept = new int[inputs];
+        for (int in = 0; in < inputs; in++) {
+            keys[in] = new long[inputStart[in + 1] - inputStart[in]];
+        }
+        stream.forEach(raw -> {
+            if (code[raw.ordinal()] == KEPT) {
+                int in = raw.input();
+                keys[in][kept[in]++] = RowKeys.key(recipe.seed(), RowKeys.WEIGHT, in, raw.file(), raw.number());
+            }
+        });
+        for (int in = 0; in < inputs; in++) {
+            double w = recipe.inputs().get(in).weight();
+            double frac = w - Math.floor(w);
+            long k = Math.round(frac * kept[in]);
+            weightDraws[in] = k > 0;
+            if (k > 0) {
+                weightThreshold[in] = RowKeys.threshold(keys[in], kept[in], k);
+            }
+        }
+    }
+
+    private String reason(int o, Map<Integer, String> partnerWhere) {
+        int c = code[o];
+        if (c >= FIRST_STEP && c < weightCode() && steps.get(c - FIRST_STEP).global()) {
+            String where = partnerWhere.get(partner[o]);
+            if (steps.get(c - FIRST_STEP) instanceof Step.MinHashDedup m) {
+                return NearDuplicates.reason(where, similarity[o], m.threshold());
+            }
+            return "exact duplicate of " + where;
+        }
+        return reasons.get(o);
+    }
+
+    /**
+     * A removed row: its JSON with the two fields added. A line that failed to read because it is not a JSON object
+     * is kept as text under {@code raw}.
+     */
+    static String removedLine(RawRow raw, String removedBy, String reason) {
+        String json = raw.json();
+        if (removedBy.equals("read") && !isObject(json)) {
+            try {
+                json = RecipeRow.JSON.writeValueAsString(Map.of("raw", json));
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return RecipeRow.withFields(json, removedBy, reason);
+    }
+
+    private static boolean isObject(String json) {
+        try {
+            return RecipeRow.JSON.readTree(json).isObject();
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return false;
+        }
+    }
+
+    /** The start of a removed row's text for the report (its raw JSON when it does not parse). */
+    private String snippet(RawRow raw) {
+        String text;
+        try {
+            text = RecipeRow.parse(raw, recipe.inputs().get(raw.input())).text().text();
+        } catch (CrucibleException e) {
+            text = raw.json();
+        }
+        return text.length() > 400 ? text.substring(0, 400) + "\u2026" : text;
+    }
+
+    private RunResult result(long[] written) {
+        List<String> removers = removers(steps);
+        int inputs = recipe.inputs().size();
+        long[][] counts = new long[inputs][removers.size()];
+        for (int in = 0; in < inputs; in++) {
+            for (int o = inputStart[in]; o < inputStart[in + 1]; o++) {
+                counts[in][code[o]]++;
+            }
+        }
+        double[] stepSeconds = new double[steps.size()];
+        synchronized (workers) {
+            for (RowSteps w : workers) {
+                for (int s = 0; s < steps.size(); s++) {
+                    stepSeconds[s] += w.nanos()[s] / 1e9;
+                }
+            }
+        }
+        List<String> inputNames = new ArrayList<>();
+        for (RecipeInput in : recipe.inputs()) {
+            inputNames.add(RowStream.display(recipe.file().toAbsolutePath().getParent(), Path.of(in.path())));
+        }
+        return new RunResult(inputNames, removers, counts, written, before, after, examples, notes, timings, stepSeconds,
+                "duckdb (embedded, " + threads + " threads)", tokenizer == null ? "words" : "tokens");
+    }
+
+    private static double seconds(long t0) {
+        return (System.nanoTime() - t0) / 1e9;
+    }
+}

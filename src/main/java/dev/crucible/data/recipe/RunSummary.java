@@ -1,0 +1,43 @@
+package dev.crucible.data.recipe;
+
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.Locale;
+
+/** The summary {@code crucible data run} prints: rows through each step, the passes with their speed, the files. */
+public final class RunSummary {
+    private RunSummary() {
+    }
+
+    public static void print(Recipe recipe, RunResult r, PrintWriter out) {
+        out.printf(Locale.ROOT, "%-34s %12s %12s %12s %10s%n", "step", "rows in", "removed", "rows out", "compute s");
+        long in = r.rowsIn();
+        List<String> removers = r.removers();
+        for (int c = 1; c < removers.size(); c++) {
+            boolean step = c >= EmbeddedEngine.FIRST_STEP && c < removers.size() - 1;
+            long removed = r.removedBy(c);
+            if (!step && removed == 0) {
+                continue;
+            }
+            String label = step ? recipe.stepLabel(c - EmbeddedEngine.FIRST_STEP) : removers.get(c);
+            String seconds = step ? String.format(Locale.ROOT, "%.2f", r.stepSeconds()[c - EmbeddedEngine.FIRST_STEP]) : "";
+            out.printf(Locale.ROOT, "%-34s %,12d %,12d %,12d %10s%n", label, in, removed, in - removed, seconds);
+            in -= removed;
+        }
+        out.printf(Locale.ROOT, "%nrows: %,d in, %,d kept, %,d written (%s)%n", r.rowsIn(), r.rowsKept(), r.rowsWritten(),
+                r.engine());
+        for (RunResult.Timing t : r.passes()) {
+            out.printf(Locale.ROOT, "  %-60s %,12d rows %8.2f s %,10.0f rows/s%n", t.what(), t.rows(), t.seconds(),
+                    t.rowsPerSecond());
+        }
+        for (String note : r.notes()) {
+            out.println("  " + note);
+        }
+        out.println("output:  " + recipe.output());
+        out.println("removed: " + recipe.removed());
+        if (recipe.report() != null) {
+            out.println("report:  " + recipe.report());
+        }
+        out.flush();
+    }
+}

@@ -161,13 +161,15 @@ public final class EmbeddedEngine {
             }
         }
         boolean tailDecided = drawWeights && hasLocalSteps(globals.isEmpty() ? 0 : globals.getLast() + 1);
-        int passes = (sampling ? 1 : 0) + globals.size() + (tailDecided ? 1 : 0) + 1;
+        // the weight draw needs every input's row range before the last pass: some earlier pass must read them
+        boolean readFirst = sampling || (drawWeights && globals.isEmpty() && !tailDecided);
+        int passes = (readFirst ? 1 : 0) + globals.size() + (tailDecided ? 1 : 0) + 1;
         ExecutorService pool = Pipeline.pool(threads);
         try (RowFile output = RowFile.create(Path.of(recipe.output()));
              RowFile removed = RowFile.create(Path.of(recipe.removed()))) {
             int pass = 0;
             boolean read = false;
-            if (sampling) {
+            if (readFirst) {
                 readAndSample(pool, ++pass, passes, estimate);
                 read = true;
             }
@@ -240,6 +242,7 @@ public final class EmbeddedEngine {
                 }
                 b.count++;
             }
+            b.rows.addAll(batch);
             return b;
         }, b -> {
             for (int i = 0; i < b.count; i++) {

@@ -523,6 +523,8 @@ public final class EmbeddedEngine {
         long t0 = System.nanoTime();
         int[] rows = {0};
         int[] lastInput = {-1};
+        // a kept row is parsed again only when something reads or changes it; otherwise its line is copied
+        boolean parse = first || stats || hasLocalSteps(decided) || steps.stream().anyMatch(st -> st instanceof Step.Convert);
         try (Pipeline<Batch> p = new Pipeline<>(pool, threads, batch -> {
             Batch b = new Batch(batch.size());
             RowSteps rs = local.get();
@@ -530,6 +532,11 @@ public final class EmbeddedEngine {
             for (RawRow raw : batch) {
                 int i = b.count++;
                 int o = raw.ordinal();
+                if (!parse && code[o] == KEPT) {
+                    b.copies[i] = copies(raw);
+                    b.lines[i] = b.copies[i] == 0 ? null : raw.json();
+                    continue;
+                }
                 RecipeRow row = first ? read(raw, b) : code[o] == KEPT ? RecipeRow.parse(raw, recipe.inputs().get(raw.input())) : null;
                 if (row == null) {
                     continue;

@@ -17,7 +17,7 @@ import java.util.Map;
  * this set. Strings shorter than {@code n} words contribute nothing (a span must have {@code n} words to match).
  * N-grams are kept as 64-bit XXH3 hashes with the first benchmark row that has them.
  */
-public final class Benchmarks {
+public final class Benchmarks implements java.io.Serializable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final int ngram;
@@ -33,13 +33,13 @@ public final class Benchmarks {
     }
 
     /** Reads the benchmark files; {@code display} turns a file into the name reasons use. */
-    public static Benchmarks load(List<Path> files, int ngram, java.util.function.Function<Path, String> display) {
+    public static Benchmarks load(List<String> files, int ngram, java.util.function.Function<Path, String> display) {
         LongIntMap index = new LongIntMap(1 << 16);
         List<String> rows = new ArrayList<>();
         int[] shortStrings = {0};
         Words words = new Words();
-        for (Path input : files) {
-            for (Path file : DatasetReader.files(input)) {
+        for (String input : files) {
+            for (Path file : DatasetReader.files(Path.of(input))) {
                 DatasetReader.stream(file, (unit, number, json) -> {
                     Object value;
                     try {

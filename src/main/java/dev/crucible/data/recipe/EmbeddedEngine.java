@@ -76,18 +76,12 @@ public final class EmbeddedEngine {
         for (int s = 0; s < steps.size(); s++) {
             if (steps.get(s) instanceof Step.Decontaminate d) {
                 benchmarks[s] = Benchmarks.load(d.against(), d.ngram(), stream::display);
-                notes.add(String.format(Locale.ROOT, "%s: %,d benchmark rows, %,d distinct %d-word spans; %,d benchmark"
-                                + " strings are shorter than %d words and cannot match", recipe.stepLabel(s),
-                        benchmarks[s].rowCount(), benchmarks[s].ngramCount(), d.ngram(), benchmarks[s].shortStrings(),
-                        d.ngram()));
             }
             if (steps.get(s) instanceof Step.MinHashDedup m) {
                 minhash[s] = new MinHash(m.numPerm(), m.ngram(), m.seed(), m.hash());
-                notes.add(String.format(Locale.ROOT, "%s: threshold %.2f, %d permutations, %d-word shingles, %s hash, seed"
-                                + " %d; LSH %d bands x %d rows", recipe.stepLabel(s), m.threshold(), m.numPerm(), m.ngram(),
-                        m.hash().name().toLowerCase(Locale.ROOT), m.seed(), m.lsh().bands(), m.lsh().rows()));
             }
         }
+        notes.addAll(stepNotes(recipe, benchmarks));
         this.tokenizer = recipe.tokenizer() == null ? null : Tokenizer.load(recipe.tokenizer());
         this.local = ThreadLocal.withInitial(() -> {
             RowSteps rs = new RowSteps(steps, tokenizer, benchmarks, minhash);
@@ -135,6 +129,25 @@ public final class EmbeddedEngine {
                 engine.tokenizer.close();
             }
         }
+    }
+
+    /** What the summary says about the decontamination and MinHash steps (benchmark sizes, LSH bands). */
+    static List<String> stepNotes(Recipe recipe, Benchmarks[] benchmarks) {
+        List<String> notes = new ArrayList<>();
+        for (int s = 0; s < recipe.steps().size(); s++) {
+            if (recipe.steps().get(s) instanceof Step.Decontaminate d) {
+                notes.add(String.format(Locale.ROOT, "%s: %,d benchmark rows, %,d distinct %d-word spans; %,d benchmark"
+                                + " strings are shorter than %d words and cannot match", recipe.stepLabel(s),
+                        benchmarks[s].rowCount(), benchmarks[s].ngramCount(), d.ngram(), benchmarks[s].shortStrings(),
+                        d.ngram()));
+            }
+            if (recipe.steps().get(s) instanceof Step.MinHashDedup m) {
+                notes.add(String.format(Locale.ROOT, "%s: threshold %.2f, %d permutations, %d-word shingles, %s hash, seed"
+                                + " %d; LSH %d bands x %d rows", recipe.stepLabel(s), m.threshold(), m.numPerm(), m.ngram(),
+                        m.hash().name().toLowerCase(Locale.ROOT), m.seed(), m.lsh().bands(), m.lsh().rows()));
+            }
+        }
+        return notes;
     }
 
     /** The names rows are removed by, indexed by code. */
@@ -265,15 +278,16 @@ public final class EmbeddedEngine {
         for (int in = 0; in < recipe.inputs().size(); in++) {
             Number sample = recipe.inputs().get(in).sample();
             if (sample != null) {
-                draw(in, keys, sample, SAMPLE, "sample");
+                drawSample(in, keys, sample);
             }
         }
     }
 
     /**
-     * Keeps the {@code k} rows with the smallest keys among input {@code in}'s kept rows; the others get {@code removal}.
+     * Keeps the sample's {@code k} rows with the smallest keys among input {@code in}'s readable rows; the others are
+     * removed by {@code sample}.
      */
-    private void draw(int in, long[] keys, Number amount, byte removal, String what) {
+    private void drawSample(int in, long[] keys, Number amount) {
         int from = inputStart[in];
         int to = inputStart[in + 1];
         long[] eligible = new long[to - from];
@@ -288,11 +302,10 @@ public final class EmbeddedEngine {
             return;
         }
         long threshold = k == 0 ? 0 : RowKeys.threshold(eligible, m, k);
-        String reason = String.format(Locale.ROOT, "not drawn: %s %s of inputs[%d] keeps %,d of %,d rows (seed %d)", what,
-                amount, in, k, m, recipe.seed());
+        String reason = RowKeys.sampleReason(amount, in, k, m, recipe.seed());
         for (int o = from; o < to; o++) {
             if (code[o] == KEPT && (k == 0 || !RowKeys.drawn(keys[o], threshold))) {
-                code[o] = removal;
+                code[o] = SAMPLE;
                 reasons.put(o, reason);
             }
         }
@@ -320,7 +333,7 @@ public final class EmbeddedEngine {
             row = RecipeRow.parse(raw, recipe.inputs().get(raw.input()));
         } catch (CrucibleException e) {
             if (!recipe.skipErrors()) {
-                throw new CrucibleException(e.getMessage() + " (on_error: skip would send it to the removed file)", e);
+                throw RecipeRow.unreadable(e);
             }
             code[raw.ordinal()] = READ;
             reasons.put(raw.ordinal(), e.getMessage());
@@ -582,7 +595,7 @@ public final class EmbeddedEngine {
                     removed.write(removedLine(raw, name, reason));
                     List<RunResult.Example> list = examples.computeIfAbsent(name, k -> new ArrayList<>());
                     if (list.size() < 5) {
-                        list.add(new RunResult.Example(raw.where(), reason, snippet(raw)));
+                        list.add(new RunResult.Example(raw.where(), reason, RecipeRow.snippet(raw, recipe.inputs().get(raw.input()))));
                     }
                 }
             }
@@ -618,7 +631,7 @@ public final class EmbeddedEngine {
         boolean extra = weightDraws[raw.input()] && RowKeys.drawn(key, weightThreshold[raw.input()]);
         if (base == 0 && !extra) {
             code[raw.ordinal()] = (byte) weightCode();
-            reasons.put(raw.ordinal(), String.format(Locale.ROOT, "not drawn: weight %s of inputs[%d]", w, raw.input()));
+            reasons.put(raw.ordinal(), RowKeys.weightReason(w, raw.input()));
         }
         return base + (extra ? 1 : 0);
     }
@@ -656,11 +669,7 @@ public final class EmbeddedEngine {
     private String reason(int o, Map<Integer, String> partnerWhere) {
         int c = code[o];
         if (c >= FIRST_STEP && c < weightCode() && steps.get(c - FIRST_STEP).global()) {
-            String where = partnerWhere.get(partner[o]);
-            if (steps.get(c - FIRST_STEP) instanceof Step.MinHashDedup m) {
-                return NearDuplicates.reason(where, similarity[o], m.threshold());
-            }
-            return "exact duplicate of " + where;
+            return RowSteps.dedupReason(steps.get(c - FIRST_STEP), partnerWhere.get(partner[o]), similarity[o]);
         }
         return reasons.get(o);
     }
@@ -687,17 +696,6 @@ public final class EmbeddedEngine {
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             return false;
         }
-    }
-
-    /** The start of a removed row's text for the report (its raw JSON when it does not parse). */
-    private String snippet(RawRow raw) {
-        String text;
-        try {
-            text = RecipeRow.parse(raw, recipe.inputs().get(raw.input())).text().text();
-        } catch (CrucibleException e) {
-            text = raw.json();
-        }
-        return text.length() > 400 ? text.substring(0, 400) + "\u2026" : text;
     }
 
     private RunResult result(long[] written) {

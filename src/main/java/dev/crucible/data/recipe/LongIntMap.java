@@ -7,7 +7,7 @@ import java.util.Arrays;
  * the decontamination step and the first-occurrence table of exact dedup. Keys are already hashes, so the slot is
  * taken from their bits after one more mix.
  */
-final class LongIntMap {
+final class LongIntMap implements java.io.Serializable {
     private long[] keys;
     private int[] values;
     private int size;

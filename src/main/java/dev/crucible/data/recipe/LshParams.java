@@ -9,7 +9,7 @@ package dev.crucible.data.recipe;
  * false positives (that probability integrated over {@code [0, threshold]}) and false negatives (its complement over
  * {@code [threshold, 1]}).
  */
-public record LshParams(int bands, int rows) {
+public record LshParams(int bands, int rows) implements java.io.Serializable {
 
     public static LshParams optimal(double threshold, int numPerm) {
         return optimal(threshold, numPerm, 0.5, 0.5);

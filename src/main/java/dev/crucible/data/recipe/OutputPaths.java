@@ -28,8 +28,8 @@ final class OutputPaths {
         }
         for (int s = 0; s < recipe.steps().size(); s++) {
             if (recipe.steps().get(s) instanceof Step.Decontaminate d) {
-                for (Path p : d.against()) {
-                    reads.add(new String[]{recipe.stepLabel(s) + " benchmark", p.toString()});
+                for (String p : d.against()) {
+                    reads.add(new String[]{recipe.stepLabel(s) + " benchmark", p});
                 }
             }
         }

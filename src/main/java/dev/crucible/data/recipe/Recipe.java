@@ -312,13 +312,13 @@ public record Recipe(Path file, List<RecipeInput> inputs, List<Step> steps, Stri
             if (list.isEmpty()) {
                 throw yaml.error(path, at + " decontaminate: 'against' names the benchmark files (a path or a list)");
             }
-            List<Path> files = new ArrayList<>();
+            List<String> files = new ArrayList<>();
             for (Object f : list) {
                 Path p = Path.of(resolve(String.valueOf(f)));
                 if (!Files.exists(p)) {
                     throw yaml.error(path + ".against", at + " decontaminate: " + p + " not found");
                 }
-                files.add(p);
+                files.add(p.toString());
             }
             int ngram = (int) integer(o, path + ".ngram", "ngram", 13);
             if (ngram < 1) {

@@ -24,7 +24,8 @@ import java.util.stream.Stream;
  * @param weight how many times each kept row is written to the output: 0.5 keeps a seeded half of the input's kept
  *               rows (the others go to {@code removed}), 2 writes each twice, 1.5 each once and a seeded half again
  */
-public record RecipeInput(String path, DatasetType type, String field, String split, Number sample, double weight) {
+public record RecipeInput(String path, DatasetType type, String field, String split, Number sample, double weight)
+        implements java.io.Serializable {
 
     /** Whether {@link #path} names a local file (not an {@code hdfs://}, {@code s3a://}, ... URI). */
     public boolean local() {

@@ -59,6 +59,22 @@ final class RecipeRow {
         return r;
     }
 
+    /** A malformed row's error with the hint that {@code on_error: skip} would keep the run going. */
+    static CrucibleException unreadable(CrucibleException e) {
+        return new CrucibleException(e.getMessage() + " (on_error: skip would send it to the removed file)", e);
+    }
+
+    /** The start of a removed row's text for the report: its text, or its JSON when it does not parse. */
+    static String snippet(RawRow raw, RecipeInput input) {
+        String text;
+        try {
+            text = parse(raw, input).text().text();
+        } catch (CrucibleException e) {
+            text = raw.json();
+        }
+        return text.length() > 400 ? text.substring(0, 400) + "\u2026" : text;
+    }
+
     RawRow raw() {
         return raw;
     }

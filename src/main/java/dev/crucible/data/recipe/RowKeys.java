@@ -39,6 +39,15 @@ final class RowKeys {
         return Long.compareUnsigned(key, threshold) <= 0;
     }
 
+    static String sampleReason(Number amount, int input, long k, long of, long seed) {
+        return String.format(java.util.Locale.ROOT, "not drawn: sample %s of inputs[%d] keeps %,d of %,d rows (seed %d)",
+                amount, input, k, of, seed);
+    }
+
+    static String weightReason(double weight, int input) {
+        return String.format(java.util.Locale.ROOT, "not drawn: weight %s of inputs[%d]", weight, input);
+    }
+
     /** Rows to draw: a fraction of {@code n} (rounded half up) or a count, at most {@code n}. */
     static long count(Number sample, long n) {
         if (sample instanceof Double f) {

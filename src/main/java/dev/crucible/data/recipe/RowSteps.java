@@ -40,13 +40,34 @@ final class RowSteps {
      * the step that removes the row, with its reason in {@code reason[0]}, or -1.
      */
     int apply(RecipeRow row, int from, int decideFrom, int to, String[] reason) {
+        return apply(row, from, decideFrom, to, reason, s -> null);
+    }
+
+    /** Whether (and why) dedup step {@code s} removed the row being judged: null when it did not. */
+    interface DedupDecisions {
+        String reason(int step);
+    }
+
+    /**
+     * As {@link #apply(RecipeRow, int, int, int, String[])}, for an engine that replays the dedups already decided
+     * instead of skipping the rows they removed: at each dedup step, {@code dedups} says whether it removed this row.
+     */
+    int apply(RecipeRow row, int from, int decideFrom, int to, String[] reason, DedupDecisions dedups) {
         for (int s = from; s < to; s++) {
             Step step = steps.get(s);
             if (step instanceof Step.Convert) {
                 row.convertToMessages();
                 continue;
             }
-            if (s < decideFrom || step.global()) {
+            if (step.global()) {
+                String why = dedups.reason(s);
+                if (why != null) {
+                    reason[0] = why;
+                    return s;
+                }
+                continue;
+            }
+            if (s < decideFrom) {
                 continue;
             }
             long t0 = System.nanoTime();
@@ -111,6 +132,14 @@ final class RowSteps {
         long[] h = {Xxh3.hash64(bytes, 0, bytes.length, 0), Xxh3.hash64(bytes, 0, bytes.length, 0x5851F42D4C957F2DL)};
         nanos[s] += System.nanoTime() - t0;
         return h;
+    }
+
+    /** The reason of a row a dedup removed: the row it duplicates ({@code where}) and, for MinHash, how similar. */
+    static String dedupReason(Step step, String where, double similarity) {
+        if (step instanceof Step.MinHashDedup m) {
+            return NearDuplicates.reason(where, similarity, m.threshold());
+        }
+        return "exact duplicate of " + where;
     }
 
     /** Tokens of the text without special tokens; words ({@link Words}) when the recipe has no tokenizer. */

@@ -1,6 +1,5 @@
 package dev.crucible.data.recipe;
 
-import java.nio.file.Path;
 import java.util.List;
 import java.util.regex.Pattern;
 
@@ -8,7 +7,7 @@ import java.util.regex.Pattern;
  * One entry of a recipe's {@code steps}, applied in order to the rows the earlier steps kept. {@link #name()} is
  * what a removed row's {@code removed_by} says.
  */
-public sealed interface Step {
+public sealed interface Step extends java.io.Serializable {
 
     String name();
 
@@ -63,8 +62,11 @@ public sealed interface Step {
         }
     }
 
-    /** {@code decontaminate}: rows sharing a word {@code ngram} with any string field of a benchmark file. */
-    record Decontaminate(List<Path> against, int ngram) implements Step {
+    /**
+     * {@code decontaminate}: rows sharing a word {@code ngram} with any string field of a benchmark file
+     * ({@code against}: local paths, resolved).
+     */
+    record Decontaminate(List<String> against, int ngram) implements Step {
         public Decontaminate {
             against = List.copyOf(against);
         }

@@ -7,7 +7,6 @@ import dev.crucible.model.Tokenizer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Collections;
 import java.util.HashMap;
@@ -15,7 +14,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 
 /**
@@ -31,11 +29,6 @@ import java.util.concurrent.ExecutorService;
  * fraction of rows decides its last steps in a pass of their own, since the draw needs each input's kept count.
  */
 public final class EmbeddedEngine {
-    static final byte KEPT = 0;
-    static final byte READ = 1;
-    static final byte SAMPLE = 2;
-    static final int FIRST_STEP = 3;
-
     private final Recipe recipe;
     private final PrintWriter err;
     private final boolean progress;
@@ -51,12 +44,7 @@ public final class EmbeddedEngine {
     private final List<RunResult.Timing> timings = new ArrayList<>();
     private final List<String> notes = new ArrayList<>();
 
-    private int n;
-    private int[] inputStart;
-    private byte[] code;
-    private int[] partner;
-    private float[] similarity;
-    private final Map<Integer, String> reasons = new ConcurrentHashMap<>();
+    private RowStates states;
     private final ReportStats before = new ReportStats();
     private final ReportStats after = new ReportStats();
     private Map<String, List<RunResult.Example>> examples = Map.of();
@@ -81,7 +69,7 @@ public final class EmbeddedEngine {
                 minhash[s] = new MinHash(m.numPerm(), m.ngram(), m.seed(), m.hash());
             }
         }
-        notes.addAll(stepNotes(recipe, benchmarks));
+        notes.addAll(RunSummary.stepNotes(recipe, benchmarks));
         this.tokenizer = recipe.tokenizer() == null ? null : Tokenizer.load(recipe.tokenizer());
         this.local = ThreadLocal.withInitial(() -> {
             RowSteps rs = new RowSteps(steps, tokenizer, benchmarks, minhash);
@@ -118,8 +106,8 @@ public final class EmbeddedEngine {
         EmbeddedEngine engine = new EmbeddedEngine(recipe, err, progress, threads);
         ExecutorService pool = Pipeline.pool(threads);
         try {
-            engine.allocate((int) Math.min(Integer.MAX_VALUE - 8, Math.max(16, engine.stream.count())));
-            engine.readAndSample(pool, 1, 1, engine.code.length);
+            engine.states = engine.newStates(engine.stream.count());
+            engine.readAndSample(pool, 1, 1, engine.states.capacity());
             RunResult result = engine.result(new long[1]);
             RowFile.publishText(report, HtmlReport.render(null, result));
             return result;
@@ -131,40 +119,13 @@ public final class EmbeddedEngine {
         }
     }
 
-    /** What the summary says about the decontamination and MinHash steps (benchmark sizes, LSH bands). */
-    static List<String> stepNotes(Recipe recipe, Benchmarks[] benchmarks) {
-        List<String> notes = new ArrayList<>();
-        for (int s = 0; s < recipe.steps().size(); s++) {
-            if (recipe.steps().get(s) instanceof Step.Decontaminate d) {
-                notes.add(String.format(Locale.ROOT, "%s: %,d benchmark rows, %,d distinct %d-word spans; %,d benchmark"
-                                + " strings are shorter than %d words and cannot match", recipe.stepLabel(s),
-                        benchmarks[s].rowCount(), benchmarks[s].ngramCount(), d.ngram(), benchmarks[s].shortStrings(),
-                        d.ngram()));
-            }
-            if (recipe.steps().get(s) instanceof Step.MinHashDedup m) {
-                notes.add(String.format(Locale.ROOT, "%s: threshold %.2f, %d permutations, %d-word shingles, %s hash, seed"
-                                + " %d; LSH %d bands x %d rows", recipe.stepLabel(s), m.threshold(), m.numPerm(), m.ngram(),
-                        m.hash().name().toLowerCase(Locale.ROOT), m.seed(), m.lsh().bands(), m.lsh().rows()));
-            }
-        }
-        return notes;
-    }
-
-    /** The names rows are removed by, indexed by code. */
-    static List<String> removers(List<Step> steps) {
-        List<String> names = new ArrayList<>(List.of("", "read", "sample"));
-        steps.forEach(s -> names.add(s.name()));
-        names.add("weight");
-        return names;
-    }
-
-    private int weightCode() {
-        return FIRST_STEP + steps.size();
+    private RowStates newStates(long estimate) {
+        return new RowStates((int) Math.min(Integer.MAX_VALUE - 8, Math.max(16, estimate)), recipe.inputs().size(), steps);
     }
 
     private RunResult run() {
         long estimate = stream.count();
-        allocate((int) Math.min(Integer.MAX_VALUE - 8, Math.max(16, estimate)));
+        states = newStates(estimate);
         boolean sampling = recipe.inputs().stream().anyMatch(i -> i.sample() != null);
         boolean drawWeights = recipe.inputs().stream().anyMatch(i -> i.weight() != Math.floor(i.weight()));
         List<Integer> globals = new ArrayList<>();
@@ -219,19 +180,6 @@ public final class EmbeddedEngine {
         return false;
     }
 
-    private void allocate(int size) {
-        code = new byte[size];
-        inputStart = new int[recipe.inputs().size() + 1];
-    }
-
-    /** Rows beyond the count taken at the start mean a file grew while the recipe ran. */
-    private void checkCounted(RawRow raw) {
-        if (raw.ordinal() >= code.length) {
-            throw new CrucibleException(raw.where() + ": the inputs have more rows than when the run started (a file"
-                    + " changed while the recipe ran)");
-        }
-    }
-
     private ProgressBar bar(int pass, int passes, String what, long total) {
         ProgressBar bar = new ProgressBar(err, String.format(Locale.ROOT, "pass %d/%d %s", pass, passes, what), "rows",
                 progress);
@@ -240,12 +188,11 @@ public final class EmbeddedEngine {
 
     /** Read-only first pass of a sampling recipe: parses every row, counts the input, draws the samples. */
     private void readAndSample(ExecutorService pool, int pass, int passes, long estimate) {
-        long[] keys = new long[code.length];
+        long[] keys = new long[states.capacity()];
         long t0 = System.nanoTime();
         String what = recipe.inputs().stream().anyMatch(i -> i.sample() != null) ? "read, sample" : "read";
         ProgressBar bar = bar(pass, passes, what, estimate);
         int[] rows = {0};
-        int[] lastInput = {-1};
         try (Pipeline<Batch> p = new Pipeline<>(pool, threads, batch -> {
             Batch b = new Batch(batch.size());
             for (RawRow raw : batch) {
@@ -261,68 +208,25 @@ public final class EmbeddedEngine {
             for (int i = 0; i < b.count; i++) {
                 RawRow raw = b.rows.get(i);
                 keys[raw.ordinal()] = b.keys[i];
-                markInput(raw, lastInput);
+                states.seen(raw);
             }
             rows[0] += b.count;
             before.merge(b.before);
             bar.update(rows[0], Math.max(rows[0], estimate), 0, 0);
         })) {
             stream.forEach(raw -> {
-                checkCounted(raw);
+                states.checkCounted(raw);
                 p.accept(raw);
             });
             p.finish();
         }
-        finishInputs(rows[0], lastInput[0]);
-        timings.add(new RunResult.Timing(what, n, seconds(t0)));
+        states.counted(rows[0]);
+        timings.add(new RunResult.Timing(what, rows[0], seconds(t0)));
         for (int in = 0; in < recipe.inputs().size(); in++) {
             Number sample = recipe.inputs().get(in).sample();
             if (sample != null) {
-                drawSample(in, keys, sample);
+                states.drawSample(in, keys, sample, recipe.seed());
             }
-        }
-    }
-
-    /**
-     * Keeps the sample's {@code k} rows with the smallest keys among input {@code in}'s readable rows; the others are
-     * removed by {@code sample}.
-     */
-    private void drawSample(int in, long[] keys, Number amount) {
-        int from = inputStart[in];
-        int to = inputStart[in + 1];
-        long[] eligible = new long[to - from];
-        int m = 0;
-        for (int o = from; o < to; o++) {
-            if (code[o] == KEPT) {
-                eligible[m++] = keys[o];
-            }
-        }
-        long k = RowKeys.count(amount, m);
-        if (k >= m) {
-            return;
-        }
-        long threshold = k == 0 ? 0 : RowKeys.threshold(eligible, m, k);
-        String reason = RowKeys.sampleReason(amount, in, k, m, recipe.seed());
-        for (int o = from; o < to; o++) {
-            if (code[o] == KEPT && (k == 0 || !RowKeys.drawn(keys[o], threshold))) {
-                code[o] = SAMPLE;
-                reasons.put(o, reason);
-            }
-        }
-    }
-
-    private void markInput(RawRow raw, int[] lastInput) {
-        while (lastInput[0] < raw.input()) {
-            lastInput[0]++;
-            inputStart[lastInput[0]] = raw.ordinal();
-        }
-    }
-
-    /** Closes the input ranges once the row count is known (inputs without rows get empty ranges). */
-    private void finishInputs(int rows, int lastInput) {
-        n = rows;
-        for (int i = lastInput + 1; i <= recipe.inputs().size(); i++) {
-            inputStart[i] = rows;
         }
     }
 
@@ -335,8 +239,7 @@ public final class EmbeddedEngine {
             if (!recipe.skipErrors()) {
                 throw RecipeRow.unreadable(e);
             }
-            code[raw.ordinal()] = READ;
-            reasons.put(raw.ordinal(), e.getMessage());
+            states.remove(raw.ordinal(), RowStates.READ, e.getMessage());
             return null;
         }
         if (stats) {
@@ -385,14 +288,13 @@ public final class EmbeddedEngine {
             names.add(dedup.name() + (dedup instanceof Step.MinHashDedup ? " signatures" : " hashes"));
         }
         String what = String.join(", ", names);
-        long total = first ? estimate : n;
+        long total = first ? estimate : states.rows();
         ProgressBar bar = bar(pass, passes, what, total);
         Signatures sigs = dedup instanceof Step.MinHashDedup m ? new Signatures(m.numPerm()) : null;
-        long[][] hashes = dedup instanceof Step.ExactDedup ? new long[2][code.length] : null;
-        byte[] keyed = dedup == null ? null : new byte[code.length];
+        long[][] hashes = dedup instanceof Step.ExactDedup ? new long[2][states.capacity()] : null;
+        byte[] keyed = dedup == null ? null : new byte[states.capacity()];
         long t0 = System.nanoTime();
         int[] rows = {0};
-        int[] lastInput = {-1};
         try (Pipeline<Batch> p = new Pipeline<>(pool, threads, batch -> {
             Batch b = new Batch(batch.size());
             RowSteps rs = local.get();
@@ -400,14 +302,13 @@ public final class EmbeddedEngine {
             for (RawRow raw : batch) {
                 b.count++;
                 int o = raw.ordinal();
-                RecipeRow row = first ? read(raw, b) : code[o] == KEPT ? RecipeRow.parse(raw, recipe.inputs().get(raw.input())) : null;
+                RecipeRow row = first ? read(raw, b) : states.kept(o) ? parse(raw) : null;
                 if (row == null) {
                     continue;
                 }
                 int at = rs.apply(row, 0, decided, to, reason);
                 if (at >= 0) {
-                    code[o] = (byte) (FIRST_STEP + at);
-                    reasons.put(o, reason[0]);
+                    states.remove(o, RowStates.FIRST_STEP + at, reason[0]);
                     continue;
                 }
                 if (sigs != null) {
@@ -425,78 +326,34 @@ public final class EmbeddedEngine {
             return b;
         }, b -> {
             if (first) {
-                for (RawRow raw : b.rows) {
-                    markInput(raw, lastInput);
-                }
+                b.rows.forEach(states::seen);
                 before.merge(b.before);
             }
             rows[0] += b.count;
             bar.update(rows[0], Math.max(rows[0], total), 0, 0);
         })) {
             stream.forEach(raw -> {
-                checkCounted(raw);
+                states.checkCounted(raw);
                 p.accept(raw);
             });
             p.finish();
         }
         if (first) {
-            finishInputs(rows[0], lastInput[0]);
+            states.counted(rows[0]);
         }
         timings.add(new RunResult.Timing(what, rows[0], seconds(t0)));
         if (dedup != null) {
-            resolve(global, dedup, sigs, hashes, keyed);
+            long t1 = System.nanoTime();
+            long candidates = dedup instanceof Step.MinHashDedup m
+                    ? states.resolveNear(global, m, sigs, keyed, new ProgressBar(err, dedup.name() + " clusters", "bands",
+                    progress).expect(m.lsh().bands(), 0))
+                    : states.resolveExact(global, hashes, keyed);
+            timings.add(new RunResult.Timing(dedup.name() + " clustering", candidates, seconds(t1)));
         }
     }
 
-    private void ensureDedupArrays() {
-        if (partner == null) {
-            partner = new int[code.length];
-            similarity = new float[code.length];
-        }
-    }
-
-    private void resolve(int global, Step dedup, Signatures sigs, long[][] hashes, byte[] keyed) {
-        ensureDedupArrays();
-        long t0 = System.nanoTime();
-        byte removal = (byte) (FIRST_STEP + global);
-        long candidates = 0;
-        if (dedup instanceof Step.ExactDedup) {
-            LongIntMap first = new LongIntMap(1 << 16);
-            Map<String, Integer> collisions = new HashMap<>();
-            for (int o = 0; o < n; o++) {
-                if (keyed[o] == 0) {
-                    continue;
-                }
-                candidates++;
-                int q = first.putIfAbsent(hashes[0][o], o);
-                if (q != o && hashes[1][q] != hashes[1][o]) {
-                    q = collisions.merge(hashes[0][o] + ":" + hashes[1][o], o, Math::min);
-                }
-                if (q != o) {
-                    code[o] = removal;
-                    partner[o] = q;
-                    similarity[o] = 1;
-                }
-            }
-        } else if (dedup instanceof Step.MinHashDedup m) {
-            BitSet rows = new BitSet(n);
-            for (int o = 0; o < n; o++) {
-                if (keyed[o] != 0) {
-                    rows.set(o);
-                }
-            }
-            candidates = rows.cardinality();
-            ProgressBar bar = new ProgressBar(err, dedup.name() + " clusters", "bands", progress).expect(m.lsh().bands(), 0);
-            int[] keeper = NearDuplicates.resolve(sigs, rows, n, m.lsh(), m.threshold(), bar);
-            for (int o = rows.nextSetBit(0); o >= 0; o = rows.nextSetBit(o + 1)) {
-                if (keeper[o] >= 0) {
-                    code[o] = removal;
-                    partner[o] = keeper[o];
-                    similarity[o] = (float) sigs.similarity(o, keeper[o]);
-                }
-            }
-        }
-        timings.add(new RunResult.Timing(dedup.name() + " clustering", candidates, seconds(t0)));
+    private RecipeRow parse(RawRow raw) {
+        return RecipeRow.parse(raw, recipe.inputs().get(raw.input()));
     }
 
     /**
@@ -508,15 +365,8 @@ public final class EmbeddedEngine {
         if (drawWeights) {
             drawWeights();
         }
-        List<String> removers = removers(steps);
-        BitSet partners = new BitSet();
-        if (partner != null) {
-            for (int o = 0; o < n; o++) {
-                if (code[o] >= FIRST_STEP && code[o] < weightCode() && steps.get(code[o] - FIRST_STEP).global()) {
-                    partners.set(partner[o]);
-                }
-            }
-        }
+        List<String> removers = RowStates.removers(steps);
+        BitSet partners = states.partners();
         Map<Integer, String> partnerWhere = new HashMap<>();
         Map<String, List<RunResult.Example>> examples = new LinkedHashMap<>();
         long[] written = new long[recipe.inputs().size()];
@@ -531,11 +381,10 @@ public final class EmbeddedEngine {
         }
         names.add("write");
         String what = String.join(", ", names);
-        long total = first ? estimate : n;
+        long total = first ? estimate : states.rows();
         ProgressBar bar = bar(pass, passes, what, total);
         long t0 = System.nanoTime();
         int[] rows = {0};
-        int[] lastInput = {-1};
         // a kept row is parsed again only when something reads or changes it; otherwise its line is copied
         boolean parse = first || stats || hasLocalSteps(decided) || steps.stream().anyMatch(st -> st instanceof Step.Convert);
         try (Pipeline<Batch> p = new Pipeline<>(pool, threads, batch -> {
@@ -545,19 +394,18 @@ public final class EmbeddedEngine {
             for (RawRow raw : batch) {
                 int i = b.count++;
                 int o = raw.ordinal();
-                if (!parse && code[o] == KEPT) {
+                if (!parse && states.kept(o)) {
                     b.copies[i] = copies(raw);
                     b.lines[i] = b.copies[i] == 0 ? null : raw.json();
                     continue;
                 }
-                RecipeRow row = first ? read(raw, b) : code[o] == KEPT ? RecipeRow.parse(raw, recipe.inputs().get(raw.input())) : null;
+                RecipeRow row = first ? read(raw, b) : states.kept(o) ? parse(raw) : null;
                 if (row == null) {
                     continue;
                 }
                 int at = rs.apply(row, 0, decided, steps.size(), reason);
                 if (at >= 0) {
-                    code[o] = (byte) (FIRST_STEP + at);
-                    reasons.put(o, reason[0]);
+                    states.remove(o, RowStates.FIRST_STEP + at, reason[0]);
                     continue;
                 }
                 b.copies[i] = copies(raw);
@@ -579,7 +427,7 @@ public final class EmbeddedEngine {
                 RawRow raw = b.rows.get(i);
                 int o = raw.ordinal();
                 if (first) {
-                    markInput(raw, lastInput);
+                    states.seen(raw);
                 }
                 if (partners.get(o)) {
                     partnerWhere.put(o, raw.where());
@@ -590,9 +438,9 @@ public final class EmbeddedEngine {
                     }
                     written[raw.input()] += b.copies[i];
                 } else {
-                    String name = removers.get(code[o]);
-                    String reason = reason(o, partnerWhere);
-                    removed.write(removedLine(raw, name, reason));
+                    String name = removers.get(states.code(o));
+                    String reason = states.reason(o, partnerWhere);
+                    removed.write(RecipeRow.removedLine(raw, name, reason));
                     List<RunResult.Example> list = examples.computeIfAbsent(name, k -> new ArrayList<>());
                     if (list.size() < 5) {
                         list.add(new RunResult.Example(raw.where(), reason, RecipeRow.snippet(raw, recipe.inputs().get(raw.input()))));
@@ -607,13 +455,13 @@ public final class EmbeddedEngine {
             bar.update(rows[0], Math.max(rows[0], total), 0, 0);
         })) {
             stream.forEach(raw -> {
-                checkCounted(raw);
+                states.checkCounted(raw);
                 p.accept(raw);
             });
             p.finish();
         }
         if (first) {
-            finishInputs(rows[0], lastInput[0]);
+            states.counted(rows[0]);
         }
         timings.add(new RunResult.Timing(what, rows[0], seconds(t0)));
         this.examples = examples;
@@ -630,8 +478,7 @@ public final class EmbeddedEngine {
         long key = RowKeys.key(recipe.seed(), RowKeys.WEIGHT, raw.input(), raw.file(), raw.number());
         boolean extra = weightDraws[raw.input()] && RowKeys.drawn(key, weightThreshold[raw.input()]);
         if (base == 0 && !extra) {
-            code[raw.ordinal()] = (byte) weightCode();
-            reasons.put(raw.ordinal(), RowKeys.weightReason(w, raw.input()));
+            states.remove(raw.ordinal(), RowStates.FIRST_STEP + steps.size(), RowKeys.weightReason(w, raw.input()));
         }
         return base + (extra ? 1 : 0);
     }
@@ -647,10 +494,10 @@ public final class EmbeddedEngine {
         long[][] keys = new long[inputs][];
         int[] kept = new int[inputs];
         for (int in = 0; in < inputs; in++) {
-            keys[in] = new long[inputStart[in + 1] - inputStart[in]];
+            keys[in] = new long[states.inputStart(in + 1) - states.inputStart(in)];
         }
         stream.forEach(raw -> {
-            if (code[raw.ordinal()] == KEPT) {
+            if (states.kept(raw.ordinal())) {
                 int in = raw.input();
                 keys[in][kept[in]++] = RowKeys.key(recipe.seed(), RowKeys.WEIGHT, in, raw.file(), raw.number());
             }
@@ -666,47 +513,9 @@ public final class EmbeddedEngine {
         }
     }
 
-    private String reason(int o, Map<Integer, String> partnerWhere) {
-        int c = code[o];
-        if (c >= FIRST_STEP && c < weightCode() && steps.get(c - FIRST_STEP).global()) {
-            return RowSteps.dedupReason(steps.get(c - FIRST_STEP), partnerWhere.get(partner[o]), similarity[o]);
-        }
-        return reasons.get(o);
-    }
-
-    /**
-     * A removed row: its JSON with the two fields added. A line that failed to read because it is not a JSON object
-     * is kept as text under {@code raw}.
-     */
-    static String removedLine(RawRow raw, String removedBy, String reason) {
-        String json = raw.json();
-        if (removedBy.equals("read") && !isObject(json)) {
-            try {
-                json = RecipeRow.JSON.writeValueAsString(Map.of("raw", json));
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-        return RecipeRow.withFields(json, removedBy, reason);
-    }
-
-    private static boolean isObject(String json) {
-        try {
-            return RecipeRow.JSON.readTree(json).isObject();
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            return false;
-        }
-    }
-
     private RunResult result(long[] written) {
-        List<String> removers = removers(steps);
-        int inputs = recipe.inputs().size();
-        long[][] counts = new long[inputs][removers.size()];
-        for (int in = 0; in < inputs; in++) {
-            for (int o = inputStart[in]; o < inputStart[in + 1]; o++) {
-                counts[in][code[o]]++;
-            }
-        }
+        List<String> removers = RowStates.removers(steps);
+        long[][] counts = states.counts(removers.size());
         double[] stepSeconds = new double[steps.size()];
         synchronized (workers) {
             for (RowSteps w : workers) {

@@ -69,12 +69,12 @@ public final class HtmlReport {
         List<String> removers = r.removers();
         for (int c = 1; c < removers.size(); c++) {
             long removed = r.removedBy(c);
-            boolean step = c >= EmbeddedEngine.FIRST_STEP && c < removers.size() - 1;
+            boolean step = r.isStep(c);
             if (!step && removed == 0) {
                 continue;
             }
-            String label = step ? recipe.stepLabel(c - EmbeddedEngine.FIRST_STEP) : removers.get(c);
-            double seconds = step ? r.stepSeconds()[c - EmbeddedEngine.FIRST_STEP] : 0;
+            String label = step ? recipe.stepLabel(r.stepOf(c)) : removers.get(c);
+            double seconds = step ? r.stepSeconds()[r.stepOf(c)] : 0;
             h.append("<tr><td>").append(esc(label)).append("</td><td>").append(num(in)).append("</td><td>")
                     .append(num(removed)).append("</td><td>").append(num(in - removed)).append("</td><td class=\"bar\">")
                     .append(split(in - removed, removed)).append("</td><td>")

@@ -116,6 +116,30 @@ final class RecipeRow {
         return withFields(json(), removedBy, reason);
     }
 
+    /**
+     * A removed row's line: its JSON with the two fields added. A line that failed to read because it is not a JSON
+     * object is kept as text under {@code raw}.
+     */
+    static String removedLine(RawRow raw, String removedBy, String reason) {
+        String json = raw.json();
+        if (removedBy.equals("read") && !isObject(json)) {
+            try {
+                json = JSON.writeValueAsString(Map.of("raw", json));
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return withFields(json, removedBy, reason);
+    }
+
+    private static boolean isObject(String json) {
+        try {
+            return JSON.readTree(json).isObject();
+        } catch (JsonProcessingException e) {
+            return false;
+        }
+    }
+
     static String withFields(String json, String removedBy, String reason) {
         String body = json.stripTrailing();
         int close = body.length() - 1;

@@ -55,6 +55,16 @@ public record RunResult(List<String> inputNames, List<String> removers, long[][]
         return n;
     }
 
+    /** Whether removal code {@code code} is a step of the recipe (not read, sample or weight). */
+    public boolean isStep(int code) {
+        return code >= RowStates.FIRST_STEP && code < removers.size() - 1;
+    }
+
+    /** The step index of a step's removal code. */
+    public int stepOf(int code) {
+        return code - RowStates.FIRST_STEP;
+    }
+
     /** Rows removed by code {@code code} over all inputs. */
     public long removedBy(int code) {
         long n = 0;

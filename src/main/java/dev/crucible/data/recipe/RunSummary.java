@@ -14,13 +14,13 @@ public final class RunSummary {
         long in = r.rowsIn();
         List<String> removers = r.removers();
         for (int c = 1; c < removers.size(); c++) {
-            boolean step = c >= EmbeddedEngine.FIRST_STEP && c < removers.size() - 1;
+            boolean step = r.isStep(c);
             long removed = r.removedBy(c);
             if (!step && removed == 0) {
                 continue;
             }
-            String label = step ? recipe.stepLabel(c - EmbeddedEngine.FIRST_STEP) : removers.get(c);
-            String seconds = step ? String.format(Locale.ROOT, "%.2f", r.stepSeconds()[c - EmbeddedEngine.FIRST_STEP]) : "";
+            String label = step ? recipe.stepLabel(r.stepOf(c)) : removers.get(c);
+            String seconds = step ? String.format(Locale.ROOT, "%.2f", r.stepSeconds()[r.stepOf(c)]) : "";
             out.printf(Locale.ROOT, "%-34s %,12d %,12d %,12d %10s%n", label, in, removed, in - removed, seconds);
             in -= removed;
         }
@@ -39,5 +39,24 @@ public final class RunSummary {
             out.println("report:  " + recipe.report());
         }
         out.flush();
+    }
+
+    /** What the summary says about the decontamination and MinHash steps (benchmark sizes, LSH bands). */
+    static List<String> stepNotes(Recipe recipe, Benchmarks[] benchmarks) {
+        List<String> notes = new java.util.ArrayList<>();
+        for (int s = 0; s < recipe.steps().size(); s++) {
+            if (recipe.steps().get(s) instanceof Step.Decontaminate d) {
+                notes.add(String.format(Locale.ROOT, "%s: %,d benchmark rows, %,d distinct %d-word spans; %,d benchmark"
+                                + " strings are shorter than %d words and cannot match", recipe.stepLabel(s),
+                        benchmarks[s].rowCount(), benchmarks[s].ngramCount(), d.ngram(), benchmarks[s].shortStrings(),
+                        d.ngram()));
+            }
+            if (recipe.steps().get(s) instanceof Step.MinHashDedup m) {
+                notes.add(String.format(Locale.ROOT, "%s: threshold %.2f, %d permutations, %d-word shingles, %s hash, seed"
+                                + " %d; LSH %d bands x %d rows", recipe.stepLabel(s), m.threshold(), m.numPerm(), m.ngram(),
+                        m.hash().name().toLowerCase(Locale.ROOT), m.seed(), m.lsh().bands(), m.lsh().rows()));
+            }
+        }
+        return notes;
     }
 }

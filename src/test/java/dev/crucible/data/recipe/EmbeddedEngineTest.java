@@ -131,7 +131,7 @@ class EmbeddedEngineTest {
                 """;
         RunResult r = run(recipe.formatted(1));
         assertEquals(20, r.rowsKept());
-        assertEquals(120, r.removedBy(EmbeddedEngine.SAMPLE));
+        assertEquals(120, r.removedBy(RowStates.SAMPLE));
         List<String> first = Files.readAllLines(dir.resolve("o.jsonl"));
         run(recipe.formatted(1), 1, true);
         assertEquals(first, Files.readAllLines(dir.resolve("o.jsonl")), "same seed, same rows");
@@ -155,7 +155,7 @@ class EmbeddedEngineTest {
                 output: o.jsonl
                 """);
         assertArrayEquals(new long[]{20, 20, 30}, r.written());
-        assertEquals(20, r.removedBy(EmbeddedEngine.FIRST_STEP), "the weight draw, after the (zero) steps");
+        assertEquals(20, r.removedBy(RowStates.FIRST_STEP), "the weight draw, after the (zero) steps");
         assertEquals(70, rows("o.jsonl").size());
         assertEquals(20, rows("o.removed.jsonl").size());
         assertEquals("weight", rows("o.removed.jsonl").getFirst().get("removed_by").textValue());

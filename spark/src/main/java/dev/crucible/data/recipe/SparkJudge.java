@@ -128,7 +128,7 @@ final class SparkJudge implements Serializable {
         Removal removal = dedups.get((long) raw.ordinal());
         int at = rs.apply(row, 0, 0, to, reason, s -> removal != null && removal.step() == s
                 ? RowSteps.dedupReason(steps.get(s), removal.partnerWhere(), removal.similarity()) : null);
-        return at < 0 ? -1 : EmbeddedEngine.FIRST_STEP + at;
+        return at < 0 ? -1 : RowStates.FIRST_STEP + at;
     }
 
     /** Copies of a kept row in the output (0: the weight draw removed it). */

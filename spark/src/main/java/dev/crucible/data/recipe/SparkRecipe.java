@@ -61,7 +61,9 @@ final class SparkRecipe {
         }
     }
 
-    RunResult run() {
+    /** Runs the passes; {@code startSeconds} is how long the Spark session took to start (reported with them). */
+    RunResult run(double startSeconds) {
+        timings.add(new RunResult.Timing("spark session start", 0, startSeconds));
         long t0 = System.nanoTime();
         JavaRDD<RawRow> raw = SparkRows.read(spark, recipe).persist(StorageLevel.MEMORY_AND_DISK_SER());
         long rows = raw.count();
@@ -74,7 +76,7 @@ final class SparkRecipe {
                 benchmarks[s] = Benchmarks.load(d.against(), d.ngram(), p -> RowStream.display(base, p));
             }
         }
-        notes.addAll(EmbeddedEngine.stepNotes(recipe, benchmarks));
+        notes.addAll(RunSummary.stepNotes(recipe, benchmarks));
         int inputs = recipe.inputs().size();
         SparkJudge judge = new SparkJudge(recipe, benchmarks, null, null, null, new boolean[inputs], new long[inputs],
                 new HashMap<>());
@@ -401,7 +403,7 @@ final class SparkRecipe {
     private RunResult write(JavaRDD<RawRow> raw, SparkJudge judge) {
         long t0 = System.nanoTime();
         Broadcast<SparkJudge> b = sc.broadcast(judge);
-        List<String> removers = EmbeddedEngine.removers(steps);
+        List<String> removers = RowStates.removers(steps);
         int inputs = recipe.inputs().size();
         int n = steps.size();
         LongAccumulator[] nanos = stepNanos;
@@ -451,14 +453,14 @@ final class SparkRecipe {
             RecipeRow row = j.read(r, reason);
             int code;
             if (row == null) {
-                code = EmbeddedEngine.READ;
+                code = RowStates.READ;
             } else {
                 if (j.stats) {
                     RowText t = row.text();
                     p.before.add(rs.tokens(t.text()), t.turns(), t.instruction(), rs.words());
                 }
                 if (!j.sampled(r)) {
-                    code = EmbeddedEngine.SAMPLE;
+                    code = RowStates.SAMPLE;
                     reason[0] = j.sampleReason(r.input());
                 } else {
                     code = Math.max(0, j.judge(rs, row, r, n, reason));
@@ -466,7 +468,7 @@ final class SparkRecipe {
             }
             int copies = code == 0 ? j.copies(r) : 0;
             if (code == 0 && copies == 0) {
-                code = EmbeddedEngine.FIRST_STEP + n;
+                code = RowStates.FIRST_STEP + n;
                 reason[0] = RowKeys.weightReason(j.inputs.get(r.input()).weight(), r.input());
             }
             p.counts[r.input()][code]++;
@@ -482,7 +484,7 @@ final class SparkRecipe {
                 }
             } else {
                 String name = removers.get(code);
-                out.add(new Out(false, EmbeddedEngine.removedLine(r, name, reason[0]), 1, null));
+                out.add(new Out(false, RecipeRow.removedLine(r, name, reason[0]), 1, null));
                 p.example(name, r.ordinal(), new RunResult.Example(r.where(), reason[0],
                         RecipeRow.snippet(r, j.inputs.get(r.input()))));
             }

@@ -58,9 +58,11 @@ public final class SparkRecipeJob {
         for (Map.Entry<String, String> e : recipe.sparkConf().entrySet()) {
             conf.set(e.getKey(), e.getValue());
         }
+        long t0 = System.nanoTime();
         SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
+        double start = (System.nanoTime() - t0) / 1e9;
         try {
-            RunResult result = new SparkRecipe(spark, recipe, err).run();
+            RunResult result = new SparkRecipe(spark, recipe, err).run(start);
             if (recipe.report() != null) {
                 RowFile.publishText(Path.of(recipe.report()), HtmlReport.render(recipe, result));
             }

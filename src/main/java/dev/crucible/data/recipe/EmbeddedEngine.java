@@ -15,6 +15,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
+import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * Runs a recipe in this process ({@code engine: duckdb}): DuckDB reads and writes the columnar files, the steps run
@@ -192,36 +194,21 @@ public final class EmbeddedEngine {
         long t0 = System.nanoTime();
         String what = recipe.inputs().stream().anyMatch(i -> i.sample() != null) ? "read, sample" : "read";
         ProgressBar bar = bar(pass, passes, what, estimate);
-        int[] rows = {0};
-        try (Pipeline<Batch> p = new Pipeline<>(pool, threads, batch -> {
-            Batch b = new Batch(batch.size());
-            for (RawRow raw : batch) {
-                RecipeRow row = read(raw, b);
-                if (row != null) {
-                    b.keys[b.count] = RowKeys.key(recipe.seed(), RowKeys.SAMPLE, raw.input(), raw.file(), raw.number());
+        int rows = pass(pool, true, bar, estimate, batch -> {
+            Batch b = new Batch(batch);
+            for (int i = 0; i < batch.size(); i++) {
+                RawRow raw = batch.get(i);
+                if (read(raw, b) != null) {
+                    b.keys[i] = RowKeys.key(recipe.seed(), RowKeys.SAMPLE, raw.input(), raw.file(), raw.number());
                 }
-                b.count++;
             }
-            b.rows.addAll(batch);
             return b;
         }, b -> {
-            for (int i = 0; i < b.count; i++) {
-                RawRow raw = b.rows.get(i);
-                keys[raw.ordinal()] = b.keys[i];
-                states.seen(raw);
+            for (int i = 0; i < b.rows.size(); i++) {
+                keys[b.rows.get(i).ordinal()] = b.keys[i];
             }
-            rows[0] += b.count;
-            before.merge(b.before);
-            bar.update(rows[0], Math.max(rows[0], estimate), 0, 0);
-        })) {
-            stream.forEach(raw -> {
-                states.checkCounted(raw);
-                p.accept(raw);
-            });
-            p.finish();
-        }
-        states.counted(rows[0]);
-        timings.add(new RunResult.Timing(what, rows[0], seconds(t0)));
+        });
+        timings.add(new RunResult.Timing(what, rows, seconds(t0)));
         for (int in = 0; in < recipe.inputs().size(); in++) {
             Number sample = recipe.inputs().get(in).sample();
             if (sample != null) {
@@ -250,23 +237,67 @@ public final class EmbeddedEngine {
         return row;
     }
 
-    /** A batch's results, handed back in row order. */
+    /** A batch of rows and what the workers found about them, handed back in row order. */
     private static final class Batch {
-        final List<RawRow> rows = new ArrayList<>();
+        final List<RawRow> rows;
         final long[] keys;
         final ReportStats before = new ReportStats();
         final ReportStats after = new ReportStats();
         final String[] lines;
         final int[] copies;
-        final int[] statTokens;
-        int count;
 
-        Batch(int size) {
-            keys = new long[size];
-            lines = new String[size];
-            copies = new int[size];
-            statTokens = new int[size];
+        Batch(List<RawRow> rows) {
+            this.rows = rows;
+            keys = new long[rows.size()];
+            lines = new String[rows.size()];
+            copies = new int[rows.size()];
         }
+    }
+
+    /**
+     * Streams every row through {@code work} on the pool and {@code ordered} on this thread, in row order, with the
+     * progress bar; on the first pass also notes the inputs' ranges and the "before" statistics. Returns the rows.
+     */
+    private int pass(ExecutorService pool, boolean first, ProgressBar bar, long total, Function<List<RawRow>, Batch> work,
+                     Consumer<Batch> ordered) {
+        int[] rows = {0};
+        try (Pipeline<Batch> p = new Pipeline<>(pool, threads, work, b -> {
+            if (first) {
+                b.rows.forEach(states::seen);
+                before.merge(b.before);
+            }
+            ordered.accept(b);
+            rows[0] += b.rows.size();
+            bar.update(rows[0], Math.max(rows[0], total), 0, 0);
+        })) {
+            stream.forEach(raw -> {
+                states.checkCounted(raw);
+                p.accept(raw);
+            });
+            p.finish();
+        }
+        if (first) {
+            states.counted(rows[0]);
+        }
+        return rows[0];
+    }
+
+    /**
+     * A row that survives steps {@code [decided, to)} (read on the first pass, else parsed again if still kept), or
+     * null with its removal recorded.
+     */
+    private RecipeRow survivor(RawRow raw, Batch b, boolean first, int decided, int to, RowSteps rs, String[] reason) {
+        int o = raw.ordinal();
+        RecipeRow row = first ? read(raw, b) : states.kept(o) ? RecipeRow.parse(raw, recipe.inputs().get(raw.input())) : null;
+        if (row == null) {
+            return null;
+        }
+        int at = rs.apply(row, 0, decided, to, reason);
+        if (at >= 0) {
+            states.remove(o, RowStates.FIRST_STEP + at, reason[0]);
+            return null;
+        }
+        return row;
     }
 
     /**
@@ -294,21 +325,14 @@ public final class EmbeddedEngine {
         long[][] hashes = dedup instanceof Step.ExactDedup ? new long[2][states.capacity()] : null;
         byte[] keyed = dedup == null ? null : new byte[states.capacity()];
         long t0 = System.nanoTime();
-        int[] rows = {0};
-        try (Pipeline<Batch> p = new Pipeline<>(pool, threads, batch -> {
-            Batch b = new Batch(batch.size());
+        int rows = pass(pool, first, bar, total, batch -> {
+            Batch b = new Batch(batch);
             RowSteps rs = local.get();
             String[] reason = new String[1];
             for (RawRow raw : batch) {
-                b.count++;
+                RecipeRow row = survivor(raw, b, first, decided, to, rs, reason);
                 int o = raw.ordinal();
-                RecipeRow row = first ? read(raw, b) : states.kept(o) ? parse(raw) : null;
                 if (row == null) {
-                    continue;
-                }
-                int at = rs.apply(row, 0, decided, to, reason);
-                if (at >= 0) {
-                    states.remove(o, RowStates.FIRST_STEP + at, reason[0]);
                     continue;
                 }
                 if (sigs != null) {
@@ -322,26 +346,10 @@ public final class EmbeddedEngine {
                     keyed[o] = 1;
                 }
             }
-            b.rows.addAll(batch);
             return b;
         }, b -> {
-            if (first) {
-                b.rows.forEach(states::seen);
-                before.merge(b.before);
-            }
-            rows[0] += b.count;
-            bar.update(rows[0], Math.max(rows[0], total), 0, 0);
-        })) {
-            stream.forEach(raw -> {
-                states.checkCounted(raw);
-                p.accept(raw);
-            });
-            p.finish();
-        }
-        if (first) {
-            states.counted(rows[0]);
-        }
-        timings.add(new RunResult.Timing(what, rows[0], seconds(t0)));
+        });
+        timings.add(new RunResult.Timing(what, rows, seconds(t0)));
         if (dedup != null) {
             long t1 = System.nanoTime();
             long candidates = dedup instanceof Step.MinHashDedup m
@@ -350,10 +358,6 @@ public final class EmbeddedEngine {
                     : states.resolveExact(global, hashes, keyed);
             timings.add(new RunResult.Timing(dedup.name() + " clustering", candidates, seconds(t1)));
         }
-    }
-
-    private RecipeRow parse(RawRow raw) {
-        return RecipeRow.parse(raw, recipe.inputs().get(raw.input()));
     }
 
     /**
@@ -384,28 +388,21 @@ public final class EmbeddedEngine {
         long total = first ? estimate : states.rows();
         ProgressBar bar = bar(pass, passes, what, total);
         long t0 = System.nanoTime();
-        int[] rows = {0};
         // a kept row is parsed again only when something reads or changes it; otherwise its line is copied
         boolean parse = first || stats || hasLocalSteps(decided) || steps.stream().anyMatch(st -> st instanceof Step.Convert);
-        try (Pipeline<Batch> p = new Pipeline<>(pool, threads, batch -> {
-            Batch b = new Batch(batch.size());
+        int rows = pass(pool, first, bar, total, batch -> {
+            Batch b = new Batch(batch);
             RowSteps rs = local.get();
             String[] reason = new String[1];
-            for (RawRow raw : batch) {
-                int i = b.count++;
-                int o = raw.ordinal();
-                if (!parse && states.kept(o)) {
+            for (int i = 0; i < batch.size(); i++) {
+                RawRow raw = batch.get(i);
+                if (!parse && states.kept(raw.ordinal())) {
                     b.copies[i] = copies(raw);
                     b.lines[i] = b.copies[i] == 0 ? null : raw.json();
                     continue;
                 }
-                RecipeRow row = first ? read(raw, b) : states.kept(o) ? parse(raw) : null;
+                RecipeRow row = survivor(raw, b, first, decided, steps.size(), rs, reason);
                 if (row == null) {
-                    continue;
-                }
-                int at = rs.apply(row, 0, decided, steps.size(), reason);
-                if (at >= 0) {
-                    states.remove(o, RowStates.FIRST_STEP + at, reason[0]);
                     continue;
                 }
                 b.copies[i] = copies(raw);
@@ -420,15 +417,11 @@ public final class EmbeddedEngine {
                     }
                 }
             }
-            b.rows.addAll(batch);
             return b;
         }, b -> {
-            for (int i = 0; i < b.count; i++) {
+            for (int i = 0; i < b.rows.size(); i++) {
                 RawRow raw = b.rows.get(i);
                 int o = raw.ordinal();
-                if (first) {
-                    states.seen(raw);
-                }
                 if (partners.get(o)) {
                     partnerWhere.put(o, raw.where());
                 }
@@ -443,27 +436,14 @@ public final class EmbeddedEngine {
                     removed.write(RecipeRow.removedLine(raw, name, reason));
                     List<RunResult.Example> list = examples.computeIfAbsent(name, k -> new ArrayList<>());
                     if (list.size() < 5) {
-                        list.add(new RunResult.Example(raw.where(), reason, RecipeRow.snippet(raw, recipe.inputs().get(raw.input()))));
+                        list.add(new RunResult.Example(raw.where(), reason, RecipeRow.snippet(raw,
+                                recipe.inputs().get(raw.input()))));
                     }
                 }
             }
-            if (first) {
-                before.merge(b.before);
-            }
             after.merge(b.after);
-            rows[0] += b.count;
-            bar.update(rows[0], Math.max(rows[0], total), 0, 0);
-        })) {
-            stream.forEach(raw -> {
-                states.checkCounted(raw);
-                p.accept(raw);
-            });
-            p.finish();
-        }
-        if (first) {
-            states.counted(rows[0]);
-        }
-        timings.add(new RunResult.Timing(what, rows[0], seconds(t0)));
+        });
+        timings.add(new RunResult.Timing(what, rows, seconds(t0)));
         this.examples = examples;
         return written;
     }

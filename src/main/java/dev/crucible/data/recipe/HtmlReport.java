@@ -65,21 +65,12 @@ public final class HtmlReport {
     private static void steps(StringBuilder h, Recipe recipe, RunResult r) {
         h.append("<h2>Rows through the steps</h2>\n<table><tr><th>step</th><th>rows in</th><th>removed</th>"
                 + "<th>rows out</th><th class=\"bar\">kept / removed</th><th>compute s</th></tr>\n");
-        long in = r.rowsIn();
-        List<String> removers = r.removers();
-        for (int c = 1; c < removers.size(); c++) {
-            long removed = r.removedBy(c);
-            boolean step = r.isStep(c);
-            if (!step && removed == 0) {
-                continue;
-            }
-            String label = step ? recipe.stepLabel(r.stepOf(c)) : removers.get(c);
-            double seconds = step ? r.stepSeconds()[r.stepOf(c)] : 0;
-            h.append("<tr><td>").append(esc(label)).append("</td><td>").append(num(in)).append("</td><td>")
-                    .append(num(removed)).append("</td><td>").append(num(in - removed)).append("</td><td class=\"bar\">")
-                    .append(split(in - removed, removed)).append("</td><td>")
-                    .append(step ? String.format(Locale.ROOT, "%.2f", seconds) : "").append("</td></tr>\n");
-            in -= removed;
+        for (RunResult.StepLine l : r.stepLines(recipe)) {
+            h.append("<tr><td>").append(esc(l.label())).append("</td><td>").append(num(l.in())).append("</td><td>")
+                    .append(num(l.removed())).append("</td><td>").append(num(l.out())).append("</td><td class=\"bar\">")
+                    .append(split(l.out(), l.removed())).append("</td><td>")
+                    .append(Double.isNaN(l.seconds()) ? "" : String.format(Locale.ROOT, "%.2f", l.seconds()))
+                    .append("</td></tr>\n");
         }
         h.append("</table>\n");
     }

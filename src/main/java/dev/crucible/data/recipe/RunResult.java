@@ -55,6 +55,32 @@ public record RunResult(List<String> inputNames, List<String> removers, long[][]
         return n;
     }
 
+    /**
+     * One line of the step table: the step (or read, sample, weight), rows before it, rows it removed, and for steps
+     * the compute seconds ({@code NaN} for the others).
+     */
+    public record StepLine(String label, long in, long removed, double seconds) {
+        public long out() {
+            return in - removed;
+        }
+    }
+
+    /** The step table: every step of the recipe, and read, sample and weight when they removed rows. */
+    public List<StepLine> stepLines(Recipe recipe) {
+        List<StepLine> lines = new java.util.ArrayList<>();
+        long in = rowsIn();
+        for (int c = 1; c < removers.size(); c++) {
+            long removed = removedBy(c);
+            if (!isStep(c) && removed == 0) {
+                continue;
+            }
+            lines.add(new StepLine(isStep(c) ? recipe.stepLabel(stepOf(c)) : removers.get(c), in, removed,
+                    isStep(c) ? stepSeconds[stepOf(c)] : Double.NaN));
+            in -= removed;
+        }
+        return lines;
+    }
+
     /** Whether removal code {@code code} is a step of the recipe (not read, sample or weight). */
     public boolean isStep(int code) {
         return code >= RowStates.FIRST_STEP && code < removers.size() - 1;

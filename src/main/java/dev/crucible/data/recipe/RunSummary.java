@@ -11,18 +11,9 @@ public final class RunSummary {
 
     public static void print(Recipe recipe, RunResult r, PrintWriter out) {
         out.printf(Locale.ROOT, "%-34s %12s %12s %12s %10s%n", "step", "rows in", "removed", "rows out", "compute s");
-        long in = r.rowsIn();
-        List<String> removers = r.removers();
-        for (int c = 1; c < removers.size(); c++) {
-            boolean step = r.isStep(c);
-            long removed = r.removedBy(c);
-            if (!step && removed == 0) {
-                continue;
-            }
-            String label = step ? recipe.stepLabel(r.stepOf(c)) : removers.get(c);
-            String seconds = step ? String.format(Locale.ROOT, "%.2f", r.stepSeconds()[r.stepOf(c)]) : "";
-            out.printf(Locale.ROOT, "%-34s %,12d %,12d %,12d %10s%n", label, in, removed, in - removed, seconds);
-            in -= removed;
+        for (RunResult.StepLine l : r.stepLines(recipe)) {
+            out.printf(Locale.ROOT, "%-34s %,12d %,12d %,12d %10s%n", l.label(), l.in(), l.removed(), l.out(),
+                    Double.isNaN(l.seconds()) ? "" : String.format(Locale.ROOT, "%.2f", l.seconds()));
         }
         out.printf(Locale.ROOT, "%nrows: %,d in, %,d kept, %,d written (%s)%n", r.rowsIn(), r.rowsKept(), r.rowsWritten(),
                 r.engine());

@@ -14,7 +14,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * scratch in every pass (parse, then each step in order, replaying the dedups' decisions), with the same code as
  * the embedded engine ({@link RowSteps}, {@link RecipeRow}), so both engines reach the same verdicts.
  */
-final class SparkJudge implements Serializable {
+record SparkJudge(List<Step> steps, List<RecipeInput> inputs, String tokenizer, Benchmarks[] benchmarks, long seed,
+                  boolean skipErrors, boolean stats, long[] sampleCount, long[] sampleOf, long[] sampleThreshold,
+                  boolean[] weightDraw, long[] weightThreshold, Map<Long, SparkJudge.Removal> dedups)
+        implements Serializable {
     /** A dedup's decision about one row: which step removed it, in favour of which row, how similar. */
     record Removal(int step, String partnerWhere, float similarity) implements Serializable {
     }
@@ -22,66 +25,33 @@ final class SparkJudge implements Serializable {
     /** Tokenizers are loaded once per executor JVM (the directory must exist on every executor). */
     private static final Map<String, Tokenizer> TOKENIZERS = new ConcurrentHashMap<>();
 
-    final List<Step> steps;
-    final List<RecipeInput> inputs;
-    final String tokenizer;
-    final Benchmarks[] benchmarks;
-    final long seed;
-    final boolean skipErrors;
-    final boolean stats;
-    /** Per input: the sample's drawn count (-1: no sample), out of how many rows, and the largest drawn key. */
-    final long[] sampleCount;
-    final long[] sampleOf;
-    final long[] sampleThreshold;
-    /** Per input with a fractional weight: whether any row gets the extra copy, and below which key. */
-    final boolean[] weightDraw;
-    final long[] weightThreshold;
-    final Map<Long, Removal> dedups;
-
-    SparkJudge(Recipe recipe, Benchmarks[] benchmarks, long[] sampleCount, long[] sampleOf, long[] sampleThreshold,
-               boolean[] weightDraw, long[] weightThreshold, Map<Long, Removal> dedups) {
-        this.steps = recipe.steps();
-        this.inputs = recipe.inputs();
-        this.tokenizer = recipe.tokenizer() == null ? null : recipe.tokenizer().toString();
-        this.benchmarks = benchmarks;
-        this.seed = recipe.seed();
-        this.skipErrors = recipe.skipErrors();
-        this.stats = recipe.report() != null;
-        this.sampleCount = sampleCount;
-        this.sampleOf = sampleOf;
-        this.sampleThreshold = sampleThreshold;
-        this.weightDraw = weightDraw;
-        this.weightThreshold = weightThreshold;
-        this.dedups = dedups;
+    /**
+     * The judge of a recipe before any draw or dedup; {@code sampleCount} -1 (or null) means no sample, the arrays
+     * are per input.
+     */
+    static SparkJudge of(Recipe recipe, Benchmarks[] benchmarks) {
+        int inputs = recipe.inputs().size();
+        return new SparkJudge(recipe.steps(), recipe.inputs(), recipe.tokenizer() == null ? null : recipe.tokenizer().toString(),
+                benchmarks, recipe.seed(), recipe.skipErrors(), recipe.report() != null, null, null, null,
+                new boolean[inputs], new long[inputs], Map.of());
     }
 
-    SparkJudge with(long[] count, long[] of, long[] threshold) {
-        return new SparkJudge(this, count, of, threshold, weightDraw, weightThreshold, dedups);
+    /** With the samples drawn: per input the drawn count (-1: no sample), out of how many rows, the largest key. */
+    SparkJudge withSamples(long[] count, long[] of, long[] threshold) {
+        return new SparkJudge(steps, inputs, tokenizer, benchmarks, seed, skipErrors, stats, count, of, threshold,
+                weightDraw, weightThreshold, dedups);
     }
 
+    /** With the weight draws: per input whether any kept row gets an extra copy, and below which key. */
     SparkJudge withWeights(boolean[] draw, long[] threshold) {
-        return new SparkJudge(this, sampleCount, sampleOf, sampleThreshold, draw, threshold, dedups);
+        return new SparkJudge(steps, inputs, tokenizer, benchmarks, seed, skipErrors, stats, sampleCount, sampleOf,
+                sampleThreshold, draw, threshold, dedups);
     }
 
+    /** With the dedup decisions so far (ordinal to removal). */
     SparkJudge withDedups(Map<Long, Removal> decided) {
-        return new SparkJudge(this, sampleCount, sampleOf, sampleThreshold, weightDraw, weightThreshold, decided);
-    }
-
-    private SparkJudge(SparkJudge j, long[] sampleCount, long[] sampleOf, long[] sampleThreshold, boolean[] weightDraw,
-                       long[] weightThreshold, Map<Long, Removal> dedups) {
-        this.steps = j.steps;
-        this.inputs = j.inputs;
-        this.tokenizer = j.tokenizer;
-        this.benchmarks = j.benchmarks;
-        this.seed = j.seed;
-        this.skipErrors = j.skipErrors;
-        this.stats = j.stats;
-        this.sampleCount = sampleCount;
-        this.sampleOf = sampleOf;
-        this.sampleThreshold = sampleThreshold;
-        this.weightDraw = weightDraw;
-        this.weightThreshold = weightThreshold;
-        this.dedups = dedups;
+        return new SparkJudge(steps, inputs, tokenizer, benchmarks, seed, skipErrors, stats, sampleCount, sampleOf,
+                sampleThreshold, weightDraw, weightThreshold, decided);
     }
 
     /** A step runner for one task (not thread-safe, and tasks of an executor share this broadcast judge). */

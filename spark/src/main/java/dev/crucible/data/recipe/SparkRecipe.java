@@ -77,9 +77,7 @@ final class SparkRecipe {
             }
         }
         notes.addAll(RunSummary.stepNotes(recipe, benchmarks));
-        int inputs = recipe.inputs().size();
-        SparkJudge judge = new SparkJudge(recipe, benchmarks, null, null, null, new boolean[inputs], new long[inputs],
-                new HashMap<>());
+        SparkJudge judge = SparkJudge.of(recipe, benchmarks);
         if (recipe.inputs().stream().anyMatch(i -> i.sample() != null)) {
             judge = drawSamples(raw, judge);
         }
@@ -107,8 +105,8 @@ final class SparkRecipe {
             String[] reason = new String[1];
             while (it.hasNext()) {
                 RawRow r = it.next();
-                if (j.inputs.get(r.input()).sample() != null && j.read(r, reason) != null) {
-                    out.add(new Tuple2<>(r.input(), RowKeys.key(j.seed, RowKeys.SAMPLE, r.input(), r.file(), r.number())));
+                if (j.inputs().get(r.input()).sample() != null && j.read(r, reason) != null) {
+                    out.add(new Tuple2<>(r.input(), RowKeys.key(j.seed(), RowKeys.SAMPLE, r.input(), r.file(), r.number())));
                 }
             }
             return out.iterator();
@@ -133,7 +131,7 @@ final class SparkRecipe {
         }
         keys.unpersist();
         timings.add(new RunResult.Timing("sample", raw.count(), seconds(t0)));
-        return judge.with(count, of, threshold);
+        return judge.withSamples(count, of, threshold);
     }
 
     /** The largest of the {@code k} smallest keys (unsigned order), by a distributed sort. */
@@ -207,7 +205,7 @@ final class SparkRecipe {
         Broadcast<Set<Long>> wanted = sc.broadcast(partners);
         Map<Long, String> where = raw.filter(r -> wanted.value().contains((long) r.ordinal()))
                 .mapToPair(r -> new Tuple2<>((long) r.ordinal(), r.where())).collectAsMap();
-        Map<Long, SparkJudge.Removal> decided = new HashMap<>(judge.dedups);
+        Map<Long, SparkJudge.Removal> decided = new HashMap<>(judge.dedups());
         removed.forEach((o, v) -> decided.put(o, new SparkJudge.Removal(g, where.get(v[0]),
                 Float.intBitsToFloat((int) v[1]))));
         timings.add(new RunResult.Timing(step.name() + " keys and clustering", keyedRows, seconds(t0)));
@@ -327,9 +325,9 @@ final class SparkRecipe {
             String[] reason = new String[1];
             while (it.hasNext()) {
                 RawRow r = it.next();
-                double w = j.inputs.get(r.input()).weight();
+                double w = j.inputs().get(r.input()).weight();
                 if (w != Math.floor(w) && alive(j, rs, r, n, reason) != null) {
-                    out.add(new Tuple2<>(r.input(), RowKeys.key(j.seed, RowKeys.WEIGHT, r.input(), r.file(), r.number())));
+                    out.add(new Tuple2<>(r.input(), RowKeys.key(j.seed(), RowKeys.WEIGHT, r.input(), r.file(), r.number())));
                 }
             }
             countTime(rs, nanos);
@@ -455,7 +453,7 @@ final class SparkRecipe {
             if (row == null) {
                 code = RowStates.READ;
             } else {
-                if (j.stats) {
+                if (j.stats()) {
                     RowText t = row.text();
                     p.before.add(rs.tokens(t.text()), t.turns(), t.instruction(), rs.words());
                 }
@@ -469,14 +467,14 @@ final class SparkRecipe {
             int copies = code == 0 ? j.copies(r) : 0;
             if (code == 0 && copies == 0) {
                 code = RowStates.FIRST_STEP + n;
-                reason[0] = RowKeys.weightReason(j.inputs.get(r.input()).weight(), r.input());
+                reason[0] = RowKeys.weightReason(j.inputs().get(r.input()).weight(), r.input());
             }
             p.counts[r.input()][code]++;
             if (code == 0) {
                 String line = row.json();
                 out.add(new Out(true, line, copies, null));
                 p.written[r.input()] += copies;
-                if (j.stats) {
+                if (j.stats()) {
                     RowText t = row.text();
                     for (int c = 0; c < copies; c++) {
                         p.after.add(rs.tokens(t.text()), t.turns(), t.instruction(), rs.words());
@@ -486,7 +484,7 @@ final class SparkRecipe {
                 String name = removers.get(code);
                 out.add(new Out(false, RecipeRow.removedLine(r, name, reason[0]), 1, null));
                 p.example(name, r.ordinal(), new RunResult.Example(r.where(), reason[0],
-                        RecipeRow.snippet(r, j.inputs.get(r.input()))));
+                        RecipeRow.snippet(r, j.inputs().get(r.input()))));
             }
         }
         countTime(rs, nanos);

@@ -276,6 +276,9 @@ public final class EmbeddedEngine {
             });
             p.finish();
         }
+        if (rows[0] < total) {
+            bar.update(rows[0], rows[0], 0, 0); // the count over-estimated (white-space lines): end the bar's line
+        }
         if (first) {
             states.counted(rows[0]);
         }

@@ -211,9 +211,9 @@ public final class HtmlReport {
     private static void notes(StringBuilder h, RunResult r) {
         h.append("<h2>Run</h2>\n<table class=\"small\"><tr><th>pass</th><th>rows</th><th>seconds</th><th>rows/s</th></tr>\n");
         for (RunResult.Timing t : r.passes()) {
-            h.append("<tr><td>").append(esc(t.what())).append("</td><td>").append(num(t.rows())).append("</td><td>")
-                    .append(String.format(Locale.ROOT, "%.2f", t.seconds())).append("</td><td>")
-                    .append(num(Math.round(t.rowsPerSecond()))).append("</td></tr>\n");
+            h.append("<tr><td>").append(esc(t.what())).append("</td><td>").append(t.rows() == 0 ? "" : num(t.rows()))
+                    .append("</td><td>").append(String.format(Locale.ROOT, "%.2f", t.seconds())).append("</td><td>")
+                    .append(t.rows() == 0 ? "" : num(Math.round(t.rowsPerSecond()))).append("</td></tr>\n");
         }
         h.append("</table>\n");
         if (!r.notes().isEmpty()) {

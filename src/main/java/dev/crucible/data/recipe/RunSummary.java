@@ -18,8 +18,12 @@ public final class RunSummary {
         out.printf(Locale.ROOT, "%nrows: %,d in, %,d kept, %,d written (%s)%n", r.rowsIn(), r.rowsKept(), r.rowsWritten(),
                 r.engine());
         for (RunResult.Timing t : r.passes()) {
-            out.printf(Locale.ROOT, "  %-60s %,12d rows %8.2f s %,10.0f rows/s%n", t.what(), t.rows(), t.seconds(),
-                    t.rowsPerSecond());
+            if (t.rows() == 0) {
+                out.printf(Locale.ROOT, "  %-60s %17s %8.2f s%n", t.what(), "", t.seconds());
+            } else {
+                out.printf(Locale.ROOT, "  %-60s %,12d rows %8.2f s %,10.0f rows/s%n", t.what(), t.rows(), t.seconds(),
+                        t.rowsPerSecond());
+            }
         }
         for (String note : r.notes()) {
             out.println("  " + note);

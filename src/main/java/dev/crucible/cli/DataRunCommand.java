@@ -1,12 +1,12 @@
 package dev.crucible.cli;
 
-import dev.crucible.ProgressBar;
 import dev.crucible.data.recipe.EmbeddedEngine;
 import dev.crucible.data.recipe.Recipe;
 import dev.crucible.data.recipe.RunResult;
 import dev.crucible.data.recipe.RunSummary;
 import dev.crucible.data.recipe.SparkEngine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -26,8 +26,8 @@ final class DataRunCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "RECIPE.yml", description = "The recipe.")
     Path recipeFile;
 
-    @Option(names = "--overwrite", description = "Replace output, removed and report files that already exist.")
-    boolean overwrite;
+    @Mixin
+    OverwriteOption overwrite;
 
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads of the embedded engine (default: all"
             + " cores).")
@@ -41,11 +41,11 @@ final class DataRunCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Recipe recipe = Recipe.read(recipeFile);
-        recipe.checkOutputs(overwrite);
+        recipe.checkOutputs(overwrite.overwrite);
         if (recipe.engine() == Recipe.Engine.SPARK) {
-            return SparkEngine.run(recipe, overwrite, out, err);
+            return SparkEngine.run(recipe, overwrite.overwrite, out, err);
         }
-        RunResult result = EmbeddedEngine.run(recipe, err, !quiet && ProgressBar.interactive(), Math.max(1, threads));
+        RunResult result = EmbeddedEngine.run(recipe, err, !quiet, Math.max(1, threads));
         RunSummary.print(recipe, result, out);
         return 0;
     }

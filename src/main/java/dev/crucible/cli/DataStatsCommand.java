@@ -1,12 +1,12 @@
 package dev.crucible.cli;
 
-import dev.crucible.ProgressBar;
 import dev.crucible.data.DatasetType;
 import dev.crucible.data.recipe.EmbeddedEngine;
 import dev.crucible.data.recipe.HtmlReport;
 import dev.crucible.data.recipe.RecipeInput;
 import dev.crucible.data.recipe.RunResult;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -43,16 +43,16 @@ final class DataStatsCommand implements Callable<Integer> {
     @Option(names = "--skip-errors", description = "Count unreadable rows instead of stopping at the first.")
     boolean skipErrors;
 
-    @Option(names = "--overwrite", description = "Replace an existing report.")
-    boolean overwrite;
+    @Mixin
+    OverwriteOption overwrite;
 
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         DatasetType t = DatasetType.parse(type);
-        RecipeInput in = new RecipeInput(input.toString(), t, field, null, null, 1);
-        RunResult r = EmbeddedEngine.statsReport(in, tokenizer, skipErrors, report, overwrite,
-                spec.commandLine().getErr(), ProgressBar.interactive(), Runtime.getRuntime().availableProcessors());
+        RecipeInput in = RecipeInput.of(input.toString(), t, field);
+        RunResult r = EmbeddedEngine.statsReport(in, tokenizer, skipErrors, report, overwrite.overwrite,
+                spec.commandLine().getErr(), true, Runtime.getRuntime().availableProcessors());
         out.printf(Locale.ROOT, "%,d rows, %,d %s (mean %.1f, median %d, p99 %d, max %d); report: %s%n", r.before().rows(),
                 r.before().totalTokens(), r.tokens(), r.before().meanTokens(), r.before().tokenQuantile(0.5),
                 r.before().tokenQuantile(0.99), Math.max(0, r.before().tokenHistogram().length - 1), report);

@@ -13,16 +13,16 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * Reads dataset files into {@link DatasetRow}s: JSON Lines ({@code .jsonl}, {@code .ndjson}), JSON ({@code .json}:
  * an array of objects, an object with a {@code "data"} array, or JSON Lines saved as .json, as Hugging Face
- * {@code datasets} accepts), Parquet and CSV (through DuckDB). A directory is read file by file in name order,
- * skipping files of other types; rows keep the file order.
+ * {@code datasets} accepts), Parquet and CSV (through DuckDB), text (a row per line). Which files of a directory
+ * are read, and in which order, is {@link DatasetSource}.
  */
 public final class DatasetReader {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -30,40 +30,12 @@ public final class DatasetReader {
     private DatasetReader() {
     }
 
+    /**
+     * The rows of a file, or of a directory in Hugging Face {@code datasets}' default layout (its {@code train}
+     * split), as a {@code datasets} entry with only a path reads them ({@link DatasetSource}).
+     */
     public static List<DatasetRow> read(Path path) {
-        List<DatasetRow> rows = new ArrayList<>();
-        for (Path f : files(path)) {
-            rows.addAll(readFile(f));
-        }
-        return rows;
-    }
-
-    /** The files a dataset path names: the file itself, or a directory's dataset files in name order. */
-    public static List<Path> files(Path path) {
-        if (Files.isDirectory(path)) {
-            List<Path> files;
-            try (Stream<Path> s = Files.list(path)) {
-                files = s.filter(f -> Files.isRegularFile(f) && kindOf(f) != null).sorted().toList();
-            } catch (IOException e) {
-                throw new CrucibleException(path + ": cannot list the dataset directory: " + e.getMessage(), e);
-            }
-            if (files.isEmpty()) {
-                throw new CrucibleException(path + ": the dataset directory has no .jsonl, .json, .parquet or .csv file");
-            }
-            return files;
-        }
-        if (!Files.isRegularFile(path)) {
-            throw new CrucibleException(path + ": dataset file not found");
-        }
-        if (kindOf(path) == null) {
-            throw new CrucibleException(path + ": unknown dataset file type (expected .jsonl, .ndjson, .json, .parquet or .csv)");
-        }
-        return List.of(path);
-    }
-
-    /** Whether the file's extension is one this reader reads. */
-    public static boolean isDatasetFile(Path file) {
-        return kindOf(file) != null;
+        return DatasetSource.of(path).read();
     }
 
     /** Receives the records of a file one at a time, as JSON text, with the unit ("line", "row") and its number. */
@@ -72,61 +44,46 @@ public final class DatasetReader {
     }
 
     /**
-     * Streams the records of one file without holding them: a JSON Lines file's non-blank lines exactly as written
-     * (not parsed: the caller parses them, so a malformed line can be reported or skipped with its number), a JSON
-     * file's objects re-serialised compactly, a Parquet or CSV file's rows as DuckDB's {@code to_json} writes them.
+     * Streams the records of one file in {@code format} ({@link DatasetSource#fileFormat}) without holding them, as
+     * JSON text: a JSON Lines file's non-blank lines exactly as written (not parsed: the caller parses them, so a
+     * malformed line can be reported or skipped with its number), a JSON file's objects and a text file's
+     * {@code {"text": line}} rows serialised compactly, a Parquet or CSV file's rows as DuckDB's {@code to_json}
+     * writes them.
      */
-    public static void stream(Path file, RecordSink sink) {
-        String kind = kindOf(file);
-        if (kind == null) {
-            throw new CrucibleException(file + ": unknown dataset file type (expected .jsonl, .ndjson, .json, .parquet or .csv)");
+    public static void stream(Path file, String format, RecordSink sink) {
+        if (format.equals("parquet") || format.equals("csv")) {
+            DuckDbRows.stream(file, format, sink);
+            return;
         }
-        switch (kind) {
-            case "jsonl" -> {
-                try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-                    String line;
-                    long number = 0;
-                    while ((line = in.readLine()) != null) {
-                        number++;
-                        if (!line.isBlank()) {
-                            sink.accept("line", number, line);
-                        }
-                    }
-                } catch (IOException e) {
-                    throw new CrucibleException(file + ": cannot read: " + e.getMessage(), e);
+        if (format.equals("json") && isJsonLines(file)) {
+            forEachLine(file, (line, number) -> {
+                if (!line.isBlank()) {
+                    sink.accept("line", number, line);
                 }
+            });
+            return;
+        }
+        for (DatasetRow row : readFile(file, format)) {
+            try {
+                sink.accept(row.unit(), row.number(), JSON.writeValueAsString(row.fields()));
+            } catch (JsonProcessingException e) {
+                throw new CrucibleException(row.where() + ": " + e.getOriginalMessage(), e);
             }
-            case "json" -> {
-                for (DatasetRow row : readJson(file)) {
-                    try {
-                        sink.accept(row.unit(), row.number(), JSON.writeValueAsString(row.fields()));
-                    } catch (JsonProcessingException e) {
-                        throw new CrucibleException(row.where() + ": " + e.getOriginalMessage(), e);
-                    }
-                }
-            }
-            default -> DuckDbRows.stream(file, kind, sink);
         }
     }
 
     /**
-     * The number of records of one file, counted cheaply (for progress bars): a JSON Lines file's lines with a
-     * character other than ASCII white space, Parquet's row count from its metadata, CSV rows through DuckDB, a JSON
-     * file's records by reading it.
+     * The number of records {@link #stream} gives, counted cheaply (for progress bars): lines with a character other
+     * than ASCII white space for JSON Lines, Parquet's row count from its metadata, CSV rows through DuckDB, the
+     * records of a JSON or text file by reading it.
      */
-    public static long count(Path file) {
-        String kind = kindOf(file);
-        if (kind == null) {
-            throw new CrucibleException(file + ": unknown dataset file type (expected .jsonl, .ndjson, .json, .parquet or .csv)");
+    public static long count(Path file, String format) {
+        if (format.equals("parquet") || format.equals("csv")) {
+            return DuckDbRows.count(file, format);
         }
-        return switch (kind) {
-            case "jsonl" -> countLines(file);
-            case "json" -> readJson(file).size();
-            default -> DuckDbRows.count(file, kind);
-        };
-    }
-
-    private static long countLines(Path file) {
+        if (!format.equals("json") || !isJsonLines(file)) {
+            return readFile(file, format).size();
+        }
         long lines = 0;
         boolean content = false;
         byte[] buf = new byte[1 << 16];
@@ -149,50 +106,54 @@ public final class DatasetReader {
         return content ? lines + 1 : lines;
     }
 
-    private static String kindOf(Path file) {
+    private static boolean isJsonLines(Path file) {
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
-        if (name.endsWith(".jsonl") || name.endsWith(".ndjson")) {
-            return "jsonl";
-        }
-        if (name.endsWith(".json")) {
-            return "json";
-        }
-        if (name.endsWith(".parquet")) {
-            return "parquet";
-        }
-        if (name.endsWith(".csv")) {
-            return "csv";
-        }
-        return null;
+        return name.endsWith(".jsonl") || name.endsWith(".ndjson");
     }
 
-    private static List<DatasetRow> readFile(Path file) {
-        String kind = kindOf(file);
-        if (kind == null) {
-            throw new CrucibleException(file + ": unknown dataset file type (expected .jsonl, .ndjson, .json, .parquet or .csv)");
-        }
-        return switch (kind) {
-            case "jsonl" -> readJsonLines(file);
-            case "json" -> readJson(file);
-            default -> DuckDbRows.read(file, kind);
+    /** The rows of one file in {@code format} (json: JSON Lines for .jsonl/.ndjson, else JSON; parquet; csv; text). */
+    static List<DatasetRow> readFile(Path file, String format) {
+        return switch (format) {
+            case "json" -> isJsonLines(file) ? readJsonLines(file) : readJson(file);
+            case "text" -> readText(file);
+            default -> DuckDbRows.read(file, format);
         };
     }
 
-    private static List<DatasetRow> readJsonLines(Path file) {
+    /** One row {"text": line} per line, as datasets' text builder reads a file. */
+    private static List<DatasetRow> readText(Path file) {
         List<DatasetRow> rows = new ArrayList<>();
+        forEachLine(file, (line, number) -> {
+            Map<String, Object> fields = new LinkedHashMap<>();
+            fields.put("text", line);
+            rows.add(new DatasetRow(file, "line", number, fields));
+        });
+        return rows;
+    }
+
+    private interface LineConsumer {
+        void accept(String line, long number);
+    }
+
+    private static void forEachLine(Path file, LineConsumer consumer) {
         try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             String line;
             long number = 0;
             while ((line = in.readLine()) != null) {
-                number++;
-                if (line.isBlank()) {
-                    continue;
-                }
-                rows.add(new DatasetRow(file, "line", number, parseObject(line, file, "line", number)));
+                consumer.accept(line, ++number);
             }
         } catch (IOException e) {
             throw new CrucibleException(file + ": cannot read: " + e.getMessage(), e);
         }
+    }
+
+    private static List<DatasetRow> readJsonLines(Path file) {
+        List<DatasetRow> rows = new ArrayList<>();
+        forEachLine(file, (line, number) -> {
+            if (!line.isBlank()) {
+                rows.add(new DatasetRow(file, "line", number, parseObject(line, file, "line", number)));
+            }
+        });
         return rows;
     }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crucible.CrucibleException;
 import dev.crucible.data.DatasetReader;
+import dev.crucible.data.DatasetSource;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -39,8 +40,9 @@ public final class Benchmarks implements java.io.Serializable {
         int[] shortStrings = {0};
         Words words = new Words();
         for (String input : files) {
-            for (Path file : DatasetReader.files(Path.of(input))) {
-                DatasetReader.stream(file, (unit, number, json) -> {
+            DatasetSource source = DatasetSource.of(Path.of(input));
+            for (Path file : source.files()) {
+                DatasetReader.stream(file, source.fileFormat(file), (unit, number, json) -> {
                     Object value;
                     try {
                         value = JSON.readValue(json, Object.class);

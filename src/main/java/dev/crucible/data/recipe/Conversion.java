@@ -39,7 +39,7 @@ final class Conversion {
                 out.remove("input");
                 out.remove("output");
             }
-            case SHAREGPT, MESSAGES -> {
+            case SHAREGPT, MESSAGES, CHAT_TEMPLATE -> {
                 messages.addAll(((Sample.Chat) type.toSample(row, field)).messages());
                 out.remove(field == null ? type.defaultField() : field);
             }

@@ -32,7 +32,8 @@ public record Recipe(Path file, List<RecipeInput> inputs, List<Step> steps, Stri
 
     static final Set<String> KEYS = Set.of("inputs", "steps", "output", "removed", "report", "tokenizer", "engine", "seed",
             "on_error", "spark_master", "spark_conf");
-    static final Set<String> INPUT_KEYS = Set.of("path", "type", "field", "field_messages", "split", "sample", "weight");
+    static final Set<String> INPUT_KEYS = Set.of("path", "type", "field", "field_messages", "split", "data_files", "name",
+            "ds_type", "sample", "weight");
     static final Set<String> FILTER_KEYS = Set.of("min_tokens", "max_tokens", "min_turns", "max_turns", "drop_refusals",
             "regex", "not_regex", "languages");
     static final Set<String> EXACT_KEYS = Set.of("method");
@@ -156,18 +157,24 @@ public record Recipe(Path file, List<RecipeInput> inputs, List<Step> steps, Stri
                             + " input and output)");
                 }
                 String split = m.get("split") == null ? null : String.valueOf(m.get("split"));
+                Object files = m.get("data_files");
+                List<String> dataFiles = files == null ? null : files instanceof List<?> l
+                        ? l.stream().map(String::valueOf).toList() : List.of(String.valueOf(files));
+                String name = m.get("name") == null ? null : String.valueOf(m.get("name"));
+                String dsType = m.get("ds_type") == null ? null : String.valueOf(m.get("ds_type"));
                 Number sample = sample(m.get("sample"), at + ".sample");
                 double weight = number(m, at + ".weight", "weight", 1.0);
                 if (!(weight > 0) || Double.isInfinite(weight)) {
                     throw yaml.error(at + ".weight", at + ": weight must be a positive number (1 = each kept row once)");
                 }
-                RecipeInput input = new RecipeInput(path, type, field, split, sample, weight);
-                if (input.local()) {
-                    try {
+                RecipeInput input;
+                try {
+                    input = new RecipeInput(path, type, field, split, dataFiles, name, dsType, sample, weight);
+                    if (input.local()) {
                         input.files();
-                    } catch (CrucibleException e) {
-                        throw yaml.error(at + ".path", at + ": " + e.getMessage());
                     }
+                } catch (CrucibleException e) {
+                    throw yaml.error(at + ".path", at + ": " + e.getMessage());
                 }
                 inputs.add(input);
             }

@@ -88,7 +88,7 @@ final class RecipeRow {
 
     /** {@code convert: {to: messages}}. */
     void convertToMessages() {
-        if (type == DatasetType.MESSAGES && (field == null || field.equals("messages"))) {
+        if ((type == DatasetType.MESSAGES || type == DatasetType.CHAT_TEMPLATE) && (field == null || field.equals("messages"))) {
             return;
         }
         Map<String, Object> fields = Conversion.toMessages(type, field, row);

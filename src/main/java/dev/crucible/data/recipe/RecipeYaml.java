@@ -1,9 +1,11 @@
 package dev.crucible.data.recipe;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.io.YamlErrors;
 import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.api.lowlevel.Compose;
+import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
 import org.snakeyaml.engine.v2.nodes.MappingNode;
 import org.snakeyaml.engine.v2.nodes.Node;
 import org.snakeyaml.engine.v2.nodes.NodeTuple;
@@ -48,8 +50,8 @@ final class RecipeYaml {
             LoadSettings settings = LoadSettings.builder().build();
             Object root = new Load(settings).loadFromString(text);
             return new RecipeYaml(file, root, new Compose(settings).composeString(text).orElse(null));
-        } catch (RuntimeException e) {
-            throw new CrucibleException(file + ": not valid YAML: " + e.getMessage(), e);
+        } catch (YamlEngineException e) {
+            throw new CrucibleException(file + ": not valid YAML: " + YamlErrors.describe(e), e);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.crucible.data.recipe;
 
 import dev.crucible.data.DatasetReader;
+import dev.crucible.data.DatasetSource;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -12,12 +13,14 @@ import java.util.List;
  */
 final class RowStream {
     private final List<List<Path>> files = new ArrayList<>();
+    private final List<DatasetSource> sources = new ArrayList<>();
     private final Path base;
 
     RowStream(Recipe recipe) {
         this.base = recipe.file().toAbsolutePath().getParent();
         for (RecipeInput in : recipe.inputs()) {
-            files.add(in.files());
+            sources.add(in.source());
+            files.add(sources.getLast().files());
         }
     }
 
@@ -34,7 +37,7 @@ final class RowStream {
             for (int f = 0; f < list.size(); f++) {
                 int file = f;
                 String name = display(list.get(f));
-                DatasetReader.stream(list.get(f), (unit, number, json) ->
+                DatasetReader.stream(list.get(f), sources.get(i).fileFormat(list.get(f)), (unit, number, json) ->
                         sink.accept(new RawRow(ordinal[0]++, input, file, name, unit, number, json)));
             }
         }
@@ -53,9 +56,9 @@ final class RowStream {
     /** The number of records of all inputs, counted cheaply ({@link DatasetReader#count}) for the progress bar. */
     long count() {
         long n = 0;
-        for (List<Path> list : files) {
-            for (Path f : list) {
-                n += DatasetReader.count(f);
+        for (int i = 0; i < files.size(); i++) {
+            for (Path f : files.get(i)) {
+                n += DatasetReader.count(f, sources.get(i).fileFormat(f));
             }
         }
         return n;

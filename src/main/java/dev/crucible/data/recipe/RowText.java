@@ -10,7 +10,7 @@ import java.util.Map;
 /**
  * What the steps and the report read of a row, by its type: the text (the type's fields joined by newlines, no
  * template: alpaca's instruction, input when not empty, output; each message's content for sharegpt and messages;
- * the text field of completion and text), the replies (what refusal detection reads: alpaca's output, the assistant
+ * the text field of completion and text; chat_template rows are messages rows), the replies (what refusal detection reads: alpaca's output, the assistant
  * messages, a plain text row's text), the number of turns (assistant replies; plain text has none) and the opening
  * instruction (alpaca's instruction, the first user message, a plain row's text) whose first words the report
  * counts. Conversations are validated as {@link DatasetType#toSample} validates them for training, so a row that
@@ -28,7 +28,7 @@ public record RowText(String text, String replies, int turns, String instruction
                         : instruction + "\n" + input + "\n" + output;
                 yield new RowText(text, output, 1, instruction);
             }
-            case SHAREGPT, MESSAGES -> conversation(((Sample.Chat) type.toSample(row, field)).messages());
+            case SHAREGPT, MESSAGES, CHAT_TEMPLATE -> conversation(((Sample.Chat) type.toSample(row, field)).messages());
             case COMPLETION, TEXT -> {
                 String text = row.requireString(field == null ? type.defaultField() : field, type.configName());
                 yield new RowText(text, text, 0, text);

@@ -94,8 +94,8 @@ class EmbeddedEngineTest {
                 inputs: [{path: a.jsonl, type: alpaca}]
                 output: a.jsonl
                 """)).getMessage();
-        assertTrue(onInput.contains("output " + dir.resolve("a.jsonl") + " is inputs[0]; writing there would destroy it"),
-                onInput);
+        assertTrue(onInput.contains("output " + dir.resolve("a.jsonl") + " is inputs[0] ") && onInput.contains(
+                "writing there would destroy it"), onInput);
         String same = assertThrows(CrucibleException.class, () -> run("""
                 inputs: [{path: a.jsonl, type: alpaca}]
                 output: o.jsonl
@@ -256,8 +256,8 @@ class EmbeddedEngineTest {
     void statsWritesTheReportOfOneDataset() throws IOException {
         alpaca("a.jsonl", 30);
         Path report = dir.resolve("stats.html");
-        RunResult r = EmbeddedEngine.statsReport(new RecipeInput(dir.resolve("a.jsonl").toString(),
-                        dev.crucible.data.DatasetType.ALPACA, null, null, null, 1), null, false, report, false,
+        RunResult r = EmbeddedEngine.statsReport(RecipeInput.of(dir.resolve("a.jsonl").toString(),
+                        dev.crucible.data.DatasetType.ALPACA, null), null, false, report, false,
                 new PrintWriter(new StringWriter()), false, 2);
         assertEquals(30, r.before().rows());
         assertEquals(30, r.before().topFirstWords(1).getFirst().getValue(), "every instruction opens with 'tell'");

@@ -20,9 +20,11 @@ import java.util.Locale;
 /**
  * A recipe's rows as a Spark RDD of {@link RawRow}s with the embedded engine's identities: the same ordinals (inputs
  * in recipe order, files in name order, rows in file order, blank lines skipped), file names, units and numbers.
- * JSON Lines go through {@code textFile} (Hadoop's splits keep file order, so line numbers are exact); Parquet and
- * CSV through Spark's readers, one partition per file so rows keep their order, each row as Spark's JSON of it;
- * JSON files (one array) are read on the driver.
+ * Local inputs list their files as the embedded engine does ({@link RecipeInput#source}); URIs through Hadoop's file
+ * system (a directory's data files in name order, or its {@code split} subdirectory or name prefix). JSON Lines go
+ * through {@code textFile} (Hadoop's splits keep file order, so line numbers are exact); Parquet and CSV through
+ * Spark's readers, one partition per file so rows keep their order, each row as Spark's JSON of it; JSON and text
+ * files are read on the driver.
  */
 final class SparkRows {
     private SparkRows() {
@@ -36,7 +38,8 @@ final class SparkRows {
             RecipeInput in = recipe.inputs().get(i);
             List<String> files = files(spark, in);
             for (int f = 0; f < files.size(); f++) {
-                parts.add(file(spark, sc, files.get(f), i, f, display(base, files.get(f))));
+                String format = in.source().fileFormat(Path.of(files.get(f)));
+                parts.add(file(spark, sc, files.get(f), format, i, f, display(base, files.get(f))));
             }
         }
         JavaRDD<RawRow> all = parts.getFirst();
@@ -69,7 +72,7 @@ final class SparkRows {
             Arrays.sort(list, (a, b) -> a.getPath().getName().compareTo(b.getPath().getName()));
             for (FileStatus s : list) {
                 String name = s.getPath().getName();
-                if (s.isFile() && DatasetReader.isDatasetFile(Path.of(name))
+                if (s.isFile() && in.source().fileFormat(Path.of(name)) != null
                         && (in.split() == null || path.getName().equals(in.split()) || name.startsWith(in.split()))) {
                     out.add(s.getPath().toString());
                 }
@@ -83,19 +86,19 @@ final class SparkRows {
         }
     }
 
-    private static JavaRDD<RawRow> file(SparkSession spark, JavaSparkContext sc, String file, int input, int index,
-                                        String name) {
+    private static JavaRDD<RawRow> file(SparkSession spark, JavaSparkContext sc, String file, String format, int input,
+                                        int index, String name) {
         String lower = file.toLowerCase(Locale.ROOT);
-        if (lower.endsWith(".jsonl") || lower.endsWith(".ndjson")) {
+        if (format.equals("json") && (lower.endsWith(".jsonl") || lower.endsWith(".ndjson"))) {
             return sc.textFile(file).zipWithIndex().filter(t -> !t._1().isBlank())
                     .map(t -> new RawRow(0, input, index, name, "line", t._2() + 1, t._1()));
         }
-        if (lower.endsWith(".parquet") || lower.endsWith(".csv")) {
+        if (format.equals("parquet") || format.equals("csv")) {
             String previous = spark.conf().get("spark.sql.files.maxPartitionBytes");
             spark.conf().set("spark.sql.files.maxPartitionBytes", String.valueOf(Long.MAX_VALUE / 4));
             try {
                 var reader = spark.read();
-                var rows = lower.endsWith(".parquet") ? reader.parquet(file)
+                var rows = format.equals("parquet") ? reader.parquet(file)
                         : reader.option("header", "true").option("inferSchema", "false").csv(file);
                 return rows.toJSON().javaRDD().zipWithIndex()
                         .map(t -> new RawRow(0, input, index, name, "row", t._2() + 1, t._1()));
@@ -104,8 +107,8 @@ final class SparkRows {
             }
         }
         List<RawRow> rows = new ArrayList<>();
-        DatasetReader.stream(Path.of(file), (unit, number, json) -> rows.add(new RawRow(0, input, index, name, unit, number,
-                json)));
+        DatasetReader.stream(Path.of(file), format, (unit, number, json) -> rows.add(new RawRow(0, input, index, name, unit,
+                number, json)));
         return sc.parallelize(rows, 1);
     }
 

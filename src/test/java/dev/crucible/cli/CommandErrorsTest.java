@@ -116,6 +116,13 @@ class CommandErrorsTest {
         add(c, "data preview " + m + " " + m + " --type messages", "not found");
         add(c, "data preview " + chatModel + " " + badJson + " --type messages", "bad.json");
         add(c, "data preview " + model + " " + notADir + " --type nonsense", "nonsense");
+        add(c, "data run " + m, "no-such-thing");
+        add(c, "data run " + badYaml, "bad.yml: not valid YAML: line 2");
+        add(c, "data run " + notADir, "expected a mapping with inputs, steps and output");
+        add(c, "data run " + badYaml + " --threads x", "--threads");
+        add(c, "data stats " + m + " --type alpaca --report " + out(), "not found");
+        add(c, "data stats " + notADir + " --type nonsense --report " + out(), "nonsense");
+        add(c, "data stats " + notADir + " --type text --report " + notADir, "a-file.txt");
         return c;
     }
 

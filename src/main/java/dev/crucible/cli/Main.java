@@ -23,6 +23,7 @@ import picocli.CommandLine.Command;
                 TokenizeCommand.class,
                 TemplateCommand.class,
                 DataCommand.class,
+                ExportCommand.class,
         })
 public final class Main {
     public static void main(String[] args) {

@@ -21,9 +21,6 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "gguf", description = "Write the synthetic models of the GGUF export benchmark and fixtures.")
 final class GgufBenchCommand implements Callable<Integer> {
-    /** 4.7M parameters, rows of 256 (whole k-quant super-blocks) and down projections of 320 (fallback types). */
-    static final SyntheticModels.Shape KQUANT = new SyntheticModels.Shape(256, 320, 10, 4, 2, 512);
-
     @Spec
     CommandSpec spec;
 
@@ -37,7 +34,7 @@ final class GgufBenchCommand implements Callable<Integer> {
     public Integer call() {
         SyntheticModels.Shape s = switch (shape.toLowerCase(Locale.ROOT)) {
             case "baseline" -> SyntheticModels.Shape.BASELINE;
-            case "kquant" -> KQUANT;
+            case "kquant" -> SyntheticModels.Shape.GGUF_KQUANT;
             default -> throw new CrucibleException("unknown --shape " + shape + " (baseline or kquant)");
         };
         if (Files.exists(dir.resolve("config.json"))) {

@@ -147,7 +147,9 @@ public final class GgufWriter implements AutoCloseable {
             throw new IllegalArgumentException(name + ": write of " + data.byteSize() + " bytes at " + byteOffset
                     + " overruns its " + t.bytes() + " bytes");
         }
-        ByteBuffer buf = data.asByteBuffer();
+        // a heap segment over float[] etc. has no ByteBuffer view; its native order is little-endian here
+        boolean viewable = data.isNative() || data.heapBase().map(b -> b instanceof byte[]).orElse(false);
+        ByteBuffer buf = viewable ? data.asByteBuffer() : ByteBuffer.wrap(data.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
         long pos = dataStart + t.offset() + byteOffset;
         try {
             while (buf.hasRemaining()) {

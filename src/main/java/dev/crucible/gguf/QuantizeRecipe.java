@@ -213,7 +213,8 @@ final class QuantizeRecipe {
             case Q4_K -> GgmlType.Q5_0;
             case Q5_K -> GgmlType.Q5_1;
             case Q6_K -> GgmlType.Q8_0;
-            default -> throw new IllegalStateException("no tensor type fallback is defined for type " + type);
+            default -> throw new IllegalStateException("no tensor type fallback is defined for type "
+                    + type.name().toLowerCase(java.util.Locale.ROOT));
         };
         return cols % next.blockSize != 0 ? GgmlType.F16 : next;
     }

@@ -1,7 +1,7 @@
 package dev.crucible.model;
 
 import dev.crucible.CrucibleException;
-import dev.crucible.io.Checkpoint;
+import dev.crucible.io.TensorSource;
 import dev.crucible.nn.RmsNorm;
 import dev.crucible.tensor.Shape;
 import dev.crucible.tensor.Tensor;
@@ -36,7 +36,7 @@ public final class TransformerWeights {
         this.layers = layers;
     }
 
-    public static TransformerWeights load(Checkpoint checkpoint, TransformerSpec spec) {
+    public static TransformerWeights load(TensorSource checkpoint, TransformerSpec spec) {
         Loader in = new Loader(checkpoint, spec);
         for (String name : spec.architecture().weightNames(spec.config())) {
             in.check(name);
@@ -135,11 +135,11 @@ public final class TransformerWeights {
 
     /** Looks tensors up by name and checks their shapes against what the spec implies. */
     private static final class Loader {
-        private final Checkpoint checkpoint;
+        private final TensorSource checkpoint;
         private final TransformerSpec spec;
         private final Map<String, Tensor> loaded = new HashMap<>();
 
-        Loader(Checkpoint checkpoint, TransformerSpec spec) {
+        Loader(TensorSource checkpoint, TransformerSpec spec) {
             this.checkpoint = checkpoint;
             this.spec = spec;
         }

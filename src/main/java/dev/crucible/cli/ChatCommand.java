@@ -25,7 +25,7 @@ final class ChatCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "Hugging Face model directory with a tokenizer and chat template")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Hugging Face model directory with a tokenizer and chat template, or a GGUF file")
     Path modelDir;
 
     @Option(names = "--system", description = "system message for every conversation")

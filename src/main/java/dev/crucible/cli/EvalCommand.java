@@ -32,7 +32,7 @@ final class EvalCommand {
         @Spec
         CommandSpec spec;
 
-        @Parameters(index = "0", paramLabel = "MODEL_DIR")
+        @Parameters(index = "0", paramLabel = "MODEL", description = "Hugging Face model directory or GGUF file")
         Path modelDir;
 
         @Option(names = "--data", required = true, paramLabel = "FILE", description = "UTF-8 text, or .jsonl with a 'text' field")

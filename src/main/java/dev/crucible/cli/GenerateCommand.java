@@ -21,7 +21,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "Hugging Face model directory with a tokenizer")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Hugging Face model directory with a tokenizer, or a GGUF file")
     Path modelDir;
 
     @Option(names = "--prompt", required = true, description = "the prompt text")

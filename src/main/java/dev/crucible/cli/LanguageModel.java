@@ -28,10 +28,11 @@ final class LanguageModel implements AutoCloseable {
     private ChatTemplate template;
 
     LanguageModel(Path modelDir) {
-        this.dir = ModelDirectory.open(modelDir);
-        Transformer t = Transformer.load(modelDir);
+        Path files = ModelInputs.huggingFaceFiles(modelDir); // a GGUF file's tokenizer and template as HF files
+        this.dir = ModelDirectory.open(files);
+        Transformer t = ModelInputs.transformer(modelDir);
         try {
-            this.tokenizer = Tokenizer.load(modelDir);
+            this.tokenizer = Tokenizer.load(files);
         } catch (RuntimeException e) {
             t.close();
             throw e;

@@ -2,6 +2,7 @@ package dev.crucible.cli;
 
 import dev.crucible.gguf.GgufFile;
 import dev.crucible.gguf.GgufModel;
+import dev.crucible.gguf.GgufTokenizerFiles;
 import dev.crucible.model.Transformer;
 
 import java.nio.file.Path;
@@ -13,6 +14,11 @@ final class ModelInputs {
 
     static boolean isGguf(Path model) {
         return GgufFile.isGguf(model);
+    }
+
+    /** The directory with config, tokenizer and chat template: the model's, or one made from a GGUF file's metadata. */
+    static Path huggingFaceFiles(Path model) {
+        return isGguf(model) ? GgufTokenizerFiles.temporaryDirectory(model) : model;
     }
 
     /** The transformer of a model directory or GGUF file. */

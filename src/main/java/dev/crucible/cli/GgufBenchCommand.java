@@ -1,7 +1,9 @@
 package dev.crucible.cli;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.eval.RuntimeBenchmark;
 import dev.crucible.merge.SyntheticModels;
+import dev.crucible.model.Transformer;
 import dev.crucible.tensor.Parallel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -14,24 +16,41 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /**
- * {@code crucible bench gguf}: inputs for the GGUF export benchmark and fixtures. {@code --write-model} writes a
- * synthetic bf16 Llama (no tokenizer: add one before exporting), the 443M-parameter baseline or the small
- * {@code kquant} model whose rows are whole k-quant blocks; the timings themselves are the export command's,
- * run side by side with llama.cpp's tools (docs/BENCHMARKS.md).
+ * {@code crucible bench gguf}: the inputs and the decode half of the GGUF benchmark (docs/BENCHMARKS.md).
+ * {@code --write-model} writes a synthetic bf16 Llama (no tokenizer: add one before exporting), the 443M-parameter
+ * baseline or the small {@code kquant} fixture model; {@code --decode} measures greedy decode tokens/s of a GGUF
+ * file (or model directory), to set beside llama-bench on the same file. Export is timed on the export command.
  */
-@Command(name = "gguf", description = "Write the synthetic models of the GGUF export benchmark and fixtures.")
+@Command(name = "gguf", description = "GGUF benchmark: write its synthetic models, or measure decode tokens/s of a file.")
 final class GgufBenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--write-model", required = true, paramLabel = "DIR", description = "directory to write")
+    @Option(names = "--write-model", paramLabel = "DIR", description = "write a synthetic bf16 Llama here")
     Path dir;
 
-    @Option(names = "--shape", defaultValue = "baseline", description = "baseline (443M) or kquant (4.7M)")
+    @Option(names = "--shape", defaultValue = "baseline", description = "with --write-model: baseline (443M) or kquant (4.7M)")
     String shape;
+
+    @Option(names = "--decode", paramLabel = "MODEL", description = "GGUF file or model directory to decode with")
+    Path decode;
+
+    @Option(names = "--tokens", defaultValue = "32", description = "with --decode: tokens per round (best of 3)")
+    int tokens;
 
     @Override
     public Integer call() {
+        if ((dir == null) == (decode == null)) {
+            throw new CrucibleException("give one of --write-model DIR or --decode MODEL");
+        }
+        if (decode != null) {
+            RuntimeBenchmark bench = new RuntimeBenchmark(System.out);
+            RuntimeBenchmark.Bandwidth bandwidth = bench.bandwidth();
+            try (Transformer model = ModelInputs.transformer(decode)) {
+                bench.decode(model, tokens, bandwidth);
+            }
+            return 0;
+        }
         SyntheticModels.Shape s = switch (shape.toLowerCase(Locale.ROOT)) {
             case "baseline" -> SyntheticModels.Shape.BASELINE;
             case "kquant" -> SyntheticModels.Shape.GGUF_KQUANT;

@@ -57,10 +57,17 @@ public abstract class BlockQuant {
         return Float.float16ToFloat(Float.floatToFloat16(v));
     }
 
-    /** C's roundf: half away from zero (exact in double for every float). */
-    static float roundf(float x) {
-        double a = Math.floor(Math.abs((double) x) + 0.5);
-        return (float) (x < 0 ? -a : a);
+    /**
+     * C's roundf to an int, half away from zero, for |x| < 2^23 (the quantisers' range). Integer part and fraction
+     * are exact in float there; adding 0.5 first would round 0.49999997 up.
+     */
+    static int roundf(float x) {
+        float a = Math.abs(x);
+        int i = (int) a;
+        if (a - i >= 0.5f) {
+            i++;
+        }
+        return x < 0 ? -i : i;
     }
 
     /** ggml's nearest_int: adds 1.5 * 2^23 so the float's mantissa holds the rounded integer (ties to even). */

@@ -162,8 +162,8 @@ public final class GgufModel implements TensorSource, AutoCloseable {
             }
         }
         if (file.tensors().containsKey("rope_freqs.weight")) {
-            throw new CrucibleException(file.path() + ": llama3 rope scaling (rope_freqs) cannot be run from GGUF yet: "
-                    + "the runtime computes rope from config parameters that GGUF does not keep");
+            rope.put("rope_type", "freq_factors"); // llama3 rope: the converter's computed factors, applied as given
+            rope.set("freq_factors", floats(file.tensor("rope_freqs.weight")));
         }
         if (arch.equals("phi3")) {
             long dims = u(kv, "rope.dimension_count");

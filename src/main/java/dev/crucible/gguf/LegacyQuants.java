@@ -244,7 +244,7 @@ final class LegacyQuants {
                 float id = d != 0f ? 1.0f / d : 0.0f;
                 putHalf(dst, o, d);
                 for (int j = 0; j < 32; j++) {
-                    dst[o + 2 + j] = (byte) (int) roundf(x[xo + j] * id);
+                    dst[o + 2 + j] = (byte) roundf(x[xo + j] * id);
                 }
             }
         }

@@ -138,6 +138,12 @@ def assemble(name: str, spec: dict, parent: Path) -> Path:
                 shutil.copy(f, d / f.name)
     for f in (GGUF / spec["tokenizer"]).iterdir():
         shutil.copy(f, d / f.name)
+    if "card" in spec:  # a model card whose YAML front matter the converter reads into general.*
+        shutil.copy(GGUF / spec["card"], d / "README.md")
+    if "generation_config" in spec:  # sampling defaults the converter writes as general.sampling.*
+        gen = json.loads((d / "generation_config.json").read_text())
+        gen.update(spec["generation_config"])
+        (d / "generation_config.json").write_text(json.dumps(gen, indent=2) + "\n")
     return d
 
 
@@ -157,8 +163,8 @@ def quantize(src: Path, out: Path, qtype: str) -> str | None:
                        text=True)
     if r.returncode == 0:
         return None
-    lines = [line for line in r.stdout.splitlines() if "failed to quantize" in line]
-    return lines[-1].split("failed to quantize: ")[-1] if lines else r.stdout.strip().splitlines()[-1]
+    lines = [line for line in r.stdout.splitlines() if "failed to quantize: " in line]
+    return lines[-1].split("failed to quantize: ")[-1].strip() if lines else r.stdout.strip().splitlines()[-1]
 
 
 def references(only: list[str]):
@@ -191,9 +197,20 @@ def references(only: list[str]):
                 if (n, t) in DEQUANTIZED:
                     dequantized[f"{n}.{t}"] = dequantize(out)
                 print(f"{n:18s} {t:7s} {entry[t]['size']:>10d} {entry[t]['sha256'][:16]}")
+            if fixtures()[n].get("pre"):
+                entry["chkhsh"] = chkhsh(models[n])
             manifest[n] = entry
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     dequantized_path.write_text(json.dumps(dequantized, indent=1, sort_keys=True) + "\n")
+
+
+def chkhsh(model_dir: Path) -> str:
+    """The converter's BPE pre-tokenizer hash of a tokenizer: sha256 of str(AutoTokenizer.encode(check text))."""
+    from transformers import AutoTokenizer
+    line = next(x for x in (ROOT / "src/main/resources/dev/crucible/gguf/bpe-pre-tokenizers.txt").read_text(
+        encoding="utf-8").splitlines() if x.startswith("CHECK_TEXT "))
+    ids = AutoTokenizer.from_pretrained(str(model_dir)).encode(json.loads(line[len("CHECK_TEXT "):]))
+    return hashlib.sha256(str(ids).encode()).hexdigest()
 
 
 def dequantize(path: Path) -> dict:

@@ -39,6 +39,19 @@ public abstract class BlockQuant {
     /** Dequantises {@code n} values (whole blocks) from {@code src} at {@code srcOff} into {@code y} at {@code off}. */
     public abstract void dequantize(byte[] src, int srcOff, float[] y, int off, int n);
 
+    /** A format Crucible reads (dequantises) but does not write. */
+    abstract static class ReadOnly extends BlockQuant {
+        @Override
+        public boolean canQuantize() {
+            return false;
+        }
+
+        @Override
+        public void quantize(float[] x, int off, int n, byte[] dst, int dstOff) {
+            throw new UnsupportedOperationException(type() + " quantisation");
+        }
+    }
+
     // ------------------------------------------------------------------------- helpers shared by the formats
 
     static float half(byte[] b, int i) {

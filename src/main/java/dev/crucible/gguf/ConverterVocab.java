@@ -38,26 +38,49 @@ final class ConverterVocab {
     private ConverterVocab() {
     }
 
+    /** Token texts, scores and types of a SentencePiece vocabulary padded to the model's vocabulary size. */
+    private record Pieces(String[] tokens, float[] scores, long[] types) {
+        /** The converter's initial arrays: "[PADi]", score -10000, unused; then the model's pieces. */
+        static Pieces of(SentencePieceModel sp, int vocabSize, Path dir) {
+            Pieces p = new Pieces(new String[vocabSize], new float[vocabSize], new long[vocabSize]);
+            for (int i = 0; i < vocabSize; i++) {
+                p.tokens[i] = "[PAD" + i + "]";
+                p.scores[i] = -10000.0f;
+                p.types[i] = UNUSED;
+            }
+            for (int id = 0; id < sp.size(); id++) {
+                if (id >= vocabSize) {
+                    if (dir != null) {
+                        throw new CrucibleException(dir.resolve("tokenizer.model") + ": has " + sp.size()
+                                + " pieces, more than vocab_size " + vocabSize + " in config.json");
+                    }
+                    break; // the converter warns and ignores pieces past the vocabulary
+                }
+                SentencePieceModel.Piece piece = sp.pieces().get(id);
+                p.tokens[id] = piece.piece();
+                p.scores[id] = piece.score();
+                p.types[id] = pieceType(piece.type());
+            }
+            return p;
+        }
+
+        void write(Path dir, GgufMetadata kv) {
+            kv.put("tokenizer.ggml.model", GgufValue.string("llama"));
+            kv.put("tokenizer.ggml.pre", GgufValue.string("default"));
+            kv.put("tokenizer.ggml.tokens", GgufValue.strings(Arrays.asList(tokens)));
+            kv.put("tokenizer.ggml.scores", GgufValue.floats(scores));
+            kv.put("tokenizer.ggml.token_type", GgufValue.integers(GgufValueType.INT32, types));
+            new SpecialVocab(dir, false, null, tokens.length).write(kv);
+        }
+    }
+
     /** _set_vocab_sentencepiece. */
     static void sentencePiece(Path dir, HfHparams hp, GgufMetadata kv) {
         SentencePieceModel sp = readSentencePiece(dir);
         JsonNode vs = hp.find(List.of("vocab_size_per_layer_input", "vocab_size"));
         int vocabSize = vs != null && vs.asInt() != 0 ? vs.asInt() : sp.size();
-        String[] tokens = new String[vocabSize];
-        float[] scores = new float[vocabSize];
-        long[] types = new long[vocabSize];
-        for (int i = 0; i < vocabSize; i++) {
-            tokens[i] = "[PAD" + i + "]";
-            scores[i] = -10000.0f;
-            types[i] = UNUSED;
-        }
-        for (int id = 0; id < Math.min(sp.size(), vocabSize); id++) {
-            SentencePieceModel.Piece p = sp.pieces().get(id);
-            tokens[id] = p.piece();
-            scores[id] = p.score();
-            types[id] = pieceType(p.type());
-        }
-        addedTokensJson(dir, vocabSize, tokens, scores, types);
+        Pieces p = Pieces.of(sp, vocabSize, null);
+        addedTokensJson(dir, p);
         JsonNode config = GeneralMetadata.readJson(dir.resolve("tokenizer_config.json"));
         if (config != null && config.get("added_tokens_decoder") instanceof JsonNode decoder && decoder.isObject()) {
             for (Iterator<Map.Entry<String, JsonNode>> it = decoder.fields(); it.hasNext(); ) {
@@ -68,79 +91,51 @@ final class ConverterVocab {
                     continue;
                 }
                 if (e.getValue().path("special").asBoolean(false) || looksSpecial(token)) {
-                    types[id] = CONTROL;
+                    p.types[id] = CONTROL;
                 } else {
                     token = token.replace(SPIECE_UNDERLINE, " ");
-                    types[id] = USER_DEFINED;
+                    p.types[id] = USER_DEFINED;
                 }
-                scores[id] = -1000.0f;
-                tokens[id] = token;
+                p.scores[id] = -1000.0f;
+                p.tokens[id] = token;
             }
         }
-        kv.put("tokenizer.ggml.model", GgufValue.string("llama"));
-        kv.put("tokenizer.ggml.pre", GgufValue.string("default"));
-        kv.put("tokenizer.ggml.tokens", GgufValue.strings(Arrays.asList(tokens)));
-        kv.put("tokenizer.ggml.scores", GgufValue.floats(scores));
-        kv.put("tokenizer.ggml.token_type", GgufValue.integers(GgufValueType.INT32, types));
-        new SpecialVocab(dir, false, null, tokens.length).write(kv);
+        p.write(dir, kv);
     }
 
     /** Phi3MiniModel.set_vocab: SentencePiece, with added tokens from tokenizer_config.json and tokenizer.json. */
     static void phi3(Path dir, HfHparams hp, GgufMetadata kv) {
         SentencePieceModel sp = readSentencePiece(dir);
         JsonNode vs = hp.get("vocab_size");
-        int vocabSize = vs != null ? vs.asInt() : sp.size();
-        String[] tokens = new String[vocabSize];
-        float[] scores = new float[vocabSize];
-        long[] types = new long[vocabSize];
-        for (int i = 0; i < vocabSize; i++) {
-            tokens[i] = "[PAD" + i + "]";
-            scores[i] = -10000.0f;
-            types[i] = UNUSED;
-        }
-        for (int id = 0; id < sp.size(); id++) {
-            if (id >= vocabSize) {
-                throw new CrucibleException(dir.resolve("tokenizer.model") + ": has " + sp.size()
-                        + " pieces, more than vocab_size " + vocabSize + " in config.json");
-            }
-            SentencePieceModel.Piece p = sp.pieces().get(id);
-            tokens[id] = p.piece();
-            scores[id] = p.score();
-            types[id] = pieceType(p.type());
-        }
-        addedTokensJson(dir, vocabSize, tokens, scores, types);
+        Pieces p = Pieces.of(sp, vs != null ? vs.asInt() : sp.size(), dir);
+        addedTokensJson(dir, p);
         JsonNode config = GeneralMetadata.readJson(dir.resolve("tokenizer_config.json"));
         if (config != null && config.get("added_tokens_decoder") instanceof JsonNode decoder && decoder.isObject()) {
             for (Iterator<Map.Entry<String, JsonNode>> it = decoder.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
-                setAdded(dir, Integer.parseInt(e.getKey()), e.getValue(), tokens, scores, types);
+                setAdded(dir, Integer.parseInt(e.getKey()), e.getValue(), p);
             }
         }
         JsonNode tokenizer = GeneralMetadata.readJson(dir.resolve("tokenizer.json"));
         if (tokenizer != null) {
             for (JsonNode t : tokenizer.path("added_tokens")) {
-                setAdded(dir, t.path("id").asInt(), t, tokens, scores, types);
+                setAdded(dir, t.path("id").asInt(), t, p);
             }
         }
-        kv.put("tokenizer.ggml.model", GgufValue.string("llama"));
-        kv.put("tokenizer.ggml.pre", GgufValue.string("default"));
-        kv.put("tokenizer.ggml.tokens", GgufValue.strings(Arrays.asList(tokens)));
-        kv.put("tokenizer.ggml.scores", GgufValue.floats(scores));
-        kv.put("tokenizer.ggml.token_type", GgufValue.integers(GgufValueType.INT32, types));
-        new SpecialVocab(dir, false, null, tokens.length).write(kv);
+        p.write(dir, kv);
     }
 
-    private static void setAdded(Path dir, int id, JsonNode data, String[] tokens, float[] scores, long[] types) {
-        if (id < 0 || id >= tokens.length) {
+    private static void setAdded(Path dir, int id, JsonNode data, Pieces p) {
+        if (id < 0 || id >= p.tokens.length) {
             throw new CrucibleException(dir + ": added token id " + id + " is outside the vocabulary of "
-                    + tokens.length);
+                    + p.tokens.length);
         }
-        tokens[id] = data.path("content").asText();
-        scores[id] = -1000.0f;
-        types[id] = data.path("special").asBoolean(false) ? CONTROL : USER_DEFINED;
+        p.tokens[id] = data.path("content").asText();
+        p.scores[id] = -1000.0f;
+        p.types[id] = data.path("special").asBoolean(false) ? CONTROL : USER_DEFINED;
     }
 
-    private static void addedTokensJson(Path dir, int vocabSize, String[] tokens, float[] scores, long[] types) {
+    private static void addedTokensJson(Path dir, Pieces p) {
         JsonNode added = GeneralMetadata.readJson(dir.resolve("added_tokens.json"));
         if (added == null) {
             return;
@@ -148,12 +143,12 @@ final class ConverterVocab {
         for (Iterator<Map.Entry<String, JsonNode>> it = added.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             int id = e.getValue().asInt();
-            if (id >= vocabSize) {
+            if (id >= p.tokens.length) {
                 continue;
             }
-            tokens[id] = e.getKey();
-            scores[id] = -1000.0f;
-            types[id] = USER_DEFINED;
+            p.tokens[id] = e.getKey();
+            p.scores[id] = -1000.0f;
+            p.types[id] = USER_DEFINED;
         }
     }
 

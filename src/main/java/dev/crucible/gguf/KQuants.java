@@ -456,20 +456,10 @@ final class KQuants {
     }
 
     /** 16 bytes of 4-bit scales and mins, 64 bytes of 2-bit levels, d, dmin (f16). Read only. */
-    static final class Q2_K extends BlockQuant {
+    static final class Q2_K extends BlockQuant.ReadOnly {
         @Override
         public GgmlType type() {
             return GgmlType.Q2_K;
-        }
-
-        @Override
-        public boolean canQuantize() {
-            return false;
-        }
-
-        @Override
-        public void quantize(float[] x, int off, int n, byte[] dst, int dstOff) {
-            throw new UnsupportedOperationException("Q2_K quantisation");
         }
 
         @Override
@@ -505,20 +495,10 @@ final class KQuants {
     }
 
     /** 32 bytes of high bits, 64 bytes of 2-bit levels, 12 bytes of 6-bit scales, d (f16). Read only. */
-    static final class Q3_K extends BlockQuant {
+    static final class Q3_K extends BlockQuant.ReadOnly {
         @Override
         public GgmlType type() {
             return GgmlType.Q3_K;
-        }
-
-        @Override
-        public boolean canQuantize() {
-            return false;
-        }
-
-        @Override
-        public void quantize(float[] x, int off, int n, byte[] dst, int dstOff) {
-            throw new UnsupportedOperationException("Q3_K quantisation");
         }
 
         @Override

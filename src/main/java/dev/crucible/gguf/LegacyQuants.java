@@ -1,7 +1,5 @@
 package dev.crucible.gguf;
 
-import java.util.Arrays;
-
 /** ggml's 32-value block formats Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0. */
 final class LegacyQuants {
     private LegacyQuants() {
@@ -19,16 +17,7 @@ final class LegacyQuants {
             for (int b = 0; b < n / 32; b++) {
                 int xo = off + 32 * b;
                 int o = dstOff + 18 * b;
-                float amax = 0f;
-                float max = 0f;
-                for (int j = 0; j < 32; j++) {
-                    float v = x[xo + j];
-                    if (amax < Math.abs(v)) {
-                        amax = Math.abs(v);
-                        max = v;
-                    }
-                }
-                float d = max / -8f;
+                float d = largestMagnitude(x, xo) / -8f;
                 float id = d != 0f ? 1.0f / d : 0.0f;
                 putHalf(dst, o, d);
                 for (int j = 0; j < 16; j++) {
@@ -67,17 +56,8 @@ final class LegacyQuants {
             for (int b = 0; b < n / 32; b++) {
                 int xo = off + 32 * b;
                 int o = dstOff + 20 * b;
-                float min = Float.MAX_VALUE;
-                float max = -Float.MAX_VALUE;
-                for (int j = 0; j < 32; j++) {
-                    float v = x[xo + j];
-                    if (v < min) {
-                        min = v;
-                    }
-                    if (v > max) {
-                        max = v;
-                    }
-                }
+                float min = blockMin(x, xo);
+                float max = blockMax(x, xo);
                 float d = (max - min) / 15f;
                 float id = d != 0f ? 1.0f / d : 0.0f;
                 putHalf(dst, o, d);
@@ -119,16 +99,7 @@ final class LegacyQuants {
             for (int b = 0; b < n / 32; b++) {
                 int xo = off + 32 * b;
                 int o = dstOff + 22 * b;
-                float amax = 0f;
-                float max = 0f;
-                for (int j = 0; j < 32; j++) {
-                    float v = x[xo + j];
-                    if (amax < Math.abs(v)) {
-                        amax = Math.abs(v);
-                        max = v;
-                    }
-                }
-                float d = max / -16f;
+                float d = largestMagnitude(x, xo) / -16f;
                 float id = d != 0f ? 1.0f / d : 0.0f;
                 putHalf(dst, o, d);
                 int qh = 0;
@@ -174,17 +145,8 @@ final class LegacyQuants {
             for (int b = 0; b < n / 32; b++) {
                 int xo = off + 32 * b;
                 int o = dstOff + 24 * b;
-                float min = Float.MAX_VALUE;
-                float max = -Float.MAX_VALUE;
-                for (int j = 0; j < 32; j++) {
-                    float v = x[xo + j];
-                    if (v < min) {
-                        min = v;
-                    }
-                    if (v > max) {
-                        max = v;
-                    }
-                }
+                float min = blockMin(x, xo);
+                float max = blockMax(x, xo);
                 float d = (max - min) / 31f;
                 float id = d != 0f ? 1.0f / d : 0.0f;
                 putHalf(dst, o, d);
@@ -261,6 +223,40 @@ final class LegacyQuants {
         }
     }
 
+    /** The value of largest magnitude of a block of 32, the first one on ties (ggml's amax/max loop). */
+    private static float largestMagnitude(float[] x, int xo) {
+        float amax = 0f;
+        float max = 0f;
+        for (int j = 0; j < 32; j++) {
+            float v = x[xo + j];
+            if (amax < Math.abs(v)) {
+                amax = Math.abs(v);
+                max = v;
+            }
+        }
+        return max;
+    }
+
+    private static float blockMin(float[] x, int xo) {
+        float min = Float.MAX_VALUE;
+        for (int j = 0; j < 32; j++) {
+            if (x[xo + j] < min) {
+                min = x[xo + j];
+            }
+        }
+        return min;
+    }
+
+    private static float blockMax(float[] x, int xo) {
+        float max = -Float.MAX_VALUE;
+        for (int j = 0; j < 32; j++) {
+            if (x[xo + j] > max) {
+                max = x[xo + j];
+            }
+        }
+        return max;
+    }
+
     static void putInt(byte[] b, int i, int v) {
         b[i] = (byte) v;
         b[i + 1] = (byte) (v >> 8);
@@ -270,9 +266,5 @@ final class LegacyQuants {
 
     static int getInt(byte[] b, int i) {
         return (b[i] & 0xFF) | (b[i + 1] & 0xFF) << 8 | (b[i + 2] & 0xFF) << 16 | (b[i + 3] & 0xFF) << 24;
-    }
-
-    static void clear(byte[] b, int from, int to) {
-        Arrays.fill(b, from, to, (byte) 0);
     }
 }

@@ -3,6 +3,7 @@ package dev.crucible.gguf;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crucible.CrucibleException;
 import dev.crucible.ProgressBar;
+import dev.crucible.model.Tokenizer;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
@@ -64,6 +65,26 @@ class GgufExportTest {
                         + "refuses: " + refused + ")");
             }));
         }
+        return tests;
+    }
+
+    @TestFactory
+    List<DynamicTest> thePreTokenizerHashIsTheConvertersHash() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (String name : GgufFixtures.names()) {
+            JsonNode expected = GgufFixtures.references().get(name).get("chkhsh");
+            if (expected == null) {
+                continue;
+            }
+            tests.add(DynamicTest.dynamicTest(name, () -> {
+                Path model = GgufFixtures.assemble(name, tmp.resolve("hash"));
+                ConverterVocab.PreTokenizerTable table = ConverterVocab.PreTokenizerTable.load();
+                try (Tokenizer t = Tokenizer.load(model)) {
+                    assertEquals(expected.asText(), ConverterVocab.PreTokenizerTable.hash(t.encode(table.checkText(), true)));
+                }
+            }));
+        }
+        assertTrue(tests.size() >= 3);
         return tests;
     }
 

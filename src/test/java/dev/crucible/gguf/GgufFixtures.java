@@ -2,6 +2,7 @@ package dev.crucible.gguf;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.merge.SyntheticModels;
 
 import java.io.IOException;
@@ -68,6 +69,15 @@ final class GgufFixtures {
                 copyAll(MODELS.resolve(spec.get("weights").asText()), dir, "reference.safetensors");
             }
             copyAll(ROOT.resolve(spec.get("tokenizer").asText()), dir, null);
+            if (spec.has("card")) {
+                Files.copy(ROOT.resolve(spec.get("card").asText()), dir.resolve("README.md"));
+            }
+            if (spec.has("generation_config")) {
+                ObjectMapper m = new ObjectMapper();
+                ObjectNode gen = (ObjectNode) m.readTree(dir.resolve("generation_config.json").toFile());
+                gen.setAll((ObjectNode) spec.get("generation_config"));
+                Files.writeString(dir.resolve("generation_config.json"), m.writerWithDefaultPrettyPrinter().writeValueAsString(gen));
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

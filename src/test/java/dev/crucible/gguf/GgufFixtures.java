@@ -59,8 +59,13 @@ final class GgufFixtures {
 
     /** The model directory of fixture {@code name}, in {@code parent/name} (the folder name is general.name). */
     static Path assemble(String name, Path parent) {
+        return assemble(name, parent, name);
+    }
+
+    /** As {@link #assemble(String, Path)} in a folder of another name (general.name follows the folder). */
+    static Path assemble(String name, Path parent, String folder) {
         JsonNode spec = fixtures().get(name);
-        Path dir = parent.resolve(name);
+        Path dir = parent.resolve(folder);
         try {
             if (spec.has("synthetic")) {
                 SyntheticModels.write(dir, SyntheticModels.Shape.GGUF_KQUANT, 0, 0, 0, 2);

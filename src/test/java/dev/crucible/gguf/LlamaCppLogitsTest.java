@@ -21,7 +21,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * llama.cpp runs Crucible's f32 GGUF exports: {@code llama-debug --save-logits} (the prompt's last-token logits
- * and its token ids) against Crucible's logits for the same ids from the same file; relative error at most 1e-4.
+ * and its token ids, float32 KV cache) against Crucible's logits for the same ids from the same file. Measured
+ * max |Δ| / max |logit|: 2.6e-7 to 4.7e-7 for the SiLU families, bound 1e-5; Gemma 2.6e-5 and Gemma 2 1.1e-4,
+ * bound 2e-4, because llama.cpp's CPU GELU rounds its input to float16 and reads a float16 table
+ * (GGML_GELU_FP16 in ggml-cpu/vec.h), where Crucible computes transformers' tanh GELU in float32.
  * Needs a llama.cpp build: {@code LLAMA_CPP} pointing at a checkout with {@code build/bin/llama-debug} (skipped
  * with the reason otherwise, so the suite needs no native tool).
  */
@@ -40,12 +43,14 @@ class LlamaCppLogitsTest {
         List<String> report = new ArrayList<>();
         List<String> over = new ArrayList<>();
         for (String name : GgufFixtures.names()) {
-            Path model = GgufFixtures.assemble(name, tmp.resolve("models"));
+            // llama.cpp's vocabulary loader wants Phi-3's <|endoftext|> in any model whose general.name says "phi3",
+            // which the tiny fixture tokenizer lacks: that fixture goes in a folder of another name
+            Path model = GgufFixtures.assemble(name, tmp.resolve("models"), name.equals("phi3") ? "tiny-p-three" : name);
             Path gguf = tmp.resolve(name + ".gguf");
             GgufExport.export(model, Map.of(OutType.F32, gguf), GgufFixtures.pre(name), GgufExportTest.quiet());
             Path out = Files.createDirectories(tmp.resolve("llamacpp-" + name));
             Process p = new ProcessBuilder(exe.toString(), "-m", gguf.toString(), "-p", PROMPT, "--save-logits",
-                    "--logits-output-dir", out.toString(), "-t", "2", "-c", "128")
+                    "--logits-output-dir", out.toString(), "-t", "2", "-c", "128", "-ctk", "f32", "-ctv", "f32", "-fa", "off")
                     .redirectErrorStream(true).redirectOutput(tmp.resolve(name + ".log").toFile()).start();
             if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
                 throw new AssertionError("llama-debug failed on " + name + ":\n" + Files.readString(tmp.resolve(name + ".log")));
@@ -60,7 +65,8 @@ class LlamaCppLogitsTest {
             }
             double err = GgufRoundTripTest.relativeError(ours, theirs);
             report.add(String.format(Locale.ROOT, "%-18s %d tokens  max|Δ|/max|logit| = %.2e", name, ids.length, err));
-            if (!(err <= 1e-4)) {
+            double bound = name.startsWith("gemma") ? 2e-4 : 1e-5;
+            if (!(err <= bound)) {
                 over.add(name + ": " + err);
             }
         }

@@ -42,7 +42,7 @@ final class DataCommand {
         Path dataset;
 
         @Option(names = "--type", required = true, paramLabel = "TYPE",
-                description = "alpaca, sharegpt, messages, completion or text.")
+                description = "chat_template, messages, sharegpt, alpaca, completion or text.")
         String type;
 
         @Option(names = "--field", paramLabel = "FIELD", description = "Field to read (completion, text, messages, sharegpt).")
@@ -64,23 +64,25 @@ final class DataCommand {
         @Option(names = "--rows", paramLabel = "N", defaultValue = "3", description = "Examples to show. Default: ${DEFAULT-VALUE}.")
         int rows;
 
-        @Option(names = "--json", description = "Print the shown examples as JSON lines {\"input_ids\", \"labels\"} after"
-                + " the statistics.")
+        @Option(names = "--json", description = "Print only the shown examples on stdout, as JSON lines {\"input_ids\","
+                + " \"labels\"} (the statistics go to stderr).")
         boolean json;
 
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
+            // with --json, stdout carries only the JSON lines so that it can be piped into a JSON reader
+            PrintWriter summary = json ? spec.commandLine().getErr() : out;
             ModelDirectory model = ModelDirectory.open(modelDir);
             SftDataset.Config config = new SftDataset.Config(
                     List.of(new DatasetSpec(dataset, DatasetType.parse(type), field)), chatTemplate, sequenceLen,
                     trainOnInputs, samplePacking, 0, 0);
             try (Tokenizer tokenizer = Tokenizer.load(modelDir)) {
                 SftDataset ds = SftDataset.load(config, model, tokenizer);
-                out.println(ds.stats().summary(sequenceLen));
+                summary.println(ds.stats().summary(sequenceLen));
                 if (samplePacking) {
                     List<PackedSequence> packed = ds.trainSequences();
-                    out.printf(Locale.ROOT, "sample packing: %,d examples in %,d sequences of %,d slots, %.1f%% filled%n",
+                    summary.printf(Locale.ROOT, "sample packing: %,d examples in %,d sequences of %,d slots, %.1f%% filled%n",
                             ds.train().size(), packed.size(), sequenceLen, 100 * SamplePacker.fill(packed, sequenceLen));
                 }
                 List<SftExample> shown = ds.train().subList(0, Math.min(rows, ds.train().size()));
@@ -94,6 +96,7 @@ final class DataCommand {
                     }
                 }
             }
+            summary.flush();
             out.flush();
             return 0;
         }

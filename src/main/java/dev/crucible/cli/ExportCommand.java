@@ -4,8 +4,10 @@ import dev.crucible.CrucibleException;
 import dev.crucible.ProgressBar;
 import dev.crucible.gguf.GgufExport;
 import dev.crucible.gguf.OutType;
+import dev.crucible.io.OutputCheck;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -29,7 +31,8 @@ final class ExportCommand {
             "Families: Llama, Mistral, Mixtral, Qwen2, Qwen3, Gemma, Gemma2, Phi-3.",
             "Examples:",
             "  crucible export gguf my-model my-model.q8_0.gguf --outtype q8_0",
-            "  crucible export gguf my-model --all-types --out-dir gguf/"})
+            "  crucible export gguf my-model --all-types --out-dir gguf/",
+            "An existing OUT.gguf (or a file of --all-types) is replaced only with --overwrite."})
     static final class Gguf implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -38,7 +41,8 @@ final class ExportCommand {
         Path model;
 
         @Parameters(index = "1", arity = "0..1", paramLabel = "OUT.gguf",
-                description = "output file, or a directory for llama.cpp's default file name (not with --all-types)")
+                description = "output file, or an existing directory for llama.cpp's default file name (not with "
+                        + "--all-types); never inside MODEL_DIR")
         Path out;
 
         @Option(names = "--outtype", defaultValue = "f16", paramLabel = "TYPE",
@@ -52,7 +56,7 @@ final class ExportCommand {
         @Option(names = "--types", split = ",", paramLabel = "T1,T2", description = "with --all-types: only these types")
         List<String> types;
 
-        @Option(names = "--out-dir", paramLabel = "DIR", description = "directory for --all-types (default: MODEL_DIR)")
+        @Option(names = "--out-dir", paramLabel = "DIR", description = "directory for --all-types (not inside MODEL_DIR)")
         Path outDir;
 
         @Option(names = "--pre", paramLabel = "NAME", description = "BPE pre-tokenizer to use when llama.cpp's table "
@@ -61,6 +65,9 @@ final class ExportCommand {
 
         @Option(names = "--quiet", description = "no progress bar")
         boolean quiet;
+
+        @Mixin
+        OverwriteOption overwrite;
 
         @Override
         public Integer call() {
@@ -73,28 +80,36 @@ final class ExportCommand {
                 if (this.out != null) {
                     throw new CrucibleException("--all-types writes several files: give --out-dir, not OUT.gguf");
                 }
-                Path dir = outDir == null ? model : outDir;
+                if (outDir == null) {
+                    throw new CrucibleException("--all-types needs --out-dir DIR (the files are named as llama.cpp names them)");
+                }
+                List<OutType> chosen = types == null ? List.of(OutType.values())
+                        : types.stream().map(OutType::parse).toList();
+                Path dir = OutputCheck.of(outDir, "--out-dir").reads("the model", model)
+                        .directory(overwrite.overwrite, spec.commandLine().getErr()::println);
                 try {
                     Files.createDirectories(dir);
                 } catch (java.io.IOException e) {
                     throw new CrucibleException(dir + ": cannot create the output directory: " + e.getMessage(), e);
                 }
-                List<OutType> chosen = types == null ? List.of(OutType.values())
-                        : types.stream().map(OutType::parse).toList();
-                chosen.forEach(t -> outputs.put(t, dir));
+                for (OutType t : chosen) {
+                    outputs.put(t, dir.resolve(GgufExport.defaultFileName(model, t, pre)));
+                }
             } else {
                 if (this.out == null) {
-                    throw new CrucibleException("give the output file (OUT.gguf), or --all-types");
+                    throw new CrucibleException("give the output file (OUT.gguf), or --all-types --out-dir DIR");
                 }
                 if (outDir != null || types != null) {
                     throw new CrucibleException("--out-dir and --types go with --all-types");
                 }
-                outputs.put(OutType.parse(outtype), this.out);
+                OutType type = OutType.parse(outtype);
+                Path file = Files.isDirectory(this.out) ? this.out.resolve(GgufExport.defaultFileName(model, type, pre))
+                        : this.out;
+                outputs.put(type, OutputCheck.of(file, "OUT.gguf").reads("the model", model).file(overwrite.overwrite));
             }
-            boolean bar = !quiet && ProgressBar.interactive();
             long start = System.nanoTime();
             List<GgufExport.Result> results = GgufExport.export(model, outputs, pre,
-                    new ProgressBar(spec.commandLine().getErr(), "export", "tensors", bar));
+                    new ProgressBar(spec.commandLine().getErr(), "export", "tensors", !quiet));
             double secs = (System.nanoTime() - start) / 1e9;
             if (allTypes) {
                 out.printf(Locale.ROOT, "%-8s %12s  %s%n", "type", "size", "file");

@@ -50,13 +50,13 @@ public final class GgufExport {
     }
 
     /**
-     * Writes {@code outputs} (type to path; a path that is an existing directory gets the default file name).
-     * {@code pre} names the BPE pre-tokenizer of a tokenizer llama.cpp's table does not know.
+     * Writes {@code outputs} (type to file). {@code pre} names the BPE pre-tokenizer of a tokenizer llama.cpp's
+     * table does not know. The caller has checked the outputs against the model directory (io.OutputCheck); this
+     * checks them against the files the export actually reads, and against each other.
      */
     public static List<Result> export(Path modelDir, Map<OutType, Path> outputs, String pre, ProgressBar progress) {
         try (ConversionPlan plan = ConversionPlan.create(modelDir, pre)) {
-            Map<OutType, Path> targets = new LinkedHashMap<>();
-            outputs.forEach((t, p) -> targets.put(t, Files.isDirectory(p) ? p.resolve(defaultName(plan, t)) : p));
+            Map<OutType, Path> targets = new LinkedHashMap<>(outputs);
             checkTargets(plan, targets);
             List<Output> outs = new ArrayList<>();
             try {

@@ -33,6 +33,7 @@ public final class GgufWriter implements AutoCloseable {
     static final int MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
     static final int VERSION = 3;
     private static final Set<Path> OPEN = ConcurrentHashMap.newKeySet();
+    private static final java.util.concurrent.atomic.AtomicLong COUNTER = new java.util.concurrent.atomic.AtomicLong();
 
     static {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> OPEN.forEach(p -> {
@@ -97,7 +98,10 @@ public final class GgufWriter implements AutoCloseable {
         Path temp = null;
         try {
             Files.createDirectories(abs.getParent());
-            temp = Files.createTempFile(abs.getParent(), "." + abs.getFileName() + ".tmp-", "");
+            // createFile, not createTempFile: the file gets the umask's mode (0644 usually), not 0600
+            temp = abs.resolveSibling("." + abs.getFileName() + ".crucible-tmp-" + ProcessHandle.current().pid() + "-"
+                    + COUNTER.incrementAndGet());
+            Files.createFile(temp);
             OPEN.add(temp);
             FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
             ch.write(ByteBuffer.wrap(head), 0);

@@ -47,6 +47,8 @@ class ExportGgufCommandTest {
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.out().startsWith("wrote " + out + " (q8_0, "), r.out());
         assertTrue(GgufFile.isGguf(out));
+        Path plain = Files.createFile(tmp.resolve("plain-file"));
+        assertEquals(Files.getPosixFilePermissions(plain), Files.getPosixFilePermissions(out), "the umask's mode");
 
         CliRun inspect = CliRun.of("inspect", out.toString(), "--tensors");
         assertEquals(0, inspect.exitCode(), inspect.err());
@@ -91,8 +93,20 @@ class ExportGgufCommandTest {
         byte[] before = Files.readAllBytes(model.resolve("model.safetensors"));
         CliRun r = CliRun.of("export", "gguf", model.toString(), model.resolve("model.safetensors").toString());
         assertEquals(1, r.exitCode());
-        assertTrue(r.err().startsWith("error: ") && r.err().contains("is an input of the export"), r.err());
+        assertTrue(r.err().startsWith("error: OUT.gguf ") && r.err().contains("is inside the model"), r.err());
         assertArrayEquals(before, Files.readAllBytes(model.resolve("model.safetensors")));
+
+        Path existing = Files.writeString(tmp.resolve("existing.gguf"), "keep me");
+        CliRun noOverwrite = CliRun.of("export", "gguf", model.toString(), existing.toString(), "--quiet");
+        assertEquals(1, noOverwrite.exitCode());
+        assertTrue(noOverwrite.err().contains("exists; pass --overwrite to replace it"), noOverwrite.err());
+        assertEquals("keep me", Files.readString(existing));
+        assertEquals(0, CliRun.of("export", "gguf", model.toString(), existing.toString(), "--quiet", "--overwrite").exitCode());
+        assertTrue(GgufFile.isGguf(existing));
+
+        CliRun noDir = CliRun.of("export", "gguf", model.toString(), "--all-types");
+        assertEquals(1, noDir.exitCode());
+        assertTrue(noDir.err().contains("--all-types needs --out-dir"), noDir.err());
 
         CliRun q40 = CliRun.of("export", "gguf", model.toString(), tmp.resolve("x.gguf").toString(), "--outtype", "q4_0");
         assertEquals(1, q40.exitCode());
@@ -107,7 +121,7 @@ class ExportGgufCommandTest {
         assertEquals(1, noOut.exitCode());
         assertTrue(noOut.err().contains("give the output file"), noOut.err());
         try (Stream<Path> s = Files.list(tmp)) {
-            assertTrue(s.noneMatch(p -> p.getFileName().toString().contains(".tmp-")), "no temporary file left behind");
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().contains("crucible-tmp")), "no temporary file left");
         }
     }
 
@@ -124,7 +138,7 @@ class ExportGgufCommandTest {
                 }
             }
         }
-        CliRun refused = CliRun.of("export", "gguf", qwen.toString(), tmp.resolve("q.gguf").toString());
+        CliRun refused = CliRun.of("export", "gguf", qwen.toString(), tmp.resolve("q0.gguf").toString());
         assertEquals(1, refused.exitCode());
         assertTrue(refused.err().contains("the BPE pre-tokenizer was not recognized (chkhsh "), refused.err());
         CliRun named = CliRun.of("export", "gguf", qwen.toString(), tmp.resolve("q.gguf").toString(), "--pre", "qwen2",

@@ -11,6 +11,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * What llama.cpp's converter would write for a Hugging Face model directory, before any byte is written: the
@@ -52,16 +54,16 @@ final class ConversionPlan implements AutoCloseable {
         try {
             GgufMetadata extraKv = new GgufMetadata();
             List<ConverterFamily.Planned> tensors = new ArrayList<>(family.extraTensors(hp, extraKv));
-            for (String name : converterOrder(checkpoint)) {
+            for (ConverterFamily.Planned source : converterOrder(checkpoint)) {
+                String name = source.name();
                 if (!family.keep(name)) {
                     continue;
                 }
-                Tensor t = checkpoint.tensor(name);
-                if (!t.dtype().isFloatingPoint()) {
-                    throw new CrucibleException(dir + ": tensor '" + name + "' has dtype " + t.dtype()
+                if (!source.sourceDtype().isFloatingPoint()) {
+                    throw new CrucibleException(dir + ": tensor '" + name + "' has dtype " + source.sourceDtype()
                             + "; crucible export gguf converts float checkpoints");
                 }
-                tensors.addAll(family.modify(hp, name, new ConverterFamily.Planned(name, t.shape(), Rows.of(t), t.dtype())));
+                tensors.addAll(family.modify(hp, name, source));
             }
             if (!family.leftovers().isEmpty()) {
                 throw new CrucibleException(dir + ": unprocessed experts " + family.leftovers());
@@ -81,17 +83,59 @@ final class ConversionPlan implements AutoCloseable {
         }
     }
 
-    /** The converter's order: shards sorted by file name, tensors sorted by name within a shard. */
-    private static List<String> converterOrder(Checkpoint checkpoint) {
-        Map<String, List<String>> byShard = new TreeMap<>();
+    /**
+     * The checkpoint's tensors in the converter's order: shards sorted by file name, tensors sorted by name within a
+     * shard. transformers 5's fused Mixtral experts ({@code mlp.experts.gate_up_proj} [E, 2I, H], {@code down_proj}
+     * [E, H, I], router {@code mlp.gate}), which llama.cpp's converter cannot map, are seen as the per-expert
+     * tensors they hold ({@code block_sparse_moe.experts.e.w1/w2/w3}, {@code block_sparse_moe.gate}): the file is
+     * then the one the converter writes for the same model saved per expert (as `crucible moe` writes it fused).
+     */
+    private static List<ConverterFamily.Planned> converterOrder(Checkpoint checkpoint) {
+        Map<String, Map<String, ConverterFamily.Planned>> byShard = new TreeMap<>();
         for (SafetensorsFile shard : checkpoint.shards()) {
-            byShard.computeIfAbsent(shard.path().getFileName().toString(), k -> new ArrayList<>())
-                    .addAll(shard.tensors().keySet());
+            Map<String, ConverterFamily.Planned> entries = byShard.computeIfAbsent(
+                    shard.path().getFileName().toString(), k -> new TreeMap<>());
+            for (String name : shard.tensors().keySet()) {
+                Tensor t = checkpoint.tensor(name);
+                ConverterFamily.Planned p = new ConverterFamily.Planned(name, t.shape(), Rows.of(t), t.dtype());
+                for (ConverterFamily.Planned e : perExpert(p)) {
+                    entries.put(e.name(), e);
+                }
+            }
         }
-        List<String> out = new ArrayList<>();
-        for (List<String> names : byShard.values()) {
-            names.sort(null);
-            out.addAll(names);
+        List<ConverterFamily.Planned> out = new ArrayList<>();
+        byShard.values().forEach(m -> out.addAll(m.values()));
+        return out;
+    }
+
+    private static final Pattern FUSED = Pattern.compile("^model\\.layers\\.(\\d+)\\.mlp\\.(experts\\.gate_up_proj|experts\\.down_proj|gate\\.weight)$");
+
+    /** A fused Mixtral tensor as its per-expert parts; any other tensor as itself. */
+    private static List<ConverterFamily.Planned> perExpert(ConverterFamily.Planned t) {
+        Matcher m = FUSED.matcher(t.name());
+        if (!m.matches() || (t.shape().length != 3 && !m.group(2).equals("gate.weight"))) {
+            return List.of(t);
+        }
+        String prefix = "model.layers." + m.group(1) + ".block_sparse_moe.";
+        if (m.group(2).equals("gate.weight")) {
+            return List.of(new ConverterFamily.Planned(prefix + "gate.weight", t.shape(), t.rows(), t.sourceDtype()));
+        }
+        long experts = t.shape()[0];
+        long rows = t.shape()[1];
+        long cols = t.shape()[2];
+        List<ConverterFamily.Planned> out = new ArrayList<>();
+        for (long e = 0; e < experts; e++) {
+            String p = prefix + "experts." + e + ".";
+            if (m.group(2).equals("experts.down_proj")) {
+                out.add(new ConverterFamily.Planned(p + "w2.weight", new long[] {rows, cols},
+                        Rows.slice(t.rows(), e * rows, rows), t.sourceDtype()));
+            } else {
+                long inter = rows / 2;
+                out.add(new ConverterFamily.Planned(p + "w1.weight", new long[] {inter, cols},
+                        Rows.slice(t.rows(), e * rows, inter), t.sourceDtype()));
+                out.add(new ConverterFamily.Planned(p + "w3.weight", new long[] {inter, cols},
+                        Rows.slice(t.rows(), e * rows + inter, inter), t.sourceDtype()));
+            }
         }
         return out;
     }

@@ -42,6 +42,26 @@ interface Rows {
         };
     }
 
+    /** Rows {@code first .. first + count} of {@code src}. */
+    static Rows slice(Rows src, long first, long count) {
+        return new Rows() {
+            @Override
+            public int rowLength() {
+                return src.rowLength();
+            }
+
+            @Override
+            public long rows() {
+                return count;
+            }
+
+            @Override
+            public void read(long row, int n, float[] dst, int off) {
+                src.read(first + row, n, dst, off);
+            }
+        };
+    }
+
     /** Constant values, one row. */
     static Rows constant(float[] values) {
         return new Rows() {

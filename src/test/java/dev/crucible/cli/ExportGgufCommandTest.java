@@ -41,7 +41,7 @@ class ExportGgufCommandTest {
     }
 
     @Test
-    void exportsOneTypeAndTheCommandsReadIt() {
+    void exportsOneTypeAndTheCommandsReadIt() throws IOException {
         Path out = tmp.resolve("llama.q8_0.gguf");
         CliRun r = CliRun.of("export", "gguf", model.toString(), out.toString(), "--outtype", "q8_0", "--quiet");
         assertEquals(0, r.exitCode(), r.err());

@@ -3,7 +3,11 @@ package dev.crucible.gguf;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crucible.CrucibleException;
 import dev.crucible.ProgressBar;
+import dev.crucible.io.SafetensorsFile;
+import dev.crucible.io.SafetensorsWriter;
 import dev.crucible.model.Tokenizer;
+import dev.crucible.tensor.DType;
+import dev.crucible.tensor.Tensor;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
@@ -66,6 +70,44 @@ class GgufExportTest {
             }));
         }
         return tests;
+    }
+
+    /**
+     * transformers 5's fused Mixtral layout (what crucible moe writes), which llama.cpp's converter cannot map, gives
+     * the converter's files of the same model saved per expert: the mixtral fixture's references.
+     */
+    @org.junit.jupiter.api.Test
+    void fusedMixtralExpertsExportAsThePerExpertModel() throws Exception {
+        Path model = GgufFixtures.assemble("mixtral", tmp.resolve("fused"));
+        Map<String, Tensor> fused = new LinkedHashMap<>();
+        try (SafetensorsFile f = SafetensorsFile.open(model.resolve("model.safetensors"))) {
+            for (String name : f.tensors().keySet()) {
+                if (!name.contains(".block_sparse_moe.")) {
+                    fused.put(name, f.tensor(name).to(DType.BF16));
+                }
+            }
+            for (int l = 0; l < 3; l++) {
+                String p = "model.layers." + l + ".block_sparse_moe.";
+                fused.put("model.layers." + l + ".mlp.gate.weight", f.tensor(p + "gate.weight").to(DType.BF16));
+                float[] gateUp = new float[4 * 2 * 96 * 64];
+                float[] down = new float[4 * 64 * 96];
+                for (int e = 0; e < 4; e++) {
+                    System.arraycopy(f.tensor(p + "experts." + e + ".w1.weight").toFloatArray(), 0, gateUp, e * 2 * 96 * 64, 96 * 64);
+                    System.arraycopy(f.tensor(p + "experts." + e + ".w3.weight").toFloatArray(), 0, gateUp, (e * 2 + 1) * 96 * 64, 96 * 64);
+                    System.arraycopy(f.tensor(p + "experts." + e + ".w2.weight").toFloatArray(), 0, down, e * 64 * 96, 64 * 96);
+                }
+                fused.put("model.layers." + l + ".mlp.experts.gate_up_proj", Tensor.fromFloats(DType.BF16, gateUp, 4, 192, 64));
+                fused.put("model.layers." + l + ".mlp.experts.down_proj", Tensor.fromFloats(DType.BF16, down, 4, 64, 96));
+            }
+        }
+        Files.delete(model.resolve("model.safetensors"));
+        SafetensorsWriter.write(model.resolve("model.safetensors"), fused);
+        JsonNode expected = GgufFixtures.references().get("mixtral");
+        for (OutType t : List.of(OutType.F32, OutType.Q8_0, OutType.Q4_K_M)) {
+            Path out = tmp.resolve("fused." + t.cliName() + ".gguf");
+            GgufExport.export(model, Map.of(t, out), null, quiet());
+            assertEquals(expected.get(t.cliName()).get("sha256").asText(), GgufFixtures.sha256(out), t.cliName());
+        }
     }
 
     @TestFactory

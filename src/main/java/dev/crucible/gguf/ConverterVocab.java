@@ -177,7 +177,8 @@ final class ConverterVocab {
     static void gpt2(Path dir, HfHparams hp, GgufMetadata kv, String pre) {
         JsonNode tokenizer = GeneralMetadata.readJson(dir.resolve("tokenizer.json"));
         if (tokenizer == null) {
-            throw new CrucibleException(dir + ": no tokenizer.json (needed for a BPE vocabulary)");
+            throw new CrucibleException(dir + ": no tokenizer (tokenizer.model or tokenizer.json): a GGUF file carries "
+                    + "the model's vocabulary, so the export needs it");
         }
         Map<Integer, String> byId = new HashMap<>();
         JsonNode vocab = tokenizer.path("model").path("vocab");

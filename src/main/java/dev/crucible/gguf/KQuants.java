@@ -44,11 +44,12 @@ final class KQuants {
             theMin[0] = -min;
             return 0f;
         }
+        float[] shifted = shifted(x, xo, n, min); // x - min, as ggml recomputes it, until min changes
         float iscale = nmax / (max - min);
         float scale = 1 / iscale;
         float bestError = 0;
         for (int i = 0; i < n; i++) {
-            int l = BlockQuant.nearestInt(iscale * (x[xo + i] - min));
+            int l = BlockQuant.nearestInt(iscale * shifted[i]);
             l = Math.max(0, Math.min(nmax, l));
             levels[lo + i] = (byte) l;
             float diff = scale * l + min - x[xo + i];
@@ -65,13 +66,14 @@ final class KQuants {
             float sumL2 = 0;
             float sumXl = 0;
             for (int i = 0; i < n; i++) {
-                int l = BlockQuant.nearestInt(iscale * (x[xo + i] - min));
+                int l = BlockQuant.nearestInt(iscale * shifted[i]);
                 l = Math.max(0, Math.min(nmax, l));
                 aux[i] = (byte) l;
                 float w = weights[i];
-                sumL += w * l;
-                sumL2 += w * l * l;
-                sumXl += w * l * x[xo + i];
+                float wl = w * l;
+                sumL += wl;
+                sumL2 += wl * l;
+                sumXl += wl * x[xo + i];
             }
             float det = sumW * sumL2 - sumL * sumL;
             if (det > 0) {
@@ -91,12 +93,21 @@ final class KQuants {
                     System.arraycopy(aux, 0, levels, lo, n);
                     bestError = curError;
                     scale = thisScale;
-                    min = thisMin;
+                    min = thisMin; // later candidates use the new min, as in ggml
+                    shifted = shifted(x, xo, n, min);
                 }
             }
         }
         theMin[0] = -min;
         return scale;
+    }
+
+    private static float[] shifted(float[] x, int xo, int n, float min) {
+        float[] s = new float[n];
+        for (int i = 0; i < n; i++) {
+            s[i] = x[xo + i] - min;
+        }
+        return s;
     }
 
     /**

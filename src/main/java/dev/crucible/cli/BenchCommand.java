@@ -21,7 +21,7 @@ import java.util.concurrent.Callable;
 /** {@code crucible bench ...}: benchmarks that need real files, too slow and too large for the test suite. */
 @Command(name = "bench", description = "Benchmarks (see docs/BENCHMARKS.md).",
         subcommands = {BenchCommand.Read.class, BenchCommand.RuntimeBench.class, MergeBenchCommand.class,
-                SftBenchCommand.class, BenchCommand.Svd.class})
+                SftBenchCommand.class, BenchCommand.Svd.class, GgufBenchCommand.class})
 final class BenchCommand {
     @Command(name = "svd", description = "extract-lora's truncated SVD on a synthetic delta with a decaying spectrum: "
             + "randomized path, and with --exact the exact Jacobi path it replaces (cubic: minutes from 1024 up).")

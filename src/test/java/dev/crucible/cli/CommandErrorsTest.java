@@ -91,6 +91,15 @@ class CommandErrorsTest {
         add(c, "bench sft --shape huge", "--shape");
         add(c, "bench sft --shape tiny --methods full,qlorra", "--methods");
         add(c, "bench svd --rows 0", "--rows");
+        add(c, "bench gguf", "give one of --write-model DIR or --decode MODEL");
+        add(c, "bench gguf --decode " + m, "not found");
+        add(c, "bench gguf --write-model " + out() + " --shape huge", "--shape");
+        add(c, "export gguf " + m + " " + out(), "not found");
+        add(c, "export gguf " + corruptModel + " " + out(), "model.safetensors");
+        add(c, "export gguf " + model + " " + out(), "no tokenizer (tokenizer.model or tokenizer.json)");
+        add(c, "export gguf " + model + " " + out() + " --outtype q3_k", "unknown GGUF type 'q3_k'");
+        add(c, "export gguf " + model + " " + model.resolve("x.gguf"), "is inside the model");
+        add(c, "export gguf " + model + " --all-types", "--all-types needs --out-dir");
         add(c, "generate " + m + " --prompt hi", "not found");
         add(c, "generate " + model + " --prompt hi --max-new-tokens many", "--max-new-tokens");
         add(c, "generate " + chatModel + " --prompt hi --temperature -1", "--temperature");

@@ -314,7 +314,7 @@ public final class EvalModel implements AutoCloseable {
             }
             logits = transformer.forward(new int[][] {{token}}, cache, Transformer.Logits.LAST, null);
         }
-        String text = tokenizer.decode(Arrays.copyOf(generated, n), true);
+        String text = decode(Arrays.copyOf(generated, n), true);
         for (String term : until) {
             if (!term.isEmpty()) {
                 int at = text.indexOf(term);
@@ -330,12 +330,21 @@ public final class EvalModel implements AutoCloseable {
     private boolean stopped(int[] generated, int n, List<String> until, List<int[]> stopIds) {
         for (int i = 0; i < until.size(); i++) {
             int look = Math.min(n, stopIds.get(i).length + 2);
-            String tail = tokenizer.decode(Arrays.copyOfRange(generated, n - look, n), false);
+            String tail = decode(Arrays.copyOfRange(generated, n - look, n), false);
             if (tail.contains(until.get(i))) {
                 return true;
             }
         }
         return false;
+    }
+
+    /**
+     * Decodes as Hugging Face's tokenizer does, which skips ids it has no token for: a model's embedding may have
+     * more rows than its tokenizer has tokens (padded vocabularies), and a generation can pick such a row.
+     */
+    private String decode(int[] ids, boolean skipSpecial) {
+        int[] known = Arrays.stream(ids).filter(id -> tokenizer.idToToken(id) != null).toArray();
+        return tokenizer.decode(known, skipSpecial);
     }
 
     private static int argmax(float[] logits, int vocab) {

@@ -1,5 +1,7 @@
 package dev.crucible.eval.tasks;
 
+import dev.crucible.tensor.MersenneTwister;
+
 import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -7,16 +9,13 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * CPython's {@code random.Random} (3.8 to 3.13): the Mersenne Twister MT19937 seeded from an integer as
- * {@code init_by_array} over the integer's 32-bit words, and the methods lm-eval draws with: {@code random()},
+ * CPython's {@code random.Random} (3.8 to 3.13): the Mersenne Twister ({@link MersenneTwister}) seeded from an
+ * integer as {@code init_by_array} over the integer's 32-bit words, and the methods lm-eval draws with: {@code random()},
  * {@code getrandbits}, {@code sample} (few-shot examples) and {@code choices} (bootstrap resamples). The same seed
  * gives the same draws as Python, so few-shot prompts and bootstrapped standard errors equal lm-eval's.
  */
 public final class PythonRandom {
-    private static final int N = 624;
-    private static final int M = 397;
-    private final int[] mt = new int[N];
-    private int mti;
+    private final MersenneTwister engine;
 
     public PythonRandom(long seed) {
         this(BigInteger.valueOf(seed));
@@ -30,65 +29,11 @@ public final class PythonRandom {
         for (int i = 0; i < words; i++) {
             key[i] = n.shiftRight(32 * i).intValue();
         }
-        initByArray(key);
+        engine = new MersenneTwister(key);
     }
 
-    private void initGenrand(int s) {
-        mt[0] = s;
-        for (mti = 1; mti < N; mti++) {
-            mt[mti] = 1812433253 * (mt[mti - 1] ^ (mt[mti - 1] >>> 30)) + mti;
-        }
-    }
-
-    private void initByArray(int[] key) {
-        initGenrand(19650218);
-        int i = 1;
-        int j = 0;
-        for (int k = Math.max(N, key.length); k > 0; k--) {
-            mt[i] = (mt[i] ^ ((mt[i - 1] ^ (mt[i - 1] >>> 30)) * 1664525)) + key[j] + j;
-            i++;
-            j++;
-            if (i >= N) {
-                mt[0] = mt[N - 1];
-                i = 1;
-            }
-            if (j >= key.length) {
-                j = 0;
-            }
-        }
-        for (int k = N - 1; k > 0; k--) {
-            mt[i] = (mt[i] ^ ((mt[i - 1] ^ (mt[i - 1] >>> 30)) * 1566083941)) - i;
-            i++;
-            if (i >= N) {
-                mt[0] = mt[N - 1];
-                i = 1;
-            }
-        }
-        mt[0] = 0x80000000;
-    }
-
-    /** The next 32 random bits (genrand_uint32), as an unsigned value in a long. */
-    long nextUint32() {
-        if (mti >= N) {
-            int kk;
-            for (kk = 0; kk < N - M; kk++) {
-                int y = (mt[kk] & 0x80000000) | (mt[kk + 1] & 0x7fffffff);
-                mt[kk] = mt[kk + M] ^ (y >>> 1) ^ ((y & 1) != 0 ? 0x9908b0df : 0);
-            }
-            for (; kk < N - 1; kk++) {
-                int y = (mt[kk] & 0x80000000) | (mt[kk + 1] & 0x7fffffff);
-                mt[kk] = mt[kk + (M - N)] ^ (y >>> 1) ^ ((y & 1) != 0 ? 0x9908b0df : 0);
-            }
-            int y = (mt[N - 1] & 0x80000000) | (mt[0] & 0x7fffffff);
-            mt[N - 1] = mt[M - 1] ^ (y >>> 1) ^ ((y & 1) != 0 ? 0x9908b0df : 0);
-            mti = 0;
-        }
-        int y = mt[mti++];
-        y ^= y >>> 11;
-        y ^= (y << 7) & 0x9d2c5680;
-        y ^= (y << 15) & 0xefc60000;
-        y ^= y >>> 18;
-        return y & 0xffffffffL;
+    private long nextUint32() {
+        return engine.nextInt32();
     }
 
     /** {@code random()}: a double in [0, 1) with 53 random bits. */

@@ -1,7 +1,7 @@
 package dev.crucible.model.template;
 
 /**
- * Python's {@code str()} and {@code repr()} of plain values (None, bool, int, float, str, list, dict as Java null,
+ * Python's {@code str()}, {@code repr()} and {@code json.dumps} of plain values (None, bool, int, float, str, list, dict as Java null,
  * Boolean, Long, Double, String, List, Map), exactly as the template engine prints them: what code outside the
  * engine needs when it must write a value as Python would (lm-eval's {@code str(target)}, float formatting).
  */
@@ -15,5 +15,10 @@ public final class PythonValues {
 
     public static String repr(Object value) {
         return Py.repr(Values.toTemplateValue(value));
+    }
+
+    /** {@code json.dumps(value, ensure_ascii=False, indent=indent)}; indent null = one line. */
+    public static String jsonDumps(Object value, Integer indent) {
+        return Json.dumps(Values.toTemplateValue(value), false, indent == null ? null : (Object) (long) indent, null, false);
     }
 }

@@ -342,28 +342,7 @@ public final class DatasetSource {
     /** A row as template values: Long for integers, Double for floats, lists and string-keyed maps. */
     @SuppressWarnings("unchecked")
     private static Map<String, Object> documentOf(Map<String, Object> fields) {
-        return (Map<String, Object>) normalize(fields);
-    }
-
-    private static Object normalize(Object o) {
-        return switch (o) {
-            case Integer i -> (long) i;
-            case Short s -> (long) s;
-            case java.math.BigInteger b -> b.longValue();
-            case Float f -> (double) f;
-            case java.math.BigDecimal b -> b.doubleValue();
-            case Map<?, ?> m -> {
-                Map<String, Object> out = new LinkedHashMap<>();
-                m.forEach((k, v) -> out.put(String.valueOf(k), normalize(v)));
-                yield out;
-            }
-            case List<?> l -> {
-                List<Object> out = new ArrayList<>(l.size());
-                l.forEach(x -> out.add(normalize(x)));
-                yield out;
-            }
-            case null, default -> o;
-        };
+        return (Map<String, Object>) TaskConfig.normalize(fields);
     }
 
     /** pandas' {@code read_csv} inference: a column of integers is int, of numbers float, anything else str. */

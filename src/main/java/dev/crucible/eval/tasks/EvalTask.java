@@ -206,17 +206,18 @@ public final class EvalTask {
             return null;
         }
         if (doc.containsKey(field)) {
-            return String.valueOf(doc.get(field));
+            return pyStr(doc.get(field));
         }
         return DocTemplates.render(field, doc, c.where() + " " + field);
     }
 
-    private String docToPrefix(Map<String, Object> doc) {
+    /** lm-eval's doc_to_prefix: the rendered gen_prefix (a field's value when it names one), or null. */
+    String docToPrefix(Map<String, Object> doc) {
         String genPrefix = c.string("gen_prefix");
         if (genPrefix == null) {
             return null;
         }
-        return features.contains(genPrefix) ? String.valueOf(doc.get(genPrefix))
+        return features.contains(genPrefix) ? pyStr(doc.get(genPrefix))
                 : DocTemplates.render(genPrefix, doc, c.where() + " gen_prefix");
     }
 

@@ -66,7 +66,7 @@ public final class Evaluator {
             for (int docId = 0; docId < limit; docId++) {
                 Map<String, Object> doc = t.evalDocs().get(docId);
                 Object ctx = t.fewshotContext(doc, t.config().numFewshot(), o.systemInstruction(), chat,
-                        o.fewshotAsMultiturn(), prefixOf(t, doc));
+                        o.fewshotAsMultiturn(), t.docToPrefix(doc));
                 instances.addAll(t.requests(doc, docId, ctx, o.applyChatTemplate()));
             }
             if (instances.isEmpty()) {
@@ -96,15 +96,6 @@ public final class Evaluator {
             }
         }
         return collect(tasks, byTask, limits, loaded, o);
-    }
-
-    private static String prefixOf(EvalTask t, Map<String, Object> doc) {
-        String gp = t.config().string("gen_prefix");
-        if (gp == null) {
-            return null;
-        }
-        return doc.containsKey(gp) ? String.valueOf(doc.get(gp)) : DocTemplates.render(gp, doc,
-                t.config().where() + " gen_prefix");
     }
 
     private static Outcome collect(Map<String, EvalTask> tasks, Map<String, List<Instance>> byTask,

@@ -1,6 +1,7 @@
 package dev.crucible.eval.tasks;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.model.template.PythonValues;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -59,7 +60,7 @@ final class FewshotSampler {
     private static List<Map<String, Object>> without(List<Map<String, Object>> docs, Map<String, Object> doc) {
         List<Map<String, Object>> out = new ArrayList<>();
         for (Map<String, Object> d : docs) {
-            if (!PyEquality.equal(d, doc)) {
+            if (!PythonValues.equal(d, doc)) {
                 out.add(d);
             }
         }

@@ -45,7 +45,7 @@ public final class TaskConfig {
      */
     public static TaskConfig of(Map<String, Object> raw, Path source) {
         Object name = raw.get("task");
-        String where = "task " + (name == null ? "?" : name) + " (" + (source == null ? "inline" : source) + ")";
+        String where = "task " + (name == null ? "?" : name) + " (" + describe(source) + ")";
         for (String key : raw.keySet()) {
             if (!FIELDS.contains(key) && !STRUCTURAL.contains(key)) {
                 throw new CrucibleException(where + ": unknown key '" + key + "' (lm-eval's task keys: "
@@ -80,6 +80,19 @@ public final class TaskConfig {
         return c;
     }
 
+    /** A task file for messages: its path, or "built-in leaderboard/x.yaml" for the files inside the jar. */
+    static String describe(Path source) {
+        if (source == null) {
+            return "inline";
+        }
+        if (source.getFileSystem() != java.nio.file.FileSystems.getDefault()) {
+            String s = source.toString();
+            int at = s.indexOf("/tasks/");
+            return "built-in " + (at < 0 ? s : s.substring(at + "/tasks/".length()));
+        }
+        return source.toString();
+    }
+
     private static String hookName(Object value) {
         List<String> found = TaskYaml.functionsIn("", value);
         String first = found.getFirst();
@@ -92,13 +105,17 @@ public final class TaskConfig {
         }
     }
 
-    /** YAML numbers as Long/Double, nested maps and lists copied, so configs hold template-ready values. */
+    /**
+     * YAML and JSON numbers as Long/Double, nested maps (string keys) and lists copied: template-ready values for
+     * configs and documents.
+     */
     static Object normalize(Object o) {
         return switch (o) {
             case Integer i -> (long) i;
             case Short s -> (long) s;
-            case java.math.BigInteger b -> b.longValueExact();
+            case java.math.BigInteger b -> b.longValue();
             case Float f -> (double) f;
+            case java.math.BigDecimal b -> b.doubleValue();
             case Map<?, ?> m -> {
                 Map<String, Object> out = new LinkedHashMap<>();
                 m.forEach((k, val) -> out.put(String.valueOf(k), normalize(val)));

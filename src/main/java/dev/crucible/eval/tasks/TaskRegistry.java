@@ -250,7 +250,7 @@ public final class TaskRegistry {
 
     @SuppressWarnings("unchecked")
     private TaskGroup buildGroup(String name, Map<String, Object> raw, Path file, Map<String, Object> overrides) {
-        String where = "group " + name + " (" + (file == null ? "inline" : file) + ")";
+        String where = "group " + name + " (" + TaskConfig.describe(file) + ")";
         Map<String, Object> groupCfg = new LinkedHashMap<>();
         Map<String, Object> taskOverrides = new LinkedHashMap<>();
         for (Map.Entry<String, Object> e : raw.entrySet()) {

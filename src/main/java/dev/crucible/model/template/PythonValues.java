@@ -1,7 +1,7 @@
 package dev.crucible.model.template;
 
 /**
- * Python's {@code str()}, {@code repr()} and {@code json.dumps} of plain values (None, bool, int, float, str, list, dict as Java null,
+ * Python's {@code str()}, {@code repr()}, {@code ==} and {@code json.dumps} of plain values (None, bool, int, float, str, list, dict as Java null,
  * Boolean, Long, Double, String, List, Map), exactly as the template engine prints them: what code outside the
  * engine needs when it must write a value as Python would (lm-eval's {@code str(target)}, float formatting).
  */
@@ -15,6 +15,11 @@ public final class PythonValues {
 
     public static String repr(Object value) {
         return Py.repr(Values.toTemplateValue(value));
+    }
+
+    /** Python's {@code a == b} (1 == 1.0, lists and dicts element by element). */
+    public static boolean equal(Object a, Object b) {
+        return Py.eq(Values.toTemplateValue(a), Values.toTemplateValue(b));
     }
 
     /** {@code json.dumps(value, ensure_ascii=False, indent=indent)}; indent null = one line. */

@@ -7,6 +7,7 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
 import org.snakeyaml.engine.v2.nodes.ScalarNode;
 import org.snakeyaml.engine.v2.nodes.Tag;
+import org.snakeyaml.engine.v2.schema.CoreSchema;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -75,7 +76,8 @@ public final class TaskYaml {
             throw new CrucibleException(file + ": cannot read: " + e.getMessage(), e);
         }
         ConstructNode function = node -> new FunctionRef(((ScalarNode) node).getValue(), file);
-        LoadSettings settings = LoadSettings.builder().setLabel(file.toString())
+        // the core schema reads True/False/Null as PyYAML does (which lm-eval's task files rely on)
+        LoadSettings settings = LoadSettings.builder().setLabel(file.toString()).setSchema(new CoreSchema())
                 .setTagConstructors(Map.of(new Tag("!function"), function)).build();
         Object root;
         try {

@@ -54,6 +54,11 @@ RUNS = [
     {"name": "tag_fraction", "model": "bytelevel_bos",
      "args": ["--tasks", "qa_tabular", "--include-path", ".", "--log-samples", "--num-fewshot", "1",
               "--limit", "0.5"]},
+    {"name": "gen_prefix", "model": "bytelevel_bos",
+     "args": ["--tasks", "qa_genprefix,arith_genprefix", "--include-path", ".", "--log-samples", "--limit", "4"]},
+    {"name": "gen_prefix_chat", "model": "bytelevel_bos",
+     "args": ["--tasks", "qa_genprefix,arith_genprefix", "--include-path", ".", "--log-samples", "--limit", "4",
+              "--apply-chat-template"]},
     {"name": "yaml_path", "model": "bytelevel_bos",
      "args": ["--tasks", "qa_default.yaml", "--log-samples", "--num-fewshot", "3", "--seed", "42",
               "--gen-kwargs", "max_gen_toks=7"]},
@@ -391,6 +396,24 @@ filter_list:
     filter:
       - function: lowercase
       - function: remove_whitespace
+      - function: take_first
+""",
+    "qa_genprefix.yaml": """include: _qa_base.yaml
+task: qa_genprefix
+num_fewshot: 2
+gen_prefix: "The answer is"
+""",
+    "arith_genprefix.yaml": """include: arith_gen.yaml
+task: arith_genprefix
+num_fewshot: 1
+gen_prefix: "{{ 'Let me think:' }}"
+generation_kwargs:
+  until:
+    - "\\n"
+  max_gen_toks: 12
+filter_list:
+  - name: raw
+    filter:
       - function: take_first
 """,
     "arith_gen_short.yaml": """include: arith_gen.yaml

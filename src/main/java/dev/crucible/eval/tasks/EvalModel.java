@@ -359,21 +359,28 @@ public final class EvalModel implements AutoCloseable {
 
     /**
      * The model's chat template as lm-eval applies it: the messages with the assistant prompt, or, when a
-     * gen_prefix starts the answer, continuing the final (assistant) message instead.
+     * gen_prefix starts the answer, continuing the final (assistant) message as transformers'
+     * {@code continue_final_message} does (a marker appended to its content, the render cut where the marker is).
      */
     EvalTask.ChatFormatter chatFormatter() {
         ChatTemplate template = ChatTemplate.fromModel(modelDir);
+        String tag = "CONTINUE_FINAL_MESSAGE_TAG ";
         return (messages, generationPrompt) -> {
-            String text = template.render(ChatRequest.of(messages).withGenerationPrompt(generationPrompt));
             if (generationPrompt) {
-                return text;
+                return template.render(ChatRequest.of(messages).withGenerationPrompt(true));
             }
-            String last = PyText.strip(String.valueOf(messages.getLast().get("content")));
-            int at = text.lastIndexOf(last);
-            if (at < 0) {
-                throw new CrucibleException("the chat template dropped the final message, so it cannot be continued");
+            List<Map<String, Object>> marked = new ArrayList<>(messages);
+            Map<String, Object> last = new LinkedHashMap<>(messages.getLast());
+            String content = String.valueOf(last.get("content"));
+            last.put("content", content + tag);
+            marked.set(marked.size() - 1, last);
+            String text = template.render(ChatRequest.of(marked).withGenerationPrompt(false));
+            int at = text.lastIndexOf(tag.strip());
+            if (at < 0 || !text.contains(PyText.strip(content))) {
+                throw new CrucibleException("the chat template drops part of the final message, so it cannot be "
+                        + "continued (gen_prefix with --apply-chat-template)");
             }
-            return text.substring(0, at + last.length());
+            return text.startsWith(tag, at) ? text.substring(0, at) : PyText.rstrip(text.substring(0, at));
         };
     }
 

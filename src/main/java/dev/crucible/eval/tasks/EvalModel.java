@@ -86,10 +86,6 @@ public final class EvalModel implements AutoCloseable {
         return tokenizer;
     }
 
-    public Transformer transformer() {
-        return transformer;
-    }
-
     public int maxLength() {
         return maxLength;
     }

@@ -414,10 +414,10 @@ public final class EvalTask {
         int repeats = Math.toIntExact((Long) c.get("repeats"));
         List<Instance> out = new ArrayList<>();
         switch (type) {
-            case "loglikelihood" -> out.add(new Instance(type, doc, List.of((String) ctx, targetString(docToTarget(doc, null))),
-                    0, name(), docId, repeats));
-            case "loglikelihood_rolling" -> out.add(new Instance(type, doc,
-                    List.of(targetString(docToTarget(doc, null))), 0, name(), docId, repeats));
+            case "loglikelihood" -> out.add(new Instance(type, List.of((String) ctx, targetString(docToTarget(doc, null))),
+                    0, docId, repeats));
+            case "loglikelihood_rolling" -> out.add(new Instance(type,
+                    List.of(targetString(docToTarget(doc, null))), 0, docId, repeats));
             case "multiple_choice" -> {
                 String delimiter = c.string("target_delimiter");
                 if (chatTemplate) {
@@ -442,11 +442,11 @@ public final class EvalTask {
                     }
                 }
                 for (int i = 0; i < args.size(); i++) {
-                    out.add(new Instance("loglikelihood", doc, args.get(i), i, name(), docId, repeats));
+                    out.add(new Instance("loglikelihood", args.get(i), i, docId, repeats));
                 }
             }
-            case "generate_until" -> out.add(new Instance(type, doc,
-                    List.of((String) ctx, TaskConfig.normalize(c.map("generation_kwargs"))), 0, name(), docId, repeats));
+            case "generate_until" -> out.add(new Instance(type,
+                    List.of((String) ctx, TaskConfig.normalize(c.map("generation_kwargs"))), 0, docId, repeats));
             default -> throw new IllegalStateException(type);
         }
         return out;

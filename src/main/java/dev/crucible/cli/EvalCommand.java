@@ -20,7 +20,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "eval", mixinStandardHelpOptions = true, description = "Evaluate a model.",
-        subcommands = EvalCommand.PerplexityCommand.class)
+        subcommands = {EvalCommand.PerplexityCommand.class, EvalTasksCommand.class, EvalCompareCommand.class})
 final class EvalCommand {
 
     @Command(name = "perplexity", mixinStandardHelpOptions = true,

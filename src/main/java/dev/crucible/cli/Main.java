@@ -19,6 +19,7 @@ import java.nio.file.Path;
 @Command(name = "crucible", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Fine-tune and merge large language models on the JVM.",
         subcommands = {
+                QuickstartCommand.class,
                 InspectCommand.class,
                 MergeCommand.class,
                 MoeCommand.class,

@@ -11,6 +11,7 @@ import dev.crucible.data.PreferenceTokenizer;
 import dev.crucible.data.SftDataset;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.OutputCheck;
+import dev.crucible.merge.SyntheticModels;
 import dev.crucible.model.Tokenizer;
 import dev.crucible.train.LoraConfig;
 import dev.crucible.train.MemoryEstimate;
@@ -26,9 +27,12 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -74,6 +78,18 @@ final class TrainCommand implements Callable<Integer> {
                     .directory(overwrite.overwrite || resumeFrom != null, err::println);
         }
         ModelDirectory model = ModelDirectory.open(c.baseModel());
+        if (c.randomInitWeights()) {
+            Path scratch = initialWeights(model, c.seed());
+            try {
+                return train(c, ModelDirectory.open(scratch), resumeFrom, out, err);
+            } finally {
+                deleteTree(scratch.getParent());
+            }
+        }
+        return train(c, model, resumeFrom, out, err);
+    }
+
+    private int train(TrainConfig c, ModelDirectory model, Path resumeFrom, PrintWriter out, PrintWriter err) {
         int maxPositions = model.config().maxPositionEmbeddings();
         if (maxPositions > 0 && c.sequenceLen() > maxPositions) {
             err.printf("warning: sequence_len %d exceeds the model's max_position_embeddings %d; positions past it were"
@@ -162,6 +178,32 @@ final class TrainCommand implements Callable<Integer> {
         }
         out.printf("done: %s (metrics.jsonl, loss.html)%n", c.outputDir());
         return 0;
+    }
+
+    /**
+     * random_init_weights: base_model's config.json and tokenizer with freshly initialised weights, in a temporary
+     * directory (deleted after the run), so that training from scratch runs the same code as fine-tuning.
+     */
+    private static Path initialWeights(ModelDirectory base, long seed) {
+        try {
+            Path dir = Files.createTempDirectory("crucible-init-").resolve("model");
+            SyntheticModels.writeInitial(dir, base.config(), seed, Runtime.getRuntime().availableProcessors());
+            base.copyTokenizerTo(dir);
+            return dir;
+        } catch (IOException e) {
+            throw new CrucibleException("cannot write the randomly initialised model to a temporary directory: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        try (var paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            // a leftover temporary directory is harmless; the run's result is what matters
+        }
     }
 
     /** The trainer settings of a config over {@code examples} training examples. */

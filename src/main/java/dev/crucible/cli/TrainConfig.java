@@ -33,13 +33,16 @@ import java.util.TreeSet;
  * @param saves       save_steps / saves_per_epoch; {@code evals} likewise; {@code logs}: logging_steps
  * @param notes       lines to print before training (notes on keys that do not apply, warnings on ignored keys)
  * @param preference  null for supervised fine-tuning
+ * @param randomInitWeights Axolotl's {@code random_init_weights}: train from scratch, base_model giving only the
+ *                    config and the tokenizer (its weights, if any, are not read)
  */
 record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate, int sequenceLen, boolean samplePacking,
                  boolean padToSequenceLen, boolean trainOnInputs, double valSetSize, Map<String, String> specialTokens,
                  String adapter, Trainer.Lora lora, Trainer.Optimizer optimizer, double warmupRatio,
                  int microBatchSize, int gradientAccumulationSteps, double numEpochs, int maxSteps,
                  boolean gradientCheckpointing, long seed, Path outputDir, Interval saves, Interval evals, Interval logs,
-                 int saveTotalLimit, Resume resume, List<String> notes, Preference preference) {
+                 int saveTotalLimit, Resume resume, List<String> notes, Preference preference,
+                 boolean randomInitWeights) {
 
     /** The keys Crucible implements. */
     static final Set<String> KEYS = new TreeSet<>(List.of("base_model", "datasets", "chat_template", "chat_template_jinja",
@@ -51,7 +54,7 @@ record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String chatTempla
             "seed", "output_dir", "save_steps", "saves_per_epoch", "save_total_limit", "eval_steps", "evals_per_epoch",
             "logging_steps", "resume_from_checkpoint", "auto_resume_from_checkpoints", "special_tokens", "strict",
             "rl", "rl_beta", "orpo_alpha", "simpo_gamma", "cpo_alpha", "dpo_label_smoothing", "precompute_ref_log_probs",
-            "kto_desirable_weight", "kto_undesirable_weight", "max_prompt_len"));
+            "kto_desirable_weight", "kto_undesirable_weight", "max_prompt_len", "random_init_weights"));
 
     /** The keys of preference training, each with the methods it applies to. */
     private static final Map<String, Set<PreferenceMethod>> PREFERENCE_KEYS = Map.of(
@@ -183,13 +186,18 @@ record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String chatTempla
             }
         }
         Preference preference = preference(r, microBatch, lora, notes);
+        boolean randomInit = r.bool("random_init_weights", false);
+        if (randomInit && (!full || preference != null)) {
+            throw new CrucibleException(file + ": 'random_init_weights: true' trains a model from scratch: it needs full"
+                    + " fine-tuning (no adapter) and no rl:");
+        }
         return new TrainConfig(dir.resolve(base).normalize(), datasets(file, map, dir), chatTemplate(r, dir), sequenceLen,
                 r.bool("sample_packing", false), r.bool("pad_to_sequence_len", false), r.bool("train_on_inputs", false),
                 valSetSize, specialTokens(r), full ? "full" : adapter, lora, optimizer, warmupRatio, microBatch,
                 accumulation, numEpochs, (int) Math.max(0, maxSteps), r.bool("gradient_checkpointing", false),
                 r.integer("seed", 42, 0, Long.MAX_VALUE), dir.resolve(r.string("output_dir", "outputs")).normalize(),
                 saves, evals, logs, r.intValue("save_total_limit", 0, 1, Integer.MAX_VALUE), resume(r, dir), List.copyOf(notes),
-                preference);
+                preference, randomInit);
     }
 
     /** The {@code rl:} section, checked against the method; null without {@code rl}. */

@@ -3,6 +3,7 @@ package dev.crucible.merge;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.CrucibleException;
+import dev.crucible.io.ModelConfig;
 import dev.crucible.io.ShardedWriter;
 import dev.crucible.io.StagedDirectory;
 import dev.crucible.io.TensorSpec;
@@ -44,29 +45,44 @@ public final class SyntheticModels {
         /** The PyTorch anchor scripts' tiny shape. */
         public static final Shape ANCHOR_TINY = new Shape(256, 688, 4, 8, 4, 8192);
 
+        /** The shape of a Llama config.json (head_dim must be hidden_size / num_attention_heads). */
+        public static Shape of(ModelConfig config) {
+            if (!List.of("llama", "mistral").contains(config.modelType())
+                    || config.headDim() * config.numAttentionHeads() != config.hiddenSize()) {
+                throw new CrucibleException(config.source() + ": random initialisation supports Llama and Mistral configs"
+                        + " whose head_dim is hidden_size / num_attention_heads");
+            }
+            return new Shape(config.hiddenSize(), config.intermediateSize(), config.numHiddenLayers(),
+                    config.numAttentionHeads(), config.numKeyValueHeads(), config.vocabSize());
+        }
+
         List<TensorSpec> tensors() {
             return tensors(false);
         }
 
         private List<TensorSpec> tensors(boolean tied) {
+            return tensors(tied, DType.BF16);
+        }
+
+        private List<TensorSpec> tensors(boolean tied, DType dtype) {
             List<TensorSpec> out = new ArrayList<>();
             int headDim = hidden / heads;
-            out.add(new TensorSpec(Architecture.EMBED, DType.BF16, new long[]{vocab, hidden}));
+            out.add(new TensorSpec(Architecture.EMBED, dtype, new long[]{vocab, hidden}));
             for (int l = 0; l < layers; l++) {
                 String p = Architecture.LAYER_PREFIX + l + ".";
-                out.add(new TensorSpec(p + "self_attn.q_proj.weight", DType.BF16, new long[]{hidden, hidden}));
-                out.add(new TensorSpec(p + "self_attn.k_proj.weight", DType.BF16, new long[]{(long) kvHeads * headDim, hidden}));
-                out.add(new TensorSpec(p + "self_attn.v_proj.weight", DType.BF16, new long[]{(long) kvHeads * headDim, hidden}));
-                out.add(new TensorSpec(p + "self_attn.o_proj.weight", DType.BF16, new long[]{hidden, hidden}));
-                out.add(new TensorSpec(p + "mlp.gate_proj.weight", DType.BF16, new long[]{intermediate, hidden}));
-                out.add(new TensorSpec(p + "mlp.up_proj.weight", DType.BF16, new long[]{intermediate, hidden}));
-                out.add(new TensorSpec(p + "mlp.down_proj.weight", DType.BF16, new long[]{hidden, intermediate}));
-                out.add(new TensorSpec(p + "input_layernorm.weight", DType.BF16, new long[]{hidden}));
-                out.add(new TensorSpec(p + "post_attention_layernorm.weight", DType.BF16, new long[]{hidden}));
+                out.add(new TensorSpec(p + "self_attn.q_proj.weight", dtype, new long[]{hidden, hidden}));
+                out.add(new TensorSpec(p + "self_attn.k_proj.weight", dtype, new long[]{(long) kvHeads * headDim, hidden}));
+                out.add(new TensorSpec(p + "self_attn.v_proj.weight", dtype, new long[]{(long) kvHeads * headDim, hidden}));
+                out.add(new TensorSpec(p + "self_attn.o_proj.weight", dtype, new long[]{hidden, hidden}));
+                out.add(new TensorSpec(p + "mlp.gate_proj.weight", dtype, new long[]{intermediate, hidden}));
+                out.add(new TensorSpec(p + "mlp.up_proj.weight", dtype, new long[]{intermediate, hidden}));
+                out.add(new TensorSpec(p + "mlp.down_proj.weight", dtype, new long[]{hidden, intermediate}));
+                out.add(new TensorSpec(p + "input_layernorm.weight", dtype, new long[]{hidden}));
+                out.add(new TensorSpec(p + "post_attention_layernorm.weight", dtype, new long[]{hidden}));
             }
-            out.add(new TensorSpec(Architecture.FINAL_NORM, DType.BF16, new long[]{hidden}));
+            out.add(new TensorSpec(Architecture.FINAL_NORM, dtype, new long[]{hidden}));
             if (!tied) {
-                out.add(new TensorSpec(Architecture.LM_HEAD, DType.BF16, new long[]{vocab, hidden}));
+                out.add(new TensorSpec(Architecture.LM_HEAD, dtype, new long[]{vocab, hidden}));
             }
             return out;
         }
@@ -84,18 +100,37 @@ public final class SyntheticModels {
      * {@code seed}.
      */
     public static void write(Path dir, Shape shape, long baseSeed, long seed, double deltaStd, int threads) {
-        write(dir, shape, false, threads, t -> values(t, baseSeed, seed, deltaStd));
+        write(dir, shape.tensors(false), config(shape, false), threads, t -> values(t, baseSeed, seed, deltaStd));
+    }
+
+    /**
+     * Writes the weights a training run from scratch starts from, as transformers' {@code _init_weights} makes them for
+     * Llama: every matrix N(0, initializer_range) (default 0.02), norm weights 1, in float32, with {@code config} as
+     * config.json. The generator is seeded by ({@code seed}, tensor name).
+     */
+    public static void writeInitial(Path dir, ModelConfig config, long seed, int threads) {
+        Shape shape = Shape.of(config);
+        float std = (float) config.doubleOr("initializer_range", 0.02);
+        String json = config.json().toPrettyString() + "\n";
+        write(dir, shape.tensors(config.tieWordEmbeddings(), DType.F32), json, threads, t -> {
+            float[] v = new float[(int) (t.byteSize() / 4)];
+            SplittableRandom r = new SplittableRandom(seed * 0x9E3779B97F4A7C15L ^ t.name().hashCode());
+            for (int i = 0; i < v.length; i++) {
+                v[i] = t.shape().length == 1 ? 1f : std * gaussian(r);
+            }
+            return Tensor.fromFloats(DType.F32, v, t.shape());
+        });
     }
 
     /** Writes a tied-embedding model (no lm_head) with matrices N(0, 1/fan_in) and norm weights 1. */
     public static void writeTied(Path dir, Shape shape, int threads) {
-        write(dir, shape, true, threads, SyntheticModels::fanInValues);
+        write(dir, shape.tensors(true), config(shape, true), threads, SyntheticModels::fanInValues);
     }
 
-    private static void write(Path dir, Shape shape, boolean tied, int threads, Function<TensorSpec, Tensor> values) {
+    private static void write(Path dir, List<TensorSpec> specs, String configJson, int threads,
+                              Function<TensorSpec, Tensor> values) {
         try (StagedDirectory staged = StagedDirectory.create(dir)) {
-            Files.writeString(staged.path().resolve("config.json"), config(shape, tied));
-            List<TensorSpec> specs = shape.tensors(tied);
+            Files.writeString(staged.path().resolve("config.json"), configJson);
             ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, threads));
             try (ShardedWriter w = new ShardedWriter(staged.path(), specs, Long.MAX_VALUE, Map.of("format", "pt"))) {
                 List<Future<?>> jobs = new ArrayList<>();
@@ -159,7 +194,7 @@ public final class SyntheticModels {
     }
 
     /** Tied models take SmolLM2's rope and context settings. */
-    private static String config(Shape s, boolean tied) throws IOException {
+    private static String config(Shape s, boolean tied) {
         ObjectNode c = new ObjectMapper().createObjectNode();
         c.putArray("architectures").add("LlamaForCausalLM");
         c.put("model_type", "llama");
@@ -177,6 +212,6 @@ public final class SyntheticModels {
         c.put("eos_token_id", 2);
         c.put("tie_word_embeddings", tied);
         c.put("torch_dtype", "bfloat16");
-        return new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(c) + "\n";
+        return c.toPrettyString() + "\n";
     }
 }

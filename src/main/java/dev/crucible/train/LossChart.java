@@ -15,7 +15,7 @@ import java.util.Locale;
  * metric of the log that the objective names (a preference method's reward accuracy and margin, with their
  * evaluation values).
  */
-final class LossChart {
+public final class LossChart {
     private static final int WIDTH = 720;
     private static final int HEIGHT = 360;
     private static final int SMALL_HEIGHT = 240;
@@ -42,6 +42,11 @@ final class LossChart {
         } catch (IOException e) {
             throw new CrucibleException(file + ": cannot write: " + e.getMessage(), e);
         }
+    }
+
+    /** One chart of {@code key} by step from a metrics.jsonl history (and of {@code eval_KEY}, red), for other reports. */
+    public static String svg(JsonNode history, String key) {
+        return chart(series(history, key), series(history, "eval_" + key), SMALL_HEIGHT);
     }
 
     private static List<double[]> series(JsonNode history, String key) {

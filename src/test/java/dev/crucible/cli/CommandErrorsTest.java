@@ -123,6 +123,8 @@ class CommandErrorsTest {
         add(c, "train " + preferenceConfig("rl: dpo\nsimpo_gamma: 1\n"), "'simpo_gamma' does not apply to rl: dpo");
         add(c, "train " + preferenceConfig("rl: dpo\n"), "missing field 'chosen'");
         add(c, "train " + preferenceConfig("rl_beta: 0.1\n"), "'rl_beta' applies to preference training");
+        add(c, "train " + preferenceConfig("rl: dpo\nrandom_init_weights: true\n"), "'random_init_weights: true' trains a model from scratch");
+        add(c, "quickstart " + notADir, "exists and is not a directory");
         add(c, "tokenize " + m + " --text hi", "not found");
         add(c, "tokenize " + model + " --file " + m, "no-such-thing");
         add(c, "template render --template " + m + " --context " + badJson, "no-such-thing");

@@ -29,8 +29,8 @@ import java.util.stream.Stream;
 final class Quickstart {
     /** Training steps and evaluation documents of a run. */
     record Size(String name, int pretrainSteps, int sftSteps, int loraSteps, int dpoSteps, Integer evalLimit) {
-        static final Size FULL = new Size("full", 600, 300, 300, 60, null);
-        static final Size FAST = new Size("fast", 80, 60, 60, 12, 30);
+        static final Size FULL = new Size("full", 600, 300, 150, 60, null);
+        static final Size FAST = new Size("fast", 300, 300, 150, 30, null);
     }
 
     /** A model the quickstart evaluates: its directory under OUT_DIR/models and how it was made. */
@@ -156,7 +156,7 @@ final class Quickstart {
                 lora_alpha: 32
                 lora_dropout: 0.0
                 lora_target_linear: true
-                """, size.loraSteps(), "3e-3", "sft-larger-lora"));
+                """, size.loraSteps(), "1e-3", "sft-larger-lora"));
         command("lora", "merge", "models/base", "models/sft-larger-lora", "models/sft-larger", "--overwrite");
         models.add(new Model("sft-larger", "LoRA SFT of base on the larger set, folded in (crucible lora merge)",
                 List.of("base")));
@@ -197,7 +197,7 @@ final class Quickstart {
                 sequence_len: 64
                 micro_batch_size: 8
                 max_steps: %d
-                learning_rate: 2e-4
+                learning_rate: 1e-4
                 lr_scheduler: cosine
                 warmup_steps: 2
                 logging_steps: %d
@@ -210,18 +210,20 @@ final class Quickstart {
     private void merges() {
         stage("merge", "crucible merge / moe: TIES, SLERP, a frankenmerge and a two-expert Franken-MoE of the specialists");
         merge("ties", """
-                # TIES: each specialist's change from the base is trimmed to its largest 70%%, signs are elected per
-                # weight, and the agreeing changes are added to the base.
+                # TIES: each specialist's change from the base is trimmed to its largest half, a sign is elected per
+                # weight, and the changes that agree with it are added to the base. The LoRA specialist's change is
+                # low-rank and concentrated: at full weight it drowns the other skill, so it counts half.
                 merge_method: ties
                 base_model: ../models/base
                 models:
                   - model: ../models/sft-add
-                    parameters: {weight: 1.0, density: 0.7}
+                    parameters: {weight: 1.0, density: 0.5}
                   - model: ../models/sft-larger
-                    parameters: {weight: 1.0, density: 0.7}
+                    parameters: {weight: 0.5, density: 0.5}
                 parameters: {normalize: false}
                 dtype: float32
-                """, "TIES of sft-add and sft-larger over base (density 0.7, weights 1, not normalised)");
+                """, "TIES of sft-add (weight 1) and sft-larger (weight 0.5) over base, each change trimmed to its"
+                + " largest half");
         merge("slerp", """
                 # SLERP: every weight tensor halfway along the great circle between the two specialists.
                 merge_method: slerp

@@ -30,7 +30,7 @@ final class Quickstart {
     /** Training steps and evaluation documents of a run. */
     record Size(String name, int pretrainSteps, int sftSteps, int loraSteps, int dpoSteps, Integer evalLimit) {
         static final Size FULL = new Size("full", 600, 300, 150, 60, null);
-        static final Size FAST = new Size("fast", 300, 300, 150, 30, null);
+        static final Size FAST = new Size("fast", 300, 300, 150, 60, null);
     }
 
     /** A model the quickstart evaluates: its directory under OUT_DIR/models and how it was made. */
@@ -197,7 +197,7 @@ final class Quickstart {
                 sequence_len: 64
                 micro_batch_size: 8
                 max_steps: %d
-                learning_rate: 1e-4
+                learning_rate: 2e-4
                 lr_scheduler: cosine
                 warmup_steps: 2
                 logging_steps: %d

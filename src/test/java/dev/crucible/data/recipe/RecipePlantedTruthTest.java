@@ -200,6 +200,10 @@ class RecipePlantedTruthTest {
         assertFalse(html.contains("<script"), "the report needs no script");
         assertFalse(html.contains("http://") || html.contains("https://"), "the report loads nothing");
         assertTrue(html.contains("steps[3] dedup:minhash"));
+        // removed rows are shown per step, in step order
+        List<String> sections = java.util.regex.Pattern.compile("<h3>([^<]*)</h3>").matcher(html).results()
+                .map(m -> m.group(1)).toList();
+        assertEquals(List.of("read", "filter", "dedup:exact", "decontaminate", "dedup:minhash"), sections);
         assertEquals(outputList.size(), DatasetReader.read(dir.resolve("out.jsonl")).size());
     }
 }

@@ -142,8 +142,8 @@ final class Quickstart {
                 seed: 42
                 output_dir: ../models/base
                 """.formatted(size.pretrainSteps(), logEvery(size.pretrainSteps())));
-        models.add(new Model("base", "pre-trained from random weights on the corpus (knows the facts, not the"
-                + " question format)", List.of()));
+        models.add(new Model("base", "pre-trained from random weights on the corpus (knows the facts and the chat"
+                + " markers, not the questions)", List.of()));
     }
 
     private void specialists() {

@@ -16,7 +16,7 @@ import java.util.Map;
 final class QuickstartReport {
     private static final String STYLE = "body{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}"
             + "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
-            + "td:first-child,th:first-child{text-align:left}.good{background:#e3f4e3}.bad{background:#fbe3e3}"
+            + "td:first-child,th:first-child,td:last-child,th:last-child{text-align:left}.good{background:#e3f4e3}.bad{background:#fbe3e3}"
             + "code{background:#f4f4f4;padding:1px 3px}.run{display:inline-block;vertical-align:top;margin-right:1em}";
 
     private QuickstartReport() {

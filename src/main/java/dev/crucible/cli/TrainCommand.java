@@ -184,8 +184,9 @@ final class TrainCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "micro-batch: %d sequences of up to %d tokens; %d steps of %d micro-batches%n", rows, seq,
                 settings.maxSteps(), settings.gradientAccumulationSteps());
         out.println("estimated memory: " + m.describe());
-        out.printf(Locale.ROOT, "dry run: nothing trained or written (run it with CRUCIBLE_JAVA_OPTS=-Xmx%dm; `crucible"
-                + " plan` compares the methods)%n", m.recommendedHeap() >> 20);
+        out.printf(Locale.ROOT, "run it with CRUCIBLE_JAVA_OPTS=-Xmx%dm: expected peak resident memory %d MiB"
+                + " (`crucible plan` compares the methods)%n", m.recommendedHeap() >> 20, m.expectedRss() >> 20);
+        out.println("dry run: nothing trained or written");
     }
 
     /** Trains (resuming first when asked), with a progress bar of steps, loss, the objective's own figures and ETA. */

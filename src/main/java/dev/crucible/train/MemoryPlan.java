@@ -118,7 +118,7 @@ public final class MemoryPlan {
             return out;
         }
 
-        long parameters() {
+        public long parameters() {
             long n = 0;
             for (String name : shapes.keySet()) {
                 n += numel(name);
@@ -712,7 +712,7 @@ public final class MemoryPlan {
                     long blocks = (numel + Nf4Weight.BLOCK - 1) / Nf4Weight.BLOCK;
                     long scaleBlocks = (blocks + Nf4Weight.SCALE_BLOCK - 1) / Nf4Weight.SCALE_BLOCK;
                     long packed = (numel + 1) / 2;
-                    nf4 += packed + blocks + 4 * scaleBlocks;
+                    nf4 += packed + blocks + 4 * scaleBlocks + 4; // and the scales' float32 offset
                     heap += footprint(packed, region) + footprint(blocks, region) + footprint(4 * scaleBlocks, region);
                     continue;
                 }

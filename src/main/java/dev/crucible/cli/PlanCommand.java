@@ -67,9 +67,9 @@ final class PlanCommand implements Callable<Integer> {
             + " this much memory (e.g. 24GiB, 80GB)")
     String gpuMemory;
 
-    @Option(names = "--calibration-seq", paramLabel = "N", defaultValue = "64", description = "tokens of the one"
-            + " sequence each calibration step trains (default ${DEFAULT-VALUE})")
-    int calibrationSeq;
+    @Option(names = "--calibration-seq", paramLabel = "N", description = "tokens of the one sequence each"
+            + " calibration step trains (default: --seq, at most 256)")
+    Integer calibrationSeq;
 
     @Option(names = "--no-calibrate", description = "skip the calibration: memory only, no tokens/s")
     boolean noCalibrate;
@@ -81,7 +81,8 @@ final class PlanCommand implements Callable<Integer> {
         Plan plan = plan();
         long memoryBytes = memory != null ? parseSize(memory, "--memory") : physicalMemory();
         Long gpuBytes = gpuMemory != null ? parseSize(gpuMemory, "--gpu-memory") : null;
-        OptionChecks.atLeast(1, calibrationSeq, "--calibration-seq");
+        int calibration = calibrationSeq != null ? calibrationSeq : Math.min(plan.seq, 256);
+        OptionChecks.atLeast(1, calibration, "--calibration-seq");
         int cores = Runtime.getRuntime().availableProcessors();
         ModelDirectory model = ModelDirectory.open(plan.base);
         MemoryPlan.Model shapes = MemoryPlan.Model.of(model);
@@ -101,9 +102,9 @@ final class PlanCommand implements Callable<Integer> {
                 boolean fits = e.expectedRss() <= memoryBytes;
                 if (!noCalibrate && rate == null && fits) {
                     err.printf(Locale.ROOT, "calibrating %s: %d steps of %d tokens...%n", name(method),
-                            Calibration.STEPS, calibrationSeq);
+                            Calibration.STEPS, calibration);
                     err.flush();
-                    rate = Calibration.measure(model, shapes, method, lora, 1, calibrationSeq);
+                    rate = Calibration.measure(model, shapes, method, lora, 1, calibration);
                 }
                 rows.add(new Row(method, e, fits, gpuBytes == null || e.tensors() <= gpuBytes,
                         rate == null ? Double.NaN : rate.tokensPerSecond(e)));

@@ -13,18 +13,18 @@ import java.util.Random;
 
 /**
  * How fast this machine trains a model with one method: a few real steps of {@link Trainer} on random token ids, the
- * last one timed, turned into floating-point operations per second with {@link MemoryPlan}'s count of the step's
+ * fastest after the first taken, turned into floating-point operations per second with {@link MemoryPlan}'s count of the step's
  * work. A run of another batch or length is then expected at that rate: its tokens per second are its tokens over its
  * FLOPs divided by the rate (attention's quadratic part and checkpointing's second forward are in the count).
  */
 public final class Calibration {
-    /** Calibration steps: one warms the JIT and the allocator up, the last is timed. */
-    public static final int STEPS = 2;
+    /** Calibration steps: the first warms the JIT and the allocator up, the fastest of the others is taken. */
+    public static final int STEPS = 4;
 
     private Calibration() {
     }
 
-    /** What one calibration measured: the run it timed and the rate of its last step. */
+    /** What one calibration measured: the run it timed and the rate of its fastest step. */
     public record Rate(MemoryPlan.Estimate calibrated, double seconds, double flopsPerSecond) {
         /** Expected tokens per second of {@code run}'s estimate at this rate. */
         public double tokensPerSecond(MemoryPlan.Estimate run) {
@@ -34,7 +34,7 @@ public final class Calibration {
 
     /**
      * Trains {@link #STEPS} steps of {@code rows} random sequences of {@code seq} tokens with {@code method} (adapter
-     * settings {@code lora}, null for full fine-tuning) and returns the rate of the last. Nothing is written but a
+     * settings {@code lora}, null for full fine-tuning) and returns the rate of the fastest after the first. Nothing is written but a
      * temporary directory, removed before returning: the steps stop before the trainer saves its final model.
      */
     public static Rate measure(ModelDirectory base, MemoryPlan.Model model, Trainer.Method method, Trainer.Lora lora,
@@ -48,7 +48,7 @@ public final class Calibration {
             int[] ids = random.ints(seq, 0, vocab).toArray();
             data.add(new SftObjective.Example(ids, ids.clone()));
         }
-        double[] seconds = new double[1];
+        double[] seconds = {Double.POSITIVE_INFINITY};
         Path tmp;
         try {
             tmp = Files.createTempDirectory("crucible-calibration-");
@@ -58,14 +58,16 @@ public final class Calibration {
         try (StagedDirectory scratch = StagedDirectory.create(tmp.resolve("run"));
              var trainer = Trainer.sft(base, settings)) {
             trainer.train(data, List.of(), scratch.path(), m -> {
+                if (m.step() > 1) {
+                    seconds[0] = Math.min(seconds[0], m.tokens() / m.tokensPerSecond());
+                }
                 if (m.step() == STEPS) {
-                    seconds[0] = m.tokens() / m.tokensPerSecond();
                     // the rate is known: stopping here skips writing the final model (a whole model's worth)
                     throw new Stop();
                 }
             });
         } catch (Stop done) {
-            // the timed step ran
+            // the timed steps ran
         } finally {
             try {
                 Files.deleteIfExists(tmp);

@@ -45,7 +45,8 @@ for shape in $shapes; do
       runs+=("$name")
     done
   done
-  # one exclusive section per shape (the estimates above ran outside it)
+  # one exclusive section per shape (the estimates above ran outside it, and made the launcher's class-data archive:
+  # a run that dumps it holds more memory; do not rebuild the jar while this runs)
   (
     flock -x 9
     for name in "${runs[@]}"; do

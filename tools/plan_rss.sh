@@ -4,8 +4,10 @@
 # the heap to run with; the run itself (3 steps of BATCH x SEQ padded rows) runs under /usr/bin/time -v with that heap,
 # in one exclusive section of the shared CPU lock per shape. One line per run: estimate, measured peak RSS, their ratio.
 #
-# usage: tools/plan_rss.sh [WORK_DIR] [SHAPES] [METHODS] [BATCH] [SEQ]
+# usage: [HEAP_FRACTION=0.8] tools/plan_rss.sh [WORK_DIR] [SHAPES] [METHODS] [BATCH] [SEQ]
 #   defaults: /tmp/crucible-plan-rss "tiny smollm-135m" "full lora qlora" 2 256
+#   HEAP_FRACTION runs with that share of the planned heap instead, to see how tight the plan is (a run that needs
+#   more than it was given fails with "out of memory")
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="${1:-/tmp/crucible-plan-rss}"; shapes="${2:-tiny smollm-135m}"; methods="${3:-full lora qlora}"
@@ -51,6 +53,7 @@ for shape in $shapes; do
     flock -x 9
     for name in "${runs[@]}"; do
       heap="$(sed -n 's/.*-Xmx\([0-9]*\)m.*/\1/p' "$work/$name.dry")"
+      heap="$(echo "$heap * ${HEAP_FRACTION:-1} / 1" | bc)"
       expected="$(sed -n 's/.*expected peak resident memory \([0-9]*\) MiB.*/\1/p' "$work/$name.dry")"
       load="$(cut -d' ' -f1-3 /proc/loadavg)"
       if ! /usr/bin/time -v -o "$work/$name.time" env CRUCIBLE_JAVA_OPTS="-Xmx${heap}m" \

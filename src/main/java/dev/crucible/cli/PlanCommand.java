@@ -22,8 +22,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * {@code crucible plan}: before a training run, what each method needs in memory on this machine and how fast it is
@@ -38,7 +36,6 @@ import java.util.regex.Pattern;
                         + " sequence length, adapter settings and rl: method are planned for."})
 final class PlanCommand implements Callable<Integer> {
     private static final List<String> METHODS = List.of("full", "lora", "dora", "qlora", "qdora");
-    private static final Pattern SIZE = Pattern.compile("(?i)(\\d+(?:\\.\\d+)?)\\s*([kmgt]?)(i?b)?");
 
     @Spec
     CommandSpec spec;
@@ -60,7 +57,7 @@ final class PlanCommand implements Callable<Integer> {
     Integer seq;
 
     @Option(names = "--memory", paramLabel = "SIZE", description = "memory to plan for instead of this machine's"
-            + " (e.g. 16GiB)")
+            + " (e.g. 16GiB; k/m/g are decimal, KiB/MiB/GiB binary)")
     String memory;
 
     @Option(names = "--gpu-memory", paramLabel = "SIZE", description = "also say whether the tensors fit in a GPU of"
@@ -79,8 +76,8 @@ final class PlanCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Plan plan = plan();
-        long memoryBytes = memory != null ? parseSize(memory, "--memory") : physicalMemory();
-        Long gpuBytes = gpuMemory != null ? parseSize(gpuMemory, "--gpu-memory") : null;
+        long memoryBytes = memory != null ? MergekitOptions.bytes(memory, "--memory") : physicalMemory();
+        Long gpuBytes = gpuMemory != null ? MergekitOptions.bytes(gpuMemory, "--gpu-memory") : null;
         int calibration = calibrationSeq != null ? calibrationSeq : Math.min(plan.seq, 256);
         OptionChecks.atLeast(1, calibration, "--calibration-seq");
         int cores = Runtime.getRuntime().availableProcessors();
@@ -234,27 +231,6 @@ final class PlanCommand implements Callable<Integer> {
 
     private static String name(Trainer.Method m) {
         return m.name().toLowerCase(Locale.ROOT);
-    }
-
-    /** "24GiB", "24G", "80GB" (taken as GiB, as memory sizes are quoted), "512MiB", or a byte count. */
-    static long parseSize(String text, String option) {
-        Matcher m = SIZE.matcher(text.trim());
-        if (!m.matches()) {
-            throw new CrucibleException(option + ": '" + text + "' is not a size (e.g. 24GiB, 512MiB)");
-        }
-        double value = Double.parseDouble(m.group(1));
-        int shift = switch (m.group(2).toLowerCase(Locale.ROOT)) {
-            case "k" -> 10;
-            case "m" -> 20;
-            case "g" -> 30;
-            case "t" -> 40;
-            default -> 0;
-        };
-        long bytes = (long) (value * (1L << shift));
-        if (bytes < 1) {
-            throw new CrucibleException(option + ": '" + text + "' is not a positive size");
-        }
-        return bytes;
     }
 
     private static long physicalMemory() {

@@ -17,10 +17,12 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 
 /**
@@ -89,6 +91,7 @@ final class PlanCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "this machine: %d cores, %s memory%s%n", cores, MemoryPlan.size(memoryBytes),
                 memory != null ? " (--memory)" : "");
         List<Row> rows = new ArrayList<>();
+        Set<Trainer.Method> calibrationSkipped = EnumSet.noneOf(Trainer.Method.class);
         for (Trainer.Method method : plan.methods) {
             Trainer.Lora lora = method == Trainer.Method.FULL ? null : plan.lora;
             Calibration.Rate rate = null;
@@ -97,11 +100,19 @@ final class PlanCommand implements Callable<Integer> {
                 MemoryPlan.Estimate e = MemoryPlan.estimate(shapes, MemoryPlan.Run.of(s, plan.preference, plan.rows,
                         plan.seq, cores));
                 boolean fits = e.expectedRss() <= memoryBytes;
-                if (!noCalibrate && rate == null && fits) {
-                    err.printf(Locale.ROOT, "calibrating %s: %d steps of %d tokens...%n", name(method),
-                            Calibration.STEPS, calibration);
-                    err.flush();
-                    rate = Calibration.measure(model, shapes, method, lora, 1, calibration);
+                if (!noCalibrate && rate == null && fits && !calibrationSkipped.contains(method)) {
+                    long heap = Calibration.estimate(shapes, method, lora, 1, calibration).recommendedHeap();
+                    if (heap > Runtime.getRuntime().maxMemory()) {
+                        err.printf(Locale.ROOT, "note: no calibration of %s: it needs a heap of %s, this JVM has %s"
+                                        + " (CRUCIBLE_JAVA_OPTS=-Xmx%dm ./crucible plan ...)%n", name(method),
+                                MemoryPlan.size(heap), MemoryPlan.size(Runtime.getRuntime().maxMemory()), heap >> 20);
+                        calibrationSkipped.add(method);
+                    } else {
+                        err.printf(Locale.ROOT, "calibrating %s: %d steps of %d tokens...%n", name(method),
+                                Calibration.STEPS, calibration);
+                        err.flush();
+                        rate = Calibration.measure(model, shapes, method, lora, 1, calibration);
+                    }
                 }
                 rows.add(new Row(method, e, fits, gpuBytes == null || e.tensors() <= gpuBytes,
                         rate == null ? Double.NaN : rate.tokensPerSecond(e)));

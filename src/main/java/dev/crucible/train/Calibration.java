@@ -39,8 +39,7 @@ public final class Calibration {
      */
     public static Rate measure(ModelDirectory base, MemoryPlan.Model model, Trainer.Method method, Trainer.Lora lora,
                                int rows, int seq) {
-        Trainer.Settings settings = new Trainer.Settings(method, lora, Trainer.Optimizer.of(1e-5, "constant", 0, 0, 1),
-                rows, 1, seq, true, STEPS, false, 0, 0, 0, 1, 0);
+        Trainer.Settings settings = settings(method, lora, rows, seq);
         int vocab = model.config().vocabSize();
         Random random = new Random(0);
         List<SftObjective.Example> data = new ArrayList<>();
@@ -75,8 +74,20 @@ public final class Calibration {
                 // an empty temporary directory left behind is harmless
             }
         }
-        MemoryPlan.Estimate calibrated = MemoryPlan.estimate(model, MemoryPlan.Run.of(settings, null, rows, seq, 1));
+        MemoryPlan.Estimate calibrated = estimate(model, method, lora, rows, seq);
         return new Rate(calibrated, seconds[0], calibrated.flopsPerStep() / seconds[0]);
+    }
+
+    /** What the calibration itself needs: its heap must fit this JVM's before {@link #measure} is called. */
+    public static MemoryPlan.Estimate estimate(MemoryPlan.Model model, Trainer.Method method, Trainer.Lora lora, int rows,
+                                               int seq) {
+        return MemoryPlan.estimate(model, MemoryPlan.Run.of(settings(method, lora, rows, seq), null, rows, seq,
+                Runtime.getRuntime().availableProcessors()));
+    }
+
+    private static Trainer.Settings settings(Trainer.Method method, Trainer.Lora lora, int rows, int seq) {
+        return new Trainer.Settings(method, lora, Trainer.Optimizer.of(1e-5, "constant", 0, 0, 1), rows, 1, seq, true,
+                STEPS, false, 0, 0, 0, 1, 0);
     }
 
     /** Ends the calibration's training loop after the timed step. */

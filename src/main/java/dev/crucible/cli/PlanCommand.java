@@ -120,8 +120,8 @@ final class PlanCommand implements Callable<Integer> {
         }
         printTable(out, rows, gpuBytes != null);
         out.println(recommendation(rows, memoryBytes, gpuBytes));
-        out.println("(memory: the trainer's float32 layout replayed step by op; process = heap for -Xmx + the JVM"
-                + " + the mapped checkpoint; run with CRUCIBLE_JAVA_OPTS=-Xmx<heap>)");
+        out.println("(memory: the trainer's float32 layout replayed op by op; process = heap for -Xmx + the JVM"
+                + " + the mapped checkpoint, ! where it does not fit; run with CRUCIBLE_JAVA_OPTS=-Xmx<heap>)");
         return 0;
     }
 

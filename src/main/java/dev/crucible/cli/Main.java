@@ -32,6 +32,7 @@ import java.nio.file.Path;
                 EvalCommand.class,
                 LoraCommand.class,
                 TrainCommand.class,
+                PlanCommand.class,
                 TokenizeCommand.class,
                 TemplateCommand.class,
                 DataCommand.class,

@@ -14,7 +14,7 @@ import dev.crucible.io.OutputCheck;
 import dev.crucible.merge.SyntheticModels;
 import dev.crucible.model.Tokenizer;
 import dev.crucible.train.LoraConfig;
-import dev.crucible.train.MemoryEstimate;
+import dev.crucible.train.MemoryPlan;
 import dev.crucible.train.PreferenceExample;
 import dev.crucible.train.PreferenceObjective;
 import dev.crucible.train.SftObjective;
@@ -221,12 +221,14 @@ final class TrainCommand implements Callable<Integer> {
 
     private static void dryRunSummary(PrintWriter out, ModelDirectory model, Trainer.Settings settings,
                                       PreferenceObjective.Config preference, int rows, int seq) {
-        MemoryEstimate m = MemoryEstimate.of(model, settings, preference, rows, seq);
+        MemoryPlan.Estimate m = MemoryPlan.estimate(MemoryPlan.Model.of(model),
+                MemoryPlan.Run.of(settings, preference, rows, seq, Runtime.getRuntime().availableProcessors()));
         out.printf(Locale.ROOT, "micro-batch: %d sequences of up to %d tokens; %d steps of %d micro-batches%n", rows, seq,
                 settings.maxSteps(), settings.gradientAccumulationSteps());
         out.println("estimated memory: " + m.describe());
-        out.printf(Locale.ROOT, "dry run: nothing trained or written (give the JVM room to spare above the estimate:"
-                + " CRUCIBLE_JAVA_OPTS=-Xmx%dg)%n", Math.max(1, (long) Math.ceil(m.total() * 1.3 / (1L << 30))));
+        out.printf(Locale.ROOT, "run it with CRUCIBLE_JAVA_OPTS=-Xmx%dm: expected peak resident memory %d MiB"
+                + " (`crucible plan` compares the methods)%n", m.recommendedHeap() >> 20, m.expectedRss() >> 20);
+        out.println("dry run: nothing trained or written");
     }
 
     /** Trains (resuming first when asked), with a progress bar of steps, loss, the objective's own figures and ETA. */

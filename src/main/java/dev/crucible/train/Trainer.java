@@ -78,6 +78,12 @@ public final class Trainer<E> implements AutoCloseable {
         public Lora(int r, double alpha, double dropout, List<String> targetModules, boolean useRslora) {
             this(r, alpha, dropout, targetModules, false, useRslora, List.of(), null);
         }
+
+        /** The PEFT config of a fresh adapter with these settings ({@code initialAdapter} brings its own). */
+        public LoraConfig freshConfig(boolean dora) {
+            return targetsRegex ? LoraConfig.createForRegex(r, alpha, dropout, targetModules.get(0), useRslora, dora, modulesToSave)
+                    : LoraConfig.create(r, alpha, dropout, targetModules, useRslora, dora, modulesToSave);
+        }
     }
 
     /** AdamW and its schedule, with the Hugging Face Trainer's names and defaults in {@link #of}. */
@@ -268,12 +274,7 @@ public final class Trainer<E> implements AutoCloseable {
     private LoraAdapter initialAdapter(Settings settings, Map<String, FrozenWeight> frozen) {
         Lora l = settings.lora();
         if (l.initialAdapter() == null) {
-            LoraConfig lc = l.targetsRegex()
-                    ? LoraConfig.createForRegex(l.r(), l.alpha(), l.dropout(), l.targetModules().get(0), l.useRslora(),
-                            settings.method().dora(), l.modulesToSave())
-                    : LoraConfig.create(l.r(), l.alpha(), l.dropout(), l.targetModules(), l.useRslora(),
-                            settings.method().dora(), l.modulesToSave());
-            return LoraAdapter.create(lc, checkpoint, settings.seed(), frozen);
+            return LoraAdapter.create(l.freshConfig(settings.method().dora()), checkpoint, settings.seed(), frozen);
         }
         LoraAdapter loaded = LoraAdapter.load(l.initialAdapter());
         loaded.checkAgainst(checkpoint);

@@ -118,6 +118,11 @@ class CommandErrorsTest {
         add(c, "sft " + m, "no-such-thing");
         add(c, "sft " + badYaml, "bad.yml: not valid YAML: line 2");
         add(c, "train " + m, "no-such-thing");
+        add(c, "plan " + m, "no such model directory or training config");
+        add(c, "plan " + badYaml, "bad.yml: not valid YAML: line 2");
+        add(c, "plan testdata/hf/models/llama --method full,lorra", "--method");
+        add(c, "plan testdata/hf/models/llama --gpu-memory lots", "--gpu-memory: expected a byte count");
+        add(c, "plan testdata/hf/models/llama --batch 0", "--batch");
         add(c, "train " + badYaml, "bad.yml: not valid YAML: line 2");
         add(c, "train " + preferenceConfig("rl: grpo\n"), "'rl' is 'grpo'");
         add(c, "train " + preferenceConfig("rl: dpo\nsimpo_gamma: 1\n"), "'simpo_gamma' does not apply to rl: dpo");

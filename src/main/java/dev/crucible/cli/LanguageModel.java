@@ -8,8 +8,8 @@ import dev.crucible.io.ModelDirectory;
 import dev.crucible.model.GenerationTokenIds;
 import dev.crucible.model.Tokenizer;
 import dev.crucible.model.Transformer;
-import dev.crucible.model.template.ChatRequest;
-import dev.crucible.model.template.ChatTemplate;
+import dev.crucible.template.ChatRequest;
+import dev.crucible.template.ChatTemplate;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;

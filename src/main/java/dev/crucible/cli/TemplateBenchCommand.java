@@ -2,8 +2,8 @@ package dev.crucible.cli;
 
 import dev.crucible.CrucibleException;
 import dev.crucible.io.ModelDirectory;
-import dev.crucible.model.template.ChatRequest;
-import dev.crucible.model.template.ChatTemplate;
+import dev.crucible.template.ChatRequest;
+import dev.crucible.template.ChatTemplate;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

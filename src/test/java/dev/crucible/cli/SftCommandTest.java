@@ -7,7 +7,7 @@ import dev.crucible.data.DatasetType;
 import dev.crucible.data.ExampleBuilder;
 import dev.crucible.data.SftExample;
 import dev.crucible.model.Tokenizer;
-import dev.crucible.model.template.ChatTemplate;
+import dev.crucible.template.ChatTemplate;
 import dev.crucible.train.LoraAdapter;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

@@ -20,15 +20,19 @@ import java.util.concurrent.Callable;
         "Time `crucible merge` on synthetic bf16 Llama models of 443M parameters (hidden 1024, 24 layers, vocab",
         "32000; --scale 4: 108 layers, 1.76B) with the configs of mergekit's baseline. Generates base/ft1/ft2",
         "under --dir once, runs each merge in a child JVM started as ./crucible merge starts it (heap, GC,",
-        "class-data archive), reports wall time, CPU time, input GB/s and peak RSS (VmHWM)."})
-/** {@code crucible bench merge}: the merge benchmark of docs/BENCHMARKS.md against mergekit's baseline. */
+        "class-data archive), reports wall time, CPU time, input GB/s and peak RSS (VmHWM). With --mergekit,",
+        "each run also times mergekit-yaml on the same config right after Crucible (interleaved, best of --runs",
+        "each) and prints both side by side with their ratio."})
+/**
+ * {@code crucible bench merge}: the merge benchmark of docs/BENCHMARKS.md. Ratios to mergekit are printed only
+ * when mergekit runs in the same session ({@code --mergekit}); otherwise mergekit's figures from BASELINE.md are
+ * shown as a labelled reference, never divided by.
+ */
 final class MergeBenchCommand implements Callable<Integer> {
-    /** mergekit 0.1.4 on the 2-core reference machine (testdata/mergekit/BASELINE.md), seconds. */
-    static final Map<String, Double> MERGEKIT_SECONDS = Map.of("linear", 19.5, "slerp", 21.7, "ties", 116.1,
+    /** mergekit 0.1.4's wall seconds in testdata/mergekit/BASELINE.md: another machine and day, reference only. */
+    static final Map<String, Double> BASELINE_MERGEKIT_SECONDS = Map.of("linear", 19.5, "slerp", 21.7, "ties", 116.1,
             "dare_ties", 47.9);
-    /** mergekit's user + sys CPU seconds on that machine (BASELINE.md, run 2); slerp and linear from its table. */
-    static final Map<String, Double> MERGEKIT_CPU_SECONDS = Map.of("linear", 27.1, "slerp", 25.8, "ties", 161.5,
-            "dare_ties", 70.5);
+    private static final Path GNU_TIME = Path.of("/usr/bin/time");
 
     @Spec
     CommandSpec spec;
@@ -54,6 +58,11 @@ final class MergeBenchCommand implements Callable<Integer> {
                     + " like the launcher, -XX:+UseTransparentHugePages is added where the kernel offers THP)")
     String jvmOpts;
 
+    @Option(names = "--mergekit", paramLabel = "PATH",
+            description = "mergekit-yaml (or a Python with mergekit installed) to run side by side with Crucible in"
+                    + " this session; its CPU time and peak RSS are taken with /usr/bin/time where it exists")
+    Path mergekit;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -61,6 +70,10 @@ final class MergeBenchCommand implements Callable<Integer> {
         OptionChecks.atLeast(1, runs, "--runs");
         if (threads != null) {
             OptionChecks.atLeast(1, threads, "--threads");
+        }
+        if (mergekit != null && !Files.isExecutable(mergekit)) {
+            throw new CrucibleException("--mergekit: " + mergekit + " is not an executable file (give mergekit-yaml,"
+                    + " or a Python with mergekit installed)");
         }
         SyntheticModels.Shape shape = switch (scale) {
             case 1 -> SyntheticModels.Shape.BASELINE;
@@ -84,40 +97,74 @@ final class MergeBenchCommand implements Callable<Integer> {
         Path warmCfg = models.resolve("big_linear.yml");
         Files.writeString(warmCfg, config("linear", models));
         runChild(archive, warmCfg, dir.resolve("out-warmup"), "--dry-run");
-        out.printf("%-10s %6s %9s %9s %9s %12s %12s %12s %8s%n", "method", "scale", "wall s", "CPU s", "GB/s in",
-                "peak RSS MiB", "wall vs mk", "CPU vs mk", "threads");
+        out.printf("started %s UTC, load average %s%n", java.time.Instant.now().toString().substring(0, 19), loadAverage());
+        if (mergekit == null) {
+            out.printf("%-10s %6s %9s %9s %9s %12s %8s%n", "method", "scale", "wall s", "CPU s", "GB/s in",
+                    "peak RSS MiB", "threads");
+        } else {
+            out.printf("%-10s %6s %9s %9s %12s %12s %12s %12s %10s %10s%n", "method", "scale", "wall s", "CPU s",
+                    "peak RSS MiB", "mk wall s", "mk CPU s", "mk RSS MiB", "wall ratio", "CPU ratio");
+        }
         for (String method : methods) {
-            if (!MERGEKIT_SECONDS.containsKey(method)) {
-                throw new CrucibleException("--method: expected one of " + MERGEKIT_SECONDS.keySet() + ", got " + method);
-            }
             Path cfg = models.resolve("big_" + method + ".yml");
             Files.writeString(cfg, config(method, models));
-            double best = Double.MAX_VALUE;
-            double cpu = 0;
-            long rss = 0;
+            Measurement crucible = null;
+            Measurement peer = null;
             for (int r = 0; r < runs; r++) {
-                Path outDir = dir.resolve("out-" + method);
-                long[] result = runChild(archive, cfg, outDir);
-                if (result[0] / 1e9 < best) {
-                    best = result[0] / 1e9;
-                    cpu = result[2] / 1e9;
+                crucible = Measurement.better(crucible, runChild(archive, cfg, dir.resolve("out-" + method)));
+                if (mergekit != null) {
+                    peer = Measurement.better(peer, runMergekit(cfg, dir.resolve("mergekit-out-" + method)));
                 }
-                rss = Math.max(rss, result[1]);
             }
             int inputs = method.equals("linear") || method.equals("slerp") ? 2 : 3;
-            // mergekit's baseline exists for scale 1 only.
-            String wallRatio = scale == 1 ? String.format("%.1fx", MERGEKIT_SECONDS.get(method) / best) : "-";
-            String cpuRatio = scale == 1 ? String.format("%.1fx", MERGEKIT_CPU_SECONDS.get(method) / cpu) : "-";
-            out.printf("%-10s %6d %9.2f %9.2f %9.2f %12.0f %12s %12s %8s%n", method, scale, best, cpu,
-                    inputs * inputBytes / 1e9 / best, rss / 1024.0, wallRatio, cpuRatio,
-                    threads == null ? String.valueOf(cores) : threads.toString());
+            if (mergekit == null) {
+                out.printf("%-10s %6d %9.2f %9.2f %9.2f %12.0f %8s%n", method, scale, crucible.wallSeconds(),
+                        crucible.cpuSeconds(), inputs * inputBytes / 1e9 / crucible.wallSeconds(), crucible.rssMiB(),
+                        threads == null ? String.valueOf(cores) : threads.toString());
+            } else {
+                out.printf("%-10s %6d %9.2f %9.2f %12.0f %12.2f %12s %12s %9.1fx %10s%n", method, scale,
+                        crucible.wallSeconds(), crucible.cpuSeconds(), crucible.rssMiB(), peer.wallSeconds(),
+                        peer.cpuNanos() < 0 ? "-" : String.format("%.2f", peer.cpuSeconds()),
+                        peer.rssKiB() < 0 ? "-" : String.format("%.0f", peer.rssMiB()),
+                        peer.wallSeconds() / crucible.wallSeconds(),
+                        peer.cpuNanos() < 0 ? "-" : String.format("%.1fx", peer.cpuSeconds() / crucible.cpuSeconds()));
+            }
             out.flush();
+        }
+        out.printf("finished %s UTC, load average %s; best of %d run%s per method%s%n",
+                java.time.Instant.now().toString().substring(0, 19), loadAverage(), runs, runs == 1 ? "" : "s",
+                mergekit == null ? "" : " (Crucible, then mergekit, in turn)");
+        if (mergekit == null && scale == 1) {
+            out.printf("reference only, not measured here: mergekit 0.1.4 took %s s wall on another machine and day"
+                    + " (testdata/mergekit/BASELINE.md); run with --mergekit PATH to compare in this session%n",
+                    methods.stream().map(m -> m + " " + BASELINE_MERGEKIT_SECONDS.get(m)).toList());
         }
         return 0;
     }
 
-    /** Runs the merge in a fresh JVM; returns {wall nanoseconds, peak RSS KiB, CPU nanoseconds}. */
-    private long[] runChild(Path archive, Path cfg, Path outDir, String... extra)
+    /** One timed run; CPU and RSS are -1 where they could not be measured. */
+    record Measurement(long wallNanos, long cpuNanos, long rssKiB) {
+        static Measurement better(Measurement best, Measurement run) {
+            return best == null || run.wallNanos < best.wallNanos
+                    ? new Measurement(run.wallNanos, run.cpuNanos, best == null ? run.rssKiB : Math.max(best.rssKiB, run.rssKiB))
+                    : new Measurement(best.wallNanos, best.cpuNanos, Math.max(best.rssKiB, run.rssKiB));
+        }
+
+        double wallSeconds() {
+            return wallNanos / 1e9;
+        }
+
+        double cpuSeconds() {
+            return cpuNanos / 1e9;
+        }
+
+        double rssMiB() {
+            return rssKiB / 1024.0;
+        }
+    }
+
+    /** Runs the merge in a fresh JVM. */
+    private Measurement runChild(Path archive, Path cfg, Path outDir, String... extra)
             throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
@@ -145,7 +192,50 @@ final class MergeBenchCommand implements Callable<Integer> {
                 .mapToLong(l -> Long.parseLong(l.substring("peak_rss_kib=".length()).trim())).findFirst().orElse(-1);
         long cpu = output.lines().filter(l -> l.startsWith("cpu_ns="))
                 .mapToLong(l -> Long.parseLong(l.substring("cpu_ns=".length()).trim())).findFirst().orElse(-1);
-        return new long[]{wall, rss, cpu};
+        return new Measurement(wall, cpu, rss);
+    }
+
+    /**
+     * Runs mergekit-yaml on the same config as BASELINE.md ran it (seed 42, quiet, no tokenizer copy), offline;
+     * under GNU time where it exists, for its CPU time and peak RSS.
+     */
+    private Measurement runMergekit(Path cfg, Path outDir) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>();
+        Path timing = Files.isExecutable(GNU_TIME) ? Files.createTempFile(dir, "mergekit-time", ".txt") : null;
+        if (timing != null) {
+            cmd.addAll(List.of(GNU_TIME.toString(), "-f", "%U %S %M", "-o", timing.toString()));
+        }
+        cmd.add(mergekit.toString());
+        if (mergekit.getFileName().toString().startsWith("python")) {
+            cmd.addAll(List.of("-m", "mergekit.scripts.run_yaml"));
+        }
+        cmd.addAll(List.of(cfg.toString(), outDir.toString(), "--random-seed", "42", "--quiet", "--no-copy-tokenizer"));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("HF_HUB_OFFLINE", "1");
+        long start = System.nanoTime();
+        Process p = pb.start();
+        String output = new String(p.getInputStream().readAllBytes());
+        int rc = p.waitFor();
+        long wall = System.nanoTime() - start;
+        if (rc != 0) {
+            throw new CrucibleException("mergekit failed (exit " + rc + "):\n" + output);
+        }
+        if (timing == null) {
+            return new Measurement(wall, -1, -1);
+        }
+        String[] f = Files.readString(timing).trim().split("\\s+");
+        Files.delete(timing);
+        return new Measurement(wall, Math.round((Double.parseDouble(f[0]) + Double.parseDouble(f[1])) * 1e9),
+                Long.parseLong(f[2]));
+    }
+
+    private static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
     }
 
     /** Whether the kernel offers transparent huge pages (mode always or madvise), as the launcher checks. */

@@ -72,10 +72,6 @@ public final class InputModel implements AutoCloseable {
         return architecture;
     }
 
-    public List<String> tensorNames() {
-        return checkpoint.names();
-    }
-
     public boolean has(String name) {
         return checkpoint.contains(name);
     }

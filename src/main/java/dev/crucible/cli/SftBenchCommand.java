@@ -1,7 +1,7 @@
 package dev.crucible.cli;
 
 import dev.crucible.io.StagedDirectory;
-import dev.crucible.train.SftBenchmark;
+import dev.crucible.bench.SftBenchmark;
 import dev.crucible.train.SftTrainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

@@ -1,6 +1,7 @@
-package dev.crucible.train;
+package dev.crucible.bench;
 
 import dev.crucible.merge.SyntheticModels;
+import dev.crucible.train.SftTrainer;
 
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;

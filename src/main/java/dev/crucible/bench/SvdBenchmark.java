@@ -1,4 +1,6 @@
-package dev.crucible.merge;
+package dev.crucible.bench;
+
+import dev.crucible.merge.LowRank;
 
 import java.io.PrintWriter;
 import java.util.Locale;

@@ -1,7 +1,8 @@
-package dev.crucible.eval;
+package dev.crucible.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crucible.eval.Sampler;
 import dev.crucible.model.Transformer;
 import dev.crucible.nn.KVCache;
 import dev.crucible.tensor.DType;

@@ -51,8 +51,10 @@ public final class SftBenchmark {
         for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
             pool.resetPeakUsage();
         }
-        SftTrainer.Settings settings = new SftTrainer.Settings(method, 16, 32, 0, List.of("all-linear"), false, batch, 1,
-                seq, warmup + steps, 1e-4, "constant", 0, 0.0, 1.0, checkpointing, 1, 0, 0);
+        SftTrainer.Settings settings = new SftTrainer.Settings(method, method == SftTrainer.Method.FULL ? null
+                : new SftTrainer.Lora(16, 32, 0, List.of("all-linear"), false),
+                SftTrainer.Optimizer.of(1e-4, "constant", 0, 0.0, 1.0), batch, 1, seq, false, warmup + steps,
+                checkpointing, 1, 0, 0, 1, 0);
         List<Double> rates = new ArrayList<>();
         long frozenBytes;
         int trainable;

@@ -46,8 +46,9 @@ class SftTrainerTest {
 
     static SftTrainer.Settings settings(SftTrainer.Method method, int steps, int saveSteps, double dropout) {
         double lr = method == SftTrainer.Method.FULL ? 5e-3 : 3e-2;
-        return new SftTrainer.Settings(method, 8, 16, dropout, List.of("all-linear"), false, 4, 2, 16, steps, lr,
-                "cosine", 2, 0.01, 1.0, false, 7, saveSteps, 0);
+        return new SftTrainer.Settings(method, method == SftTrainer.Method.FULL ? null
+                : new SftTrainer.Lora(8, 16, dropout, List.of("all-linear"), false),
+                SftTrainer.Optimizer.of(lr, "cosine", 2, 0.01, 1.0), 4, 2, 16, false, steps, false, 7, saveSteps, 0, 1, 0);
     }
 
     @ParameterizedTest

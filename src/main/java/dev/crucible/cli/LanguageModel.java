@@ -11,12 +11,11 @@ import dev.crucible.model.GenerationTokenIds;
 import dev.crucible.model.Tokenizer;
 import dev.crucible.model.Transformer;
 import dev.crucible.model.TransformerWeights;
+import dev.crucible.peft.AdapterFold;
+import dev.crucible.peft.LoraConfig;
 import dev.crucible.template.ChatRequest;
 import dev.crucible.template.ChatTemplate;
 import dev.crucible.tensor.DType;
-import dev.crucible.train.LoraAdapter;
-import dev.crucible.train.LoraConfig;
-import dev.crucible.train.LoraMerge;
 
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -59,7 +58,7 @@ final class LanguageModel implements AutoCloseable {
         }
         this.dir = ModelDirectory.open(modelDir);
         this.warnings = warnings;
-        Transformer t = adapterDir == null ? Transformer.load(modelDir) : loadWithAdapter(dir, adapterDir);
+        Transformer t = adapterDir == null ? Transformer.load(modelDir) : loadWithAdapter(dir, adapterDir, warnings);
         try {
             // the fine-tune's own tokenizer files when it saved them (sft does, with any special_tokens it set)
             this.tokenizer = Tokenizer.load(adapterDir != null && Files.isRegularFile(adapterDir.resolve(Tokenizer.TOKENIZER_JSON))
@@ -96,17 +95,21 @@ final class LanguageModel implements AutoCloseable {
      * without rounding it; folding into bf16 would move this fixture's logits by up to 9%), so the numbers equal those of
      * {@code lora merge --dtype float32}. Only the changed weights are copied; the rest stay memory-mapped.
      */
-    private static Transformer loadWithAdapter(ModelDirectory base, Path adapterDir) {
+    private static Transformer loadWithAdapter(ModelDirectory base, Path adapterDir, PrintWriter warnings) {
         if (!Files.isRegularFile(adapterDir.resolve(LoraConfig.FILE))) {
             throw new CrucibleException("--adapter " + adapterDir + ": not a PEFT adapter directory (no " + LoraConfig.FILE + ")");
         }
-        LoraAdapter adapter = LoraAdapter.load(adapterDir);
-        try (Checkpoint weights = base.openCheckpoint()) {
-            adapter.checkAgainst(weights);
+        try (AdapterFold adapter = AdapterFold.open(adapterDir)) {
+            try (Checkpoint weights = base.openCheckpoint()) {
+                adapter.checkAgainst(weights);
+            }
+            if (warnings != null && adapter.file().leftOutWarning() != null) {
+                warnings.println(adapter.file().leftOutWarning());
+            }
+            TransformerWeights.Override fold = (name, stored) -> adapter.changes(name)
+                    ? adapter.merged(name, stored, DType.F32) : stored;
+            return Transformer.load(base.path(), fold);
         }
-        TransformerWeights.Override fold = (name, stored) -> LoraMerge.changes(adapter, name)
-                ? LoraMerge.merged(name, stored, DType.F32, adapter) : stored;
-        return Transformer.load(base.path(), fold);
     }
 
     /** Loads the chat template, or fails with a message saying the model has none. */

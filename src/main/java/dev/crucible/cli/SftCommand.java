@@ -9,7 +9,7 @@ import dev.crucible.data.SftDataset;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.OutputCheck;
 import dev.crucible.model.Tokenizer;
-import dev.crucible.train.LoraConfig;
+import dev.crucible.peft.LoraConfig;
 import dev.crucible.train.SftTrainer;
 import dev.crucible.train.TrainingCheckpoints;
 import picocli.CommandLine.Command;

@@ -1,14 +1,13 @@
 package dev.crucible.merge;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.CrucibleException;
 import dev.crucible.ProgressBar;
-import dev.crucible.io.SafetensorsWriter;
 import dev.crucible.io.StagedDirectory;
 import dev.crucible.io.TensorInfo;
 import dev.crucible.model.Architecture;
+import dev.crucible.peft.LoraAdapter;
+import dev.crucible.peft.LoraAdapter.Part;
+import dev.crucible.peft.LoraConfig;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Rounding;
 import dev.crucible.tensor.Shape;
@@ -38,7 +37,6 @@ import java.util.regex.Pattern;
  * modules are stored at full rank from the fine-tuned model under {@code modules_to_save}.
  */
 public final class LoraExtraction {
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     /**
      * @param model            fine-tuned model directory (as given, for the card and adapter_config.json)
@@ -85,7 +83,7 @@ public final class LoraExtraction {
                     .expect(modules.size(), 0);
             for (Module m : modules) {
                 String w = m.name + ".weight";
-                String prefix = "base_model.model." + m.name;
+                String prefix = LoraAdapter.PREFIX + m.name;
                 switch (m.kind) {
                     case SAVE -> {
                         out.put(prefix + ".weight", load(ft, w));
@@ -95,13 +93,12 @@ public final class LoraExtraction {
                     }
                     case LINEAR, EMBEDDING_LORA -> {
                         Tensor[] ab = factorise(delta(ft, base, w), m.kind == Kind.EMBEDDING_LORA, o);
-                        String type = m.kind == Kind.EMBEDDING_LORA ? ".lora_embedding_" : ".lora_";
-                        String suffix = m.kind == Kind.EMBEDDING_LORA ? "" : ".weight";
-                        out.put(prefix + type + "A" + suffix, ab[0]);
-                        out.put(prefix + type + "B" + suffix, ab[1]);
+                        boolean embedding = m.kind == Kind.EMBEDDING_LORA;
+                        out.put(LoraAdapter.savedName(m.name, embedding ? Part.EMBEDDING_A : Part.A), ab[0]);
+                        out.put(LoraAdapter.savedName(m.name, embedding ? Part.EMBEDDING_B : Part.B), ab[1]);
                         ranks.put(m.name, (int) ab[0].dim(0));
                         if (m.hasBias) {
-                            out.put(prefix + ".lora_B.bias", delta(ft, base, m.name + ".bias"));
+                            out.put(LoraAdapter.savedBiasName(m.name), delta(ft, base, m.name + ".bias"));
                         }
                     }
                 }
@@ -111,8 +108,7 @@ public final class LoraExtraction {
                 throw new CrucibleException("no module to extract: every linear layer was excluded or saved at full rank");
             }
             try (StagedDirectory staged = StagedDirectory.create(outDir)) {
-                SafetensorsWriter.write(staged.path().resolve("adapter_model.safetensors"), out);
-                writeConfig(staged.path().resolve("adapter_config.json"), o, ranks, toSave);
+                LoraAdapter.write(staged.path(), config(o, ranks, toSave), out);
                 Files.writeString(staged.path().resolve("README.md"), card(o, outDir, ft, base));
                 staged.publish();
             } catch (IOException e) {
@@ -276,34 +272,22 @@ public final class LoraExtraction {
         return out;
     }
 
-    /** adapter_config.json as mergekit writes it: r = the largest rank, rank_pattern for modules below it. */
-    private static void writeConfig(Path file, Options o, Map<String, Integer> ranks, List<String> toSave)
-            throws IOException {
+    /**
+     * adapter_config.json with mergekit's values: r = the largest rank, lora_alpha = r, rank_pattern and alpha_pattern
+     * (= the rank, so every module's scaling is 1) for modules below it, target_modules the modules' last names.
+     */
+    private static LoraConfig config(Options o, Map<String, Integer> ranks, List<String> toSave) {
         int r = ranks.values().stream().mapToInt(Integer::intValue).max().orElseThrow();
-        ObjectNode cfg = JSON.createObjectNode();
-        cfg.put("base_model_name_or_path", o.baseModel());
-        cfg.put("peft_type", "LORA");
-        cfg.put("use_rslora", false);
-        ArrayNode targets = cfg.putArray("target_modules");
-        Set<String> keys = new TreeSet<>();
-        ranks.keySet().forEach(k -> keys.add(k.substring(k.lastIndexOf('.') + 1)));
-        keys.forEach(targets::add);
-        ArrayNode save = cfg.putArray("modules_to_save");
-        new LinkedHashSet<>(toSave).forEach(save::add);
-        cfg.put("task_type", "CAUSAL_LM");
-        cfg.put("r", r);
-        cfg.put("lora_alpha", r);
-        ObjectNode rankPattern = cfg.putObject("rank_pattern");
+        Set<String> targets = new TreeSet<>();
+        ranks.keySet().forEach(k -> targets.add(k.substring(k.lastIndexOf('.') + 1)));
+        Map<String, Integer> pattern = new LinkedHashMap<>();
         ranks.forEach((k, v) -> {
             if (v != r) {
-                rankPattern.put(k, v);
+                pattern.put(k, v);
             }
         });
-        cfg.set("alpha_pattern", rankPattern.deepCopy());
-        cfg.put("lora_dropout", 0.0);
-        cfg.put("fan_in_fan_out", false);
-        cfg.put("inference_mode", true);
-        MergeOutput.writeJson(file, cfg);
+        return LoraConfig.create(r, r, 0.0, List.copyOf(targets), false, false, List.copyOf(new LinkedHashSet<>(toSave)))
+                .withPatterns(pattern, pattern).forSaving(List.of(), o.baseModel());
     }
 
     /** mergekit's LoRA model card (local paths are not Hub models, so base_model lists none). */

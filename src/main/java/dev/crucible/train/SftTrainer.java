@@ -17,6 +17,9 @@ import dev.crucible.nn.LoraOps;
 import dev.crucible.nn.Parameter;
 import dev.crucible.nn.Tape;
 import dev.crucible.nn.Var;
+import dev.crucible.peft.LoraAdapter;
+import dev.crucible.peft.LoraConfig;
+import dev.crucible.peft.LoraModule;
 import dev.crucible.tensor.Tensor;
 
 import java.io.IOException;
@@ -235,10 +238,9 @@ public final class SftTrainer implements AutoCloseable {
                             settings.method().dora(), l.modulesToSave())
                     : LoraConfig.create(l.r(), l.alpha(), l.dropout(), l.targetModules(), l.useRslora(),
                             settings.method().dora(), l.modulesToSave());
-            return LoraAdapter.create(lc, checkpoint, settings.seed(), frozen);
+            return LoraInit.create(lc, checkpoint, settings.seed(), frozen);
         }
-        LoraAdapter loaded = LoraAdapter.load(l.initialAdapter());
-        loaded.checkAgainst(checkpoint);
+        LoraAdapter loaded = LoraAdapter.load(l.initialAdapter(), checkpoint);
         if (loaded.config().useDora() != settings.method().dora()) {
             throw new CrucibleException("lora_model_dir " + l.initialAdapter() + " holds a "
                     + (loaded.config().useDora() ? "DoRA" : "LoRA") + " adapter, but the config trains "

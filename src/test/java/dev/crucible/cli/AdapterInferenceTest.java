@@ -6,7 +6,7 @@ import dev.crucible.PythonInterop;
 import dev.crucible.io.SafetensorsFile;
 import dev.crucible.model.Transformer;
 import dev.crucible.tensor.DType;
-import dev.crucible.train.LoraMerge;
+import dev.crucible.peft.LoraMerge;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -67,7 +67,7 @@ class AdapterInferenceTest {
         Path base = modelAndAdapter()[0];
         Path adapter = ADAPTERS.resolve(kind);
         Path merged = tmp.resolve("merged-" + kind);
-        LoraMerge.merge(base, adapter, merged, DType.F32, null);
+        LoraMerge.merge(base, adapter, merged, DType.F32, null, w -> { });
         try (SafetensorsFile ref = SafetensorsFile.open(adapter.resolve("reference.safetensors"));
              LanguageModel unmerged = new LanguageModel(base, adapter, null);
              Transformer m = Transformer.load(merged)) {
@@ -204,7 +204,7 @@ class AdapterInferenceTest {
 
         PythonInterop.assumeModules("torch", "transformers", "peft", "safetensors");
         Path f32 = tmp.resolve("merged-f32");
-        LoraMerge.merge(base, out, f32, DType.F32, null);
+        LoraMerge.merge(base, out, f32, DType.F32, null, w -> { });
         Path logitsFile = tmp.resolve("peft_logits.safetensors");
         int[][] ids = {{1, 20, 31, 44, 58, 67, 71, 82, 93, 104, 110, 123}};
         ObjectNode request = JSON.createObjectNode();

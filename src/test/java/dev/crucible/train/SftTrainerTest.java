@@ -3,6 +3,8 @@ package dev.crucible.train;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.nn.Parameter;
+import dev.crucible.peft.LoraAdapter;
+import dev.crucible.peft.LoraModule;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -146,9 +148,9 @@ class SftTrainerTest {
         assertTrue(saved.modules().values().stream().allMatch(LoraModule::isDora));
         // saved as PEFT saves DoRA (the format LoraAdapterTest checks against PEFT's own files): same names, shapes,
         // dtypes, metadata and config keys; only the base model path differs
-        assertEquals(LoraAdapterTest.headerShapes(tmp.resolve("d")), LoraAdapterTest.headerShapes(tmp.resolve("q")));
-        var qConfig = LoraAdapterTest.json(tmp.resolve("q"));
-        var dConfig = LoraAdapterTest.json(tmp.resolve("d"));
+        assertEquals(dev.crucible.peft.LoraAdapterTest.headerShapes(tmp.resolve("d")), dev.crucible.peft.LoraAdapterTest.headerShapes(tmp.resolve("q")));
+        var qConfig = dev.crucible.peft.LoraAdapterTest.json(tmp.resolve("q"));
+        var dConfig = dev.crucible.peft.LoraAdapterTest.json(tmp.resolve("d"));
         qConfig.remove("base_model_name_or_path");
         dConfig.remove("base_model_name_or_path");
         assertEquals(dConfig, qConfig);

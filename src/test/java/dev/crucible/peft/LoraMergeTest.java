@@ -1,4 +1,4 @@
-package dev.crucible.train;
+package dev.crucible.peft;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,4 +1,4 @@
-package dev.crucible.merge;
+package dev.crucible.peft;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;

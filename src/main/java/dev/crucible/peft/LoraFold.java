@@ -1,4 +1,4 @@
-package dev.crucible.merge;
+package dev.crucible.peft;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
@@ -8,10 +8,9 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * Folding a LoRA / rsLoRA / DoRA delta into one weight exactly as PEFT's {@code merge_and_unload} does: the one
- * implementation behind both {@code crucible lora merge} ({@code train.LoraMerge}) and adapters applied on the fly
- * in a merge ({@code model+adapter}, {@link LoraAdapter}). Plain float arrays only, so the merge engine needs
- * nothing from the training side.
+ * Folding a LoRA / rsLoRA / DoRA delta into one weight exactly as PEFT's {@code merge_and_unload} does, on plain
+ * float arrays: the arithmetic under {@link AdapterFold} (so under {@code crucible lora merge}, {@code model+adapter}
+ * merges and {@code generate --adapter}) and {@link LoraModule#mergeInto}.
  */
 public final class LoraFold {
     private LoraFold() {

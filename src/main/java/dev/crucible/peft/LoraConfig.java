@@ -1,4 +1,4 @@
-package dev.crucible.train;
+package dev.crucible.peft;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.CrucibleException;
-import dev.crucible.merge.LoraFold;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -77,6 +76,19 @@ public final class LoraConfig {
         ObjectNode n = create(r, loraAlpha, loraDropout, List.of(ALL_LINEAR), useRslora, useDora, modulesToSave).json;
         n.put("target_modules", targetRegex);
         return new LoraConfig(null, n);
+    }
+
+    /**
+     * This config with per-module ranks and alphas ({@code rank_pattern}, {@code alpha_pattern}: keys are module paths
+     * or regexes, PEFT's rule), as an adapter whose modules have different ranks needs them.
+     */
+    public LoraConfig withPatterns(Map<String, Integer> rankPattern, Map<String, ? extends Number> alphaPattern) {
+        ObjectNode n = json.deepCopy();
+        ObjectNode ranks = n.putObject("rank_pattern");
+        rankPattern.forEach(ranks::put);
+        ObjectNode alphas = n.putObject("alpha_pattern");
+        alphaPattern.forEach((k, v) -> putNumber(alphas, k, v.doubleValue()));
+        return new LoraConfig(source, n);
     }
 
     private static void putNumber(ObjectNode n, String key, double v) {
@@ -162,16 +174,19 @@ public final class LoraConfig {
         if (dropout < 0 || dropout >= 1) {
             throw problem("lora_dropout", "must be in [0, 1), got " + dropout);
         }
-        JsonNode targets = json.get("target_modules");
-        if (targets == null || !(targets.isTextual() || targets.isArray())) {
-            throw problem("target_modules", "must be a list of module names, a regex or \"all-linear\", got " + targets);
-        }
-        if (targets.isTextual() && !targets.asText().equals(ALL_LINEAR)) {
-            compile("target_modules", targets.asText());
-        }
-        for (JsonNode t : targets.isArray() ? targets : JsonNodeFactory.instance.arrayNode()) {
-            if (!t.isTextual()) {
-                throw problem("target_modules", "entries must be strings, got " + t);
+        // without target_modules (a hand-made adapter) the file's modules are the targets: see targets()
+        JsonNode targets = json.path("target_modules");
+        if (!targets.isMissingNode() && !targets.isNull()) {
+            if (!(targets.isTextual() || targets.isArray())) {
+                throw problem("target_modules", "must be a list of module names, a regex or \"all-linear\", got " + targets);
+            }
+            if (targets.isTextual() && !targets.asText().equals(ALL_LINEAR)) {
+                compile("target_modules", targets.asText());
+            }
+            for (JsonNode t : targets.isArray() ? targets : JsonNodeFactory.instance.arrayNode()) {
+                if (!t.isTextual()) {
+                    throw problem("target_modules", "entries must be strings, got " + t);
+                }
             }
         }
         if (json.path("fan_in_fan_out").asBoolean(false)) {
@@ -241,13 +256,13 @@ public final class LoraConfig {
     }
 
     public boolean allLinear() {
-        return json.get("target_modules").isTextual() && json.get("target_modules").asText().equals(ALL_LINEAR);
+        return json.path("target_modules").asText("").equals(ALL_LINEAR);
     }
 
     /** The target module names as written (empty when the config uses a regex or "all-linear"). */
     public List<String> targetModules() {
         List<String> out = new ArrayList<>();
-        JsonNode t = json.get("target_modules");
+        JsonNode t = json.path("target_modules");
         if (t.isArray()) {
             t.forEach(n -> out.add(n.asText()));
         }
@@ -273,9 +288,13 @@ public final class LoraConfig {
 
     /**
      * Whether PEFT would wrap the linear module at {@code modulePath} (e.g. {@code model.layers.0.self_attn.q_proj}):
-     * a regex must match the whole path, a list entry must equal the path or its last dotted parts.
+     * a regex must match the whole path, a list entry must equal the path or its last dotted parts. A config without
+     * {@code target_modules} (written by hand, not by PEFT) targets every module its file holds factors for.
      */
     public boolean targets(String modulePath) {
+        if (json.path("target_modules").isMissingNode() || json.path("target_modules").isNull()) {
+            return true;
+        }
         if (allLinear()) {
             return !matchesAny("exclude_modules", modulePath);
         }

@@ -1,4 +1,4 @@
-package dev.crucible.train;
+package dev.crucible.peft;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -12,7 +12,6 @@ import dev.crucible.io.StagedDirectory;
 import dev.crucible.io.TensorInfo;
 import dev.crucible.io.TensorSpec;
 import dev.crucible.tensor.DType;
-import dev.crucible.tensor.Tensor;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,9 +20,10 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
- * Folds a LoRA/rsLoRA/DoRA adapter into its base model, as PEFT's {@code merge_and_unload()} does, and writes a
+ * Folds a LoRA/rsLoRA/DoRA adapter into its base model ({@link AdapterFold}, as PEFT's {@code merge_and_unload()}), and writes a
  * complete model directory: merged weights (in the requested dtype, else the base's), the base's config with its
  * dtype updated, generation config and tokenizer files. Everything is checked before anything is written, and the
  * output appears only when complete.
@@ -43,17 +43,21 @@ public final class LoraMerge {
     /**
      * @param dtype the output dtype of floating-point tensors; null keeps the base's (its config's dtype, or each
      *              tensor's own when the config names none)
+     * @param warnings gets one line naming the adapter's modules that target_modules leaves out, if any
      */
-    public static void merge(Path baseDir, Path adapterDir, Path outDir, DType dtype, Progress progress) {
+    public static void merge(Path baseDir, Path adapterDir, Path outDir, DType dtype, Progress progress,
+                             Consumer<String> warnings) {
         if (dtype != null && !dtype.isFloatingPoint()) {
             throw new CrucibleException("--dtype " + dtype.torchName() + " is not a floating-point type");
         }
         ModelDirectory base = ModelDirectory.open(baseDir);
         ModelConfig config = base.config();
-        LoraAdapter adapter = LoraAdapter.load(adapterDir);
         DType target = dtype != null ? dtype : config.dtype();
-        try (Checkpoint weights = base.openCheckpoint()) {
+        try (AdapterFold adapter = AdapterFold.open(adapterDir); Checkpoint weights = base.openCheckpoint()) {
             adapter.checkAgainst(weights);
+            if (adapter.file().leftOutWarning() != null) {
+                warnings.accept(adapter.file().leftOutWarning());
+            }
             List<TensorSpec> specs = new ArrayList<>();
             long totalBytes = 0;
             for (String name : weights.names()) {
@@ -69,7 +73,7 @@ public final class LoraMerge {
                     long done = 0;
                     for (int i = 0; i < specs.size(); i++) {
                         TensorSpec spec = specs.get(i);
-                        writer.write(spec.name(), mergedTensor(weights.tensor(spec.name()), spec, adapter));
+                        writer.write(spec.name(), adapter.merged(spec.name(), weights.tensor(spec.name()), spec.dtype()));
                         done += spec.byteSize();
                         if (progress != null) {
                             progress.update(i + 1, specs.size(), done, totalBytes);
@@ -83,36 +87,6 @@ public final class LoraMerge {
                 staged.publish();
             }
         }
-    }
-
-    private static Tensor mergedTensor(Tensor weight, TensorSpec spec, LoraAdapter adapter) {
-        return merged(spec.name(), weight, spec.dtype(), adapter);
-    }
-
-    /** Whether the adapter changes tensor {@code name} of the base (a LoRA target's weight or a modules_to_save tensor). */
-    public static boolean changes(LoraAdapter adapter, String name) {
-        return adapter.savedTensors().containsKey(name) || name.endsWith(".weight")
-                && adapter.modules().containsKey(name.substring(0, name.length() - ".weight".length()));
-    }
-
-    /**
-     * Tensor {@code name} of the merged model in {@code dtype}: the base's {@code weight} with the adapter's B·A folded
-     * in (PEFT's {@code merge_and_unload}), the adapter's whole copy for a {@code modules_to_save} tensor, else the
-     * base's tensor (converted when its dtype differs).
-     */
-    public static Tensor merged(String name, Tensor weight, DType dtype, LoraAdapter adapter) {
-        LoraAdapter.SavedTensor saved = adapter.savedTensors().get(name);
-        if (saved != null) {
-            return Tensor.fromFloats(dtype, saved.values(), saved.shape());
-        }
-        LoraModule module = name.endsWith(".weight")
-                ? adapter.modules().get(name.substring(0, name.length() - ".weight".length())) : null;
-        if (module == null) {
-            return weight.dtype() == dtype ? weight : weight.to(dtype);
-        }
-        float[] w = weight.toFloatArray();
-        module.mergeInto(w);
-        return Tensor.fromFloats(dtype, w, weight.shape());
     }
 
     private static void writeConfig(ModelConfig config, DType target, Path dir) {

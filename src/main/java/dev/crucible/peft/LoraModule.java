@@ -1,6 +1,4 @@
-package dev.crucible.train;
-
-import dev.crucible.merge.LoraFold;
+package dev.crucible.peft;
 
 /**
  * The adapter weights on one linear layer {@code y = x W^T} with W of shape [out, in]: A [r, in], B [out, r],

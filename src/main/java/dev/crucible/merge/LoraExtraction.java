@@ -1,5 +1,8 @@
 package dev.crucible.merge;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.CrucibleException;
 import dev.crucible.ProgressBar;
 import dev.crucible.io.StagedDirectory;
@@ -273,21 +276,36 @@ public final class LoraExtraction {
     }
 
     /**
-     * adapter_config.json with mergekit's values: r = the largest rank, lora_alpha = r, rank_pattern and alpha_pattern
-     * (= the rank, so every module's scaling is 1) for modules below it, target_modules the modules' last names.
+     * adapter_config.json as mergekit writes it (its keys, in its order): r = the largest rank, lora_alpha = r,
+     * rank_pattern and alpha_pattern (= the rank, so every module's scaling is 1) for modules below it,
+     * target_modules the modules' last names.
      */
     private static LoraConfig config(Options o, Map<String, Integer> ranks, List<String> toSave) {
         int r = ranks.values().stream().mapToInt(Integer::intValue).max().orElseThrow();
-        Set<String> targets = new TreeSet<>();
-        ranks.keySet().forEach(k -> targets.add(k.substring(k.lastIndexOf('.') + 1)));
-        Map<String, Integer> pattern = new LinkedHashMap<>();
+        ObjectNode cfg = JsonNodeFactory.instance.objectNode();
+        cfg.put("base_model_name_or_path", o.baseModel());
+        cfg.put("peft_type", "LORA");
+        cfg.put("use_rslora", false);
+        ArrayNode targets = cfg.putArray("target_modules");
+        Set<String> keys = new TreeSet<>();
+        ranks.keySet().forEach(k -> keys.add(k.substring(k.lastIndexOf('.') + 1)));
+        keys.forEach(targets::add);
+        ArrayNode save = cfg.putArray("modules_to_save");
+        new LinkedHashSet<>(toSave).forEach(save::add);
+        cfg.put("task_type", "CAUSAL_LM");
+        cfg.put("r", r);
+        cfg.put("lora_alpha", r);
+        ObjectNode rankPattern = cfg.putObject("rank_pattern");
         ranks.forEach((k, v) -> {
             if (v != r) {
-                pattern.put(k, v);
+                rankPattern.put(k, v);
             }
         });
-        return LoraConfig.create(r, r, 0.0, List.copyOf(targets), false, false, List.copyOf(new LinkedHashSet<>(toSave)))
-                .withPatterns(pattern, pattern).forSaving(List.of(), o.baseModel());
+        cfg.set("alpha_pattern", rankPattern.deepCopy());
+        cfg.put("lora_dropout", 0.0);
+        cfg.put("fan_in_fan_out", false);
+        cfg.put("inference_mode", true);
+        return LoraConfig.inKeyOrder(cfg);
     }
 
     /** mergekit's LoRA model card (local paths are not Hub models, so base_model lists none). */

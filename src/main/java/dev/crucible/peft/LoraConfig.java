@@ -35,11 +35,27 @@ public final class LoraConfig {
 
     private final Path source;
     private final ObjectNode json;
+    /** Written with the keys in this JSON's order (as another tool wrote them), not sorted as PEFT writes them. */
+    private final boolean keyOrder;
 
     private LoraConfig(Path source, ObjectNode json) {
+        this(source, json, false);
+    }
+
+    private LoraConfig(Path source, ObjectNode json, boolean keyOrder) {
         this.source = source;
         this.json = json;
+        this.keyOrder = keyOrder;
         validate();
+    }
+
+    /**
+     * A config with the keys and key order another tool writes (extract-lora writes mergekit's), checked as any
+     * config; {@link #write} keeps that order and ends the file with a newline, as mergekit's {@code json.dump} +
+     * Jackson's printer did before, so the file stays byte-identical.
+     */
+    public static LoraConfig inKeyOrder(ObjectNode json) {
+        return new LoraConfig(null, json.deepCopy(), true);
     }
 
     /** A new LoRA config; {@code targetModules} are module-name suffixes, or the single entry "all-linear". */
@@ -76,19 +92,6 @@ public final class LoraConfig {
         ObjectNode n = create(r, loraAlpha, loraDropout, List.of(ALL_LINEAR), useRslora, useDora, modulesToSave).json;
         n.put("target_modules", targetRegex);
         return new LoraConfig(null, n);
-    }
-
-    /**
-     * This config with per-module ranks and alphas ({@code rank_pattern}, {@code alpha_pattern}: keys are module paths
-     * or regexes, PEFT's rule), as an adapter whose modules have different ranks needs them.
-     */
-    public LoraConfig withPatterns(Map<String, Integer> rankPattern, Map<String, ? extends Number> alphaPattern) {
-        ObjectNode n = json.deepCopy();
-        ObjectNode ranks = n.putObject("rank_pattern");
-        rankPattern.forEach(ranks::put);
-        ObjectNode alphas = n.putObject("alpha_pattern");
-        alphaPattern.forEach((k, v) -> putNumber(alphas, k, v.doubleValue()));
-        return new LoraConfig(source, n);
     }
 
     private static void putNumber(ObjectNode n, String key, double v) {
@@ -362,14 +365,17 @@ public final class LoraConfig {
         return json.deepCopy();
     }
 
-    /** Writes {@code adapter_config.json} into {@code dir} with sorted keys and two-space indent, as PEFT does. */
+    /**
+     * Writes {@code adapter_config.json} into {@code dir} with sorted keys and two-space indent, as PEFT does (a
+     * config made by {@link #inKeyOrder}: its own key order and a final newline).
+     */
     public void write(Path dir) {
         Map<String, JsonNode> sorted = new TreeMap<>();
         json.properties().forEach(e -> sorted.put(e.getKey(), e.getValue()));
         ObjectNode out = JsonNodeFactory.instance.objectNode();
         sorted.forEach(out::set);
         try {
-            Files.writeString(dir.resolve(FILE), JSON.writeValueAsString(out));
+            Files.writeString(dir.resolve(FILE), keyOrder ? JSON.writeValueAsString(json) + "\n" : JSON.writeValueAsString(out));
         } catch (IOException e) {
             throw new CrucibleException(dir.resolve(FILE) + ": cannot write: " + e.getMessage(), e);
         }

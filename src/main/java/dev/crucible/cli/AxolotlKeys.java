@@ -68,9 +68,8 @@ final class AxolotlKeys {
                     "the model and tokenizer are read from base_model's config.json and tokenizer.json"),
             new Group(set("eval_sample_packing"), "validation sequences are packed whenever sample_packing is on"));
 
-    /** Axolotl keys that would make the run something other than SFT, or change its data in a way Crucible cannot. */
+    /** Axolotl keys that would make the run something Crucible cannot train, or change its data in a way it cannot. */
     private static final Map<String, String> FATAL = Map.of(
-            "rl", "preference and RL training (rl: ...) is not what crucible sft runs",
             "reward_model", "reward-model training is not implemented",
             "process_reward_model", "process-reward-model training is not implemented",
             "pretraining_dataset", "streaming pre-training datasets are not implemented; list the files under datasets",
@@ -119,9 +118,11 @@ final class AxolotlKeys {
         Object optimizer = map.get("optimizer");
         if (isSet(optimizer)) {
             String name = String.valueOf(optimizer);
-            out.add(name.startsWith("adamw") || name.startsWith("paged_adamw")
-                    ? "note: optimizer " + name + ": AdamW runs with float32 state, as torch computes it"
-                    : "warning: optimizer " + name + " is not implemented: AdamW is used");
+            if (!name.equals("adamw_torch") && !name.equals("adamw_torch_fused")) { // what Crucible computes
+                out.add(name.startsWith("adamw") || name.startsWith("paged_adamw")
+                        ? "note: optimizer " + name + ": AdamW runs with float32 state, as torch computes it (adamw_torch)"
+                        : "warning: optimizer " + name + " is not implemented: AdamW is used (adamw_torch)");
+            }
         }
         noted.forEach((group, keys) -> out.add("note: " + String.join(", ", keys) + ": " + group.note()));
         if (!ignored.isEmpty()) {

@@ -30,10 +30,11 @@ import java.nio.file.Path;
                 ChatCommand.class,
                 EvalCommand.class,
                 LoraCommand.class,
-                SftCommand.class,
+                TrainCommand.class,
                 TokenizeCommand.class,
                 TemplateCommand.class,
                 DataCommand.class,
+                ExportCommand.class,
         })
 public final class Main {
     /** Exit code of an internal error (a bug), as sysexits' EX_SOFTWARE. */

@@ -39,6 +39,12 @@ final class ResumeCheck {
         if (saved == null) {
             return List.of(); // an older checkpoint: the parameter shapes are still checked one by one
         }
+        String savedObjective = saved.path("objective").asText("sft");
+        String objective = current.path("objective").asText("sft");
+        if (!savedObjective.equals(objective)) {
+            throw new CrucibleException(where + "it was trained by " + describeObjective(savedObjective) + ", this config"
+                    + " asks for " + describeObjective(objective) + fix);
+        }
         if (!saved.path("base_config_sha256").equals(current.path("base_config_sha256"))) {
             throw new CrucibleException(where + "it was trained on " + saved.path("base_model").asText()
                     + ", whose config.json differs from that of base_model " + current.path("base_model").asText() + fix);
@@ -62,6 +68,10 @@ final class ResumeCheck {
             }
         });
         return notes;
+    }
+
+    private static String describeObjective(String objective) {
+        return objective.equals("sft") ? "supervised fine-tuning" : "rl: " + objective;
     }
 
     private static boolean sameValue(JsonNode a, JsonNode b) {

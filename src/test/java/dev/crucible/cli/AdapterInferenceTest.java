@@ -84,7 +84,7 @@ class AdapterInferenceTest {
 
     /** A model directory with the byte-level fixture tokenizer, and a copy of the LoRA fixture naming it as its base. */
     private Path[] modelAndAdapter() throws IOException {
-        Path base = SftCommandTest.fixtureModel(tmp.resolve("base"));
+        Path base = TrainCommandTest.fixtureModel(tmp.resolve("base"));
         Path adapter = Files.createDirectories(tmp.resolve("adapter"));
         Files.copy(ADAPTERS.resolve("lora/adapter_model.safetensors"), adapter.resolve("adapter_model.safetensors"));
         ObjectNode cfg = (ObjectNode) JSON.readTree(ADAPTERS.resolve("lora/adapter_config.json").toFile());
@@ -148,7 +148,7 @@ class AdapterInferenceTest {
         for (String f : List.of("config.json", "model.safetensors")) {
             Files.copy(Path.of("testdata/hf/models/qwen3").resolve(f), other.resolve(f));
         }
-        Files.copy(SftCommandTest.TOKENIZER.resolve("tokenizer.json"), other.resolve("tokenizer.json"));
+        Files.copy(TrainCommandTest.TOKENIZER.resolve("tokenizer.json"), other.resolve("tokenizer.json"));
         CliRun wrong = CliRun.of("generate", other.toString(), "--adapter", ma[1].toString(), "--prompt", "hi");
         assertEquals(1, wrong.exitCode());
         assertTrue(wrong.err().startsWith("error: ") && !wrong.err().contains("\tat "), wrong.err());

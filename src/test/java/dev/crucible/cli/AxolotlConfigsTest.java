@@ -28,7 +28,7 @@ class AxolotlConfigsTest {
 
     @BeforeEach
     void modelAndData() throws IOException {
-        SftCommandTest.fixtureModel(tmp.resolve("model"));
+        TrainCommandTest.fixtureModel(tmp.resolve("model"));
         StringBuilder alpaca = new StringBuilder();
         StringBuilder sharegpt = new StringBuilder();
         StringBuilder messages = new StringBuilder();

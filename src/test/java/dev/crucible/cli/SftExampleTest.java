@@ -25,7 +25,7 @@ class SftExampleTest {
 
     @Test
     void theExampleAnswersHeldOutSumsAfterItsRun() throws IOException {
-        Path base = SftCommandTest.fixtureModel(tmp.resolve("examples/models/sft-base"));
+        Path base = TrainCommandTest.fixtureModel(tmp.resolve("examples/models/sft-base"));
         Path dir = Files.createDirectories(tmp.resolve("examples/sft"));
         for (String f : List.of("lora.yml", "arithmetic.jsonl")) {
             Files.copy(Path.of("examples/sft").resolve(f), dir.resolve(f));

@@ -30,8 +30,8 @@ class SftResumeTest {
 
     @BeforeEach
     void model() throws IOException {
-        SftCommandTest.fixtureModel(tmp.resolve("model"));
-        SftCommandTest.writeChats(tmp.resolve("chats.jsonl"), 24);
+        TrainCommandTest.fixtureModel(tmp.resolve("model"));
+        TrainCommandTest.writeChats(tmp.resolve("chats.jsonl"), 24);
         out = tmp.resolve("out");
     }
 

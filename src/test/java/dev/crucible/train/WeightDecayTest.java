@@ -62,18 +62,18 @@ class WeightDecayTest {
     }
 
     /**
-     * Two steps of SftTrainer's full fine-tuning (own forward and backward) equal torch's AdamW over the Trainer's two
+     * Two steps of the trainer's full fine-tuning (own forward and backward) equal torch's AdamW over the Trainer's two
      * parameter groups to float rounding; decaying the norms as well would have moved them 10^4 times further.
      */
     @Test
     void fullFineTuningWithWeightDecayMatchesTheHfTrainer() {
-        SftTrainer.Settings settings = new SftTrainer.Settings(SftTrainer.Method.FULL, null,
-                new SftTrainer.Optimizer(1e-2, "constant", 0, 0.5, 0.9, 0.999, 0.1, 0), 2, 1, 12, false, 2, false, 1, 0, 0, 1, 0);
+        Trainer.Settings settings = new Trainer.Settings(Trainer.Method.FULL, null,
+                new Trainer.Optimizer(1e-2, "constant", 0, 0.5, 0.9, 0.999, 0.1, 0), 2, 1, 12, false, 2, false, 1, 0, 0, 1, 0);
         try (SafetensorsFile ref = SafetensorsFile.open(REF.resolve("reference.safetensors"));
-             SftTrainer trainer = new SftTrainer(MODELS.resolve("qwen2"), settings)) {
+             var trainer = Trainer.sft(MODELS.resolve("qwen2"), settings)) {
             var ids = ref.tensor("input_ids");
             var labels = ref.tensor("labels");
-            List<SftTrainer.Example> batch = new ArrayList<>();
+            List<SftObjective.Example> batch = new ArrayList<>();
             for (int row = 0; row < 2; row++) {
                 int[] x = new int[12];
                 int[] y = new int[12];
@@ -81,7 +81,7 @@ class WeightDecayTest {
                     x[t] = (int) ids.getLong(row * 12 + t);
                     y[t] = (int) labels.getLong(row * 12 + t);
                 }
-                batch.add(new SftTrainer.Example(x, y));
+                batch.add(new SftObjective.Example(x, y));
             }
             trainer.train(batch, List.of(), tmp.resolve("out"), null);
             double worst = 0;

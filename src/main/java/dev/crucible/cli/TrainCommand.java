@@ -13,6 +13,7 @@ import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.OutputCheck;
 import dev.crucible.model.Tokenizer;
 import dev.crucible.peft.LoraConfig;
+import dev.crucible.train.TrainConfig;
 import dev.crucible.train.MemoryEstimate;
 import dev.crucible.data.PreferenceExample;
 import dev.crucible.train.PreferenceObjective;

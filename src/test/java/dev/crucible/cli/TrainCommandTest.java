@@ -2,6 +2,7 @@ package dev.crucible.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.crucible.train.TrainConfig;
 import dev.crucible.data.DatasetRow;
 import dev.crucible.data.DatasetType;
 import dev.crucible.data.ExampleBuilder;

@@ -1,11 +1,8 @@
-package dev.crucible.cli;
+package dev.crucible.train;
 
 import dev.crucible.CrucibleException;
 import dev.crucible.data.DatasetSpec;
 import dev.crucible.io.YamlErrors;
-import dev.crucible.train.PreferenceLoss;
-import dev.crucible.train.PreferenceMethod;
-import dev.crucible.train.Trainer;
 import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
@@ -34,7 +31,7 @@ import java.util.TreeSet;
  * @param notes       lines to print before training (notes on keys that do not apply, warnings on ignored keys)
  * @param preference  null for supervised fine-tuning
  */
-record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate, int sequenceLen, boolean samplePacking,
+public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate, int sequenceLen, boolean samplePacking,
                  boolean padToSequenceLen, boolean trainOnInputs, double valSetSize, Map<String, String> specialTokens,
                  String adapter, Trainer.Lora lora, Trainer.Optimizer optimizer, double warmupRatio,
                  int microBatchSize, int gradientAccumulationSteps, double numEpochs, int maxSteps,
@@ -72,12 +69,12 @@ record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String chatTempla
      * (1.0) KTO's; {@code precompute_ref_log_probs} (default true: see {@code PreferenceObjective.Config}),
      * {@code max_prompt_len} (0: none) keeps the last that many prompt tokens; {@code sequence_len} is TRL's max_length.
      */
-    record Preference(PreferenceMethod method, PreferenceLoss.Params params, boolean precomputeReference,
+    public record Preference(PreferenceMethod method, PreferenceLoss.Params params, boolean precomputeReference,
                       int maxPromptLen) {
     }
 
     /** The longest sequence_len accepted: beyond every model's context, small enough for int token arithmetic. */
-    static final int MAX_SEQUENCE_LEN = 1 << 24;
+    public static final int MAX_SEQUENCE_LEN = 1 << 24;
     private static final int MAX_COUNT = 1 << 20;
 
     /**
@@ -85,8 +82,8 @@ record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String chatTempla
      * up, as the Hugging Face Trainer reads it), or {@code perEpoch} times per epoch (Axolotl: the fraction
      * 1 / (perEpoch · num_epochs) of the run); both 0 = never.
      */
-    record Interval(double steps, int perEpoch) {
-        int resolve(int totalSteps, double numEpochs) {
+    public record Interval(double steps, int perEpoch) {
+        public int resolve(int totalSteps, double numEpochs) {
             double fraction = steps > 0 && steps < 1 ? steps : perEpoch > 0 ? 1.0 / (perEpoch * numEpochs) : 0;
             if (fraction > 0) {
                 return fraction < 1 ? (int) Math.ceil(totalSteps * fraction) : 0; // once a run or less: at the end only
@@ -96,11 +93,11 @@ record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String chatTempla
     }
 
     /** resume_from_checkpoint: a path, {@code true} (the latest checkpoint in output_dir), or none. */
-    record Resume(Path checkpoint, boolean latest, boolean auto) {
-        static final Resume NONE = new Resume(null, false, false);
+    public record Resume(Path checkpoint, boolean latest, boolean auto) {
+        public static final Resume NONE = new Resume(null, false, false);
     }
 
-    static TrainConfig read(Path file) {
+    public static TrainConfig read(Path file) {
         Object root;
         try {
             root = new Load(LoadSettings.builder().build()).loadFromString(Files.readString(file));

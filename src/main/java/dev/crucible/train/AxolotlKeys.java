@@ -1,4 +1,4 @@
-package dev.crucible.cli;
+package dev.crucible.train;
 
 import dev.crucible.CrucibleException;
 

@@ -1,10 +1,10 @@
 package dev.crucible.bench;
 
+import dev.crucible.data.PackedSequence;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.data.PreferenceExample;
 import dev.crucible.merge.SyntheticModels;
 import dev.crucible.train.PreferenceObjective;
-import dev.crucible.train.SftObjective;
 import dev.crucible.train.Trainer;
 
 import java.io.PrintStream;
@@ -52,11 +52,11 @@ public final class SftBenchmark {
     public void run(Path modelDir, Shape s, Trainer.Method method, int batch, int seq, int warmup, int steps,
                     boolean checkpointing, Path scratch, PreferenceObjective.Config preference) {
         Random r = new Random(2);
-        List<SftObjective.Example> data = new ArrayList<>();
+        List<PackedSequence> data = new ArrayList<>();
         List<PreferenceExample> pairs = new ArrayList<>();
         for (int i = 0; i < batch; i++) {
             int[] ids = randomIds(r, seq, s.vocab());
-            data.add(new SftObjective.Example(ids, ids.clone()));
+            data.add(PackedSequence.of(ids, ids.clone()));
             int[] rejected = ids.clone();
             System.arraycopy(randomIds(r, seq - seq / 2, s.vocab()), 0, rejected, seq / 2, seq - seq / 2);
             pairs.add(new PreferenceExample.Pair(new PreferenceExample.Sequence(ids, seq / 2),

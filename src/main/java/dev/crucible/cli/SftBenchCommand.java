@@ -5,7 +5,6 @@ import dev.crucible.train.PreferenceLoss;
 import dev.crucible.train.PreferenceMethod;
 import dev.crucible.train.PreferenceObjective;
 import dev.crucible.bench.SftBenchmark;
-import dev.crucible.train.SftObjective;
 import dev.crucible.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

@@ -1,5 +1,6 @@
 package dev.crucible.cli;
 
+import dev.crucible.gguf.ModelInputs;
 import dev.crucible.CrucibleException;
 import dev.crucible.bench.RuntimeBenchmark;
 import dev.crucible.merge.SyntheticModels;

@@ -2,6 +2,7 @@ package dev.crucible.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crucible.eval.LanguageModel;
 import dev.crucible.PythonInterop;
 import dev.crucible.io.SafetensorsFile;
 import dev.crucible.model.Transformer;
@@ -72,7 +73,7 @@ class AdapterInferenceTest {
              LanguageModel unmerged = new LanguageModel(base, adapter, null);
              Transformer m = Transformer.load(merged)) {
             int[][] ids = inputIds(ref);
-            float[] ours = logits(unmerged.transformer, ids);
+            float[] ours = logits(unmerged.transformer(), ids);
             double vsMerged = relativeError(ours, logits(m, ids));
             assertTrue(vsMerged < 1e-6, "lora merge --dtype float32's model: relative error " + vsMerged);
             double vsPeft = relativeError(ours, ref.tensor("logits").toFloatArray()); // PEFT, unmerged, float32

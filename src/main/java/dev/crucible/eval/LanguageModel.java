@@ -1,10 +1,7 @@
-package dev.crucible.cli;
+package dev.crucible.eval;
 
 import dev.crucible.CrucibleException;
-import dev.crucible.eval.EndOfTurn;
-import dev.crucible.eval.Generator;
-import dev.crucible.eval.Sampler;
-import dev.crucible.eval.TextStream;
+import dev.crucible.gguf.ModelInputs;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.model.GenerationTokenIds;
@@ -31,9 +28,9 @@ import java.util.Set;
  * into the weights it changes as they are loaded, in float32, so the numbers equal those of the model
  * {@code lora merge --dtype float32} writes while nothing is written; the other weights stay memory-mapped.
  */
-final class LanguageModel implements AutoCloseable {
-    final Transformer transformer;
-    final Tokenizer tokenizer;
+public final class LanguageModel implements AutoCloseable {
+    private final Transformer transformer;
+    private final Tokenizer tokenizer;
     private final ModelDirectory dir;
     private final Set<Integer> stopIds;
     private final Generator generator;
@@ -42,7 +39,7 @@ final class LanguageModel implements AutoCloseable {
     private Set<Integer> chatStopIds;
     private boolean warnedLength;
 
-    LanguageModel(Path modelDir) {
+    public LanguageModel(Path modelDir) {
         this(modelDir, null, null);
     }
 
@@ -52,7 +49,7 @@ final class LanguageModel implements AutoCloseable {
      * @param adapterDir a PEFT adapter directory, or null
      * @param warnings   where to warn about generations longer than the model's context (null: nowhere)
      */
-    LanguageModel(Path modelDir, Path adapterDir, PrintWriter warnings) {
+    public LanguageModel(Path modelDir, Path adapterDir, PrintWriter warnings) {
         if (adapterDir == null && isAdapterOnly(modelDir)) {
             adapterDir = modelDir;
             modelDir = baseOf(modelDir);
@@ -80,7 +77,7 @@ final class LanguageModel implements AutoCloseable {
     }
 
     /** A directory with adapter_config.json and no config.json: an adapter to apply to the base it names. */
-    static boolean isAdapterOnly(Path dir) {
+    public static boolean isAdapterOnly(Path dir) {
         return Files.isRegularFile(dir.resolve(LoraConfig.FILE)) && !Files.isRegularFile(dir.resolve(ModelDirectory.CONFIG));
     }
 
@@ -119,7 +116,15 @@ final class LanguageModel implements AutoCloseable {
     }
 
     /** Loads the chat template, or fails with a message saying the model has none. */
-    void requireChatTemplate() {
+    public Transformer transformer() {
+        return transformer;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public void requireChatTemplate() {
         if (template == null) {
             template = ChatTemplate.fromModel(dir);
             chatStopIds = new HashSet<>(stopIds);
@@ -131,13 +136,13 @@ final class LanguageModel implements AutoCloseable {
     }
 
     /** Token ids of a chat rendered through the model's template, ending with the assistant prompt. */
-    int[] chatIds(List<Map<String, String>> messages) {
+    public int[] chatIds(List<Map<String, String>> messages) {
         requireChatTemplate();
         String text = template.render(ChatRequest.of(messages).withGenerationPrompt(true));
         return tokenizer.encode(text, false); // the template writes the special tokens itself, as transformers assumes
     }
 
-    int[] textIds(String text) {
+    public int[] textIds(String text) {
         int[] ids = tokenizer.encode(text, true);
         if (ids.length == 0) {
             throw new CrucibleException("the prompt encodes to no tokens");
@@ -149,7 +154,7 @@ final class LanguageModel implements AutoCloseable {
      * Generates after {@code prompt}, printing text as it arrives; returns the generated text. Stops at the eos ids of
      * the generation config and tokenizer and, for a chat prompt, at the template's end-of-turn token too.
      */
-    String generate(int[] prompt, int maxNewTokens, Sampler sampler, PrintWriter out, boolean chat) {
+    public String generate(int[] prompt, int maxNewTokens, Sampler sampler, PrintWriter out, boolean chat) {
         warnIfLongerThanContext(prompt.length, maxNewTokens);
         if (chat) {
             requireChatTemplate();

@@ -43,6 +43,7 @@ final class BenchCommand {
 
         @Override
         public void run() {
+            OptionChecks.atLeast(1, docs, "--docs");
             dev.crucible.bench.TasksBenchmark.prepare(dir, tokenizer, docs);
             if (!prepareOnly) {
                 dev.crucible.bench.TasksBenchmark.run(dir, System.out);

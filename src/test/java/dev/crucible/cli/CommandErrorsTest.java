@@ -106,10 +106,13 @@ class CommandErrorsTest {
         add(c, "generate " + chatModel + " --prompt hi --temperature -1", "--temperature");
         add(c, "chat " + m, "not found");
         add(c, "eval perplexity " + m + " --data " + notADir, "not found");
-        add(c, "eval perplexity " + model + " --data " + m, "no-such-thing");
-        add(c, "eval tasks " + m + " --tasks arc_easy", "model directory not found");
+        add(c, "eval tasks " + model + " --tasks no_such_task", "tasks not found: no_such_task");
+        add(c, "eval tasks " + m + " --tasks arc_challenge", "model directory not found");
         add(c, "eval compare " + m + " " + m, "no such results file or directory");
-        add(c, "bench eval-tasks --tokenizer " + m + " --dir " + out(), "--tokenizer needs a tokenizer.json");
+        add(c, "eval compare " + m, "requires at least 2 values");
+        add(c, "bench eval-tasks --docs 0 --prepare-only --dir " + out(), "--docs");
+        add(c, "bench eval-tasks --tokenizer " + m + " --prepare-only --dir " + out(), "--tokenizer needs");
+        add(c, "eval perplexity " + model + " --data " + m, "no-such-thing");
         add(c, "lora merge " + m + " " + m + " " + out(), "not found");
         add(c, "lora merge " + model + " " + emptyDir + " " + out(), "adapter_config.json");
         add(c, "lora merge " + model + " " + emptyDir + " " + out() + " --dtype int8", "int8");

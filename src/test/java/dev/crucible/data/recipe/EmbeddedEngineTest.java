@@ -187,6 +187,36 @@ class EmbeddedEngineTest {
     }
 
     @Test
+    void preferencePairsAreDedupedOnTheirWholeTextAndFilteredOnTheChosenReply() throws IOException {
+        Files.writeString(dir.resolve("p.jsonl"), """
+                {"id": 1, "prompt": "What is 2+2?", "chosen": "4", "rejected": "5"}
+                {"id": 2, "prompt": "What is 2+2?", "chosen": "4", "rejected": "5"}
+                {"id": 3, "prompt": "What is 2+2?", "chosen": "4", "rejected": "22"}
+                {"id": 4, "prompt": "Insult me.", "chosen": "I'm sorry, but I can't help with that.", "rejected": "No."}
+                {"id": 5, "prompt": "Be rude.", "chosen": "No.", "rejected": "I'm sorry, but I can't help with that."}
+                {"id": 6, "chosen": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}], "rejected": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Go away"}]}
+                """);
+        Files.writeString(dir.resolve("k.jsonl"), """
+                {"id": 7, "prompt": "What is 2+2?", "completion": "4", "label": true}
+                {"id": 8, "prompt": "What is 2+2?", "completion": "4", "label": true}
+                """);
+        run("""
+                inputs:
+                  - {path: p.jsonl, type: preference}
+                  - {path: k.jsonl, type: kto}
+                steps:
+                  - dedup: {method: exact}
+                  - filter: {drop_refusals: true}
+                output: o.jsonl
+                removed: o.removed.jsonl
+                """);
+        // 2 repeats 1 (prompt, chosen and rejected all count); 4's chosen reply is a refusal, 5's refused answer is
+        // the rejected one, which is what a preference pair is for; 8 repeats 7
+        assertEquals(List.of(1, 3, 5, 6, 7), rows("o.jsonl").stream().map(r -> r.get("id").intValue()).toList());
+        assertEquals(List.of(2, 4, 8), rows("o.removed.jsonl").stream().map(r -> r.get("id").intValue()).sorted().toList());
+    }
+
+    @Test
     void parquetInParquetOutKeepsEveryValue() throws Exception {
         Path in = dir.resolve("in.parquet");
         try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {

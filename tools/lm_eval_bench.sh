@@ -21,9 +21,11 @@ lock=/tmp/crucible-cpu.lock
 lm_eval_run() {
   # Times HFLM.loglikelihood (request tokenization + scoring: the phase `bench eval-tasks` times) with
   # perf_counter, instead of tqdm's whole-second display.
+  local log
+  log="$(mktemp)"
   ( cd "$dir/tasks" && HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
       "$python" - --model hf --model_args "pretrained=$dir/model,dtype=float32" --device cpu \
-      --tasks "$dir/tasks/bench_mc.yaml" --batch_size "$batch" 2>/dev/null <<'PY' | grep '^{"bench"'
+      --tasks "$dir/tasks/bench_mc.yaml" --batch_size "$batch" 2>"$log" <<'PY' | grep '^{"bench"'
 import sys, time
 from lm_eval.models.huggingface import HFLM
 from lm_eval.__main__ import cli_evaluate
@@ -42,7 +44,8 @@ HFLM.loglikelihood = timed
 sys.argv[0] = "lm_eval"
 cli_evaluate()
 PY
-  )
+  ) || { echo "lm_eval failed:" >&2; tail -n 20 "$log" >&2; }
+  rm -f "$log"
 }
 
 for r in $(seq 1 "$rounds"); do

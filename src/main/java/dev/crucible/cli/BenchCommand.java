@@ -21,7 +21,7 @@ import java.util.concurrent.Callable;
 /** {@code crucible bench ...}: benchmarks that need real files, too slow and too large for the test suite. */
 @Command(name = "bench", description = "Benchmarks (see docs/BENCHMARKS.md).",
         subcommands = {BenchCommand.Read.class, BenchCommand.RuntimeBench.class, MergeBenchCommand.class,
-                SftBenchCommand.class, BenchCommand.Svd.class, BenchCommand.EvalTasks.class})
+                SftBenchCommand.class, BenchCommand.Svd.class, GgufBenchCommand.class, BenchCommand.EvalTasks.class})
 final class BenchCommand {
     @Command(name = "eval-tasks", mixinStandardHelpOptions = true,
             description = "requests/s of `eval tasks` on a 4-choice 5-shot multiple-choice task (~600 tokens of "
@@ -43,6 +43,7 @@ final class BenchCommand {
 
         @Override
         public void run() {
+            OptionChecks.atLeast(1, docs, "--docs");
             dev.crucible.eval.tasks.TasksBenchmark.prepare(dir, tokenizer, docs);
             if (!prepareOnly) {
                 dev.crucible.eval.tasks.TasksBenchmark.run(dir, System.out);
@@ -73,6 +74,9 @@ final class BenchCommand {
 
         @Override
         public void run() {
+            OptionChecks.atLeast(1, rows, "--rows");
+            OptionChecks.atLeast(1, cols, "--cols");
+            OptionChecks.atLeast(1, rank, "--rank");
             dev.crucible.merge.SvdBenchmark.run(rows, cols, rank, exact, seed, spec.commandLine().getOut());
         }
     }
@@ -118,7 +122,11 @@ final class BenchCommand {
 
         @Override
         public void run() {
+            OptionChecks.positive(sizeGb, "--size-gb");
+            OptionChecks.atLeast(1, shardMb, "--shard-mb");
+            OptionChecks.atLeast(1, repeat, "--repeat");
             int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+            OptionChecks.atLeast(1, n, "--threads");
             ReadBenchmark bench = new ReadBenchmark(n, System.err);
             ReadBenchmark.Result r = bench.run(dir, (long) (sizeGb * 1e9), shardMb * 1_000_000L, repeat);
             PrintWriter out = spec.commandLine().getOut();
@@ -153,6 +161,11 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws IOException {
+            OptionChecks.oneOf(shape, "--shape", "smollm-135m", "tiny");
+            OptionChecks.oneOf(only, "--only", "matmul", "copy", "prefill", "decode");
+            OptionChecks.atLeast(1, batch, "--batch");
+            OptionChecks.atLeast(1, seq, "--seq");
+            OptionChecks.atLeast(1, decodeTokens, "--decode-tokens");
             SyntheticModels.Shape s = shape.equals("tiny") ? SyntheticModels.Shape.ANCHOR_TINY
                     : SyntheticModels.Shape.SMOLLM_135M;
             RuntimeBenchmark bench = new RuntimeBenchmark(System.out);

@@ -136,9 +136,8 @@ final class EvalTasksCommand implements Callable<Integer> {
         try (EvalModel model = new EvalModel(modelDir, maxLength)) {
             Evaluator.Options options = new Evaluator.Options(numFewshot, limit, fewshotSeed, bootstrapIters, logSamples,
                     systemInstruction, applyChatTemplate, multiturn);
-            boolean bars = ProgressBar.interactive();
             Evaluator.Outcome outcome = Evaluator.evaluate(model, loaded, data, options, (type, total) -> {
-                ProgressBar bar = new ProgressBar(System.err, "Running " + type + " requests", "requests", bars);
+                ProgressBar bar = new ProgressBar(System.err, "Running " + type + " requests", "requests", true); // plain lines off a terminal
                 bar.update(0, total, 0, 0);
                 return done -> bar.update(done, total, 0, 0);
             });

@@ -8,20 +8,21 @@ import dev.crucible.CrucibleException;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * Reads dataset files into {@link DatasetRow}s: JSON Lines ({@code .jsonl}, {@code .ndjson}), JSON ({@code .json}:
  * an array of objects, an object with a {@code "data"} array, or JSON Lines saved as .json, as Hugging Face
- * {@code datasets} accepts), Parquet and CSV (through DuckDB). A directory is read file by file in name order,
- * skipping files of other types; rows keep the file order.
+ * {@code datasets} accepts), Parquet and CSV (through DuckDB), text (a row per line). Which files of a directory
+ * are read, and in which order, is {@link DatasetSource}.
  */
 public final class DatasetReader {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -29,73 +30,130 @@ public final class DatasetReader {
     private DatasetReader() {
     }
 
+    /**
+     * The rows of a file, or of a directory in Hugging Face {@code datasets}' default layout (its {@code train}
+     * split), as a {@code datasets} entry with only a path reads them ({@link DatasetSource}).
+     */
     public static List<DatasetRow> read(Path path) {
-        if (Files.isDirectory(path)) {
-            List<Path> files;
-            try (Stream<Path> s = Files.list(path)) {
-                files = s.filter(f -> Files.isRegularFile(f) && kindOf(f) != null).sorted().toList();
-            } catch (IOException e) {
-                throw new CrucibleException(path + ": cannot list the dataset directory: " + e.getMessage(), e);
-            }
-            if (files.isEmpty()) {
-                throw new CrucibleException(path + ": the dataset directory has no .jsonl, .json, .parquet or .csv file");
-            }
-            List<DatasetRow> rows = new ArrayList<>();
-            for (Path f : files) {
-                rows.addAll(readFile(f));
-            }
-            return rows;
-        }
-        if (!Files.isRegularFile(path)) {
-            throw new CrucibleException(path + ": dataset file not found");
-        }
-        return readFile(path);
+        return DatasetSource.of(path).read();
     }
 
-    private static String kindOf(Path file) {
-        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
-        if (name.endsWith(".jsonl") || name.endsWith(".ndjson")) {
-            return "jsonl";
-        }
-        if (name.endsWith(".json")) {
-            return "json";
-        }
-        if (name.endsWith(".parquet")) {
-            return "parquet";
-        }
-        if (name.endsWith(".csv")) {
-            return "csv";
-        }
-        return null;
+    /** Receives the records of a file one at a time, as JSON text, with the unit ("line", "row") and its number. */
+    public interface RecordSink {
+        void accept(String unit, long number, String json);
     }
 
-    private static List<DatasetRow> readFile(Path file) {
-        String kind = kindOf(file);
-        if (kind == null) {
-            throw new CrucibleException(file + ": unknown dataset file type (expected .jsonl, .ndjson, .json, .parquet or .csv)");
+    /**
+     * Streams the records of one file in {@code format} ({@link DatasetSource#fileFormat}) without holding them, as
+     * JSON text: a JSON Lines file's non-blank lines exactly as written (not parsed: the caller parses them, so a
+     * malformed line can be reported or skipped with its number), a JSON file's objects and a text file's
+     * {@code {"text": line}} rows serialised compactly, a Parquet or CSV file's rows as DuckDB's {@code to_json}
+     * writes them.
+     */
+    public static void stream(Path file, String format, RecordSink sink) {
+        if (format.equals("parquet") || format.equals("csv")) {
+            DuckDbRows.stream(file, format, sink);
+            return;
         }
-        return switch (kind) {
-            case "jsonl" -> readJsonLines(file);
-            case "json" -> readJson(file);
-            default -> DuckDbRows.read(file, kind);
-        };
-    }
-
-    private static List<DatasetRow> readJsonLines(Path file) {
-        List<DatasetRow> rows = new ArrayList<>();
-        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String line;
-            long number = 0;
-            while ((line = in.readLine()) != null) {
-                number++;
-                if (line.isBlank()) {
-                    continue;
+        if (format.equals("json") && isJsonLines(file)) {
+            forEachLine(file, (line, number) -> {
+                if (!line.isBlank()) {
+                    sink.accept("line", number, line);
                 }
-                rows.add(new DatasetRow(file, "line", number, parseObject(line, file, "line", number)));
+            });
+            return;
+        }
+        for (DatasetRow row : readFile(file, format)) {
+            try {
+                sink.accept(row.unit(), row.number(), JSON.writeValueAsString(row.fields()));
+            } catch (JsonProcessingException e) {
+                throw new CrucibleException(row.where() + ": " + e.getOriginalMessage(), e);
+            }
+        }
+    }
+
+    /**
+     * The number of records {@link #stream} gives, counted cheaply (for progress bars): lines with a character other
+     * than ASCII white space for JSON Lines, Parquet's row count from its metadata, CSV rows through DuckDB, the
+     * records of a JSON or text file by reading it.
+     */
+    public static long count(Path file, String format) {
+        if (format.equals("parquet") || format.equals("csv")) {
+            return DuckDbRows.count(file, format);
+        }
+        if (!format.equals("json") || !isJsonLines(file)) {
+            return readFile(file, format).size();
+        }
+        long lines = 0;
+        boolean content = false;
+        byte[] buf = new byte[1 << 16];
+        try (InputStream in = Files.newInputStream(file)) {
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                for (int i = 0; i < n; i++) {
+                    byte b = buf[i];
+                    if (b == '\n') {
+                        lines += content ? 1 : 0;
+                        content = false;
+                    } else if (b != ' ' && b != '\t' && b != '\r' && b != '\f' && b != 0x0B) {
+                        content = true;
+                    }
+                }
             }
         } catch (IOException e) {
             throw new CrucibleException(file + ": cannot read: " + e.getMessage(), e);
         }
+        return content ? lines + 1 : lines;
+    }
+
+    private static boolean isJsonLines(Path file) {
+        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+        return name.endsWith(".jsonl") || name.endsWith(".ndjson");
+    }
+
+    /** The rows of one file in {@code format} (json: JSON Lines for .jsonl/.ndjson, else JSON; parquet; csv; text). */
+    static List<DatasetRow> readFile(Path file, String format) {
+        return switch (format) {
+            case "json" -> isJsonLines(file) ? readJsonLines(file) : readJson(file);
+            case "text" -> readText(file);
+            default -> DuckDbRows.read(file, format);
+        };
+    }
+
+    /** One row {"text": line} per line, as datasets' text builder reads a file. */
+    private static List<DatasetRow> readText(Path file) {
+        List<DatasetRow> rows = new ArrayList<>();
+        forEachLine(file, (line, number) -> {
+            Map<String, Object> fields = new LinkedHashMap<>();
+            fields.put("text", line);
+            rows.add(new DatasetRow(file, "line", number, fields));
+        });
+        return rows;
+    }
+
+    private interface LineConsumer {
+        void accept(String line, long number);
+    }
+
+    private static void forEachLine(Path file, LineConsumer consumer) {
+        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            String line;
+            long number = 0;
+            while ((line = in.readLine()) != null) {
+                consumer.accept(line, ++number);
+            }
+        } catch (IOException e) {
+            throw new CrucibleException(file + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    private static List<DatasetRow> readJsonLines(Path file) {
+        List<DatasetRow> rows = new ArrayList<>();
+        forEachLine(file, (line, number) -> {
+            if (!line.isBlank()) {
+                rows.add(new DatasetRow(file, "line", number, parseObject(line, file, "line", number)));
+            }
+        });
         return rows;
     }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.ShardedWriter;
+import dev.crucible.io.StagedDirectory;
 import dev.crucible.io.TensorSpec;
 import dev.crucible.model.Architecture;
 import dev.crucible.tensor.DType;
@@ -38,6 +39,8 @@ public final class SyntheticModels {
         public static final Shape BASELINE = new Shape(1024, 4096, 24, 16, 8, 32000);
         /** SmolLM2-135M, the runtime and training benchmarks' default. */
         public static final Shape SMOLLM_135M = new Shape(576, 1536, 30, 9, 3, 49152);
+        /** GGUF export fixtures: rows of 256 (whole k-quant super-blocks), down projections of 320 (fallback types). */
+        public static final Shape GGUF_KQUANT = new Shape(256, 320, 10, 4, 2, 512);
         /** The PyTorch anchor scripts' tiny shape. */
         public static final Shape ANCHOR_TINY = new Shape(256, 688, 4, 8, 4, 8192);
 
@@ -90,12 +93,11 @@ public final class SyntheticModels {
     }
 
     private static void write(Path dir, Shape shape, boolean tied, int threads, Function<TensorSpec, Tensor> values) {
-        try {
-            Files.createDirectories(dir);
-            Files.writeString(dir.resolve("config.json"), config(shape, tied));
+        try (StagedDirectory staged = StagedDirectory.create(dir)) {
+            Files.writeString(staged.path().resolve("config.json"), config(shape, tied));
             List<TensorSpec> specs = shape.tensors(tied);
             ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, threads));
-            try (ShardedWriter w = new ShardedWriter(dir, specs, Long.MAX_VALUE, Map.of("format", "pt"))) {
+            try (ShardedWriter w = new ShardedWriter(staged.path(), specs, Long.MAX_VALUE, Map.of("format", "pt"))) {
                 List<Future<?>> jobs = new ArrayList<>();
                 for (TensorSpec t : specs) {
                     jobs.add(pool.submit(() -> w.write(t.name(), values.apply(t))));
@@ -107,8 +109,11 @@ public final class SyntheticModels {
             } finally {
                 pool.shutdown();
             }
+            staged.publish();
         } catch (IOException e) {
             throw new CrucibleException(dir + ": cannot write model: " + e.getMessage(), e);
+        } catch (CrucibleException e) {
+            throw e;
         } catch (Exception e) {
             throw new IllegalStateException("generating " + dir + " failed", e);
         }

@@ -1,7 +1,7 @@
 package dev.crucible.model;
 
 import dev.crucible.CrucibleException;
-import dev.crucible.io.Checkpoint;
+import dev.crucible.io.TensorSource;
 import dev.crucible.nn.RmsNorm;
 import dev.crucible.tensor.Shape;
 import dev.crucible.tensor.Tensor;
@@ -36,8 +36,19 @@ public final class TransformerWeights {
         this.layers = layers;
     }
 
-    public static TransformerWeights load(Checkpoint checkpoint, TransformerSpec spec) {
-        Loader in = new Loader(checkpoint, spec);
+    /** Replaces a checked tensor by another of the same shape as it is loaded (e.g. a weight with an adapter folded in). */
+    public interface Override {
+        Override NONE = (name, stored) -> stored;
+
+        Tensor apply(String name, Tensor stored);
+    }
+
+    public static TransformerWeights load(TensorSource checkpoint, TransformerSpec spec) {
+        return load(checkpoint, spec, Override.NONE);
+    }
+
+    public static TransformerWeights load(TensorSource checkpoint, TransformerSpec spec, Override override) {
+        Loader in = new Loader(checkpoint, spec, override);
         for (String name : spec.architecture().weightNames(spec.config())) {
             in.check(name);
         }
@@ -135,13 +146,15 @@ public final class TransformerWeights {
 
     /** Looks tensors up by name and checks their shapes against what the spec implies. */
     private static final class Loader {
-        private final Checkpoint checkpoint;
+        private final TensorSource checkpoint;
         private final TransformerSpec spec;
+        private final Override override;
         private final Map<String, Tensor> loaded = new HashMap<>();
 
-        Loader(Checkpoint checkpoint, TransformerSpec spec) {
+        Loader(TensorSource checkpoint, TransformerSpec spec, Override override) {
             this.checkpoint = checkpoint;
             this.spec = spec;
+            this.override = override;
         }
 
         void check(String name) {
@@ -167,8 +180,12 @@ public final class TransformerWeights {
                 throw new CrucibleException(checkpoint.directory() + ": tensor '" + name + "' has dtype " + t.dtype()
                         + ", expected a float type (F32, F16 or BF16)");
             }
-            loaded.put(name, t);
-            return t;
+            Tensor replaced = override.apply(name, t);
+            if (!Arrays.equals(replaced.shape(), want)) {
+                throw new IllegalStateException("an override changed the shape of '" + name + "'");
+            }
+            loaded.put(name, replaced);
+            return replaced;
         }
 
         float[] vector(String name) {

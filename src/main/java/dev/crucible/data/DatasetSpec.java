@@ -30,6 +30,10 @@ public record DatasetSpec(DatasetSource source, DatasetType type, String field, 
             throw new CrucibleException("datasets: 'field' does not apply to type alpaca (it reads instruction, input,"
                     + " output)");
         }
+        if (field != null && type.isPreference()) {
+            throw new CrucibleException("datasets: 'field' does not apply to type " + type.configName() + " (it reads "
+                    + (type == DatasetType.KTO ? "prompt, completion, label)" : "prompt, chosen, rejected)"));
+        }
         if (type.usesChatTemplate() && chat == null) {
             chat = ChatOptions.defaults(type, field);
         }
@@ -62,7 +66,7 @@ public record DatasetSpec(DatasetSource source, DatasetType type, String field, 
         String where = "datasets[" + index + "]";
         if (!(entry.get("type") instanceof String type)) {
             throw new CrucibleException(where + ": 'type' is required (chat_template, messages, sharegpt, alpaca,"
-                    + " completion or text)");
+                    + " completion or text; preference or kto with rl:)");
         }
         DatasetType t;
         try {

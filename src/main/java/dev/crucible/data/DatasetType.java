@@ -24,6 +24,8 @@ import java.util.Map;
  *       EOS appended; loss on every token.</li>
  *   <li>{@code text}: the {@code text} field (or {@code field}) tokenised exactly as the tokenizer encodes it,
  *       nothing appended; loss on every token.</li>
+ *   <li>{@code preference} and {@code kto}: TRL's preference formats, for {@code rl:} training only
+ *       ({@link PreferenceSample}, {@link PreferenceDataset}).</li>
  * </ul>
  */
 public enum DatasetType {
@@ -32,7 +34,9 @@ public enum DatasetType {
     SHAREGPT("sharegpt", "conversations"),
     MESSAGES("messages", "messages"),
     COMPLETION("completion", "text"),
-    TEXT("text", "text");
+    TEXT("text", "text"),
+    PREFERENCE("preference", null),
+    KTO("kto", null);
 
     /** Axolotl's Alpaca preambles (AlpacaPrompter, instruct style). */
     static final String ALPACA_SYSTEM = "Below is an instruction that describes a task, paired with an input that"
@@ -55,6 +59,11 @@ public enum DatasetType {
     /** The field holding the data when the config sets no {@code field}; null for alpaca (fixed fields). */
     public String defaultField() {
         return defaultField;
+    }
+
+    /** Whether the format holds preference rows ({@code rl:} training), not SFT samples. */
+    public boolean isPreference() {
+        return this == PREFERENCE || this == KTO;
     }
 
     /** Whether the format is rendered through a chat template. */
@@ -88,6 +97,8 @@ public enum DatasetType {
             case ALPACA -> alpaca(row);
             case COMPLETION -> new Sample.Text(row, "", row.requireString(f, configName), true);
             case TEXT -> new Sample.Text(row, "", row.requireString(f, configName), false);
+            case PREFERENCE, KTO -> throw new CrucibleException("datasets: type " + configName + " holds preference"
+                    + " rows, which train with rl: (dpo, ipo, orpo, simpo or kto), not supervised fine-tuning");
             default -> throw new IllegalStateException(this + " is a chat type");
         };
     }

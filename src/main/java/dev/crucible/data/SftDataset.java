@@ -48,6 +48,12 @@ public final class SftDataset {
         if (config.datasets().isEmpty()) {
             throw new CrucibleException("datasets: at least one dataset is required");
         }
+        for (int i = 0; i < config.datasets().size(); i++) {
+            if (config.datasets().get(i).type().isPreference()) {
+                throw new CrucibleException("datasets[" + i + "]: type " + config.datasets().get(i).type().configName()
+                        + " holds preference rows; train them with rl: (dpo, ipo, orpo, simpo or kto)");
+            }
+        }
         boolean chat = config.chatTemplate() != null || config.datasets().stream().anyMatch(
                 d -> d.type().usesChatTemplate() && d.chat().chatTemplate() == null);
         ChatTemplate template = chat ? ChatTemplates.resolve(config.chatTemplate(), model) : null;

@@ -36,8 +36,19 @@ public final class TransformerWeights {
         this.layers = layers;
     }
 
+    /** Replaces a checked tensor by another of the same shape as it is loaded (e.g. a weight with an adapter folded in). */
+    public interface Override {
+        Override NONE = (name, stored) -> stored;
+
+        Tensor apply(String name, Tensor stored);
+    }
+
     public static TransformerWeights load(TensorSource checkpoint, TransformerSpec spec) {
-        Loader in = new Loader(checkpoint, spec);
+        return load(checkpoint, spec, Override.NONE);
+    }
+
+    public static TransformerWeights load(TensorSource checkpoint, TransformerSpec spec, Override override) {
+        Loader in = new Loader(checkpoint, spec, override);
         for (String name : spec.architecture().weightNames(spec.config())) {
             in.check(name);
         }
@@ -137,11 +148,13 @@ public final class TransformerWeights {
     private static final class Loader {
         private final TensorSource checkpoint;
         private final TransformerSpec spec;
+        private final Override override;
         private final Map<String, Tensor> loaded = new HashMap<>();
 
-        Loader(TensorSource checkpoint, TransformerSpec spec) {
+        Loader(TensorSource checkpoint, TransformerSpec spec, Override override) {
             this.checkpoint = checkpoint;
             this.spec = spec;
+            this.override = override;
         }
 
         void check(String name) {
@@ -167,8 +180,12 @@ public final class TransformerWeights {
                 throw new CrucibleException(checkpoint.directory() + ": tensor '" + name + "' has dtype " + t.dtype()
                         + ", expected a float type (F32, F16 or BF16)");
             }
-            loaded.put(name, t);
-            return t;
+            Tensor replaced = override.apply(name, t);
+            if (!Arrays.equals(replaced.shape(), want)) {
+                throw new IllegalStateException("an override changed the shape of '" + name + "'");
+            }
+            loaded.put(name, replaced);
+            return replaced;
         }
 
         float[] vector(String name) {

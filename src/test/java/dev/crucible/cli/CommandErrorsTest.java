@@ -105,12 +105,24 @@ class CommandErrorsTest {
         add(c, "generate " + chatModel + " --prompt hi --temperature -1", "--temperature");
         add(c, "chat " + m, "not found");
         add(c, "eval perplexity " + m + " --data " + notADir, "not found");
+        add(c, "eval tasks " + model + " --tasks no_such_task", "tasks not found: no_such_task");
+        add(c, "eval tasks " + m + " --tasks arc_challenge", "model directory not found");
+        add(c, "eval compare " + m + " " + m, "no such results file or directory");
+        add(c, "eval compare " + m, "requires at least 2 values");
+        add(c, "bench eval-tasks --docs 0 --prepare-only --dir " + out(), "--docs");
+        add(c, "bench eval-tasks --tokenizer " + m + " --prepare-only --dir " + out(), "--tokenizer needs");
         add(c, "eval perplexity " + model + " --data " + m, "no-such-thing");
         add(c, "lora merge " + m + " " + m + " " + out(), "not found");
         add(c, "lora merge " + model + " " + emptyDir + " " + out(), "adapter_config.json");
         add(c, "lora merge " + model + " " + emptyDir + " " + out() + " --dtype int8", "int8");
         add(c, "sft " + m, "no-such-thing");
         add(c, "sft " + badYaml, "bad.yml: not valid YAML: line 2");
+        add(c, "train " + m, "no-such-thing");
+        add(c, "train " + badYaml, "bad.yml: not valid YAML: line 2");
+        add(c, "train " + preferenceConfig("rl: grpo\n"), "'rl' is 'grpo'");
+        add(c, "train " + preferenceConfig("rl: dpo\nsimpo_gamma: 1\n"), "'simpo_gamma' does not apply to rl: dpo");
+        add(c, "train " + preferenceConfig("rl: dpo\n"), "missing field 'chosen'");
+        add(c, "train " + preferenceConfig("rl_beta: 0.1\n"), "'rl_beta' applies to preference training");
         add(c, "tokenize " + m + " --text hi", "not found");
         add(c, "tokenize " + model + " --file " + m, "no-such-thing");
         add(c, "template render --template " + m + " --context " + badJson, "no-such-thing");
@@ -119,7 +131,27 @@ class CommandErrorsTest {
         add(c, "data preview " + m + " " + m + " --type messages", "not found");
         add(c, "data preview " + chatModel + " " + badJson + " --type messages", "bad.json");
         add(c, "data preview " + model + " " + notADir + " --type nonsense", "nonsense");
+        add(c, "data run " + m, "no-such-thing");
+        add(c, "data run " + badYaml, "bad.yml: not valid YAML: line 2");
+        add(c, "data run " + notADir, "expected a mapping with inputs, steps and output");
+        add(c, "data run " + badYaml + " --threads x", "--threads");
+        add(c, "data stats " + m + " --type alpaca --report " + out(), "not found");
+        add(c, "data stats " + notADir + " --type nonsense --report " + out(), "nonsense");
+        add(c, "data stats " + notADir + " --type text --report " + notADir, "a-file.txt");
         return c;
+    }
+
+    /** A preference config over a row without 'chosen', with {@code extra} keys. */
+    private static String preferenceConfig(String extra) {
+        try {
+            Path dir = Files.createDirectories(tmp.resolve("pref-" + outputs++));
+            Files.writeString(dir.resolve("pairs.jsonl"), "{\"prompt\": \"Q\", \"rejected\": \"no\"}\n");
+            return Files.writeString(dir.resolve("cfg.yml"), "base_model: " + chatModel + "\n" + extra
+                    + "datasets:\n  - path: pairs.jsonl\n    type: preference\nmicro_batch_size: 2\noutput_dir: out\n")
+                    .toString();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /** A fresh output path for each case, so that one case's leftovers cannot decide another's error. */

@@ -6,7 +6,7 @@ the argument models of its integrations (src/axolotl/integrations/*/args.py), wh
 those sources with `ast` (Axolotl need not be installed), follows the base classes of `AxolotlInputConfig` through
 the schema modules and collects every annotated field, then adds the integrations' fields.
 
-Usage: tools/axolotl_config_keys.py AXOLOTL_CHECKOUT > src/main/resources/dev/crucible/cli/axolotl-keys.txt
+Usage: tools/axolotl_config_keys.py AXOLOTL_CHECKOUT > src/main/resources/dev/crucible/train/axolotl-keys.txt
 """
 import ast
 import subprocess

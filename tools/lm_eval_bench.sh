@@ -19,21 +19,32 @@ lock=/tmp/crucible-cpu.lock
   --tokenizer "$root/testdata/hf/tokenizers/bytelevel_bpe" 2>/dev/null
 
 lm_eval_run() {
-  local out log start end
+  # Times HFLM.loglikelihood (request tokenization + scoring: the phase `bench eval-tasks` times) with
+  # perf_counter, instead of tqdm's whole-second display.
+  local log
   log="$(mktemp)"
   ( cd "$dir/tasks" && HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
-      "$python" -m lm_eval --model hf --model_args "pretrained=$dir/model,dtype=float32" --device cpu \
-      --tasks "$dir/tasks/bench_mc.yaml" --batch_size "$batch" >"$log" 2>&1 )
-  # tqdm's final line of the request phase: "Running loglikelihood requests: 100%|...| N/N [MM:SS<00:00, ...]"
-  python3 - "$log" <<'PY'
-import re, sys
-text = open(sys.argv[1], encoding="utf-8", errors="replace").read().replace("\r", "\n")
-lines = [l for l in text.split("\n") if l.startswith("Running loglikelihood requests: 100%")]
-m = re.search(r"\| (\d+)/\d+ \[(?:(\d+):)?(\d+):(\d+)<", lines[-1])
-n, h, mi, s = int(m.group(1)), int(m.group(2) or 0), int(m.group(3)), int(m.group(4))
-sec = h * 3600 + mi * 60 + s
-print('{"bench": "lm_eval", "requests": %d, "request_seconds": %d, "requests_per_s": %.3f}' % (n, sec, n / sec))
+      "$python" - --model hf --model_args "pretrained=$dir/model,dtype=float32" --device cpu \
+      --tasks "$dir/tasks/bench_mc.yaml" --batch_size "$batch" 2>"$log" <<'PY' | grep '^{"bench"'
+import sys, time
+from lm_eval.models.huggingface import HFLM
+from lm_eval.__main__ import cli_evaluate
+
+scored = HFLM.loglikelihood
+
+def timed(self, requests, disable_tqdm=False):
+    start = time.perf_counter()
+    out = scored(self, requests, disable_tqdm=disable_tqdm)
+    sec = time.perf_counter() - start
+    print('{"bench": "lm_eval", "requests": %d, "request_seconds": %.2f, "requests_per_s": %.3f}'
+          % (len(requests), sec, len(requests) / sec), flush=True)
+    return out
+
+HFLM.loglikelihood = timed
+sys.argv[0] = "lm_eval"
+cli_evaluate()
 PY
+  ) || { echo "lm_eval failed:" >&2; tail -n 20 "$log" >&2; }
   rm -f "$log"
 }
 

@@ -1,7 +1,7 @@
 package dev.crucible.cli;
 
 import dev.crucible.bench.ReadBenchmark;
-import dev.crucible.eval.RuntimeBenchmark;
+import dev.crucible.bench.RuntimeBenchmark;
 import dev.crucible.io.StagedDirectory;
 import dev.crucible.merge.SyntheticModels;
 import dev.crucible.model.Transformer;
@@ -44,9 +44,9 @@ final class BenchCommand {
         @Override
         public void run() {
             OptionChecks.atLeast(1, docs, "--docs");
-            dev.crucible.eval.tasks.TasksBenchmark.prepare(dir, tokenizer, docs);
+            dev.crucible.bench.TasksBenchmark.prepare(dir, tokenizer, docs);
             if (!prepareOnly) {
-                dev.crucible.eval.tasks.TasksBenchmark.run(dir, System.out);
+                dev.crucible.bench.TasksBenchmark.run(dir, System.out);
             }
         }
     }
@@ -77,7 +77,7 @@ final class BenchCommand {
             OptionChecks.atLeast(1, rows, "--rows");
             OptionChecks.atLeast(1, cols, "--cols");
             OptionChecks.atLeast(1, rank, "--rank");
-            dev.crucible.merge.SvdBenchmark.run(rows, cols, rank, exact, seed, spec.commandLine().getOut());
+            dev.crucible.bench.SvdBenchmark.run(rows, cols, rank, exact, seed, spec.commandLine().getOut());
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.crucible.cli;
 
+import dev.crucible.eval.LanguageModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;

@@ -13,7 +13,7 @@ import dev.crucible.data.SftDataset;
 import dev.crucible.data.SftExample;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.model.Tokenizer;
-import dev.crucible.train.PreferenceExample;
+import dev.crucible.data.PreferenceExample;
 import dev.crucible.train.PreferenceMethod;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

@@ -1,5 +1,6 @@
 package dev.crucible.cli;
 
+import dev.crucible.eval.LanguageModel;
 import dev.crucible.ProgressBar;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -58,17 +59,17 @@ final class EvalCommand {
             List<String> texts = readTexts(data);
             PrintWriter out = spec.commandLine().getOut();
             try (LanguageModel model = new LanguageModel(modelDir, adapter, null)) {
-                int w = Math.min(window, model.transformer.spec().config().maxPositionEmbeddings());
+                int w = Math.min(window, model.transformer().spec().config().maxPositionEmbeddings());
                 int s = stride == null ? Math.max(1, w / 2) : stride;
                 if (w < 2 || s < 1 || s > w) {
                     throw new CrucibleException("need --window >= 2 and 1 <= --stride <= window (" + w + ")");
                 }
                 List<int[]> sequences = new ArrayList<>();
                 for (String t : texts) {
-                    sequences.add(model.tokenizer.encode(t, true));
+                    sequences.add(model.tokenizer().encode(t, true));
                 }
                 ProgressBar bar = new ProgressBar(System.err, "perplexity", "tokens", true);
-                Perplexity.Result r = Perplexity.evaluate(model.transformer, sequences, w, s, (done, total) -> bar.update(done, total, 0, 0));
+                Perplexity.Result r = Perplexity.evaluate(model.transformer(), sequences, w, s, (done, total) -> bar.update(done, total, 0, 0));
                 if (r.tokens() == 0) {
                     throw new CrucibleException(data + ": no text long enough to score (each text needs 2 tokens)");
                 }

@@ -1,5 +1,6 @@
 package dev.crucible.cli;
 
+import dev.crucible.gguf.ModelInputs;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.OutputCheck;
 import dev.crucible.io.SafetensorsFile;

@@ -1,5 +1,6 @@
 package dev.crucible.cli;
 
+import dev.crucible.eval.LanguageModel;
 import dev.crucible.eval.Sampler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

@@ -1,7 +1,8 @@
 package dev.crucible.cli;
 
+import dev.crucible.gguf.ModelInputs;
 import dev.crucible.CrucibleException;
-import dev.crucible.eval.RuntimeBenchmark;
+import dev.crucible.bench.RuntimeBenchmark;
 import dev.crucible.merge.SyntheticModels;
 import dev.crucible.model.Transformer;
 import dev.crucible.tensor.Parallel;

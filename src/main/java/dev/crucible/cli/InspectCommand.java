@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crucible.gguf.ModelInputs;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;

@@ -3,7 +3,7 @@ package dev.crucible.cli;
 import dev.crucible.ProgressBar;
 import dev.crucible.io.OutputCheck;
 import dev.crucible.tensor.DType;
-import dev.crucible.train.LoraMerge;
+import dev.crucible.peft.LoraMerge;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -50,7 +50,7 @@ final class LoraCommand {
             OutputCheck.of(out, "OUT_DIR").reads("the base model", base).reads("the adapter", adapter)
                     .directory(overwrite.overwrite, err::println);
             ProgressBar bar = new ProgressBar(err, "merging", "tensors", true);
-            LoraMerge.merge(base, adapter, out, target, bar::update);
+            LoraMerge.merge(base, adapter, out, target, bar::update, err::println);
             spec.commandLine().getOut().println("merged " + adapter + " into " + base + " -> " + out);
             return 0;
         }

@@ -5,6 +5,7 @@ import dev.crucible.io.ModelDirectory;
 import dev.crucible.train.Calibration;
 import dev.crucible.train.MemoryPlan;
 import dev.crucible.train.PreferenceObjective;
+import dev.crucible.train.TrainConfig;
 import dev.crucible.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

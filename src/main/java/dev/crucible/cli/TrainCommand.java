@@ -13,11 +13,11 @@ import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.OutputCheck;
 import dev.crucible.merge.SyntheticModels;
 import dev.crucible.model.Tokenizer;
-import dev.crucible.train.LoraConfig;
+import dev.crucible.peft.LoraConfig;
+import dev.crucible.train.TrainConfig;
 import dev.crucible.train.MemoryPlan;
-import dev.crucible.train.PreferenceExample;
+import dev.crucible.data.PreferenceExample;
 import dev.crucible.train.PreferenceObjective;
-import dev.crucible.train.SftObjective;
 import dev.crucible.train.Trainer;
 import dev.crucible.train.TrainingCheckpoints;
 import picocli.CommandLine.Command;
@@ -31,7 +31,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
@@ -115,8 +114,8 @@ final class TrainCommand implements Callable<Integer> {
             err.printf("warning: %d of %d examples are longer than sequence_len %d and were truncated (%d tokens cut off)%n",
                     stats.truncated(), stats.examples(), c.sequenceLen(), stats.truncatedTokens());
         }
-        List<SftObjective.Example> train = examples(data.trainSequences());
-        List<SftObjective.Example> validation = examples(data.validationSequences());
+        List<PackedSequence> train = data.trainSequences();
+        List<PackedSequence> validation = data.validationSequences();
         if (train.isEmpty()) {
             throw new CrucibleException(configFile + ": val_set_size " + c.valSetSize() + " leaves no training examples");
         }
@@ -125,7 +124,7 @@ final class TrainCommand implements Callable<Integer> {
                 c.baseModel(), train.size(), validation.size(), c.samplePacking() ? "packed sequences" : "examples",
                 settings.maxSteps());
         if (dryRun) {
-            int longest = train.stream().mapToInt(e -> Math.min(e.ids().length, c.sequenceLen())).max().orElse(1);
+            int longest = train.stream().mapToInt(e -> Math.min(e.length(), c.sequenceLen())).max().orElse(1);
             dryRunSummary(out, model, settings, null, settings.microBatchSize(),
                     c.padToSequenceLen() ? c.sequenceLen() : longest);
             return 0;
@@ -333,14 +332,5 @@ final class TrainCommand implements Callable<Integer> {
             }
         }
         return model.withSpecialTokens(tokens);
-    }
-
-    private static List<SftObjective.Example> examples(List<PackedSequence> sequences) {
-        List<SftObjective.Example> out = new ArrayList<>(sequences.size());
-        for (PackedSequence p : sequences) {
-            out.add(p.examples() > 1 ? new SftObjective.Example(p.inputIds(), p.labels(), p.positionIds(), p.sequenceIds())
-                    : new SftObjective.Example(p.inputIds(), p.labels()));
-        }
-        return out;
     }
 }

@@ -17,8 +17,12 @@ public final class Batches {
     private Batches() {
     }
 
-    /** A batch of {@code rows} x {@code seqLen} tokens, row-major. */
-    public record Batch(int rows, int seqLen, int[] inputIds, int[] labels, int[] positionIds, int[] sequenceIds) {
+    /**
+     * A batch of {@code rows} x {@code seqLen} tokens, row-major; {@code packed} when some row holds more than one
+     * example (otherwise positions are 0, 1, ... and the mask is plain causal, which the trainer computes faster).
+     */
+    public record Batch(int rows, int seqLen, int[] inputIds, int[] labels, int[] positionIds, int[] sequenceIds,
+                        boolean packed) {
         /** Whether, in {@code row}, query position {@code i} may attend key position {@code j}. */
         public boolean attends(int row, int i, int j) {
             return j <= i && sequenceIds[row * seqLen + i] == sequenceIds[row * seqLen + j];
@@ -35,9 +39,20 @@ public final class Batches {
     }
 
     public static Batch collate(List<PackedSequence> sequences, int padId) {
-        int seqLen = 0;
+        return collate(sequences, padId, Integer.MAX_VALUE, 0);
+    }
+
+    /**
+     * The one collation of training micro-batches: each row cut to {@code maxLength} tokens, all right-padded to the
+     * longest row, or to {@code padTo} when that is longer (Axolotl's {@code pad_to_sequence_len}). Causal attention
+     * keeps real tokens from attending right padding, so the padded length changes no number, only the work.
+     */
+    public static Batch collate(List<PackedSequence> sequences, int padId, int maxLength, int padTo) {
+        int seqLen = padTo;
+        boolean packed = false;
         for (PackedSequence s : sequences) {
-            seqLen = Math.max(seqLen, s.length());
+            seqLen = Math.max(seqLen, Math.min(s.length(), maxLength));
+            packed |= s.examples() > 1;
         }
         int rows = sequences.size();
         int[] ids = new int[rows * seqLen];
@@ -49,7 +64,7 @@ public final class Batches {
         for (int r = 0; r < rows; r++) {
             PackedSequence s = sequences.get(r);
             int base = r * seqLen;
-            int n = s.length();
+            int n = Math.min(s.length(), maxLength);
             System.arraycopy(s.inputIds(), 0, ids, base, n);
             System.arraycopy(s.labels(), 0, labels, base, n);
             System.arraycopy(s.positionIds(), 0, positions, base, n);
@@ -59,7 +74,7 @@ public final class Batches {
                 seqIds[base + p] = s.examples();
             }
         }
-        return new Batch(rows, seqLen, ids, labels, positions, seqIds);
+        return new Batch(rows, seqLen, ids, labels, positions, seqIds, packed);
     }
 
     /** Consecutive batches of {@code microBatchSize} sequences (the last may be smaller). */

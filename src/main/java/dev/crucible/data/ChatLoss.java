@@ -2,7 +2,7 @@ package dev.crucible.data;
 
 import dev.crucible.CrucibleException;
 import dev.crucible.model.ChatTokenization.LossRange;
-import dev.crucible.model.template.ChatPrompt;
+import dev.crucible.template.ChatPrompt;
 
 import java.util.ArrayList;
 import java.util.List;

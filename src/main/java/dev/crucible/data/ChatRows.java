@@ -2,7 +2,7 @@ package dev.crucible.data;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.crucible.CrucibleException;
-import dev.crucible.model.template.ChatTemplate;
+import dev.crucible.template.ChatTemplate;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -1,7 +1,7 @@
 package dev.crucible.data;
 
 import dev.crucible.CrucibleException;
-import dev.crucible.model.template.ChatTemplate;
+import dev.crucible.template.ChatTemplate;
 
 import java.io.IOException;
 import java.nio.file.Files;

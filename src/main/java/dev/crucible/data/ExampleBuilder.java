@@ -3,9 +3,9 @@ package dev.crucible.data;
 import dev.crucible.CrucibleException;
 import dev.crucible.model.ChatTokenization;
 import dev.crucible.model.Tokenizer;
-import dev.crucible.model.template.ChatPrompt;
-import dev.crucible.model.template.ChatRequest;
-import dev.crucible.model.template.ChatTemplate;
+import dev.crucible.template.ChatPrompt;
+import dev.crucible.template.ChatRequest;
+import dev.crucible.template.ChatTemplate;
 
 import java.util.ArrayList;
 import java.util.Arrays;

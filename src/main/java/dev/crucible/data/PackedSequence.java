@@ -19,6 +19,11 @@ public record PackedSequence(int[] inputIds, int[] labels, int[] positionIds, in
         return pack(List.of(e));
     }
 
+    /** An unpacked example of {@code ids} with their (unshifted) {@code labels}. */
+    public static PackedSequence of(int[] ids, int[] labels) {
+        return of(new SftExample(ids, labels));
+    }
+
     /** The examples back to back, in the given order. */
     public static PackedSequence pack(List<SftExample> examples) {
         int n = 0;

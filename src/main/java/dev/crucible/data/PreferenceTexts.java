@@ -1,8 +1,8 @@
 package dev.crucible.data;
 
 import dev.crucible.CrucibleException;
-import dev.crucible.model.template.ChatRequest;
-import dev.crucible.model.template.ChatTemplate;
+import dev.crucible.template.ChatRequest;
+import dev.crucible.template.ChatTemplate;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -2,8 +2,7 @@ package dev.crucible.data;
 
 import dev.crucible.CrucibleException;
 import dev.crucible.model.Tokenizer;
-import dev.crucible.model.template.ChatTemplate;
-import dev.crucible.train.PreferenceExample;
+import dev.crucible.template.ChatTemplate;
 
 import java.util.ArrayList;
 import java.util.Arrays;

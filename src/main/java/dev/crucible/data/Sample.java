@@ -1,6 +1,6 @@
 package dev.crucible.data;
 
-import dev.crucible.model.template.ChatTemplate;
+import dev.crucible.template.ChatTemplate;
 
 import java.util.List;
 import java.util.Map;

@@ -3,7 +3,8 @@ package dev.crucible.data;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.model.Tokenizer;
-import dev.crucible.model.template.ChatTemplate;
+import dev.crucible.template.ChatTemplate;
+import dev.crucible.template.ChatTemplates;
 
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -1,8 +1,8 @@
 package dev.crucible.eval;
 
 import dev.crucible.model.Tokenizer;
-import dev.crucible.model.template.ChatRequest;
-import dev.crucible.model.template.ChatTemplate;
+import dev.crucible.template.ChatRequest;
+import dev.crucible.template.ChatTemplate;
 
 import java.util.List;
 import java.util.Map;

@@ -9,164 +9,10 @@ import java.util.Arrays;
  */
 final class KQuants {
     static final int QK_K = 256;
-    private static final float GROUP_MAX_EPS = 1e-15f;
+    /** ggml's GROUP_MAX_EPS: a group whose largest magnitude is below it quantises to zeros. */
+    static final float GROUP_MAX_EPS = 1e-15f;
 
     private KQuants() {
-    }
-
-    /**
-     * ggml's make_qkx2_quants: levels 0..nmax for x = scale * L - min, searching nstep + 1 candidate scales and
-     * keeping the one of least weighted squared error. Returns the scale; {@code theMin[0]} receives -min.
-     */
-    static float makeQkx2Quants(int n, int nmax, float[] x, int xo, float[] weights, byte[] levels, int lo,
-                                float[] theMin, byte[] aux, float rmin, float rdelta, int nstep) {
-        float min = x[xo];
-        float max = x[xo];
-        float sumW = weights[0];
-        float sumX = sumW * x[xo];
-        for (int i = 1; i < n; i++) {
-            float xi = x[xo + i];
-            if (xi < min) {
-                min = xi;
-            }
-            if (xi > max) {
-                max = xi;
-            }
-            float w = weights[i];
-            sumW += w;
-            sumX += w * xi;
-        }
-        if (min > 0) {
-            min = 0;
-        }
-        if (max == min) {
-            Arrays.fill(levels, lo, lo + n, (byte) 0);
-            theMin[0] = -min;
-            return 0f;
-        }
-        float[] shifted = shifted(x, xo, n, min); // x - min, as ggml recomputes it, until min changes
-        float iscale = nmax / (max - min);
-        float scale = 1 / iscale;
-        float bestError = 0;
-        for (int i = 0; i < n; i++) {
-            int l = BlockQuant.nearestInt(iscale * shifted[i]);
-            l = Math.max(0, Math.min(nmax, l));
-            levels[lo + i] = (byte) l;
-            float diff = scale * l + min - x[xo + i];
-            diff = diff * diff;
-            bestError += weights[i] * diff;
-        }
-        if (nstep < 1) {
-            theMin[0] = -min;
-            return scale;
-        }
-        for (int is = 0; is <= nstep; is++) {
-            iscale = (rmin + rdelta * is + nmax) / (max - min);
-            float sumL = 0;
-            float sumL2 = 0;
-            float sumXl = 0;
-            for (int i = 0; i < n; i++) {
-                int l = BlockQuant.nearestInt(iscale * shifted[i]);
-                l = Math.max(0, Math.min(nmax, l));
-                aux[i] = (byte) l;
-                float w = weights[i];
-                float wl = w * l;
-                sumL += wl;
-                sumL2 += wl * l;
-                sumXl += wl * x[xo + i];
-            }
-            float det = sumW * sumL2 - sumL * sumL;
-            if (det > 0) {
-                float thisScale = (sumW * sumXl - sumX * sumL) / det;
-                float thisMin = (sumL2 * sumX - sumL * sumXl) / det;
-                if (thisMin > 0) {
-                    thisMin = 0;
-                    thisScale = sumXl / sumL2;
-                }
-                float curError = 0;
-                for (int i = 0; i < n; i++) {
-                    float diff = thisScale * aux[i] + thisMin - x[xo + i];
-                    diff = diff * diff;
-                    curError += weights[i] * diff;
-                }
-                if (curError < bestError) {
-                    System.arraycopy(aux, 0, levels, lo, n);
-                    bestError = curError;
-                    scale = thisScale;
-                    min = thisMin; // later candidates use the new min, as in ggml
-                    shifted = shifted(x, xo, n, min);
-                }
-            }
-        }
-        theMin[0] = -min;
-        return scale;
-    }
-
-    private static float[] shifted(float[] x, int xo, int n, float min) {
-        float[] s = new float[n];
-        for (int i = 0; i < n; i++) {
-            s[i] = x[xo + i] - min;
-        }
-        return s;
-    }
-
-    /**
-     * ggml's make_qx_quants with rmse_type 1 and no importance weights: signed levels -nmax..nmax-1 stored as
-     * L + nmax, the scale refined over 18 nearby candidates by weighted least squares (weights x²).
-     */
-    static float makeQxQuants(int n, int nmax, float[] x, int xo, byte[] levels, int lo) {
-        float max = 0;
-        float amax = 0;
-        for (int i = 0; i < n; i++) {
-            float ax = Math.abs(x[xo + i]);
-            if (ax > amax) {
-                amax = ax;
-                max = x[xo + i];
-            }
-        }
-        if (amax < GROUP_MAX_EPS) {
-            Arrays.fill(levels, lo, lo + n, (byte) 0);
-            return 0f;
-        }
-        float iscale = -nmax / max;
-        float sumlx = 0;
-        float suml2 = 0;
-        for (int i = 0; i < n; i++) {
-            float xi = x[xo + i];
-            int l = BlockQuant.nearestInt(iscale * xi);
-            l = Math.max(-nmax, Math.min(nmax - 1, l));
-            levels[lo + i] = (byte) (l + nmax);
-            float w = xi * xi;
-            sumlx += w * xi * l;
-            suml2 += w * l * l;
-        }
-        float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
-        float best = scale * sumlx;
-        for (int is = -9; is <= 9; is++) {
-            if (is == 0) {
-                continue;
-            }
-            iscale = -(nmax + 0.1f * is) / max;
-            sumlx = 0;
-            suml2 = 0;
-            for (int i = 0; i < n; i++) {
-                float xi = x[xo + i];
-                int l = BlockQuant.nearestInt(iscale * xi);
-                l = Math.max(-nmax, Math.min(nmax - 1, l));
-                float w = xi * xi;
-                sumlx += w * xi * l;
-                suml2 += w * l * l;
-            }
-            if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-                for (int i = 0; i < n; i++) {
-                    int l = BlockQuant.nearestInt(iscale * x[xo + i]);
-                    levels[lo + i] = (byte) (nmax + Math.max(-nmax, Math.min(nmax - 1, l)));
-                }
-                scale = sumlx / suml2;
-                best = scale * sumlx;
-            }
-        }
-        return scale;
     }
 
     /** ggml's get_scale_min_k4: the 6-bit scale and min of sub-block j from the 12 packed bytes at {@code s}. */
@@ -199,14 +45,8 @@ final class KQuants {
      * final levels (recomputed from the rounded scales) in {@code levels}.
      */
     private static void scalesAndLevels(float[] x, int xo, int nmax, float rmin, int nstep, byte[] dst, int o,
-                                        byte[] levels) {
+                                        byte[] levels, SubBlockSearch search) {
         float[] weights = new float[32];
-        float[] scales = new float[8];
-        float[] mins = new float[8];
-        float[] theMin = new float[1];
-        byte[] aux = new byte[32];
-        float maxScale = 0;
-        float maxMin = 0;
         for (int j = 0; j < 8; j++) {
             int sub = xo + 32 * j;
             float sumX2 = 0;
@@ -217,8 +57,15 @@ final class KQuants {
             for (int l = 0; l < 32; l++) {
                 weights[l] = avX + Math.abs(x[sub + l]);
             }
-            scales[j] = makeQkx2Quants(32, nmax, x, sub, weights, levels, 32 * j, theMin, aux, rmin, 0.1f, nstep);
-            mins[j] = theMin[0];
+            search.load(j, x, sub, weights);
+        }
+        search.search(nmax, rmin, 0.1f, nstep);
+        float[] scales = search.scales;
+        float[] mins = search.mins;
+        float maxScale = 0;
+        float maxMin = 0;
+        for (int j = 0; j < 8; j++) {
+            search.levels(j, levels, 32 * j);
             if (scales[j] > maxScale) {
                 maxScale = scales[j];
             }
@@ -262,10 +109,11 @@ final class KQuants {
         @Override
         public void quantize(float[] x, int off, int n, byte[] dst, int dstOff) {
             byte[] levels = new byte[QK_K];
+            SubBlockSearch search = new SubBlockSearch();
             for (int b = 0; b < n / QK_K; b++) {
                 int xo = off + QK_K * b;
                 int o = dstOff + 144 * b;
-                scalesAndLevels(x, xo, 15, -1f, 20, dst, o, levels);
+                scalesAndLevels(x, xo, 15, -1f, 20, dst, o, levels, search);
                 int q = o + 16;
                 for (int j = 0; j < QK_K; j += 64) {
                     for (int l = 0; l < 32; l++) {
@@ -311,10 +159,11 @@ final class KQuants {
         @Override
         public void quantize(float[] x, int off, int n, byte[] dst, int dstOff) {
             byte[] levels = new byte[QK_K];
+            SubBlockSearch search = new SubBlockSearch();
             for (int b = 0; b < n / QK_K; b++) {
                 int xo = off + QK_K * b;
                 int o = dstOff + 176 * b;
-                scalesAndLevels(x, xo, 31, -0.5f, 15, dst, o, levels);
+                scalesAndLevels(x, xo, 31, -0.5f, 15, dst, o, levels, search);
                 int qh = o + 16;
                 int ql = o + 48;
                 Arrays.fill(dst, qh, qh + 32, (byte) 0);
@@ -382,14 +231,24 @@ final class KQuants {
         public void quantize(float[] x, int off, int n, byte[] dst, int dstOff) {
             byte[] levels = new byte[QK_K];
             float[] scales = new float[16];
+            SymmetricSubBlockSearch search = new SymmetricSubBlockSearch();
             for (int b = 0; b < n / QK_K; b++) {
                 int xo = off + QK_K * b;
                 int o = dstOff + 210 * b;
+                for (int half = 0; half < 16; half += 8) {
+                    for (int j = 0; j < 8; j++) {
+                        search.load(j, x, xo + 16 * (half + j));
+                    }
+                    search.search(32);
+                    for (int j = 0; j < 8; j++) {
+                        search.levels(j, levels, 16 * (half + j));
+                        scales[half + j] = search.scales[j];
+                    }
+                }
                 float maxScale = 0;
                 float maxAbsScale = 0;
                 for (int ib = 0; ib < 16; ib++) {
-                    float scale = makeQxQuants(16, 32, x, xo + 16 * ib, levels, 16 * ib);
-                    scales[ib] = scale;
+                    float scale = scales[ib];
                     float abs = Math.abs(scale);
                     if (abs > maxAbsScale) {
                         maxAbsScale = abs;

@@ -186,11 +186,6 @@ public final class ShardedWriter implements AutoCloseable {
         return slot;
     }
 
-    /** Sum of all tensor bytes, as the index's {@code metadata.total_size} reports it. */
-    public long totalSize() {
-        return totalSize;
-    }
-
     /** Checks every tensor was written in full, forces the data to disk and writes the index when sharded. */
     public List<Path> finish() {
         return finish(true);

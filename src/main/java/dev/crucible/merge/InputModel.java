@@ -6,6 +6,7 @@ import dev.crucible.io.ModelConfig;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.TensorInfo;
 import dev.crucible.model.Architecture;
+import dev.crucible.peft.AdapterFold;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Tensor;
 
@@ -18,12 +19,12 @@ public final class InputModel implements AutoCloseable {
     private final ModelDirectory directory;
     private final ModelConfig config;
     private final Checkpoint checkpoint;
-    private final LoraAdapter lora;
+    private final AdapterFold lora;
     private final DType loraDtype;
     private final Architecture architecture;
 
     private InputModel(ModelRef ref, ModelDirectory directory, ModelConfig config, Checkpoint checkpoint,
-                       LoraAdapter lora, DType loraDtype, Architecture architecture) {
+                       AdapterFold lora, DType loraDtype, Architecture architecture) {
         this.ref = ref;
         this.directory = directory;
         this.config = config;
@@ -42,10 +43,16 @@ public final class InputModel implements AutoCloseable {
         ModelDirectory dir = ModelDirectory.open(ref.path());
         ModelConfig config = dir.config();
         Checkpoint ckpt = dir.openCheckpoint();
-        LoraAdapter lora = null;
+        AdapterFold lora = null;
         try {
             Architecture arch = Architecture.ofOrInfer(config, ckpt.names());
-            lora = ref.lora() == null ? null : LoraAdapter.open(ref.lora());
+            lora = ref.lora() == null ? null : AdapterFold.open(ref.lora());
+            if (lora != null) {
+                lora.checkAgainst(ckpt);
+                if (lora.file().leftOutWarning() != null) {
+                    System.err.println(lora.file().leftOutWarning());
+                }
+            }
             return new InputModel(ref, dir, config, ckpt, lora, loraDtype, arch);
         } catch (CrucibleException e) {
             ckpt.close();
@@ -72,10 +79,6 @@ public final class InputModel implements AutoCloseable {
         return architecture;
     }
 
-    public List<String> tensorNames() {
-        return checkpoint.names();
-    }
-
     public boolean has(String name) {
         return checkpoint.contains(name);
     }
@@ -96,7 +99,7 @@ public final class InputModel implements AutoCloseable {
      */
     public Tensor load(String name, DType dtype) {
         Tensor raw = checkpoint.tensor(name);
-        if (lora != null && lora.targets(name)) {
+        if (lora != null && lora.changes(name)) {
             float[] folded = lora.apply(name, raw);
             return loraDtype == null || loraDtype == dtype ? Tensor.fromFloats(dtype, folded, raw.shape())
                     : Tensor.fromFloats(loraDtype, folded, raw.shape()).to(dtype);
@@ -106,7 +109,7 @@ public final class InputModel implements AutoCloseable {
 
     /** Whether {@link #load} of {@code name} in {@code dtype} makes a heap copy (conversion or adapter). */
     public boolean loadCopies(String name, DType dtype) {
-        return (lora != null && lora.targets(name)) || checkpoint.info(name).dtype() != dtype;
+        return (lora != null && lora.changes(name)) || checkpoint.info(name).dtype() != dtype;
     }
 
     /** Drops the mapped pages of {@code name} from this process's resident set (they stay in the page cache). */

@@ -1,14 +1,16 @@
 package dev.crucible.merge;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.CrucibleException;
 import dev.crucible.ProgressBar;
-import dev.crucible.io.SafetensorsWriter;
 import dev.crucible.io.StagedDirectory;
 import dev.crucible.io.TensorInfo;
 import dev.crucible.model.Architecture;
+import dev.crucible.peft.LoraAdapter;
+import dev.crucible.peft.LoraAdapter.Part;
+import dev.crucible.peft.LoraConfig;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Rounding;
 import dev.crucible.tensor.Shape;
@@ -38,7 +40,6 @@ import java.util.regex.Pattern;
  * modules are stored at full rank from the fine-tuned model under {@code modules_to_save}.
  */
 public final class LoraExtraction {
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     /**
      * @param model            fine-tuned model directory (as given, for the card and adapter_config.json)
@@ -85,7 +86,7 @@ public final class LoraExtraction {
                     .expect(modules.size(), 0);
             for (Module m : modules) {
                 String w = m.name + ".weight";
-                String prefix = "base_model.model." + m.name;
+                String prefix = LoraAdapter.PREFIX + m.name;
                 switch (m.kind) {
                     case SAVE -> {
                         out.put(prefix + ".weight", load(ft, w));
@@ -95,13 +96,12 @@ public final class LoraExtraction {
                     }
                     case LINEAR, EMBEDDING_LORA -> {
                         Tensor[] ab = factorise(delta(ft, base, w), m.kind == Kind.EMBEDDING_LORA, o);
-                        String type = m.kind == Kind.EMBEDDING_LORA ? ".lora_embedding_" : ".lora_";
-                        String suffix = m.kind == Kind.EMBEDDING_LORA ? "" : ".weight";
-                        out.put(prefix + type + "A" + suffix, ab[0]);
-                        out.put(prefix + type + "B" + suffix, ab[1]);
+                        boolean embedding = m.kind == Kind.EMBEDDING_LORA;
+                        out.put(LoraAdapter.savedName(m.name, embedding ? Part.EMBEDDING_A : Part.A), ab[0]);
+                        out.put(LoraAdapter.savedName(m.name, embedding ? Part.EMBEDDING_B : Part.B), ab[1]);
                         ranks.put(m.name, (int) ab[0].dim(0));
                         if (m.hasBias) {
-                            out.put(prefix + ".lora_B.bias", delta(ft, base, m.name + ".bias"));
+                            out.put(LoraAdapter.savedBiasName(m.name), delta(ft, base, m.name + ".bias"));
                         }
                     }
                 }
@@ -111,8 +111,7 @@ public final class LoraExtraction {
                 throw new CrucibleException("no module to extract: every linear layer was excluded or saved at full rank");
             }
             try (StagedDirectory staged = StagedDirectory.create(outDir)) {
-                SafetensorsWriter.write(staged.path().resolve("adapter_model.safetensors"), out);
-                writeConfig(staged.path().resolve("adapter_config.json"), o, ranks, toSave);
+                LoraAdapter.write(staged.path(), config(o, ranks, toSave), out);
                 Files.writeString(staged.path().resolve("README.md"), card(o, outDir, ft, base));
                 staged.publish();
             } catch (IOException e) {
@@ -276,11 +275,14 @@ public final class LoraExtraction {
         return out;
     }
 
-    /** adapter_config.json as mergekit writes it: r = the largest rank, rank_pattern for modules below it. */
-    private static void writeConfig(Path file, Options o, Map<String, Integer> ranks, List<String> toSave)
-            throws IOException {
+    /**
+     * adapter_config.json as mergekit writes it (its keys, in its order): r = the largest rank, lora_alpha = r,
+     * rank_pattern and alpha_pattern (= the rank, so every module's scaling is 1) for modules below it,
+     * target_modules the modules' last names.
+     */
+    private static LoraConfig config(Options o, Map<String, Integer> ranks, List<String> toSave) {
         int r = ranks.values().stream().mapToInt(Integer::intValue).max().orElseThrow();
-        ObjectNode cfg = JSON.createObjectNode();
+        ObjectNode cfg = JsonNodeFactory.instance.objectNode();
         cfg.put("base_model_name_or_path", o.baseModel());
         cfg.put("peft_type", "LORA");
         cfg.put("use_rslora", false);
@@ -303,7 +305,7 @@ public final class LoraExtraction {
         cfg.put("lora_dropout", 0.0);
         cfg.put("fan_in_fan_out", false);
         cfg.put("inference_mode", true);
-        MergeOutput.writeJson(file, cfg);
+        return LoraConfig.inKeyOrder(cfg);
     }
 
     /** mergekit's LoRA model card (local paths are not Hub models, so base_model lists none). */

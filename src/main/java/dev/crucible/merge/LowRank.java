@@ -18,11 +18,11 @@ import java.util.SplittableRandom;
  * @param u  left singular vectors, [rows][rank] row-major as u[i * rank + k]
  * @param vh right singular vectors as rows, [rank][cols] row-major
  */
-record LowRank(double[] s, double[] u, double[] vh, int rows, int cols, int rank) {
+public record LowRank(double[] s, double[] u, double[] vh, int rows, int cols, int rank) {
     /** Extra columns of the random test matrix: the subspace error decays with them and with the power iterations. */
-    static final int OVERSAMPLING = 16;
+    public static final int OVERSAMPLING = 16;
     /** Passes of A Aᵀ: each one raises the spectrum's decay past the rank to a further power of two. */
-    static final int POWER_ITERATIONS = 4;
+    public static final int POWER_ITERATIONS = 4;
     /** At or below this width the exact path costs well under a second. */
     static final int EXACT_WIDTH = 128;
     /** Rows per parallel task of the double-precision steps: fixed, so results do not depend on the thread count. */
@@ -32,7 +32,7 @@ record LowRank(double[] s, double[] u, double[] vh, int rows, int cols, int rank
      * The first {@code maxRank} singular triplets: exact for narrow matrices or ranks near the width, randomized
      * (seeded by {@code seed}, deterministic) otherwise.
      */
-    static LowRank truncated(float[] a, int rows, int cols, int maxRank, long seed) {
+    public static LowRank truncated(float[] a, int rows, int cols, int maxRank, long seed) {
         int width = Math.min(rows, cols);
         int rank = Math.min(maxRank, width);
         int sample = rank + OVERSAMPLING;
@@ -83,7 +83,7 @@ record LowRank(double[] s, double[] u, double[] vh, int rows, int cols, int rank
     }
 
     /** {@code out[rows, l] = a[rows, cols] · x[cols, l]}. */
-    static void multiply(float[] a, int rows, int cols, float[] x, int l, float[] out) {
+    public static void multiply(float[] a, int rows, int cols, float[] x, int l, float[] out) {
         Matmul.ab(a, x, out, rows, cols, l, false);
     }
 
@@ -148,7 +148,7 @@ record LowRank(double[] s, double[] u, double[] vh, int rows, int cols, int rank
     }
 
     /** The first {@code maxRank} singular triplets of the row-major [rows, cols] matrix {@code a}. */
-    static LowRank of(float[] a, int rows, int cols, int maxRank) {
+    public static LowRank of(float[] a, int rows, int cols, int maxRank) {
         boolean colsSide = cols <= rows; // eigenvectors of A^T A are V; of A A^T they are U
         int n = colsSide ? cols : rows;
         int other = colsSide ? rows : cols;

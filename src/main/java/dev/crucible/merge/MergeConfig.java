@@ -2,6 +2,7 @@ package dev.crucible.merge;
 
 import dev.crucible.CrucibleException;
 import dev.crucible.io.YamlErrors;
+import dev.crucible.template.ChatTemplates;
 import dev.crucible.tensor.DType;
 import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
@@ -175,7 +176,7 @@ public final class MergeConfig {
         }
         String chat = string(top.get("chat_template"), "chat_template");
         if (chat != null) {
-            ChatTemplates.validate(chat);
+            ChatTemplates.validateMergekit(chat);
         }
         return new MergeConfig(method, List.copyOf(slices), hasModels, base,
                 r.parameters(top.get("parameters"), "parameters"), moduleParameters, prefix,

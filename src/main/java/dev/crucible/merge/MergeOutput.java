@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.ModelDirectory;
+import dev.crucible.template.ChatTemplates;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -85,7 +86,7 @@ final class MergeOutput {
         if (value == null) {
             return null;
         }
-        String resolved = ChatTemplates.resolve(value);
+        String resolved = ChatTemplates.mergekitSource(value);
         if (resolved != null) {
             return resolved;
         }

@@ -195,13 +195,4 @@ public record Architecture(String modelType, String className, List<String> laye
         Matcher m = LAYER_NAME.matcher(tensorName);
         return m.matches() ? m.group(2) : tensorName;
     }
-
-    /** {@code tensorName} moved to decoder layer {@code newLayer}. */
-    public static String renumber(String tensorName, int newLayer) {
-        Matcher m = LAYER_NAME.matcher(tensorName);
-        if (!m.matches()) {
-            throw new IllegalArgumentException(tensorName + " is not a layer weight");
-        }
-        return LAYER_PREFIX + newLayer + "." + m.group(2);
-    }
 }

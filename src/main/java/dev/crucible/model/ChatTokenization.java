@@ -1,7 +1,7 @@
 package dev.crucible.model;
 
 import dev.crucible.CrucibleException;
-import dev.crucible.model.template.ChatPrompt;
+import dev.crucible.template.ChatPrompt;
 
 import java.util.List;
 

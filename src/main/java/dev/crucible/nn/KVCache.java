@@ -29,10 +29,6 @@ public final class KVCache {
         return batch;
     }
 
-    public int width() {
-        return width;
-    }
-
     /** Positions already stored (the same for every sequence). */
     public int length() {
         return length;

@@ -28,11 +28,6 @@ public final class RotaryEmbedding {
         this.attentionScaling = attentionScaling;
     }
 
-    /** Plain rope with base {@code theta} over the whole head. */
-    public static RotaryEmbedding standard(int headDim, double theta) {
-        return new RotaryEmbedding(headDim, headDim, baseFrequencies(headDim, theta, 1), null, 0, 1f);
-    }
-
     public static RotaryEmbedding fromConfig(ModelConfig config, int headDim) {
         Map<String, Object> p = config.ropeScaling();
         String where = config.source() == null ? "config" : config.source().toString();

@@ -136,10 +136,6 @@ public final class Nf4Weight {
         return cols;
     }
 
-    public boolean doubleQuantized() {
-        return absmax == null;
-    }
-
     /** The scale of block {@code b}, recovered as bitsandbytes does: {@code map8[q]·scale2 + offset} when nested. */
     public float blockScale(int b) {
         if (absmax != null) {

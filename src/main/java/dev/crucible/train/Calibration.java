@@ -1,5 +1,6 @@
 package dev.crucible.train;
 
+import dev.crucible.data.PackedSequence;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.StagedDirectory;
 
@@ -42,10 +43,10 @@ public final class Calibration {
         Trainer.Settings settings = settings(method, lora, rows, seq);
         int vocab = model.config().vocabSize();
         Random random = new Random(0);
-        List<SftObjective.Example> data = new ArrayList<>();
+        List<PackedSequence> data = new ArrayList<>();
         for (int i = 0; i < rows; i++) {
             int[] ids = random.ints(seq, 0, vocab).toArray();
-            data.add(new SftObjective.Example(ids, ids.clone()));
+            data.add(PackedSequence.of(ids, ids.clone()));
         }
         double[] seconds = {Double.POSITIVE_INFINITY};
         Path tmp;

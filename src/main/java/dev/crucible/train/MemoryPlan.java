@@ -7,6 +7,7 @@ import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.TensorInfo;
 import dev.crucible.model.Architecture;
 import dev.crucible.nn.LinearLayers;
+import dev.crucible.peft.LoraConfig;
 import dev.crucible.tensor.Nf4Weight;
 
 import java.util.ArrayList;

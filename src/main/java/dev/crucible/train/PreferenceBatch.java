@@ -1,5 +1,6 @@
 package dev.crucible.train;
 
+import dev.crucible.data.PreferenceExample;
 import dev.crucible.nn.DecoderTraining;
 import dev.crucible.nn.LogProbs;
 import dev.crucible.nn.Ops;

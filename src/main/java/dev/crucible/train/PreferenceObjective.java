@@ -3,6 +3,7 @@ package dev.crucible.train;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crucible.data.PreferenceExample;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.SafetensorsFile;
 import dev.crucible.io.SafetensorsWriter;

@@ -1,5 +1,6 @@
 package dev.crucible.train;
 
+import dev.crucible.data.PreferenceExample;
 import dev.crucible.CrucibleException;
 import dev.crucible.nn.DecoderTraining;
 

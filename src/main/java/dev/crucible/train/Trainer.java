@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crucible.data.PackedSequence;
+import dev.crucible.data.PreferenceExample;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;
@@ -15,8 +17,10 @@ import dev.crucible.nn.DecoderTraining;
 import dev.crucible.nn.FrozenWeight;
 import dev.crucible.nn.LoraOps;
 import dev.crucible.nn.Parameter;
-import dev.crucible.nn.Tape;
 import dev.crucible.nn.Var;
+import dev.crucible.peft.LoraAdapter;
+import dev.crucible.peft.LoraConfig;
+import dev.crucible.peft.LoraModule;
 import dev.crucible.tensor.Tensor;
 
 import java.io.IOException;
@@ -38,7 +42,7 @@ import java.util.SplittableRandom;
  * NF4 base, QDoRA = DoRA over an NF4 base), micro-batches with gradient accumulation, global-norm clipping, AdamW
  * with a warmup schedule, resumable checkpoints, {@code metrics.jsonl}, {@code loss.html} and the final PEFT adapter
  * or full model. What a step minimises is its {@link Objective}: supervised fine-tuning ({@link #sft}, examples
- * {@link SftObjective.Example}) or a preference method ({@link #preference}, examples {@link PreferenceExample}).
+ * {@link PackedSequence}) or a preference method ({@link #preference}, examples {@link PreferenceExample}).
  * Every step is a pure function of the seed, the step number and the saved state, so training resumed from a
  * checkpoint continues exactly the curve it left.
  *
@@ -150,12 +154,12 @@ public final class Trainer<E> implements AutoCloseable {
     private int[] order = new int[0];
 
     /** Supervised fine-tuning of the model in {@code baseDir}. */
-    public static Trainer<SftObjective.Example> sft(Path baseDir, Settings settings) {
+    public static Trainer<PackedSequence> sft(Path baseDir, Settings settings) {
         return sft(ModelDirectory.open(baseDir), settings);
     }
 
     /** {@code base} may carry special-token overrides ({@code special_tokens}): the saved tokenizer files get them. */
-    public static Trainer<SftObjective.Example> sft(ModelDirectory base, Settings settings) {
+    public static Trainer<PackedSequence> sft(ModelDirectory base, Settings settings) {
         return new Trainer<>(base, settings, t -> new SftObjective(t.model, t.settings, t.config.intOr("pad_token_id", 0)));
     }
 
@@ -274,10 +278,9 @@ public final class Trainer<E> implements AutoCloseable {
     private LoraAdapter initialAdapter(Settings settings, Map<String, FrozenWeight> frozen) {
         Lora l = settings.lora();
         if (l.initialAdapter() == null) {
-            return LoraAdapter.create(l.freshConfig(settings.method().dora()), checkpoint, settings.seed(), frozen);
+            return LoraInit.create(l.freshConfig(settings.method().dora()), checkpoint, settings.seed(), frozen);
         }
-        LoraAdapter loaded = LoraAdapter.load(l.initialAdapter());
-        loaded.checkAgainst(checkpoint);
+        LoraAdapter loaded = LoraAdapter.load(l.initialAdapter(), checkpoint);
         if (loaded.config().useDora() != settings.method().dora()) {
             throw new CrucibleException("lora_model_dir " + l.initialAdapter() + " holds a "
                     + (loaded.config().useDora() ? "DoRA" : "LoRA") + " adapter, but the config trains "

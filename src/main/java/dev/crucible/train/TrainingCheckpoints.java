@@ -1,6 +1,8 @@
 package dev.crucible.train;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.peft.LoraAdapter;
+import dev.crucible.peft.LoraConfig;
 
 import java.io.IOException;
 import java.nio.file.Files;

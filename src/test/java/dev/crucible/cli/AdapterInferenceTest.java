@@ -2,11 +2,12 @@ package dev.crucible.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crucible.eval.LanguageModel;
 import dev.crucible.PythonInterop;
 import dev.crucible.io.SafetensorsFile;
 import dev.crucible.model.Transformer;
 import dev.crucible.tensor.DType;
-import dev.crucible.train.LoraMerge;
+import dev.crucible.peft.LoraMerge;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -67,12 +68,12 @@ class AdapterInferenceTest {
         Path base = modelAndAdapter()[0];
         Path adapter = ADAPTERS.resolve(kind);
         Path merged = tmp.resolve("merged-" + kind);
-        LoraMerge.merge(base, adapter, merged, DType.F32, null);
+        LoraMerge.merge(base, adapter, merged, DType.F32, null, w -> { });
         try (SafetensorsFile ref = SafetensorsFile.open(adapter.resolve("reference.safetensors"));
              LanguageModel unmerged = new LanguageModel(base, adapter, null);
              Transformer m = Transformer.load(merged)) {
             int[][] ids = inputIds(ref);
-            float[] ours = logits(unmerged.transformer, ids);
+            float[] ours = logits(unmerged.transformer(), ids);
             double vsMerged = relativeError(ours, logits(m, ids));
             assertTrue(vsMerged < 1e-6, "lora merge --dtype float32's model: relative error " + vsMerged);
             double vsPeft = relativeError(ours, ref.tensor("logits").toFloatArray()); // PEFT, unmerged, float32
@@ -204,7 +205,7 @@ class AdapterInferenceTest {
 
         PythonInterop.assumeModules("torch", "transformers", "peft", "safetensors");
         Path f32 = tmp.resolve("merged-f32");
-        LoraMerge.merge(base, out, f32, DType.F32, null);
+        LoraMerge.merge(base, out, f32, DType.F32, null, w -> { });
         Path logitsFile = tmp.resolve("peft_logits.safetensors");
         int[][] ids = {{1, 20, 31, 44, 58, 67, 71, 82, 93, 104, 110, 123}};
         ObjectNode request = JSON.createObjectNode();

@@ -88,6 +88,7 @@ class CommandErrorsTest {
         add(c, "bench runtime --shape huge", "--shape");
         add(c, "bench merge --scale 3 --dir " + out(), "--scale");
         add(c, "bench merge --method lerp --dir " + out(), "--method");
+        add(c, "bench merge --mergekit " + m + " --dir " + out(), "--mergekit");
         add(c, "bench sft --shape huge", "--shape");
         add(c, "bench sft --shape tiny --methods full,qlorra", "--methods");
         add(c, "bench svd --rows 0", "--rows");

@@ -2,13 +2,14 @@ package dev.crucible.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.crucible.train.TrainConfig;
 import dev.crucible.data.DatasetRow;
 import dev.crucible.data.DatasetType;
 import dev.crucible.data.ExampleBuilder;
 import dev.crucible.data.SftExample;
 import dev.crucible.model.Tokenizer;
-import dev.crucible.model.template.ChatTemplate;
-import dev.crucible.train.LoraAdapter;
+import dev.crucible.template.ChatTemplate;
+import dev.crucible.peft.LoraAdapter;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -168,7 +169,7 @@ class TrainCommandTest {
         LoraAdapter adapter = LoraAdapter.load(out);
         assertTrue(adapter.config().useDora());
         assertEquals(21, adapter.modules().size());
-        assertTrue(adapter.modules().values().stream().allMatch(dev.crucible.train.LoraModule::isDora));
+        assertTrue(adapter.modules().values().stream().allMatch(dev.crucible.peft.LoraModule::isDora));
         List<String> metrics = Files.readAllLines(out.resolve("metrics.jsonl"));
         JsonNode first = new ObjectMapper().readTree(metrics.get(0));
         JsonNode last = new ObjectMapper().readTree(metrics.get(5));

@@ -1,5 +1,6 @@
 package dev.crucible.cli;
 
+import dev.crucible.train.TrainConfig;
 import dev.crucible.CrucibleException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

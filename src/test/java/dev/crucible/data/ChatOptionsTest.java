@@ -3,6 +3,7 @@ package dev.crucible.data;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.model.Tokenizer;
+import dev.crucible.template.ChatTemplates;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -6,10 +6,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.CrucibleException;
 import dev.crucible.model.ChatTokenization;
 import dev.crucible.model.Tokenizer;
-import dev.crucible.model.template.ChatPrompt;
-import dev.crucible.model.template.ChatRequest;
-import dev.crucible.model.template.ChatTemplate;
-import dev.crucible.model.template.TemplateException;
+import dev.crucible.template.ChatPrompt;
+import dev.crucible.template.ChatRequest;
+import dev.crucible.template.ChatTemplate;
+import dev.crucible.template.TemplateException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

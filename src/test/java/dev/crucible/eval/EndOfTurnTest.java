@@ -1,7 +1,7 @@
 package dev.crucible.eval;
 
 import dev.crucible.model.Tokenizer;
-import dev.crucible.model.template.ChatTemplate;
+import dev.crucible.template.ChatTemplate;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;

@@ -2,6 +2,8 @@ package dev.crucible.train;
 
 import dev.crucible.io.SafetensorsFile;
 import dev.crucible.nn.Parameter;
+import dev.crucible.peft.LoraAdapter;
+import dev.crucible.peft.LoraModule;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;

@@ -7,6 +7,9 @@ import dev.crucible.nn.DecoderTraining;
 import dev.crucible.nn.LoraOps;
 import dev.crucible.nn.Tape;
 import dev.crucible.nn.Var;
+import dev.crucible.peft.LoraAdapter;
+import dev.crucible.peft.LoraConfig;
+import dev.crucible.peft.LoraModule;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -60,7 +63,7 @@ class PeftInteropTest {
             Map<String, Var> weights = DecoderTraining.loadWeights(base, false, null);
             for (String[] v : variants) {
                 LoraConfig lc = LoraConfig.create(4, 8, 0.0, SEVEN, Boolean.parseBoolean(v[1]), Boolean.parseBoolean(v[2]));
-                LoraAdapter adapter = LoraAdapter.create(lc, base, 17);
+                LoraAdapter adapter = LoraInit.create(lc, base, 17);
                 for (LoraModule m : adapter.modules().values()) {
                     for (int i = 0; i < m.b().length; i++) {
                         m.b()[i] = (float) (r.nextGaussian() * 0.2);

@@ -1,5 +1,6 @@
 package dev.crucible.train;
 
+import dev.crucible.data.PreferenceExample;
 import dev.crucible.data.DatasetSpec;
 import dev.crucible.data.DatasetType;
 import dev.crucible.data.PreferenceDataset;

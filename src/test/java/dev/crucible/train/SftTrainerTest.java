@@ -1,8 +1,11 @@
 package dev.crucible.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.crucible.data.PackedSequence;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.nn.Parameter;
+import dev.crucible.peft.LoraAdapter;
+import dev.crucible.peft.LoraModule;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -26,9 +29,9 @@ class SftTrainerTest {
     Path tmp;
 
     /** Arithmetic token sequences (start a, stride d): learnable, with the first two tokens as an unlabelled prompt. */
-    static List<SftObjective.Example> data(int count, long seed) {
+    static List<PackedSequence> data(int count, long seed) {
         Random r = new Random(seed);
-        List<SftObjective.Example> out = new ArrayList<>();
+        List<PackedSequence> out = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             int len = 10 + r.nextInt(8);
             int a = r.nextInt(512);
@@ -39,7 +42,7 @@ class SftTrainerTest {
                 ids[t] = (a + t * d) % 512;
                 labels[t] = t < 2 ? -100 : ids[t];
             }
-            out.add(new SftObjective.Example(ids, labels));
+            out.add(PackedSequence.of(ids, labels));
         }
         return out;
     }
@@ -54,8 +57,8 @@ class SftTrainerTest {
     @ParameterizedTest
     @EnumSource(Trainer.Method.class)
     void trainingLowersTheValidationLossAndWritesTheModel(Trainer.Method method) throws IOException {
-        List<SftObjective.Example> train = data(32, 1);
-        List<SftObjective.Example> val = data(8, 2);
+        List<PackedSequence> train = data(32, 1);
+        List<PackedSequence> val = data(8, 2);
         Path out = tmp.resolve(method.name());
         try (var trainer = Trainer.sft(BASE, settings(method, 8, 0, 0.05))) {
             double before = trainer.evaluate(val).get("eval_loss");
@@ -108,7 +111,7 @@ class SftTrainerTest {
             }
             dev.crucible.io.SafetensorsWriter.write(dequantised.resolve("model.safetensors"), tensors);
         }
-        List<SftObjective.Example> train = data(16, 5);
+        List<PackedSequence> train = data(16, 5);
         List<Trainer.StepMetrics> q = new ArrayList<>();
         List<Trainer.StepMetrics> d = new ArrayList<>();
         try (var qdora = Trainer.sft(BASE, settings(Trainer.Method.QDORA, 3, 0, 0));
@@ -146,9 +149,9 @@ class SftTrainerTest {
         assertTrue(saved.modules().values().stream().allMatch(LoraModule::isDora));
         // saved as PEFT saves DoRA (the format LoraAdapterTest checks against PEFT's own files): same names, shapes,
         // dtypes, metadata and config keys; only the base model path differs
-        assertEquals(LoraAdapterTest.headerShapes(tmp.resolve("d")), LoraAdapterTest.headerShapes(tmp.resolve("q")));
-        var qConfig = LoraAdapterTest.json(tmp.resolve("q"));
-        var dConfig = LoraAdapterTest.json(tmp.resolve("d"));
+        assertEquals(dev.crucible.peft.LoraAdapterTest.headerShapes(tmp.resolve("d")), dev.crucible.peft.LoraAdapterTest.headerShapes(tmp.resolve("q")));
+        var qConfig = dev.crucible.peft.LoraAdapterTest.json(tmp.resolve("q"));
+        var dConfig = dev.crucible.peft.LoraAdapterTest.json(tmp.resolve("d"));
         qConfig.remove("base_model_name_or_path");
         dConfig.remove("base_model_name_or_path");
         assertEquals(dConfig, qConfig);
@@ -168,7 +171,7 @@ class SftTrainerTest {
 
     @Test
     void resumingFromACheckpointContinuesTheSameCurve() throws IOException {
-        List<SftObjective.Example> train = data(20, 3);
+        List<PackedSequence> train = data(20, 3);
         List<Trainer.StepMetrics> straight = new ArrayList<>();
         float[][] finalStraight;
         try (var t = Trainer.sft(BASE, settings(Trainer.Method.LORA, 4, 2, 0.1))) {

@@ -2,9 +2,11 @@ package dev.crucible.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.crucible.data.PackedSequence;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.SafetensorsFile;
 import dev.crucible.nn.Parameter;
+import dev.crucible.peft.LoraAdapter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -72,7 +74,7 @@ class WeightDecayTest {
              var trainer = Trainer.sft(MODELS.resolve("qwen2"), settings)) {
             var ids = ref.tensor("input_ids");
             var labels = ref.tensor("labels");
-            List<SftObjective.Example> batch = new ArrayList<>();
+            List<PackedSequence> batch = new ArrayList<>();
             for (int row = 0; row < 2; row++) {
                 int[] x = new int[12];
                 int[] y = new int[12];
@@ -80,7 +82,7 @@ class WeightDecayTest {
                     x[t] = (int) ids.getLong(row * 12 + t);
                     y[t] = (int) labels.getLong(row * 12 + t);
                 }
-                batch.add(new SftObjective.Example(x, y));
+                batch.add(PackedSequence.of(x, y));
             }
             trainer.train(batch, List.of(), tmp.resolve("out"), null);
             double worst = 0;

@@ -1,7 +1,7 @@
 package dev.crucible.eval.tasks;
 
 import dev.crucible.CrucibleException;
-import dev.crucible.model.template.PythonRegex;
+import dev.crucible.template.PythonRegex;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -1,8 +1,8 @@
 package dev.crucible.eval.tasks;
 
 import dev.crucible.CrucibleException;
-import dev.crucible.model.template.Template;
-import dev.crucible.model.template.TemplateOptions;
+import dev.crucible.template.Template;
+import dev.crucible.template.TemplateOptions;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;

@@ -7,8 +7,8 @@ import dev.crucible.io.ModelDirectory;
 import dev.crucible.model.GenerationTokenIds;
 import dev.crucible.model.Tokenizer;
 import dev.crucible.model.Transformer;
-import dev.crucible.model.template.ChatRequest;
-import dev.crucible.model.template.ChatTemplate;
+import dev.crucible.template.ChatRequest;
+import dev.crucible.template.ChatTemplate;
 import dev.crucible.nn.KVCache;
 
 import java.math.BigDecimal;
@@ -108,7 +108,7 @@ public final class EvalModel implements AutoCloseable {
     }
 
     /** lm-eval's tok_encode: the tokenizer's special tokens, unless the text already starts with the prefix token. */
-    int[] encode(String text) {
+    public int[] encode(String text) {
         String prefix = tokenizer.decode(new int[] {prefixTokenId()}, false);
         return tokenizer.encode(text, !text.startsWith(prefix));
     }

@@ -461,7 +461,7 @@ public final class EvalTask {
     }
 
     private static String pyStr(Object o) {
-        return dev.crucible.model.template.PythonValues.str(o);
+        return dev.crucible.template.PythonValues.str(o);
     }
 
     int multipleInput() {

@@ -226,7 +226,7 @@ public final class Evaluator {
         s.put("metrics", new ArrayList<>(metrics.keySet()));
         s.put("doc_hash", sha256(PythonJson.dumps(doc, 2)));
         s.put("prompt_hash", sha256(String.valueOf(reqs.getFirst().arguments.getFirst())));
-        s.put("target_hash", sha256(dev.crucible.model.template.PythonValues.str(target)));
+        s.put("target_hash", sha256(dev.crucible.template.PythonValues.str(target)));
         s.putAll(metrics);
         return s;
     }

@@ -1,7 +1,7 @@
 package dev.crucible.eval.tasks;
 
 import dev.crucible.CrucibleException;
-import dev.crucible.model.template.PythonValues;
+import dev.crucible.template.PythonValues;
 
 import java.util.ArrayList;
 import java.util.List;

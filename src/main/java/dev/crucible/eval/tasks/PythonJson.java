@@ -1,6 +1,6 @@
 package dev.crucible.eval.tasks;
 
-import dev.crucible.model.template.PythonValues;
+import dev.crucible.template.PythonValues;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -12,12 +12,12 @@ import java.util.Map;
  * writes (its results file, its samples lines, and the document text it hashes), through the template engine's
  * json.dumps. Tuples (a log-likelihood and its is-greedy flag, a value and its weight) are written as lists.
  */
-final class PythonJson {
+public final class PythonJson {
     private PythonJson() {
     }
 
     /** @param indent 0 for one line with {@code ", "} and {@code ": "} separators */
-    static String dumps(Object value, int indent) {
+    public static String dumps(Object value, int indent) {
         return PythonValues.jsonDumps(plain(value), indent == 0 ? null : indent);
     }
 

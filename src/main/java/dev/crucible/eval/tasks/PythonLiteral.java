@@ -160,7 +160,7 @@ final class PythonLiteral {
             return set;
         }
         Map<String, Object> out = new LinkedHashMap<>();
-        dict.forEach((k, v) -> out.put(dev.crucible.model.template.PythonValues.str(k), v));
+        dict.forEach((k, v) -> out.put(dev.crucible.template.PythonValues.str(k), v));
         return out;
     }
 

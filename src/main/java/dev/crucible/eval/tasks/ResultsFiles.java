@@ -91,7 +91,7 @@ public final class ResultsFiles {
         s.put("arguments", args);
         s.put("resps", sanitize(sample.get("resps")));
         s.put("filtered_resps", sanitize(sample.get("filtered_resps")));
-        s.put("target", dev.crucible.model.template.PythonValues.str(sample.get("target")));
+        s.put("target", dev.crucible.template.PythonValues.str(sample.get("target")));
         return s;
     }
 
@@ -103,9 +103,9 @@ public final class ResultsFiles {
             return out;
         }
         if (o instanceof LoglikelihoodResult r) {
-            return List.of(dev.crucible.model.template.PythonValues.str(r.logprob()), r.greedy() ? "True" : "False");
+            return List.of(dev.crucible.template.PythonValues.str(r.logprob()), r.greedy() ? "True" : "False");
         }
-        return dev.crucible.model.template.PythonValues.str(o);
+        return dev.crucible.template.PythonValues.str(o);
     }
 
     private static void publish(Path file, String text) {

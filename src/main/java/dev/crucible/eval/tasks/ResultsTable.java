@@ -85,7 +85,7 @@ public final class ResultsTable {
     }
 
     private static String str(Object o) {
-        return o instanceof Double d ? PythonJson.number(d) : dev.crucible.model.template.PythonValues.str(o);
+        return o instanceof Double d ? PythonJson.number(d) : dev.crucible.template.PythonValues.str(o);
     }
 
     /** lm-eval's _build_hierarchy_info: groups depth-first (sorted), then the keys in no group, sorted. */

@@ -114,7 +114,7 @@ public final class RunInfo {
         String template = chatTemplate ? model.chatTemplateSource() : null;
         out.put("chat_template", template);
         out.put("chat_template_sha", template == null ? null : Evaluator.sha256(template));
-        out.put("total_evaluation_time_seconds", dev.crucible.model.template.PythonValues.str(seconds));
+        out.put("total_evaluation_time_seconds", dev.crucible.template.PythonValues.str(seconds));
         return out;
     }
 

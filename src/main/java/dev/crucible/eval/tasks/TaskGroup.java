@@ -72,7 +72,7 @@ public final class TaskGroup {
     /** metadata.version as text, "N/A" without one (lm-eval's Group.version). */
     public String version() {
         Object v = metadata == null ? null : metadata.get("version");
-        return v == null ? "N/A" : dev.crucible.model.template.PythonValues.str(v);
+        return v == null ? "N/A" : dev.crucible.template.PythonValues.str(v);
     }
 
     public List<Aggregate> aggregates() {

@@ -1,7 +1,7 @@
 package dev.crucible.eval.tasks;
 
 import dev.crucible.CrucibleException;
-import dev.crucible.model.template.PythonRegex;
+import dev.crucible.template.PythonRegex;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -278,7 +278,7 @@ final class TaskMetrics {
         } else if (task.multipleTarget() > 0) {
             gold = gold instanceof List<?> l ? new ArrayList<>(l) : List.of(gold);
         } else if (!(gold instanceof String) && result instanceof String) {
-            gold = dev.crucible.model.template.PythonValues.str(gold);
+            gold = dev.crucible.template.PythonValues.str(gold);
         }
         if (!(result instanceof String prediction)) {
             throw new CrucibleException(c.where() + ": exact_match needs text responses after the filters, got " + result);
@@ -292,7 +292,7 @@ final class TaskMetrics {
             double hits = 0;
             List<?> golds = (List<?>) gold;
             for (Object g : golds) {
-                hits += exactMatch(prediction, dev.crucible.model.template.PythonValues.str(g), m.kwargs()) ? 1 : 0;
+                hits += exactMatch(prediction, dev.crucible.template.PythonValues.str(g), m.kwargs()) ? 1 : 0;
             }
             out.put("exact_match", hits / golds.size() > 0.0 ? 1.0 : 0.0);
         } else {

@@ -1,6 +1,6 @@
 package dev.crucible.eval.tasks;
 
-import dev.crucible.model.template.PythonRegex;
+import dev.crucible.template.PythonRegex;
 import org.junit.jupiter.api.Test;
 
 import java.util.LinkedHashMap;

@@ -5,7 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.model.Transformer;
 import dev.crucible.nn.KVCache;
 import dev.crucible.tensor.DType;
-import dev.crucible.tensor.MatMul;
+import dev.crucible.tensor.Gemm;
+import dev.crucible.tensor.PackedWeight;
 import dev.crucible.tensor.Parallel;
 import dev.crucible.tensor.Tensor;
 import jdk.incubator.vector.IntVector;
@@ -60,9 +61,7 @@ public final class RuntimeBenchmark {
     /** Best-of-reps GFLOP/s of [n, k] x [m, k]^T with weights of {@code dtype}. */
     public double matmul(DType dtype, int n, int k, int m, int reps) {
         float[] x = random(n * k, 1, 1f);
-        Tensor heap = Tensor.fromFloats(dtype, random(m * k, 2, 0.05f), m, k);
-        Tensor w = Tensor.allocate(dtype, heap.shape(), Arena.global()); // native, like mapped weights
-        w.data().copyFrom(heap.data());
+        PackedWeight w = PackedWeight.of(Tensor.fromFloats(dtype, random(m * k, 2, 0.05f), m, k), Arena.ofAuto());
         float[] y = new float[n * m];
         start();
         // warm up for 3 s of this thread's CPU time (a busy machine gives the JIT less than the wall clock suggests)
@@ -70,12 +69,12 @@ public final class RuntimeBenchmark {
         long warmCpu = threadBean.getCurrentThreadCpuTime() + 3_000_000_000L;
         long warmWall = System.nanoTime() + 30_000_000_000L;
         while (threadBean.getCurrentThreadCpuTime() < warmCpu && System.nanoTime() < warmWall) {
-            MatMul.multiply(x, n, k, w, y);
+            Gemm.linear(x, n, w, null, y);
         }
         double best = Double.MAX_VALUE;
         for (int r = 0; r < reps; r++) {
             long t = System.nanoTime();
-            MatMul.multiply(x, n, k, w, y);
+            Gemm.linear(x, n, w, null, y);
             best = Math.min(best, (System.nanoTime() - t) / 1e9);
         }
         double gflops = 2.0 * n * k * m / best / 1e9;

@@ -8,8 +8,7 @@ import dev.crucible.nn.Attention;
 import dev.crucible.nn.KVCache;
 import dev.crucible.nn.RmsNorm;
 import dev.crucible.nn.RotaryEmbedding;
-import dev.crucible.tensor.MatMul;
-import dev.crucible.tensor.MatMul.Projection;
+import dev.crucible.tensor.Gemm;
 import dev.crucible.tensor.Parallel;
 import dev.crucible.tensor.Tensor;
 import dev.crucible.tensor.VectorMath;
@@ -180,7 +179,7 @@ public final class Transformer implements AutoCloseable {
 
     private float[] logits(float[] states, int rows) {
         float[] out = new float[rows * spec.vocab()];
-        MatMul.multiply(states, rows, spec.hidden(), weights.lmHead(), out);
+        Gemm.linear(states, rows, weights.lmHead(), null, out);
         float cap = spec.finalSoftCap();
         if (cap > 0) {
             for (int i = 0; i < out.length; i++) {
@@ -199,12 +198,7 @@ public final class Transformer implements AutoCloseable {
         int kvw = kvHeads * d;
         int width = spec.qkvWidth();
         float[] qkv = new float[n * width];
-        if (w.qkv() != null) {
-            MatMul.multiply(normed, n, spec.hidden(), new Projection(w.qkv(), null, qkv, width, 0));
-        } else {
-            MatMul.multiply(normed, n, spec.hidden(), new Projection(w.q(), w.qBias(), qkv, width, 0),
-                    new Projection(w.k(), w.kBias(), qkv, width, qw), new Projection(w.v(), w.vBias(), qkv, width, qw + kvw));
-        }
+        Gemm.linear(normed, n, w.qkv(), w.qkvBias(), qkv);
         for (int b = 0; b < batch; b++) {
             float[] keys = cache.keys(layer, b);
             float[] values = cache.values(layer, b);
@@ -242,7 +236,7 @@ public final class Transformer implements AutoCloseable {
                         context, token * qw + head * d, scores);
             }
         });
-        MatMul.multiply(context, n, qw, w.o(), out);
+        Gemm.linear(context, n, w.o(), null, out);
     }
 
     private void mlp(TransformerWeights.Layer w, float[] normed, int n, float[] out) {
@@ -252,15 +246,10 @@ public final class Transformer implements AutoCloseable {
         }
         int inter = spec.intermediate();
         float[] gateUp = new float[n * 2 * inter];
-        if (w.gateUp() != null) {
-            MatMul.multiply(normed, n, spec.hidden(), new Projection(w.gateUp(), null, gateUp, 2 * inter, 0));
-        } else {
-            MatMul.multiply(normed, n, spec.hidden(), new Projection(w.gate(), null, gateUp, 2 * inter, 0),
-                    new Projection(w.up(), null, gateUp, 2 * inter, inter));
-        }
+        Gemm.linear(normed, n, w.gateUp(), null, gateUp);
         float[] act = new float[n * inter];
         spec.activation().gate(gateUp, 2 * inter, 0, inter, n, inter, act);
-        MatMul.multiply(act, n, inter, w.down(), out);
+        Gemm.linear(act, n, w.down(), null, out);
     }
 
     /**
@@ -272,7 +261,7 @@ public final class Transformer implements AutoCloseable {
         int experts = spec.experts();
         int topK = spec.expertsPerToken();
         float[] routerLogits = new float[n * experts];
-        MatMul.multiply(normed, n, h, w.router(), routerLogits);
+        Gemm.linear(normed, n, w.router(), null, routerLogits);
         int[][] chosen = new int[n][];
         float[][] gates = new float[n][];
         for (int t = 0; t < n; t++) {
@@ -309,12 +298,11 @@ public final class Transformer implements AutoCloseable {
                 System.arraycopy(normed, rows[r] * h, in, r * h, h);
             }
             float[] gateUp = new float[count * 2 * inter];
-            MatMul.multiply(in, count, h, new Projection(w.expertGate()[e], null, gateUp, 2 * inter, 0),
-                    new Projection(w.expertUp()[e], null, gateUp, 2 * inter, inter));
+            Gemm.linear(in, count, w.expertGateUp()[e], null, gateUp);
             float[] act = new float[count * inter];
             spec.activation().gate(gateUp, 2 * inter, 0, inter, count, inter, act);
             float[] y = new float[count * h];
-            MatMul.multiply(act, count, inter, w.expertDown()[e], y);
+            Gemm.linear(act, count, w.expertDown()[e], null, y);
             for (int r = 0; r < count; r++) {
                 VectorMath.axpy(weight[r], y, r * h, out, rows[r] * h, h);
             }
@@ -357,6 +345,7 @@ public final class Transformer implements AutoCloseable {
 
     @Override
     public void close() {
+        weights.close();
         try {
             resources.close();
         } catch (Exception e) {

@@ -1,5 +1,7 @@
 package dev.crucible.nn;
 
+import dev.crucible.tensor.VectorMath;
+
 /**
  * The routing pieces of a sparse mixture-of-experts block (Mixtral): choose the top-k experts per token with
  * softmax weights over the chosen router logits, send each expert its tokens, and sum the weighted expert
@@ -103,7 +105,7 @@ public final class MoeOps {
                     return;
                 }
                 for (int i = 0; i < rows.length; i++) {
-                    Matmul.axpy(1f, y.grad(), i * h, x.grad(), rows[i] * h, h);
+                    VectorMath.axpy(1f, y.grad(), i * h, x.grad(), rows[i] * h, h);
                 }
             });
         }
@@ -124,7 +126,7 @@ public final class MoeOps {
             float[] ov = outputs.get(e).value();
             needs |= outputs.get(e).requiresGrad();
             for (int i = 0; i < rows.length; i++) {
-                Matmul.axpy(weights.value()[rows[i] * k + slots[i]], ov, i * h, out, rows[i] * h, h);
+                VectorMath.axpy(weights.value()[rows[i] * k + slots[i]], ov, i * h, out, rows[i] * h, h);
             }
         }
         Var y = new Var(out, needs, n, h);
@@ -141,10 +143,10 @@ public final class MoeOps {
                     for (int i = 0; i < rows.length; i++) {
                         int wi = rows[i] * k + slots[i];
                         if (o.requiresGrad()) {
-                            Matmul.axpy(weights.value()[wi], dy, rows[i] * h, o.grad(), i * h, h);
+                            VectorMath.axpy(weights.value()[wi], dy, rows[i] * h, o.grad(), i * h, h);
                         }
                         if (weights.requiresGrad()) {
-                            weights.grad()[wi] += Matmul.dot(dy, rows[i] * h, o.value(), i * h, h);
+                            weights.grad()[wi] += VectorMath.dot(dy, rows[i] * h, o.value(), i * h, h);
                         }
                     }
                 }

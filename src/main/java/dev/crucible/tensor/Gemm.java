@@ -1,0 +1,202 @@
+package dev.crucible.tensor;
+
+import jdk.incubator.vector.VectorMask;
+
+/**
+ * The one home of matrix products: {@code C (+)= A · B} on row-major float32 arrays, for the runtime (activations
+ * times {@link PackedWeight}s), training (the three products of a linear layer), QLoRA ({@link Nf4Weight}) and the
+ * randomized SVD. Everything runs through {@link GemmKernel}'s 4 x 4-vector microkernel; operands differ only in
+ * where B's panels come from ({@link GemmPanels}).
+ *
+ * <p>C is cut into tasks of (rows, panels) on {@link Parallel}; each task sweeps the depth in slices of {@link #KC}
+ * (one slice of a panel stays in L1/L2 while every row of the task uses it). Each element of C is one FMA chain over
+ * the depth in order, so results are bit-identical whatever the thread count, the tiling, or how many rows a call
+ * has (a one-token decode step gives the bits of the same token in a prefill).
+ */
+public final class Gemm {
+    /** Depth of a panel slice: KC x NR floats of B per slice. */
+    static final int KC = 256;
+    private static final int NR = GemmKernel.NR;
+    /** Rows per task when B is read in place: A's slice stays in L1/L2 and tasks stay many. */
+    private static final int DIRECT_ROWS = 64;
+    /** Fewest rows a task converting B gets when rows are split: converting a panel costs about one row. */
+    private static final int CONVERTED_MIN_ROWS = 128;
+    private static final ThreadLocal<GemmPanels.View> VIEW = ThreadLocal.withInitial(GemmPanels.View::new);
+    private static final ThreadLocal<float[]> A_SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+
+    private Gemm() {
+    }
+
+    /** {@code c[m, n] (+)= a[m, k] · b[k, n]}: e.g. a linear layer's input gradient {@code dy W}. */
+    public static void ab(float[] a, float[] b, float[] c, int m, int k, int n, boolean accumulate) {
+        check(a, m * k, b, k * n, c, m * n);
+        run(a, k, false, m, new GemmPanels.Rows(b, 0, n, k, n), c, null, accumulate);
+    }
+
+    /** {@code c[m, n] (+)= a[k, m]ᵀ · b[k, n]}: a weight gradient {@code dyᵀ x}. */
+    public static void aTb(float[] a, float[] b, float[] c, int m, int k, int n, boolean accumulate) {
+        check(a, k * m, b, k * n, c, m * n);
+        run(a, m, true, m, new GemmPanels.Rows(b, 0, n, k, n), c, null, accumulate);
+    }
+
+    /** {@code c[m, n] (+)= a[m, k] · b[n, k]ᵀ}: a linear layer's forward {@code x Wᵀ} with a float32 W. */
+    public static void abT(float[] a, float[] b, float[] c, int m, int k, int n, boolean accumulate) {
+        check(a, m * k, b, n * k, c, m * n);
+        run(a, k, false, m, new GemmPanels.Transposed(b, 0, k, k, n), c, null, accumulate);
+    }
+
+    /**
+     * {@code out[m, w.rows()] = x[m, w.cols()] · Wᵀ (+ bias)}: the runtime's linear layer. {@code bias} (null for
+     * none) is added to each finished sum.
+     */
+    public static void linear(float[] x, int m, PackedWeight w, float[] bias, float[] out) {
+        check(x, m * w.cols(), null, 0, out, m * w.rows());
+        if (bias != null && bias.length != w.rows()) {
+            throw new IllegalArgumentException("bias of " + bias.length + " for " + w.rows() + " outputs");
+        }
+        run(x, w.cols(), false, m, w.panels(), out, bias, false);
+    }
+
+    /** {@code y[m, w.rows()] = x[m, w.cols()] · Wᵀ} with an NF4 weight, dequantised panel by panel. */
+    public static void abT(float[] x, int m, Nf4Weight w, float[] y) {
+        check(x, m * w.cols(), null, 0, y, m * w.rows());
+        run(x, w.cols(), false, m, new GemmPanels.Nf4(w, true), y, null, false);
+    }
+
+    /** {@code dx[m, w.cols()] (+)= dy[m, w.rows()] · W} with an NF4 weight: its input gradient. */
+    public static void ab(float[] dy, int m, Nf4Weight w, float[] dx, boolean accumulate) {
+        check(dy, m * w.rows(), null, 0, dx, m * w.cols());
+        run(dy, w.rows(), false, m, new GemmPanels.Nf4(w, false), dx, null, accumulate);
+    }
+
+    /**
+     * The serial product on strided sub-matrices, for kernels that already run inside a parallel task (attention
+     * per head): {@code C[i, j] (+)= Σ_{p < k} A[i, p]·B[p, j]} for i < m, j < n, with
+     * {@code A[i, p] = a[aOff + i·lda + p]}, {@code B[p, j] = b[bOff + p·ldb + j]}, {@code C[i, j] = c[cOff + i·ldc + j]}.
+     */
+    public static void serial(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                              float[] c, int cOff, int ldc, boolean accumulate) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        if (k == 0) {
+            for (int i = 0; i < m && !accumulate; i++) {
+                java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
+            }
+            return;
+        }
+        GemmPanels panels = new GemmPanels.Rows(b, bOff, ldb, k, n);
+        GemmPanels.View v = VIEW.get();
+        for (int p0 = 0; p0 < k; p0 += KC) {
+            int depth = Math.min(KC, k - p0);
+            boolean load = accumulate || p0 > 0;
+            for (int j0 = 0; j0 < n; j0 += NR) {
+                VectorMask<Float>[] masks = GemmKernel.masks(Math.min(NR, n - j0));
+                panels.panel(j0, p0, depth, v);
+                GemmKernel.rows(m, a, aOff + p0, lda, v.array, v.offset, v.stride, depth, c, cOff + j0, ldc, masks, load);
+            }
+        }
+    }
+
+    private static void check(float[] a, long aSize, float[] b, long bSize, float[] c, long cSize) {
+        if (a.length < aSize || (b != null && b.length < bSize) || c.length < cSize) {
+            throw new IllegalArgumentException("matrix product: arrays of " + a.length + (b == null ? "" : ", " + b.length)
+                    + " and " + c.length + " floats for operands of " + aSize + (b == null ? "" : ", " + bSize)
+                    + " and " + cSize);
+        }
+    }
+
+    /**
+     * {@code c[m, n] (+)= A[m, k] · B} with n = b.n, k = b.k; A is {@code a} [m, k] (row stride {@code lda}), or
+     * {@code aTransposed}: a [k, lda] holding Aᵀ, whose rows each task first copies into a scratch.
+     */
+    private static void run(float[] a, int lda, boolean aTransposed, int m, GemmPanels b, float[] c, float[] bias,
+                            boolean accumulate) {
+        int n = b.n;
+        int k = b.k;
+        if (m == 0 || n == 0) {
+            return;
+        }
+        int threads = Parallel.threads();
+        int panels = (n + NR - 1) / NR;
+        long work = (long) m * n * Math.max(k, 1);
+        int rowsPerTask;
+        if (b.converts() && !aTransposed) {
+            // every task converts its panels once: give it as many rows as the thread count allows
+            int split = (int) Math.min(Math.max(1, (4L * threads + panels - 1) / panels), Math.max(1, m / CONVERTED_MIN_ROWS));
+            rowsPerTask = roundUp4((m + split - 1) / split);
+        } else {
+            rowsPerTask = Math.max(4, Math.min(DIRECT_ROWS, roundUp4(m / (8 * threads))));
+        }
+        int rowTasks = (m + rowsPerTask - 1) / rowsPerTask;
+        // panels per task: enough tasks to keep every thread busy, few enough to keep each task's B slice reused
+        int groups = Math.min(panels, Math.max(1, (4 * threads + rowTasks - 1) / rowTasks));
+        int perGroup = (panels + groups - 1) / groups;
+        groups = (panels + perGroup - 1) / perGroup;
+        int taskRows = rowsPerTask;
+        int taskPanels = perGroup;
+        int panelGroups = groups;
+        Parallel.forEach(rowTasks * panelGroups, work, task -> {
+            int i0 = task / panelGroups * taskRows;
+            int i1 = Math.min(m, i0 + taskRows);
+            int q0 = task % panelGroups * taskPanels;
+            int q1 = Math.min(panels, q0 + taskPanels);
+            float[] aa = a;
+            int aOff = i0 * lda;
+            int ld = lda;
+            if (aTransposed) {
+                aa = transposedRows(a, i0, i1 - i0, lda, k);
+                aOff = 0;
+                ld = k;
+            }
+            GemmPanels.View v = VIEW.get();
+            for (int p0 = 0; p0 < k; p0 += KC) {
+                int depth = Math.min(KC, k - p0);
+                boolean load = accumulate || p0 > 0;
+                for (int q = q0; q < q1; q++) {
+                    int j0 = q * NR;
+                    VectorMask<Float>[] masks = GemmKernel.masks(Math.min(NR, n - j0));
+                    b.panel(j0, p0, depth, v);
+                    GemmKernel.rows(i1 - i0, aa, aOff + p0, ld, v.array, v.offset, v.stride, depth, c, i0 * n + j0, n,
+                            masks, load);
+                }
+            }
+            if (k == 0 && !accumulate) {
+                for (int i = i0; i < i1; i++) {
+                    java.util.Arrays.fill(c, i * n + q0 * NR, i * n + Math.min(n, q1 * NR), 0f);
+                }
+            }
+            if (bias != null) {
+                for (int i = i0; i < i1; i++) {
+                    for (int j = q0 * NR; j < Math.min(n, q1 * NR); j++) {
+                        c[i * n + j] += bias[j];
+                    }
+                }
+            }
+        });
+    }
+
+    private static int roundUp4(int x) {
+        return (x + 3) & ~3;
+    }
+
+    /** Rows [i0, i0 + rows) of A = aᵀ, where a is [k, width]: columns of a copied out as rows, into a scratch. */
+    private static float[] transposedRows(float[] a, int i0, int rows, int width, int k) {
+        float[] at = A_SCRATCH.get();
+        if (at.length < rows * k) {
+            at = new float[rows * k];
+            A_SCRATCH.set(at);
+        }
+        for (int p0 = 0; p0 < k; p0 += 16) {
+            int p1 = Math.min(k, p0 + 16);
+            for (int r = 0; r < rows; r++) {
+                int src = i0 + r;
+                int d = r * k;
+                for (int p = p0; p < p1; p++) {
+                    at[d + p] = a[p * width + src];
+                }
+            }
+        }
+        return at;
+    }
+}

@@ -1,0 +1,136 @@
+package dev.crucible.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The one float32 microkernel behind every matrix product: {@code C[r, j] (+)= Σ_p A[r, p] · B[p, j]} for up to
+ * four rows of C and one panel of {@link #NR} = four vectors of columns. Each step of p loads four vectors of B,
+ * broadcasts four values of A and issues sixteen FMAs into register accumulators. Columns past the panel's width
+ * are masked where C is read and written; B always supplies NR readable columns (a full panel of the operand, or a
+ * zero-padded scratch copy).
+ *
+ * <p>Every element of C is one FMA chain over p in increasing order, started from C's previous value (accumulating)
+ * or from zero: which rows share a tile, how the columns are split into panels and the rows into tasks, and how
+ * many threads run them never change a result. So a token gets the same bits alone or in a batch, and products
+ * split over a depth in slices (continuing through C) equal the unsplit ones.
+ */
+final class GemmKernel {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int L = F.length();
+    /** Columns of C per panel: four vectors. */
+    static final int NR = 4 * L;
+
+    private GemmKernel() {
+    }
+
+    /** The lanes of each of a panel's four vectors that lie inside {@code width} columns. */
+    @SuppressWarnings("unchecked")
+    static VectorMask<Float>[] masks(int width) {
+        VectorMask<Float>[] m = new VectorMask[4];
+        for (int v = 0; v < 4; v++) {
+            m[v] = F.indexInRange(v * L, width);
+        }
+        return m;
+    }
+
+    /**
+     * Rows [0, rows) of C against one panel: {@code A[r, p] = a[aOff + r·lda + p]}, {@code B[p, j] = b[bOff + p·ldb
+     * + j]}, {@code C[r, j] = c[cOff + r·ldc + j]}, p < depth, j < NR (lanes outside {@code masks} untouched).
+     *
+     * @param load start from C's values; else from zero (C is only written)
+     */
+    static void rows(int rows, float[] a, int aOff, int lda, float[] b, int bOff, int ldb, int depth, float[] c,
+                     int cOff, int ldc, VectorMask<Float>[] masks, boolean load) {
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            tile4(a, aOff + r * lda, lda, b, bOff, ldb, depth, c, cOff + r * ldc, ldc, masks, load);
+        }
+        for (; r < rows; r++) {
+            tile1(a, aOff + r * lda, b, bOff, ldb, depth, c, cOff + r * ldc, masks, load);
+        }
+    }
+
+    private static FloatVector in(float[] c, int o, VectorMask<Float> m, boolean load) {
+        return load ? FloatVector.fromArray(F, c, o, m) : FloatVector.zero(F);
+    }
+
+    private static void tile4(float[] a, int a0, int lda, float[] b, int b0, int ldb, int depth, float[] c, int c0,
+                              int ldc, VectorMask<Float>[] m, boolean load) {
+        int c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        VectorMask<Float> m0 = m[0], m1 = m[1], m2 = m[2], m3 = m[3];
+        FloatVector s00 = in(c, c0, m0, load), s01 = in(c, c0 + L, m1, load);
+        FloatVector s02 = in(c, c0 + 2 * L, m2, load), s03 = in(c, c0 + 3 * L, m3, load);
+        FloatVector s10 = in(c, c1, m0, load), s11 = in(c, c1 + L, m1, load);
+        FloatVector s12 = in(c, c1 + 2 * L, m2, load), s13 = in(c, c1 + 3 * L, m3, load);
+        FloatVector s20 = in(c, c2, m0, load), s21 = in(c, c2 + L, m1, load);
+        FloatVector s22 = in(c, c2 + 2 * L, m2, load), s23 = in(c, c2 + 3 * L, m3, load);
+        FloatVector s30 = in(c, c3, m0, load), s31 = in(c, c3 + L, m1, load);
+        FloatVector s32 = in(c, c3 + 2 * L, m2, load), s33 = in(c, c3 + 3 * L, m3, load);
+        int a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+        for (int p = 0; p < depth; p++) {
+            int bo = b0 + p * ldb;
+            FloatVector y0 = FloatVector.fromArray(F, b, bo);
+            FloatVector y1 = FloatVector.fromArray(F, b, bo + L);
+            FloatVector y2 = FloatVector.fromArray(F, b, bo + 2 * L);
+            FloatVector y3 = FloatVector.fromArray(F, b, bo + 3 * L);
+            FloatVector x = FloatVector.broadcast(F, a[a0 + p]);
+            s00 = y0.fma(x, s00);
+            s01 = y1.fma(x, s01);
+            s02 = y2.fma(x, s02);
+            s03 = y3.fma(x, s03);
+            x = FloatVector.broadcast(F, a[a1 + p]);
+            s10 = y0.fma(x, s10);
+            s11 = y1.fma(x, s11);
+            s12 = y2.fma(x, s12);
+            s13 = y3.fma(x, s13);
+            x = FloatVector.broadcast(F, a[a2 + p]);
+            s20 = y0.fma(x, s20);
+            s21 = y1.fma(x, s21);
+            s22 = y2.fma(x, s22);
+            s23 = y3.fma(x, s23);
+            x = FloatVector.broadcast(F, a[a3 + p]);
+            s30 = y0.fma(x, s30);
+            s31 = y1.fma(x, s31);
+            s32 = y2.fma(x, s32);
+            s33 = y3.fma(x, s33);
+        }
+        s00.intoArray(c, c0, m0);
+        s01.intoArray(c, c0 + L, m1);
+        s02.intoArray(c, c0 + 2 * L, m2);
+        s03.intoArray(c, c0 + 3 * L, m3);
+        s10.intoArray(c, c1, m0);
+        s11.intoArray(c, c1 + L, m1);
+        s12.intoArray(c, c1 + 2 * L, m2);
+        s13.intoArray(c, c1 + 3 * L, m3);
+        s20.intoArray(c, c2, m0);
+        s21.intoArray(c, c2 + L, m1);
+        s22.intoArray(c, c2 + 2 * L, m2);
+        s23.intoArray(c, c2 + 3 * L, m3);
+        s30.intoArray(c, c3, m0);
+        s31.intoArray(c, c3 + L, m1);
+        s32.intoArray(c, c3 + 2 * L, m2);
+        s33.intoArray(c, c3 + 3 * L, m3);
+    }
+
+    /** One row: the same FMA chain per element as {@link #tile4}, so a row's result does not depend on its tile. */
+    private static void tile1(float[] a, int a0, float[] b, int b0, int ldb, int depth, float[] c, int c0,
+                              VectorMask<Float>[] m, boolean load) {
+        VectorMask<Float> m0 = m[0], m1 = m[1], m2 = m[2], m3 = m[3];
+        FloatVector s0 = in(c, c0, m0, load), s1 = in(c, c0 + L, m1, load);
+        FloatVector s2 = in(c, c0 + 2 * L, m2, load), s3 = in(c, c0 + 3 * L, m3, load);
+        for (int p = 0; p < depth; p++) {
+            int bo = b0 + p * ldb;
+            FloatVector x = FloatVector.broadcast(F, a[a0 + p]);
+            s0 = FloatVector.fromArray(F, b, bo).fma(x, s0);
+            s1 = FloatVector.fromArray(F, b, bo + L).fma(x, s1);
+            s2 = FloatVector.fromArray(F, b, bo + 2 * L).fma(x, s2);
+            s3 = FloatVector.fromArray(F, b, bo + 3 * L).fma(x, s3);
+        }
+        s0.intoArray(c, c0, m0);
+        s1.intoArray(c, c0 + L, m1);
+        s2.intoArray(c, c0 + 2 * L, m2);
+        s3.intoArray(c, c0 + 3 * L, m3);
+    }
+}

@@ -6,6 +6,7 @@ import dev.crucible.io.ModelConfig;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.nn.Attention;
 import dev.crucible.nn.KVCache;
+import dev.crucible.nn.MoeOps;
 import dev.crucible.nn.RmsNorm;
 import dev.crucible.nn.RotaryEmbedding;
 import dev.crucible.tensor.Gemm;
@@ -200,8 +201,6 @@ public final class Transformer implements AutoCloseable {
         float[] qkv = new float[n * width];
         Gemm.linear(normed, n, w.qkv(), w.qkvBias(), qkv);
         for (int b = 0; b < batch; b++) {
-            float[] keys = cache.keys(layer, b);
-            float[] values = cache.values(layer, b);
             for (int t = 0; t < seq; t++) {
                 int row = (b * seq + t) * width;
                 if (w.queryNorm() != null) {
@@ -210,31 +209,30 @@ public final class Transformer implements AutoCloseable {
                 }
                 rope.rotate(qkv, row, heads, t);
                 rope.rotate(qkv, row + qw, kvHeads, t);
-                System.arraycopy(qkv, row + qw, keys, (start + t) * kvw, kvw);
-                System.arraycopy(qkv, row + qw + kvw, values, (start + t) * kvw, kvw);
+                cache.put(layer, b, start + t, qkv, row + qw, qkv, row + qw + kvw);
             }
         }
         Attention attn = new Attention(d, spec.attentionScale(), spec.attentionSoftCap(), spec.slidingWindows()[layer]);
         float[] context = new float[n * qw];
         int queryBlocks = (seq + QUERY_BLOCK - 1) / QUERY_BLOCK;
         int group = heads / kvHeads;
-        long work = (long) batch * heads * seq * (start + seq) * d;
+        int capacity = cache.capacity();
+        long work = 2L * batch * heads * seq * (start + seq) * d;
         Parallel.forEach(batch * heads * queryBlocks, work, task -> {
             int b = task / (heads * queryBlocks);
             int head = task / queryBlocks % heads;
             int t0 = task % queryBlocks * QUERY_BLOCK;
+            int rows = Math.min(QUERY_BLOCK, seq - t0);
             float[] scores = SCORES.get();
-            if (scores.length < start + seq) {
-                scores = new float[start + seq];
+            int need = attn.scratchSize(rows, start + t0 + rows - 1);
+            if (scores.length < need) {
+                scores = new float[need];
                 SCORES.set(scores);
             }
-            float[] keys = cache.keys(layer, b);
-            float[] values = cache.values(layer, b);
-            for (int t = t0; t < Math.min(seq, t0 + QUERY_BLOCK); t++) {
-                int token = b * seq + t;
-                attn.attend(qkv, token * width + head * d, start + t, keys, values, kvw, head / group * d,
-                        context, token * qw + head * d, scores);
-            }
+            int token = b * seq + t0;
+            int kv = head / group * d;
+            attn.attend(rows, qkv, token * width + head * d, width, start + t0, cache.keys(layer, b), kv, capacity,
+                    cache.values(layer, b), kv, kvw, context, token * qw + head * d, qw, scores);
         });
         Gemm.linear(context, n, w.o(), null, out);
     }
@@ -253,8 +251,8 @@ public final class Transformer implements AutoCloseable {
     }
 
     /**
-     * Mixtral's sparse MLP: softmax over the router logits, the top-k experts per token with their
-     * probabilities renormalised to sum to one, each expert applied to its tokens, in expert order.
+     * Mixtral's sparse MLP: each token routed by {@link MoeOps#route} (the rule training uses too), each expert
+     * applied to its tokens, the weighted outputs summed in expert order.
      */
     private void mixtureOfExperts(TransformerWeights.Layer w, float[] normed, int n, float[] out) {
         int h = spec.hidden();
@@ -262,19 +260,10 @@ public final class Transformer implements AutoCloseable {
         int topK = spec.expertsPerToken();
         float[] routerLogits = new float[n * experts];
         Gemm.linear(normed, n, w.router(), null, routerLogits);
-        int[][] chosen = new int[n][];
-        float[][] gates = new float[n][];
+        int[] chosen = new int[n * topK];
+        float[] gates = new float[n * topK];
         for (int t = 0; t < n; t++) {
-            float[] probs = softmax(routerLogits, t * experts, experts);
-            chosen[t] = topK(probs, topK);
-            gates[t] = new float[topK];
-            float sum = 0;
-            for (int i = 0; i < topK; i++) {
-                sum += probs[chosen[t][i]];
-            }
-            for (int i = 0; i < topK; i++) {
-                gates[t][i] = probs[chosen[t][i]] / sum;
-            }
+            MoeOps.route(routerLogits, t * experts, experts, topK, chosen, gates, t * topK);
         }
         java.util.Arrays.fill(out, 0, n * h, 0f);
         int inter = spec.intermediate();
@@ -284,9 +273,9 @@ public final class Transformer implements AutoCloseable {
             float[] weight = new float[n];
             for (int t = 0; t < n; t++) {
                 for (int i = 0; i < topK; i++) {
-                    if (chosen[t][i] == e) {
+                    if (chosen[t * topK + i] == e) {
                         rows[count] = t;
-                        weight[count++] = gates[t][i];
+                        weight[count++] = gates[t * topK + i];
                     }
                 }
             }
@@ -307,40 +296,6 @@ public final class Transformer implements AutoCloseable {
                 VectorMath.axpy(weight[r], y, r * h, out, rows[r] * h, h);
             }
         }
-    }
-
-    private static float[] softmax(float[] x, int offset, int n) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) {
-            max = Math.max(max, x[offset + i]);
-        }
-        float[] p = new float[n];
-        float sum = 0;
-        for (int i = 0; i < n; i++) {
-            p[i] = (float) Math.exp(x[offset + i] - max);
-            sum += p[i];
-        }
-        for (int i = 0; i < n; i++) {
-            p[i] /= sum;
-        }
-        return p;
-    }
-
-    /** Indices of the k largest values, largest first; ties go to the lower index. */
-    private static int[] topK(float[] values, int k) {
-        int[] idx = new int[k];
-        boolean[] taken = new boolean[values.length];
-        for (int i = 0; i < k; i++) {
-            int best = -1;
-            for (int j = 0; j < values.length; j++) {
-                if (!taken[j] && (best < 0 || values[j] > values[best])) {
-                    best = j;
-                }
-            }
-            taken[best] = true;
-            idx[i] = best;
-        }
-        return idx;
     }
 
     @Override

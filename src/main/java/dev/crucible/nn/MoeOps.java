@@ -36,8 +36,46 @@ public final class MoeOps {
     }
 
     /**
-     * The k largest router logits per token and the softmax over just those (equal to softmax over all logits,
-     * top-k, renormalised, as transformers' Mixtral computes it).
+     * transformers' Mixtral routing of one token, the one rule of the runtime and of training: the softmax over all
+     * {@code experts} router logits at {@code logits[offset..]} in float32, the k most probable experts (best first,
+     * ties to the lower index) into {@code chosen[out..out + k)}, and their probabilities divided by the sum of the
+     * k into {@code weights[out..out + k)}.
+     */
+    public static void route(float[] logits, int offset, int experts, int k, int[] chosen, float[] weights, int out) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < experts; j++) {
+            max = Math.max(max, logits[offset + j]);
+        }
+        float[] p = new float[experts];
+        float sum = 0;
+        for (int j = 0; j < experts; j++) {
+            p[j] = (float) Math.exp(logits[offset + j] - max);
+            sum += p[j];
+        }
+        for (int j = 0; j < experts; j++) {
+            p[j] /= sum;
+        }
+        boolean[] taken = new boolean[experts];
+        float chosenSum = 0;
+        for (int s = 0; s < k; s++) {
+            int best = -1;
+            for (int j = 0; j < experts; j++) {
+                if (!taken[j] && (best < 0 || p[j] > p[best])) {
+                    best = j;
+                }
+            }
+            taken[best] = true;
+            chosen[out + s] = best;
+            chosenSum += p[best];
+        }
+        for (int s = 0; s < k; s++) {
+            weights[out + s] = p[chosen[out + s]] / chosenSum;
+        }
+    }
+
+    /**
+     * {@link #route} for every token of {@code logits} [N, experts], on the tape. The weights equal the softmax over
+     * the k chosen logits, so the gradient reaches those logits only: {@code dl = w (dw - Σ w dw)}.
      */
     public static Routing topKSoftmax(Tape tape, Var logits, int k) {
         int e = logits.dim(1);
@@ -49,25 +87,7 @@ public final class MoeOps {
         int[] chosen = new int[n * k];
         float[] w = new float[n * k];
         for (int i = 0; i < n; i++) {
-            boolean[] taken = new boolean[e];
-            for (int s = 0; s < k; s++) {
-                int best = -1;
-                for (int j = 0; j < e; j++) {
-                    if (!taken[j] && (best < 0 || lv[i * e + j] > lv[i * e + best])) {
-                        best = j;
-                    }
-                }
-                taken[best] = true;
-                chosen[i * k + s] = best;
-            }
-            float max = lv[i * e + chosen[i * k]];
-            double sum = 0;
-            for (int s = 0; s < k; s++) {
-                sum += Math.exp(lv[i * e + chosen[i * k + s]] - max);
-            }
-            for (int s = 0; s < k; s++) {
-                w[i * k + s] = (float) (Math.exp(lv[i * e + chosen[i * k + s]] - max) / sum);
-            }
+            route(lv, i * e, e, k, chosen, w, i * k);
         }
         Var weights = new Var(w, logits.requiresGrad(), n, k);
         if (logits.requiresGrad()) {

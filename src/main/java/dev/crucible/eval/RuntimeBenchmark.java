@@ -93,7 +93,7 @@ public final class RuntimeBenchmark {
      * streaming read of the same bytes. Decoding mostly reads, so the read is the stricter floor.
      */
     public Bandwidth bandwidth() {
-        long bytes = 512L << 20;
+        long bytes = 256L << 20; // far past the caches; two buffers of it are the command's largest allocation
         try (Arena arena = Arena.ofShared()) {
             MemorySegment a = arena.allocate(bytes, 64), b = arena.allocate(bytes, 64);
             a.fill((byte) 1);

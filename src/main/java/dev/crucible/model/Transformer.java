@@ -113,20 +113,21 @@ public final class Transformer implements AutoCloseable {
         RotaryEmbedding.Table rope = spec.rope().table(start, seq, ropeEnd);
         float[] normed = new float[n * h];
         float[] delta = new float[n * h];
+        Scratch scratch = new Scratch(n);
         for (int l = 0; l < spec.layers(); l++) {
             TransformerWeights.Layer w = weights.layer(l);
             w.inputNorm().apply(x, n, normed);
-            attention(l, w, normed, n, batch, seq, start, rope, cache, delta);
+            attention(l, w, normed, n, batch, seq, start, rope, cache, scratch, delta);
             if (w.preFeedforwardNorm() != null) { // Gemma 2 sandwich: norm each branch's output too
                 w.postAttentionNorm().apply(delta, n, delta);
                 VectorMath.addInPlace(x, delta, n * h);
                 w.preFeedforwardNorm().apply(x, n, normed);
-                mlp(w, normed, n, delta);
+                mlp(w, normed, n, scratch, delta);
                 w.postFeedforwardNorm().apply(delta, n, delta);
             } else {
                 VectorMath.addInPlace(x, delta, n * h);
                 w.postAttentionNorm().apply(x, n, normed);
-                mlp(w, normed, n, delta);
+                mlp(w, normed, n, scratch, delta);
             }
             VectorMath.addInPlace(x, delta, n * h);
             if (l + 1 < spec.layers()) {
@@ -147,6 +148,26 @@ public final class Transformer implements AutoCloseable {
                 yield logits(last, batch);
             }
         };
+    }
+
+    /**
+     * The per-layer intermediates of one forward, allocated once and reused by every layer: a 4 x 512 prefill of a
+     * SmolLM2-sized model would otherwise allocate ~1.5 GB of short-lived arrays, which the collector lets the heap
+     * grow into.
+     */
+    private final class Scratch {
+        final float[] qkv;
+        final float[] context;
+        final float[] gateUp;
+        final float[] act;
+
+        Scratch(int n) {
+            qkv = new float[n * spec.qkvWidth()];
+            context = new float[n * spec.heads() * spec.headDim()];
+            boolean dense = spec.experts() == 0;
+            gateUp = dense ? new float[n * 2 * spec.intermediate()] : null;
+            act = dense ? new float[n * spec.intermediate()] : null;
+        }
     }
 
     private static void emit(HiddenStates sink, int index, float[] x) {
@@ -191,14 +212,14 @@ public final class Transformer implements AutoCloseable {
     }
 
     private void attention(int layer, TransformerWeights.Layer w, float[] normed, int n, int batch, int seq, int start,
-                           RotaryEmbedding.Table rope, KVCache cache, float[] out) {
+                           RotaryEmbedding.Table rope, KVCache cache, Scratch scratch, float[] out) {
         int d = spec.headDim();
         int heads = spec.heads();
         int kvHeads = spec.kvHeads();
         int qw = heads * d;
         int kvw = kvHeads * d;
         int width = spec.qkvWidth();
-        float[] qkv = new float[n * width];
+        float[] qkv = scratch.qkv;
         Gemm.linear(normed, n, w.qkv(), w.qkvBias(), qkv);
         for (int b = 0; b < batch; b++) {
             for (int t = 0; t < seq; t++) {
@@ -213,7 +234,7 @@ public final class Transformer implements AutoCloseable {
             }
         }
         Attention attn = new Attention(d, spec.attentionScale(), spec.attentionSoftCap(), spec.slidingWindows()[layer]);
-        float[] context = new float[n * qw];
+        float[] context = scratch.context;
         int queryBlocks = (seq + QUERY_BLOCK - 1) / QUERY_BLOCK;
         int group = heads / kvHeads;
         int capacity = cache.capacity();
@@ -237,15 +258,15 @@ public final class Transformer implements AutoCloseable {
         Gemm.linear(context, n, w.o(), null, out);
     }
 
-    private void mlp(TransformerWeights.Layer w, float[] normed, int n, float[] out) {
+    private void mlp(TransformerWeights.Layer w, float[] normed, int n, Scratch scratch, float[] out) {
         if (w.router() != null) {
             mixtureOfExperts(w, normed, n, out);
             return;
         }
         int inter = spec.intermediate();
-        float[] gateUp = new float[n * 2 * inter];
+        float[] gateUp = scratch.gateUp;
         Gemm.linear(normed, n, w.gateUp(), null, gateUp);
-        float[] act = new float[n * inter];
+        float[] act = scratch.act;
         spec.activation().gate(gateUp, 2 * inter, 0, inter, n, inter, act);
         Gemm.linear(act, n, w.down(), null, out);
     }

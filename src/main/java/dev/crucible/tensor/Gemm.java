@@ -14,8 +14,8 @@ import jdk.incubator.vector.VectorMask;
  * has (a one-token decode step gives the bits of the same token in a prefill).
  */
 public final class Gemm {
-    /** Depth of a panel slice: KC x NR floats of B per slice. */
-    static final int KC = 256;
+    /** Depth of a panel slice: KC x NR floats of B (32 KiB with 16-lane vectors) stay in L1 while the rows use them. */
+    static final int KC = 128;
     private static final int NR = GemmKernel.NR;
     /** Rows per task when B is read in place: A's slice stays in L1/L2 and tasks stay many. */
     private static final int DIRECT_ROWS = 64;
@@ -150,26 +150,24 @@ public final class Gemm {
                 ld = k;
             }
             GemmPanels.View v = VIEW.get();
-            for (int p0 = 0; p0 < k; p0 += KC) {
-                int depth = Math.min(KC, k - p0);
-                boolean load = accumulate || p0 > 0;
-                for (int q = q0; q < q1; q++) {
-                    int j0 = q * NR;
-                    VectorMask<Float>[] masks = GemmKernel.masks(Math.min(NR, n - j0));
+            // panel by panel, each swept through the depth: a weight panel is one sequential stream (decode reads
+            // each byte once), and the C tile stays in cache from the first slice to the bias
+            for (int q = q0; q < q1; q++) {
+                int j0 = q * NR;
+                int width = Math.min(NR, n - j0);
+                VectorMask<Float>[] masks = GemmKernel.masks(width);
+                for (int p0 = 0; p0 < k; p0 += KC) {
+                    int depth = Math.min(KC, k - p0);
                     b.panel(j0, p0, depth, v);
                     GemmKernel.rows(i1 - i0, aa, aOff + p0, ld, v.array, v.offset, v.stride, depth, c, i0 * n + j0, n,
-                            masks, load);
+                            masks, accumulate || p0 > 0);
                 }
-            }
-            if (k == 0 && !accumulate) {
                 for (int i = i0; i < i1; i++) {
-                    java.util.Arrays.fill(c, i * n + q0 * NR, i * n + Math.min(n, q1 * NR), 0f);
-                }
-            }
-            if (bias != null) {
-                for (int i = i0; i < i1; i++) {
-                    for (int j = q0 * NR; j < Math.min(n, q1 * NR); j++) {
-                        c[i * n + j] += bias[j];
+                    if (k == 0 && !accumulate) {
+                        java.util.Arrays.fill(c, i * n + j0, i * n + j0 + width, 0f);
+                    }
+                    for (int j = 0; bias != null && j < width; j++) {
+                        c[i * n + j0 + j] += bias[j0 + j];
                     }
                 }
             }

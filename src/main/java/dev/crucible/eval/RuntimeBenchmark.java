@@ -132,18 +132,24 @@ public final class RuntimeBenchmark {
         return a0.add(a1).add(a2).add(a3).reduceLanesToLong(VectorOperators.ADD);
     }
 
-    /** tokens/s of one forward pass over batch x seq tokens computing every position's logits. */
-    public double prefill(Transformer model, int batch, int seq) {
+    /**
+     * tokens/s of a forward pass over batch x seq tokens computing every position's logits: the best of
+     * {@code repeat} passes after a 4 x 64 warm-up pass, as the PyTorch side (tools/torch_runtime_anchor.py) does.
+     */
+    public double prefill(Transformer model, int batch, int seq, int repeat) {
         start();
         int[][] warm = randomTokens(batch, Math.min(64, seq), model.spec().vocab(), 3);
         model.forward(warm, model.newCache(batch, warm[0].length), Transformer.Logits.ALL, null);
         int[][] ids = randomTokens(batch, seq, model.spec().vocab(), 4);
-        long t = System.nanoTime();
-        model.forward(ids, model.newCache(batch, seq), Transformer.Logits.ALL, null);
-        double s = (System.nanoTime() - t) / 1e9;
-        double tps = batch * seq / s;
-        emit(json.createObjectNode().put("case", "prefill").put("batch", batch).put("seq", seq)
-                .put("seconds", round(s, 3)).put("tokens_per_s", round(tps, 1)));
+        double best = Double.MAX_VALUE;
+        for (int r = 0; r < repeat; r++) {
+            long t = System.nanoTime();
+            model.forward(ids, model.newCache(batch, seq), Transformer.Logits.ALL, null);
+            best = Math.min(best, (System.nanoTime() - t) / 1e9);
+        }
+        double tps = batch * seq / best;
+        emit(json.createObjectNode().put("case", "prefill").put("batch", batch).put("seq", seq).put("repeat", repeat)
+                .put("seconds", round(best, 3)).put("tokens_per_s", round(tps, 1)));
         return tps;
     }
 

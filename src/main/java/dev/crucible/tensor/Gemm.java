@@ -158,9 +158,12 @@ public final class Gemm {
                 VectorMask<Float>[] masks = GemmKernel.masks(width);
                 for (int p0 = 0; p0 < k; p0 += KC) {
                     int depth = Math.min(KC, k - p0);
-                    b.panel(j0, p0, depth, v);
-                    GemmKernel.rows(i1 - i0, aa, aOff + p0, ld, v.array, v.offset, v.stride, depth, c, i0 * n + j0, n,
-                            masks, accumulate || p0 > 0);
+                    boolean load = accumulate || p0 > 0;
+                    if (!b.rowsInPlace(i1 - i0, aa, aOff + p0, ld, j0, p0, depth, c, i0 * n + j0, n, masks, load)) {
+                        b.panel(j0, p0, depth, v);
+                        GemmKernel.rows(i1 - i0, aa, aOff + p0, ld, v.array, v.offset, v.stride, depth, c, i0 * n + j0,
+                                n, masks, load);
+                    }
                 }
                 for (int i = i0; i < i1; i++) {
                     if (k == 0 && !accumulate) {

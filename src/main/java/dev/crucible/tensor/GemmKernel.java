@@ -1,8 +1,13 @@
 package dev.crucible.tensor;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 
 /**
  * The one float32 microkernel behind every matrix product: {@code C[r, j] (+)= Σ_p A[r, p] · B[p, j]} for up to
@@ -18,6 +23,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class GemmKernel {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
     static final int L = F.length();
     /** Columns of C per panel: four vectors. */
     static final int NR = 4 * L;
@@ -127,6 +133,33 @@ final class GemmKernel {
             s1 = FloatVector.fromArray(F, b, bo + L).fma(x, s1);
             s2 = FloatVector.fromArray(F, b, bo + 2 * L).fma(x, s2);
             s3 = FloatVector.fromArray(F, b, bo + 3 * L).fma(x, s3);
+        }
+        s0.intoArray(c, c0, m0);
+        s1.intoArray(c, c0 + L, m1);
+        s2.intoArray(c, c0 + 2 * L, m2);
+        s3.intoArray(c, c0 + 3 * L, m3);
+    }
+
+    /**
+     * {@link #tile1} with B read from {@link PackedWeight}'s bf16 panels and widened in registers (a shift gives the
+     * first value of each int lane, a mask the second): the same FMA chain on the same values, so the same bits as
+     * converting the panel first, without the round trip through a scratch. A decode step streams each weight once,
+     * so this is its whole cost. {@code b0} is the byte offset of panel row p = 0.
+     */
+    static void tile1Bf16(float[] a, int a0, MemorySegment b, long b0, int depth, float[] c, int c0,
+                          VectorMask<Float>[] m, boolean load) {
+        VectorMask<Float> m0 = m[0], m1 = m[1], m2 = m[2], m3 = m[3];
+        FloatVector s0 = in(c, c0, m0, load), s1 = in(c, c0 + L, m1, load);
+        FloatVector s2 = in(c, c0 + 2 * L, m2, load), s3 = in(c, c0 + 3 * L, m3, load);
+        for (int p = 0; p < depth; p++) {
+            long o = b0 + (long) p * (2 * NR);
+            IntVector lo = IntVector.fromMemorySegment(I, b, o, ByteOrder.LITTLE_ENDIAN);
+            IntVector hi = IntVector.fromMemorySegment(I, b, o + 4L * L, ByteOrder.LITTLE_ENDIAN);
+            FloatVector x = FloatVector.broadcast(F, a[a0 + p]);
+            s0 = lo.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(x, s0);
+            s1 = lo.and(0xFFFF0000).reinterpretAsFloats().fma(x, s1);
+            s2 = hi.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(x, s2);
+            s3 = hi.and(0xFFFF0000).reinterpretAsFloats().fma(x, s3);
         }
         s0.intoArray(c, c0, m0);
         s1.intoArray(c, c0 + L, m1);

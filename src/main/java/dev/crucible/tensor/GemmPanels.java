@@ -1,5 +1,7 @@
 package dev.crucible.tensor;
 
+import jdk.incubator.vector.VectorMask;
+
 import java.util.Arrays;
 
 /**
@@ -48,6 +50,16 @@ abstract class GemmPanels {
 
     /** Whether a panel is converted (so a task should give it many rows of A), not read in place. */
     abstract boolean converts();
+
+    /**
+     * For a few rows (a decode step), converting a panel costs more than using it: an operand that can feed the
+     * kernel's one-row tile straight from its storage does so here and returns true, with the bits the converted
+     * panel would give. Row r of A is {@code a[aOff + r·lda + p]}, of C {@code c[cOff + r·ldc + j]}.
+     */
+    boolean rowsInPlace(int rows, float[] a, int aOff, int lda, int j0, int p0, int depth, float[] c, int cOff,
+                        int ldc, VectorMask<Float>[] masks, boolean load) {
+        return false;
+    }
 
     /** B [k, n] as rows of a float array: {@code B[p, j] = b[offset + p·stride + j]}. */
     static final class Rows extends GemmPanels {

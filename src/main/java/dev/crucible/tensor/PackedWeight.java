@@ -2,6 +2,7 @@ package dev.crucible.tensor;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -149,6 +150,19 @@ public final class PackedWeight {
             @Override
             boolean converts() {
                 return floats == null;
+            }
+
+            @Override
+            boolean rowsInPlace(int rows, float[] a, int aOff, int lda, int j0, int p0, int depth, float[] c,
+                                int cOff, int ldc, VectorMask<Float>[] masks, boolean load) {
+                if (halves == null || rows >= 4) {
+                    return false;
+                }
+                long first = ((long) (j0 / NR) * cols + p0) * NR * 2;
+                for (int r = 0; r < rows; r++) {
+                    GemmKernel.tile1Bf16(a, aOff + r * lda, halves, first, depth, c, cOff + r * ldc, masks, load);
+                }
+                return true;
             }
         };
     }

@@ -48,6 +48,13 @@ abstract class GemmPanels {
     /** Points {@code v} at B[p0, p0 + depth) x [j0, j0 + NR); columns past n may hold anything finite. */
     abstract void panel(int j0, int p0, int depth, View v);
 
+    /** Zeroes the columns past {@code width} of a scratch panel's {@code depth} rows. */
+    static void zeroPad(float[] s, int depth, int width) {
+        for (int p = 0; p < depth && width < NR; p++) {
+            Arrays.fill(s, p * NR + width, (p + 1) * NR, 0f);
+        }
+    }
+
     /** Whether a panel is converted (so a task should give it many rows of A), not read in place. */
     abstract boolean converts();
 
@@ -86,8 +93,8 @@ abstract class GemmPanels {
             int width = n - j0;
             for (int p = 0; p < depth; p++) {
                 System.arraycopy(b, start + p * stride, s, p * NR, width);
-                Arrays.fill(s, p * NR + width, (p + 1) * NR, 0f);
             }
+            zeroPad(s, depth, width);
         }
 
         @Override
@@ -136,11 +143,7 @@ abstract class GemmPanels {
                     s[p * NR + j] = w[w0 + p];
                 }
             }
-            if (width < NR) {
-                for (int p = 0; p < depth; p++) {
-                    Arrays.fill(s, p * NR + width, (p + 1) * NR, 0f);
-                }
-            }
+            zeroPad(s, depth, width);
         }
 
         @Override
@@ -181,11 +184,7 @@ abstract class GemmPanels {
                     w.dequantize((long) (p0 + p) * cols + j0, s, p * NR, width);
                 }
             }
-            if (width < NR) {
-                for (int p = 0; p < depth; p++) {
-                    Arrays.fill(s, p * NR + width, (p + 1) * NR, 0f);
-                }
-            }
+            zeroPad(s, depth, width);
         }
 
         @Override

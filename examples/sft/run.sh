@@ -9,4 +9,4 @@ cp testdata/hf/tokenizers/bytelevel_bpe/{tokenizer.json,tokenizer_config.json,ch
 rm -rf examples/models/sft-lora-out
 ./crucible sft examples/sft/lora.yml
 # fold the adapter into the base: a complete model directory
-./crucible lora merge "$base" examples/models/sft-lora-out examples/models/sft-merged
+./crucible lora merge "$base" examples/models/sft-lora-out examples/models/sft-merged --overwrite

@@ -5,20 +5,25 @@ import java.io.PrintWriter;
 import java.util.Locale;
 
 /**
- * The progress bar of every long job, one line on stderr redrawn in place: items done of the total (tensors,
- * tokens, ...), optionally bytes, the rate and the time left; a newline ends it once all items are done.
- * Redraws at most every 200 ms so a fast loop does not flood the terminal. A disabled bar prints nothing:
- * callers pass {@code enabled = false} for {@code --quiet} or when stderr is not a terminal ({@link #interactive()}).
+ * The progress bar of every long job on stderr: items done of the total (tensors, tokens, ...), optionally bytes,
+ * the rate and the time left. On a terminal it is one line redrawn in place with {@code \r} (at most every
+ * 200 ms, so a fast loop does not flood it); anywhere else (stderr to a file or a pipe: logs, CI) it prints a plain
+ * line every {@value #LOG_SECONDS} seconds instead, so a log holds readable lines and no carriage returns. Either
+ * way the last state is printed once all items are done. A disabled bar ({@code --quiet}) prints nothing.
  * Thread-safe: workers may report from any thread.
  */
 public final class ProgressBar {
     private static final int WIDTH = 30;
     private static final long REDRAW_NANOS = 200_000_000L;
+    private static final int LOG_SECONDS = 10;
+    /** Set by the launcher from {@code [ -t 2 ]}: whether stderr is a terminal (Java cannot ask about stderr). */
+    private static final String TERMINAL_PROPERTY = "crucible.stderr.terminal";
 
     private final PrintWriter err;
     private final String label;
     private final String unit;
     private final boolean enabled;
+    private final boolean terminal;
     private final long start = System.nanoTime();
     private long total;
     private long totalBytes;
@@ -26,20 +31,37 @@ public final class ProgressBar {
     private long bytes;
     private long lastDraw;
 
-    /** @param unit what the items are, plural ("tensors", "tokens") */
-    public ProgressBar(PrintWriter err, String label, String unit, boolean enabled) {
+    /**
+     * @param unit     what the items are, plural ("tensors", "tokens")
+     * @param enabled  false for {@code --quiet}
+     * @param terminal redraw in place ({@link #stderrIsTerminal()} for stderr), else periodic plain lines
+     */
+    public ProgressBar(PrintWriter err, String label, String unit, boolean enabled, boolean terminal) {
         this.err = err;
         this.label = label;
         this.unit = unit;
         this.enabled = enabled;
+        this.terminal = terminal;
+    }
+
+    /** A bar on stderr ({@code err} is stderr or what stands for it), drawn as {@link #stderrIsTerminal()} says. */
+    public ProgressBar(PrintWriter err, String label, String unit, boolean enabled) {
+        this(err, label, unit, enabled, stderrIsTerminal());
     }
 
     public ProgressBar(PrintStream err, String label, String unit, boolean enabled) {
         this(new PrintWriter(err), label, unit, enabled);
     }
 
-    /** Whether a bar makes sense: an interactive terminal on the console. */
-    public static boolean interactive() {
+    /**
+     * Whether stderr is a terminal: the launcher's answer when it gave one, else whether the JVM has an interactive
+     * console (stdin and stdout on a terminal, the closest Java can tell by itself).
+     */
+    public static boolean stderrIsTerminal() {
+        String told = System.getProperty(TERMINAL_PROPERTY);
+        if (told != null) {
+            return Boolean.parseBoolean(told);
+        }
         return System.console() != null && System.console().isTerminal();
     }
 
@@ -67,14 +89,45 @@ public final class ProgressBar {
         this.totalBytes = totalBytes;
         long now = System.nanoTime();
         boolean finished = done >= total;
-        if (!enabled || (!finished && now - lastDraw < REDRAW_NANOS)) {
+        if (!enabled || (!finished && !due(now))) {
             return;
         }
         lastDraw = now;
-        draw(now, finished);
+        show(line(now), finished);
     }
 
-    private void draw(long now, boolean finished) {
+    /** Whether enough time passed since the last line: 200 ms on a terminal, {@value #LOG_SECONDS} s in a log. */
+    private boolean due(long now) {
+        long since = now - (lastDraw == 0 ? start : lastDraw);
+        return terminal ? lastDraw == 0 || since >= REDRAW_NANOS : since >= LOG_SECONDS * 1_000_000_000L;
+    }
+
+    /**
+     * Shows a status line of the caller's own making (e.g. a training step's loss), as a bar's line is shown:
+     * redrawn in place on a terminal, every {@value #LOG_SECONDS} s (and the {@code last} one) elsewhere.
+     */
+    public synchronized void status(String text, boolean last) {
+        long now = System.nanoTime();
+        if (!enabled || (!last && !due(now))) {
+            return;
+        }
+        lastDraw = now;
+        show(text, last);
+    }
+
+    private void show(String text, boolean finished) {
+        if (terminal) {
+            err.print("\r" + text);
+            if (finished) {
+                err.println();
+            }
+        } else {
+            err.println(text.stripTrailing());
+        }
+        err.flush();
+    }
+
+    private String line(long now) {
         double secs = Math.max(1e-9, (now - start) / 1e9);
         boolean withBytes = totalBytes > 0;
         double fraction = withBytes ? (double) bytes / totalBytes : total == 0 ? 1 : (double) done / total;
@@ -82,7 +135,7 @@ public final class ProgressBar {
         double rate = (withBytes ? bytes : done) / secs;
         double left = withBytes ? totalBytes - bytes : total - done;
         long eta = rate > 0 ? Math.round(left / rate) : 0;
-        StringBuilder line = new StringBuilder("\r").append(label).append(" [").append("#".repeat(filled))
+        StringBuilder line = new StringBuilder(label).append(" [").append("#".repeat(filled))
                 .append(".".repeat(WIDTH - filled)).append("] ").append(done).append('/').append(total).append(' ')
                 .append(unit);
         if (withBytes) {
@@ -92,11 +145,7 @@ public final class ProgressBar {
             line.append(String.format(Locale.ROOT, "  %.1f %s/s", rate, unit));
         }
         line.append(String.format(Locale.ROOT, "  ETA %d:%02d ", eta / 60, eta % 60));
-        err.print(line);
-        if (finished) {
-            err.println();
-        }
-        err.flush();
+        return line.toString();
     }
 
     /** A byte count for people: "1.25 GB", "3.4 MB", "0.5 kB". */

@@ -12,7 +12,7 @@ class ProgressBarTest {
     @Test
     void finalLineShowsItemsBytesAndEndsTheLine() {
         StringWriter text = new StringWriter();
-        ProgressBar bar = new ProgressBar(new PrintWriter(text), "merge", "tensors", true).expect(3, 3 << 20);
+        ProgressBar bar = new ProgressBar(new PrintWriter(text), "merge", "tensors", true, true).expect(3, 3 << 20);
         for (int i = 0; i < 3; i++) {
             bar.add(1, 1 << 20);
         }
@@ -25,12 +25,57 @@ class ProgressBarTest {
     @Test
     void withoutBytesTheRateIsInItems() {
         StringWriter text = new StringWriter();
-        ProgressBar bar = new ProgressBar(new PrintWriter(text), "perplexity", "tokens", true);
+        ProgressBar bar = new ProgressBar(new PrintWriter(text), "perplexity", "tokens", true, true);
         bar.update(0, 10, 0, 0);
         assertTrue(text.toString().startsWith("\rperplexity [..............................] 0/10 tokens  0.0 tokens/s"),
                 text.toString());
         bar.update(10, 10, 0, 0);
         assertTrue(text.toString().contains("10/10 tokens"), text.toString());
+    }
+
+    @Test
+    void offATerminalItPrintsPlainLinesOnlyWhenDueAndAtTheEnd() {
+        StringWriter text = new StringWriter();
+        ProgressBar bar = new ProgressBar(new PrintWriter(text), "merge", "tensors", true, false).expect(1000, 0);
+        for (int i = 0; i < 1000; i++) {
+            bar.add(1, 0); // a fast loop: well under the 10 s between log lines
+        }
+        String log = text.toString();
+        assertEquals(-1, log.indexOf('\r'), "no carriage return in a log: " + log);
+        assertEquals(1, log.lines().count(), "one line for a job shorter than the interval: " + log);
+        assertTrue(log.startsWith("merge [##############################] 1000/1000 tensors"), log);
+        assertTrue(log.endsWith("ETA 0:00" + System.lineSeparator()), "no trailing blank: " + log);
+    }
+
+    @Test
+    void statusLinesFollowTheSameRules() {
+        StringWriter terminal = new StringWriter();
+        ProgressBar onTerminal = new ProgressBar(new PrintWriter(terminal), "sft", "steps", true, true);
+        onTerminal.status("step 1/2 loss 2.0", false);
+        onTerminal.status("step 2/2 loss 1.0", true);
+        assertEquals("\rstep 1/2 loss 2.0\rstep 2/2 loss 1.0" + System.lineSeparator(), terminal.toString());
+        StringWriter log = new StringWriter();
+        ProgressBar inLog = new ProgressBar(new PrintWriter(log), "sft", "steps", true, false);
+        inLog.status("step 1/2 loss 2.0", false);
+        inLog.status("step 2/2 loss 1.0", true);
+        assertEquals("step 2/2 loss 1.0" + System.lineSeparator(), log.toString());
+    }
+
+    @Test
+    void theLauncherDecidesWhetherStderrIsATerminal() {
+        String before = System.getProperty("crucible.stderr.terminal");
+        try {
+            System.setProperty("crucible.stderr.terminal", "true");
+            assertTrue(ProgressBar.stderrIsTerminal());
+            System.setProperty("crucible.stderr.terminal", "false");
+            assertEquals(false, ProgressBar.stderrIsTerminal());
+        } finally {
+            if (before == null) {
+                System.clearProperty("crucible.stderr.terminal");
+            } else {
+                System.setProperty("crucible.stderr.terminal", before);
+            }
+        }
     }
 
     @Test

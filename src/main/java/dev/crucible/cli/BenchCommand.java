@@ -46,6 +46,9 @@ final class BenchCommand {
 
         @Override
         public void run() {
+            OptionChecks.atLeast(1, rows, "--rows");
+            OptionChecks.atLeast(1, cols, "--cols");
+            OptionChecks.atLeast(1, rank, "--rank");
             dev.crucible.merge.SvdBenchmark.run(rows, cols, rank, exact, seed, spec.commandLine().getOut());
         }
     }
@@ -91,7 +94,11 @@ final class BenchCommand {
 
         @Override
         public void run() {
+            OptionChecks.positive(sizeGb, "--size-gb");
+            OptionChecks.atLeast(1, shardMb, "--shard-mb");
+            OptionChecks.atLeast(1, repeat, "--repeat");
             int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+            OptionChecks.atLeast(1, n, "--threads");
             ReadBenchmark bench = new ReadBenchmark(n, System.err);
             ReadBenchmark.Result r = bench.run(dir, (long) (sizeGb * 1e9), shardMb * 1_000_000L, repeat);
             PrintWriter out = spec.commandLine().getOut();
@@ -130,6 +137,11 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws IOException {
+            OptionChecks.oneOf(shape, "--shape", "smollm-135m", "tiny");
+            OptionChecks.oneOf(only, "--only", "matmul", "copy", "prefill", "decode");
+            OptionChecks.atLeast(1, batch, "--batch");
+            OptionChecks.atLeast(1, seq, "--seq");
+            OptionChecks.atLeast(1, decodeTokens, "--decode-tokens");
             SyntheticModels.Shape s = shape.equals("tiny") ? SyntheticModels.Shape.ANCHOR_TINY
                     : SyntheticModels.Shape.SMOLLM_135M;
             RuntimeBenchmark bench = new RuntimeBenchmark(System.out);

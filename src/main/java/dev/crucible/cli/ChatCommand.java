@@ -38,8 +38,8 @@ final class ChatCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        var sampler = sampling.sampler(); // options checked before the model loads
         try (LanguageModel model = new LanguageModel(modelDir)) {
-            var sampler = sampling.sampler();
             List<Map<String, String>> messages = newConversation();
             model.requireChatTemplate();
             while (true) {

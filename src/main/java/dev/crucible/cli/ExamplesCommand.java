@@ -1,12 +1,15 @@
 package dev.crucible.cli;
 
+import dev.crucible.io.OutputCheck;
 import dev.crucible.merge.SyntheticModels;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "examples", description = "Helpers for the runnable examples in examples/.",
@@ -22,7 +25,8 @@ final class ExamplesCommand implements Runnable {
 
     @Command(name = "make-models", description = {
             "Write the tiny input models the example configs merge (base, ft1, ft2, ft3: Llama, hidden 64, 4 layers,",
-            "vocab 256, bf16; fine-tunes = base + N(0, 0.01)). Takes a second."})
+            "vocab 256, bf16; fine-tunes = base + N(0, 0.01)). Takes a second. Existing models are replaced only with",
+            "--overwrite (examples/run.sh passes it, so the example can be rerun)."})
     static final class MakeModels implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -31,12 +35,20 @@ final class ExamplesCommand implements Runnable {
                 description = "where to write them (default: examples/models)")
         Path dir;
 
+        @Mixin
+        OverwriteOption overwrite;
+
         @Override
         public Integer call() {
+            List<String> names = List.of("base", "ft1", "ft2", "ft3");
+            for (String name : names) { // all checked before the first is written
+                OutputCheck.of(dir.resolve(name), "DIR/" + name).directory(overwrite.overwrite,
+                        spec.commandLine().getErr()::println);
+            }
             int threads = Runtime.getRuntime().availableProcessors();
-            SyntheticModels.write(dir.resolve("base"), SyntheticModels.Shape.TINY, 0, 0, 0, threads);
-            for (int i = 1; i <= 3; i++) {
-                SyntheticModels.write(dir.resolve("ft" + i), SyntheticModels.Shape.TINY, 0, i, 0.01, threads);
+            for (int i = 0; i < names.size(); i++) {
+                SyntheticModels.write(dir.resolve(names.get(i)), SyntheticModels.Shape.TINY, 0, i, i == 0 ? 0 : 0.01,
+                        threads);
             }
             spec.commandLine().getOut().println("wrote " + dir.resolve("base") + ", ft1, ft2, ft3");
             return 0;

@@ -1,6 +1,7 @@
 package dev.crucible.cli;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.io.OutputCheck;
 import dev.crucible.io.SafetensorsFile;
 import dev.crucible.io.SafetensorsWriter;
 import dev.crucible.model.Transformer;
@@ -34,6 +35,8 @@ final class ForwardCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        // an existing --out is replaced as before; never the input or a file of the model
+        OutputCheck.of(out, "--out").reads("the model", modelDir).reads("the input", input).file(true);
         int[][] ids = readIds(input);
         try (Transformer model = Transformer.load(modelDir)) {
             int batch = ids.length, seq = ids[0].length;

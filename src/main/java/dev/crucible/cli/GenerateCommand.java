@@ -39,6 +39,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
+        Sampler sampler = sampling.sampler(); // options checked before the model loads
         try (LanguageModel model = new LanguageModel(modelDir)) {
             int[] ids;
             if (chat) {
@@ -54,7 +55,7 @@ final class GenerateCommand implements Callable<Integer> {
                 }
                 ids = model.textIds(prompt);
             }
-            model.generate(ids, sampling.maxNewTokens, sampling.sampler(), out);
+            model.generate(ids, sampling.maxNewTokens, sampler, out);
             out.println();
         }
         return 0;

@@ -57,6 +57,11 @@ final class MergeBenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        OptionChecks.oneOf(methods, "--method", "linear", "slerp", "ties", "dare_ties");
+        OptionChecks.atLeast(1, runs, "--runs");
+        if (threads != null) {
+            OptionChecks.atLeast(1, threads, "--threads");
+        }
         SyntheticModels.Shape shape = switch (scale) {
             case 1 -> SyntheticModels.Shape.BASELINE;
             case 4 -> new SyntheticModels.Shape(1024, 4096, 108, 16, 8, 32000); // 1.76B parameters, 3.98x
@@ -123,7 +128,7 @@ final class MergeBenchCommand implements Callable<Integer> {
         }
         cmd.addAll(List.of("-XX:+AutoCreateSharedArchive", "-XX:SharedArchiveFile=" + archive, "-Xlog:cds*=off"));
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Child.class.getName(), "merge",
-                cfg.toString(), outDir.toString(), "--random-seed", "42", "--quiet", "--no-copy-tokenizer"));
+                cfg.toString(), outDir.toString(), "--random-seed", "42", "--quiet", "--no-copy-tokenizer", "--overwrite"));
         cmd.addAll(List.of(extra));
         if (threads != null) {
             cmd.addAll(List.of("--threads", threads.toString()));

@@ -1,8 +1,11 @@
 package dev.crucible.cli;
 
-import dev.crucible.ProgressBar;
+import dev.crucible.io.OutputCheck;
+import dev.crucible.merge.ModelRef;
+import dev.crucible.merge.MoeConfig;
 import dev.crucible.merge.MoeMerger;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -13,10 +16,13 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-@Command(name = "moe", description = {
-        "Build a Franken-MoE (Mixtral) from dense Llama/Mistral models with a mergekit-moe YAML config.",
+@Command(name = "moe", sortOptions = false, description = {
+        "Build a Franken-MoE (Mixtral) from dense Llama/Mistral models with a mergekit-moe YAML config "
+                + "(every mergekit-moe flag is accepted).",
         "Attention, norms and embeddings come from base_model; each expert is one model's MLP; routers are "
-                + "initialised by gate_mode (hidden, hidden_avg, cheap_embed, random, uniform_random)."})
+                + "initialised by gate_mode (hidden, hidden_avg, cheap_embed, random, uniform_random).",
+        "OUT_DIR must not be, contain or lie inside the config or an input; an existing, non-empty OUT_DIR needs "
+                + "--overwrite."})
 final class MoeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -24,60 +30,52 @@ final class MoeCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "CONFIG.yml", description = "mergekit-moe config")
     Path config;
 
-    @Parameters(index = "1", paramLabel = "OUT_DIR", description = "output model directory (written atomically)")
+    @Parameters(index = "1", paramLabel = "OUT_DIR", description = "output model directory (published when complete)")
     Path out;
 
-    @Option(names = "--dry-run", description = "check the config and models, print the output tensors; write nothing")
+    @Mixin
+    OverwriteOption overwrite;
+
+    @Option(names = "--dry-run", order = 1,
+            description = "check the config and models, print the output tensors; write nothing")
     boolean dryRun;
 
-    @Option(names = "--random-seed", description = "seed of torch's generator for random gates and noise (default 0)")
-    long seed;
-
-    @Option(names = "--copy-tokenizer", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "copy the base model's tokenizer, pad token = BOS as mergekit-moe saves it (default: on)")
-    boolean copyTokenizer;
-
-    @Option(names = "--write-model-card", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "write mergekit_moe_config.yml (default: on)")
-    boolean writeModelCard;
-
-    @Option(names = "--out-shard-size", paramLabel = "SIZE", defaultValue = "5G",
-            description = "maximum bytes per output shard; K/M/G (x1000) or KiB/MiB/GiB suffixes (default 5G)")
-    String outShardSize;
-
-    @Option(names = "--i-understand-this-is-not-useful-without-training",
+    @Option(names = "--i-understand-this-is-not-useful-without-training", order = 2,
             description = "allow every expert to be the same model")
     boolean allowAllSame;
 
-    @Option(names = "--base-dir", paramLabel = "DIR", description = "directory relative model paths are resolved against")
-    Path baseDir;
+    @Option(names = {"--load-in-4bit", "--load-in-8bit"}, order = 3,
+            description = "accepted for mergekit-moe compatibility; no effect (the routers' hidden states are computed "
+                    + "in the base model's dtype on the CPU)")
+    boolean[] quantizedRouterInputs = new boolean[0];
 
-    @Option(names = "--quiet", description = "no progress bar")
-    boolean quiet;
-
-    @Option(names = {"--cuda", "--load-in-4bit", "--load-in-8bit", "--lazy-unpickle", "--trust-remote-code"},
-            description = "accepted for mergekit compatibility and ignored (Crucible computes the routers on the CPU)")
-    boolean ignored;
+    @Mixin
+    MergekitOptions mergekit;
 
     @Override
     public Integer call() {
         PrintStream err = new PrintStream(new MergeCommand.WriterStream(spec.commandLine().getErr()), true);
         PrintStream outStream = new PrintStream(new MergeCommand.WriterStream(spec.commandLine().getOut()), true);
-        if (ignored) {
-            err.println("note: device / quantisation options are ignored; Crucible computes the routers on the CPU");
+        mergekit.noteIgnored(err, "--allow-crimes", "--num-threads", "--lora-merge-dtype", "--load-in-4bit",
+                "--load-in-8bit");
+        Path[] bases = mergekit.baseDirs(config.toAbsolutePath().getParent());
+        MoeMerger.Options options = new MoeMerger.Options(bases, mergekit.shardBytes(), mergekit.copyTokenizer,
+                mergekit.randomSeed, mergekit.writeModelCard, allowAllSame, !mergekit.quiet);
+        if (dryRun || mergekit.verbosity() > 0) {
+            MoeMerger.describe(config, options, dryRun ? outStream : err);
+            if (dryRun) {
+                return 0;
+            }
         }
-        Path cwd = Path.of("").toAbsolutePath();
-        Path configDir = config.toAbsolutePath().getParent();
-        Path[] bases = baseDir == null ? new Path[]{cwd, configDir} : new Path[]{cwd, baseDir, configDir};
-        MoeMerger.Options options = new MoeMerger.Options(bases, MergeCommand.parseSize(outShardSize, "--out-shard-size"),
-                copyTokenizer, seed, writeModelCard, allowAllSame, !quiet && ProgressBar.interactive());
-        if (dryRun) {
-            MoeMerger.describe(config, options, outStream);
-            return 0;
+        MoeConfig cfg = MoeConfig.read(config, allowAllSame, bases);
+        OutputCheck check = OutputCheck.of(out, "OUT_DIR").reads("the config", config);
+        for (ModelRef model : cfg.models()) {
+            check.reads("the input model", model.path()).reads("the adapter", model.lora());
         }
+        check.directory(overwrite.overwrite, err::println);
         long start = System.nanoTime();
-        MoeMerger.merge(config, out, options, err);
-        if (!quiet) {
+        MoeMerger.merge(cfg, out, options, err);
+        if (!mergekit.quiet) {
             err.printf(Locale.ROOT, "wrote the mixture of experts to %s in %.1f s%n", out, (System.nanoTime() - start) / 1e9);
         }
         return 0;

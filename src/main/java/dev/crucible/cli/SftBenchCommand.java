@@ -39,6 +39,12 @@ final class SftBenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        OptionChecks.oneOf(shape, "--shape", "smollm-135m", "tiny");
+        OptionChecks.oneOf(methods.stream().map(m -> m.trim().toLowerCase(Locale.ROOT)).toList(), "--methods", "full",
+                "lora", "qlora", "dora", "qdora");
+        OptionChecks.atLeast(1, batch, "--batch");
+        OptionChecks.atLeast(1, seq, "--seq");
+        OptionChecks.atLeast(1, steps, "--steps");
         SftBenchmark.Shape s = shape.equals("tiny") ? SftBenchmark.Shape.TINY : SftBenchmark.Shape.SMOLLM_135M;
         Path tmp = Files.createTempDirectory("crucible-bench-sft-");
         try (StagedDirectory model = StagedDirectory.create(tmp.resolve("model"));

@@ -1,13 +1,17 @@
 package dev.crucible.cli;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.ProgressBar;
+import dev.crucible.data.DatasetSpec;
 import dev.crucible.data.DatasetStats;
 import dev.crucible.data.PackedSequence;
 import dev.crucible.data.SftDataset;
 import dev.crucible.io.ModelDirectory;
+import dev.crucible.io.OutputCheck;
 import dev.crucible.model.Tokenizer;
 import dev.crucible.train.SftTrainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -21,7 +25,9 @@ import java.util.concurrent.Callable;
 
 /** {@code crucible sft CONFIG.yml}: supervised fine-tuning (full, LoRA, DoRA, QLoRA) from an Axolotl-style config. */
 @Command(name = "sft", mixinStandardHelpOptions = true,
-        description = "Supervised fine-tuning (full, LoRA, DoRA, QLoRA) from an Axolotl-style YAML config.")
+        description = {"Supervised fine-tuning (full, LoRA, DoRA, QLoRA) from an Axolotl-style YAML config.",
+                "output_dir must not be, contain or lie inside the config, base_model or a dataset; an existing, "
+                        + "non-empty output_dir needs --overwrite (or resume_from_checkpoint)."})
 final class SftCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -29,11 +35,18 @@ final class SftCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "CONFIG.yml")
     Path configFile;
 
+    @Mixin
+    OverwriteOption overwrite;
+
     @Override
     public Integer call() {
         SftConfig c = SftConfig.read(configFile);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        // a resumed run continues in its own output_dir, so that one may hold files
+        OutputCheck.of(c.outputDir(), "output_dir").reads("the config", configFile).reads("base_model", c.baseModel())
+                .reads("the dataset", c.datasets().stream().map(DatasetSpec::path).toList())
+                .directory(overwrite.overwrite || c.resumeFromCheckpoint() != null, err::println);
         ModelDirectory model = ModelDirectory.open(c.baseModel());
         SftDataset data;
         try (Tokenizer tokenizer = Tokenizer.load(c.baseModel())) {
@@ -69,18 +82,17 @@ final class SftCommand implements Callable<Integer> {
                 out.printf("resumed from %s at step %d%n", c.resumeFromCheckpoint(), trainer.step());
             }
             int first = trainer.step();
+            ProgressBar progress = new ProgressBar(err, "sft", "steps", true);
             trainer.train(train, validation, c.outputDir(), m -> {
                 double secs = (System.nanoTime() - start) / 1e9;
                 long eta = Math.round(secs / (m.step() - first) * (m.totalSteps() - m.step()));
                 int width = 24;
                 int filled = width * m.step() / m.totalSteps();
-                err.printf(Locale.ROOT, "\rstep %d/%d [%s%s] loss %.4f%s | %.0f tok/s | ETA %ds ", m.step(), m.totalSteps(),
-                        "#".repeat(filled), " ".repeat(width - filled), m.loss(),
+                progress.status(String.format(Locale.ROOT, "step %d/%d [%s%s] loss %.4f%s | %.0f tok/s | ETA %ds ",
+                        m.step(), m.totalSteps(), "#".repeat(filled), " ".repeat(width - filled), m.loss(),
                         Double.isNaN(m.evalLoss()) ? "" : String.format(Locale.ROOT, " eval %.4f", m.evalLoss()),
-                        m.tokensPerSecond(), eta);
-                err.flush();
+                        m.tokensPerSecond(), eta), m.step() == m.totalSteps());
             });
-            err.println();
         }
         out.printf("done: %s (metrics.jsonl, loss.html%s)%n", c.outputDir(), stats.truncated() > 0 ? ", " + stats.truncated() + " truncated" : "");
         return 0;

@@ -2,8 +2,10 @@ package dev.crucible.cli;
 
 import dev.crucible.CrucibleException;
 import dev.crucible.data.DatasetSpec;
+import dev.crucible.io.YamlErrors;
 import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
+import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -39,8 +41,8 @@ record SftConfig(Path baseModel, List<DatasetSpec> datasets, String chatTemplate
             root = new Load(LoadSettings.builder().build()).loadFromString(Files.readString(file));
         } catch (IOException e) {
             throw new CrucibleException(file + ": cannot read: " + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            throw new CrucibleException(file + ": not valid YAML: " + e.getMessage(), e);
+        } catch (YamlEngineException e) {
+            throw new CrucibleException(file + ": not valid YAML: " + YamlErrors.describe(e), e);
         }
         if (!(root instanceof Map<?, ?> map)) {
             throw new CrucibleException(file + ": expected a mapping of keys (base_model, datasets, ...)");

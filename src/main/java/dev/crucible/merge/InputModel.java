@@ -19,19 +19,26 @@ public final class InputModel implements AutoCloseable {
     private final ModelConfig config;
     private final Checkpoint checkpoint;
     private final LoraAdapter lora;
+    private final DType loraDtype;
     private final Architecture architecture;
 
     private InputModel(ModelRef ref, ModelDirectory directory, ModelConfig config, Checkpoint checkpoint,
-                       LoraAdapter lora, Architecture architecture) {
+                       LoraAdapter lora, DType loraDtype, Architecture architecture) {
         this.ref = ref;
         this.directory = directory;
         this.config = config;
         this.checkpoint = checkpoint;
         this.lora = lora;
+        this.loraDtype = loraDtype;
         this.architecture = architecture;
     }
 
     public static InputModel open(ModelRef ref) {
+        return open(ref, null);
+    }
+
+    /** @param loraDtype dtype the adapter's fold is rounded to before any other conversion; null: straight to the load dtype */
+    public static InputModel open(ModelRef ref, DType loraDtype) {
         ModelDirectory dir = ModelDirectory.open(ref.path());
         ModelConfig config = dir.config();
         Checkpoint ckpt = dir.openCheckpoint();
@@ -39,7 +46,7 @@ public final class InputModel implements AutoCloseable {
         try {
             Architecture arch = Architecture.ofOrInfer(config, ckpt.names());
             lora = ref.lora() == null ? null : LoraAdapter.open(ref.lora());
-            return new InputModel(ref, dir, config, ckpt, lora, arch);
+            return new InputModel(ref, dir, config, ckpt, lora, loraDtype, arch);
         } catch (CrucibleException e) {
             ckpt.close();
             if (lora != null) {
@@ -90,7 +97,9 @@ public final class InputModel implements AutoCloseable {
     public Tensor load(String name, DType dtype) {
         Tensor raw = checkpoint.tensor(name);
         if (lora != null && lora.targets(name)) {
-            return Tensor.fromFloats(dtype, lora.apply(name, raw), raw.shape());
+            float[] folded = lora.apply(name, raw);
+            return loraDtype == null || loraDtype == dtype ? Tensor.fromFloats(dtype, folded, raw.shape())
+                    : Tensor.fromFloats(loraDtype, folded, raw.shape()).to(dtype);
         }
         return raw.dtype() == dtype ? raw.readingFrom(checkpoint.region(name)) : raw.to(dtype);
     }

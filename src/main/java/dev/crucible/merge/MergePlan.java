@@ -65,12 +65,17 @@ public final class MergePlan implements AutoCloseable {
     }
 
     public static MergePlan build(MergeConfig config, boolean allowCrimes) {
+        return build(config, allowCrimes, null);
+    }
+
+    /** @param loraMergeDtype dtype a 'model+adapter' input is folded into (mergekit's --lora-merge-dtype), or null */
+    public static MergePlan build(MergeConfig config, boolean allowCrimes, DType loraMergeDtype) {
         MergeMethod method = MergeMethods.get(config.mergeMethod);
         checkParameterNames(config, method);
         List<InputModel> models = new ArrayList<>();
         try {
             for (ModelRef r : config.referencedModels()) {
-                models.add(InputModel.open(r));
+                models.add(InputModel.open(r, loraMergeDtype));
             }
             return new Builder(config, method, models, allowCrimes).build();
         } catch (RuntimeException e) {

@@ -29,7 +29,8 @@ public final class Merger {
         }
     }
 
-    static void merge(MergePlan plan, Path outDir, MergeOptions options, PrintStream err) {
+    /** Merges a built plan (its warnings already shown) into {@code outDir}, which the caller has checked. */
+    public static void merge(MergePlan plan, Path outDir, MergeOptions options, PrintStream err) {
         MergeExecutor executor = new MergeExecutor(plan, options.threads(), options.memoryBudget(), options.seed());
         // Without out_dtype, the method decides the output dtype (arcee_fusion writes float32): learn it from the
         // smallest tensor before declaring the shards.

@@ -1,6 +1,7 @@
 package dev.crucible.merge;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.io.YamlErrors;
 import dev.crucible.tensor.DType;
 import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
@@ -105,7 +106,7 @@ public final class MoeConfig {
         try {
             root = new Load(LoadSettings.builder().build()).loadFromString(text);
         } catch (YamlEngineException e) {
-            throw new CrucibleException("not valid YAML: " + e.getMessage(), e);
+            throw new CrucibleException("not valid YAML: " + YamlErrors.describe(e), e);
         }
         Map<String, Object> top = MergeConfig.map(root, "config");
         MergeConfig.checkKeys(top, TOP_KEYS, "config");

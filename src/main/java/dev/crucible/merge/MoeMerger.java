@@ -67,7 +67,11 @@ public final class MoeMerger {
     }
 
     public static void merge(Path configFile, Path outDir, Options options, PrintStream err) {
-        MoeConfig config = MoeConfig.read(configFile, options.allowAllSame(), options.baseDirs());
+        merge(MoeConfig.read(configFile, options.allowAllSame(), options.baseDirs()), outDir, options, err);
+    }
+
+    /** Builds the mixture of {@code config} into {@code outDir}, which the caller has checked. */
+    public static void merge(MoeConfig config, Path outDir, Options options, PrintStream err) {
         try (Plan plan = plan(config)) {
             write(plan, outDir, options, err);
         }

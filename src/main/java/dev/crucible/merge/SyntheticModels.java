@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.ShardedWriter;
+import dev.crucible.io.StagedDirectory;
 import dev.crucible.io.TensorSpec;
 import dev.crucible.model.Architecture;
 import dev.crucible.tensor.DType;
@@ -90,12 +91,11 @@ public final class SyntheticModels {
     }
 
     private static void write(Path dir, Shape shape, boolean tied, int threads, Function<TensorSpec, Tensor> values) {
-        try {
-            Files.createDirectories(dir);
-            Files.writeString(dir.resolve("config.json"), config(shape, tied));
+        try (StagedDirectory staged = StagedDirectory.create(dir)) {
+            Files.writeString(staged.path().resolve("config.json"), config(shape, tied));
             List<TensorSpec> specs = shape.tensors(tied);
             ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, threads));
-            try (ShardedWriter w = new ShardedWriter(dir, specs, Long.MAX_VALUE, Map.of("format", "pt"))) {
+            try (ShardedWriter w = new ShardedWriter(staged.path(), specs, Long.MAX_VALUE, Map.of("format", "pt"))) {
                 List<Future<?>> jobs = new ArrayList<>();
                 for (TensorSpec t : specs) {
                     jobs.add(pool.submit(() -> w.write(t.name(), values.apply(t))));
@@ -107,8 +107,11 @@ public final class SyntheticModels {
             } finally {
                 pool.shutdown();
             }
+            staged.publish();
         } catch (IOException e) {
             throw new CrucibleException(dir + ": cannot write model: " + e.getMessage(), e);
+        } catch (CrucibleException e) {
+            throw e;
         } catch (Exception e) {
             throw new IllegalStateException("generating " + dir + " failed", e);
         }

@@ -232,11 +232,11 @@ class MergeCommandTest {
         Files.writeString(out.resolve("keep.txt"), "old result");
         String yaml = "merge_method: linear\nmodels:\n  - model: ../hf/models/llama+" + adapter
                 + "\n    parameters: {weight: 1.0}\n";
-        var r = merge(yaml, out, "--threads", "2");
+        var r = merge(yaml, out, "--threads", "2", "--overwrite");
         assertEquals(1, r.exitCode(), r.err());
         assertTrue(r.err().contains("q_proj"), r.err());
         try (var s = Files.list(out)) {
-            assertEquals(List.of("keep.txt"), s.map(p -> p.getFileName().toString()).toList());
+            assertEquals(List.of("keep.txt"), s.map(p -> p.getFileName().toString()).toList(), "no staging leftovers");
         }
         try (var s = Files.list(tmp)) {
             assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".existing")), "no staging leftovers");

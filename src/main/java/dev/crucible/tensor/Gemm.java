@@ -17,8 +17,8 @@ public final class Gemm {
     /** Depth of a panel slice: KC x NR floats of B (32 KiB with 16-lane vectors) stay in L1 while the rows use them. */
     static final int KC = 128;
     private static final int NR = GemmKernel.NR;
-    /** Rows per task when B is read in place: A's slice stays in L1/L2 and tasks stay many. */
-    private static final int DIRECT_ROWS = 64;
+    /** Rows per task when B is read in place (eleven six-row tiles): A's slice stays in L1/L2 and tasks stay many. */
+    private static final int DIRECT_ROWS = 66;
     /** Fewest rows a task converting B gets when rows are split: converting a panel costs about one row. */
     private static final int CONVERTED_MIN_ROWS = 128;
     private static final ThreadLocal<GemmPanels.View> VIEW = ThreadLocal.withInitial(GemmPanels.View::new);
@@ -117,22 +117,21 @@ public final class Gemm {
         if (m == 0 || n == 0) {
             return;
         }
-        int threads = Parallel.threads();
         int panels = (n + NR - 1) / NR;
         long work = (long) m * n * Math.max(k, 1);
+        // about eight tasks per thread, so the last ones even out: converted operands split the rows only as far as
+        // that needs (each row block converts its panels again), operands read in place take row blocks of 66
+        int target = 8 * Parallel.threads();
         int rowsPerTask;
         if (b.converts() && !aTransposed) {
-            // every task converts its panels once: give it as many rows as the thread count allows
-            int split = (int) Math.min(Math.max(1, (4L * threads + panels - 1) / panels), Math.max(1, m / CONVERTED_MIN_ROWS));
-            rowsPerTask = roundUp4((m + split - 1) / split);
+            int split = Math.clamp((target + panels - 1) / panels, 1, Math.max(1, m / CONVERTED_MIN_ROWS));
+            rowsPerTask = (m + split - 1) / split;
         } else {
-            rowsPerTask = Math.max(4, Math.min(DIRECT_ROWS, roundUp4(m / (8 * threads))));
+            rowsPerTask = Math.clamp(m / target / 6 * 6, 6, DIRECT_ROWS);
         }
         int rowTasks = (m + rowsPerTask - 1) / rowsPerTask;
-        // panels per task: enough tasks to keep every thread busy, few enough to keep each task's B slice reused
-        int groups = Math.min(panels, Math.max(1, (4 * threads + rowTasks - 1) / rowTasks));
-        int perGroup = (panels + groups - 1) / groups;
-        groups = (panels + perGroup - 1) / perGroup;
+        int perGroup = Math.max(1, panels * rowTasks / target);
+        int groups = (panels + perGroup - 1) / perGroup;
         int taskRows = rowsPerTask;
         int taskPanels = perGroup;
         int panelGroups = groups;
@@ -175,10 +174,6 @@ public final class Gemm {
                 }
             }
         });
-    }
-
-    private static int roundUp4(int x) {
-        return (x + 3) & ~3;
     }
 
     /** Rows [i0, i0 + rows) of A = aᵀ, where a is [k, width]: columns of a copied out as rows, into a scratch. */

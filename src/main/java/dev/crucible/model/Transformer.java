@@ -32,7 +32,6 @@ public final class Transformer implements AutoCloseable {
         void accept(int index, float[] states);
     }
 
-    private static final int QUERY_BLOCK = 16;
     private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[0]);
 
     private final TransformerSpec spec;
@@ -235,15 +234,15 @@ public final class Transformer implements AutoCloseable {
         }
         Attention attn = new Attention(d, spec.attentionScale(), spec.attentionSoftCap(), spec.slidingWindows()[layer]);
         float[] context = scratch.context;
-        int queryBlocks = (seq + QUERY_BLOCK - 1) / QUERY_BLOCK;
+        int queryBlocks = Attention.blocks(seq);
         int group = heads / kvHeads;
         int capacity = cache.capacity();
         long work = 2L * batch * heads * seq * (start + seq) * d;
         Parallel.forEach(batch * heads * queryBlocks, work, task -> {
             int b = task / (heads * queryBlocks);
             int head = task / queryBlocks % heads;
-            int t0 = task % queryBlocks * QUERY_BLOCK;
-            int rows = Math.min(QUERY_BLOCK, seq - t0);
+            int t0 = task % queryBlocks * Attention.BLOCK;
+            int rows = Attention.blockEnd(task % queryBlocks, seq) - t0;
             float[] scores = SCORES.get();
             int need = attn.scratchSize(rows, start + t0 + rows - 1);
             if (scores.length < need) {

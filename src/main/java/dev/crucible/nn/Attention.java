@@ -22,6 +22,21 @@ import java.util.Arrays;
 public record Attention(int headDim, float scale, float softCap, int window) {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
+    /** Queries per block (of a prefill; the training forward and backward block the same way). */
+    public static final int BLOCK = 16;
+
+    /**
+     * Blocks of {@link #BLOCK} queries over a sequence; a lone last query joins the block before it, since a block of
+     * one row would run the GEMM's one-row tile, which a prefill otherwise never warms up.
+     */
+    public static int blocks(int seq) {
+        return seq > 1 && seq % BLOCK == 1 ? seq / BLOCK : (seq + BLOCK - 1) / BLOCK;
+    }
+
+    /** One past the last query of block {@code block}. */
+    public static int blockEnd(int block, int seq) {
+        return block == blocks(seq) - 1 ? seq : (block + 1) * BLOCK;
+    }
 
     /** The first key a query at {@code position} sees. */
     private int firstKey(int position) {

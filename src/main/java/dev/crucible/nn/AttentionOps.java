@@ -119,9 +119,10 @@ public final class AttentionOps {
             int qOff = b * seq * qw + h * headDim;
             int kOff = b * seq * kw + h / group * headDim;
             float[] kt = transposed(kv, kOff, kw, seq, headDim, 0);
-            float[] p = scratch(P, ROW_BLOCK * seq);
-            for (int i0 = 0; i0 < seq; i0 += ROW_BLOCK) {
-                int rows = Math.min(ROW_BLOCK, seq - i0);
+            float[] p = scratch(P, (Attention.BLOCK + 1) * seq);
+            for (int block = 0; block < Attention.blocks(seq); block++) {
+                int i0 = block * Attention.BLOCK;
+                int rows = Attention.blockEnd(block, seq) - i0;
                 int visible = i0 + rows; // causal: no row of the block sees a key past its last row
                 java.util.Arrays.fill(p, 0, rows * seq, 0f);
                 Gemm.serial(rows, visible, headDim, qv, qOff + i0 * qw, qw, kt, 0, seq, p, 0, seq, true);
@@ -158,8 +159,9 @@ public final class AttentionOps {
                     for (int h = kvh * group; h < (kvh + 1) * group; h++) {
                         int qOff = b * seq * qw + h * headDim;
                         int bh = b * heads + h;
-                        for (int i0 = 0; i0 < seq; i0 += ROW_BLOCK) {
-                            int rows = Math.min(ROW_BLOCK, seq - i0);
+                        for (int block = 0; block < Attention.blocks(seq); block++) {
+                            int i0 = block * Attention.BLOCK;
+                            int rows = Attention.blockEnd(block, seq) - i0;
                             int visible = i0 + rows;
                             java.util.Arrays.fill(probs, i0 * seq, (i0 + rows) * seq, 0f);
                             java.util.Arrays.fill(dS, i0 * seq, (i0 + rows) * seq, 0f);
@@ -230,8 +232,6 @@ public final class AttentionOps {
         return y;
     }
 
-    /** Query rows per block: a block computes scores only up to its last row's position. */
-    private static final int ROW_BLOCK = 16;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     /** Key columns per block in the key and value gradients. */
     private static final int KEY_BLOCK = 64;

@@ -129,15 +129,17 @@ public final class Gemm {
         } else {
             rowsPerTask = Math.clamp(m / target / 6 * 6, 6, DIRECT_ROWS);
         }
-        int rowTasks = (m + rowsPerTask - 1) / rowsPerTask;
+        // a last task of one row would run the one-row tile, which a multi-row product leaves cold: fold it in
+        int rowTasks = m > 1 && m % rowsPerTask == 1 ? m / rowsPerTask : (m + rowsPerTask - 1) / rowsPerTask;
         int perGroup = Math.max(1, panels * rowTasks / target);
         int groups = (panels + perGroup - 1) / perGroup;
         int taskRows = rowsPerTask;
+        int lastRowTask = rowTasks - 1;
         int taskPanels = perGroup;
         int panelGroups = groups;
         Parallel.forEach(rowTasks * panelGroups, work, task -> {
             int i0 = task / panelGroups * taskRows;
-            int i1 = Math.min(m, i0 + taskRows);
+            int i1 = task / panelGroups == lastRowTask ? m : i0 + taskRows;
             int q0 = task % panelGroups * taskPanels;
             int q1 = Math.min(panels, q0 + taskPanels);
             float[] aa = a;

@@ -10,17 +10,21 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
 /**
- * The one float32 microkernel behind every matrix product: {@code C[r, j] (+)= Σ_p A[r, p] · B[p, j]} for up to
- * six rows of C and one panel of {@link #NR} = four vectors of columns. Each step of p loads four vectors of B,
- * broadcasts one value of A per row and issues four FMAs per row into register accumulators (tiles of 6, 4 and 1
- * rows: the same chain per element). Columns past the panel's width
- * are masked where C is read and written; B always supplies NR readable columns (a full panel of the operand, or a
- * zero-padded scratch copy).
+ * The one float32 microkernel behind every matrix product: {@code C[r, j] (+)= Σ_p A[r, p] · B[p, j]} for a tile of
+ * six rows of C by one panel of {@link #NR} = four vectors of columns. Each step of p loads four vectors of B,
+ * broadcasts one value of A per row and issues four FMAs per row into 24 register accumulators. Edges are masked:
+ * columns past the panel's width where C is read and written, rows past the tile's count by computing a copy of its
+ * last row and not storing it. B always supplies NR readable columns (a full panel of the operand, or a zero-padded
+ * scratch copy). A product of a single row (a decode step) uses {@link #tile1}, the same chain for one row.
  *
  * <p>Every element of C is one FMA chain over p in increasing order, started from C's previous value (accumulating)
  * or from zero: which rows share a tile, how the columns are split into panels and the rows into tasks, and how
  * many threads run them never change a result. So a token gets the same bits alone or in a batch, and products
  * split over a depth in slices (continuing through C) equal the unsplit ones.
+ *
+ * <p>Few kernels, each hot: until C2 compiles a Vector API method it runs the API's Java fallback, about a hundred
+ * times slower (C1 cannot compile the six-row tile at all). A tile used only for leftover rows stays cold for
+ * seconds and then dominates; so every multi-row product, edges included, goes through the one six-row tile.
  */
 final class GemmKernel {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -28,6 +32,8 @@ final class GemmKernel {
     static final int L = F.length();
     /** Columns of C per panel: four vectors. */
     static final int NR = 4 * L;
+    /** Rows of C per tile. */
+    static final int MR = 6;
 
     private GemmKernel() {
     }
@@ -45,21 +51,19 @@ final class GemmKernel {
     /**
      * Rows [0, rows) of C against one panel: {@code A[r, p] = a[aOff + r·lda + p]}, {@code B[p, j] = b[bOff + p·ldb
      * + j]}, {@code C[r, j] = c[cOff + r·ldc + j]}, p < depth, j < NR (lanes outside {@code masks} untouched).
+     * Callers keep a single row for products of one row ({@link Gemm} never hands a multi-row product a task of one).
      *
      * @param load start from C's values; else from zero (C is only written)
      */
     static void rows(int rows, float[] a, int aOff, int lda, float[] b, int bOff, int ldb, int depth, float[] c,
                      int cOff, int ldc, VectorMask<Float>[] masks, boolean load) {
-        int r = 0;
-        for (; r + 6 <= rows; r += 6) {
-            tile6(a, aOff + r * lda, lda, b, bOff, ldb, depth, c, cOff + r * ldc, ldc, masks, load);
+        if (rows == 1) {
+            tile1(a, aOff, b, bOff, ldb, depth, c, cOff, masks, load);
+            return;
         }
-        if (r + 4 <= rows) {
-            tile4(a, aOff + r * lda, lda, b, bOff, ldb, depth, c, cOff + r * ldc, ldc, masks, load);
-            r += 4;
-        }
-        for (; r < rows; r++) {
-            tile1(a, aOff + r * lda, b, bOff, ldb, depth, c, cOff + r * ldc, masks, load);
+        for (int r = 0; r < rows; r += MR) {
+            tile6(Math.min(MR, rows - r), a, aOff + r * lda, lda, b, bOff, ldb, depth, c, cOff + r * ldc, ldc, masks,
+                    load);
         }
     }
 
@@ -68,13 +72,17 @@ final class GemmKernel {
     }
 
     /**
-     * Six rows: 24 accumulators, per step of p four loads of B and six broadcasts of A (10% faster than four rows on
-     * AVX-512, which has the 32 registers to hold them). Stores are written out: a helper taking vectors as
-     * arguments would box them wherever C2 declines to inline it.
+     * Six rows, of which the first {@code count} are real: rows past it repeat the last real row of A and C and are
+     * not stored. Stores are written out: a helper taking vectors as arguments would box them wherever C2 declines
+     * to inline it.
      */
-    private static void tile6(float[] a, int a0, int lda, float[] b, int b0, int ldb, int depth, float[] c, int c0,
-                              int ldc, VectorMask<Float>[] m, boolean load) {
-        int c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc;
+    private static void tile6(int count, float[] a, int a0, int lda, float[] b, int b0, int ldb, int depth, float[] c,
+                              int c0, int ldc, VectorMask<Float>[] m, boolean load) {
+        int last = count - 1;
+        int c1 = c0 + Math.min(1, last) * ldc, c2 = c0 + Math.min(2, last) * ldc, c3 = c0 + Math.min(3, last) * ldc;
+        int c4 = c0 + Math.min(4, last) * ldc, c5 = c0 + Math.min(5, last) * ldc;
+        int a1 = a0 + Math.min(1, last) * lda, a2 = a0 + Math.min(2, last) * lda, a3 = a0 + Math.min(3, last) * lda;
+        int a4 = a0 + Math.min(4, last) * lda, a5 = a0 + Math.min(5, last) * lda;
         VectorMask<Float> m0 = m[0], m1 = m[1], m2 = m[2], m3 = m[3];
         FloatVector s00 = in(c, c0, m0, load), s01 = in(c, c0 + L, m1, load);
         FloatVector s02 = in(c, c0 + 2 * L, m2, load), s03 = in(c, c0 + 3 * L, m3, load);
@@ -88,7 +96,6 @@ final class GemmKernel {
         FloatVector s42 = in(c, c4 + 2 * L, m2, load), s43 = in(c, c4 + 3 * L, m3, load);
         FloatVector s50 = in(c, c5, m0, load), s51 = in(c, c5 + L, m1, load);
         FloatVector s52 = in(c, c5 + 2 * L, m2, load), s53 = in(c, c5 + 3 * L, m3, load);
-        int a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
         for (int p = 0; p < depth; p++) {
             int bo = b0 + p * ldb;
             FloatVector y0 = FloatVector.fromArray(F, b, bo);
@@ -130,87 +137,39 @@ final class GemmKernel {
         s01.intoArray(c, c0 + L, m1);
         s02.intoArray(c, c0 + 2 * L, m2);
         s03.intoArray(c, c0 + 3 * L, m3);
-        s10.intoArray(c, c1, m0);
-        s11.intoArray(c, c1 + L, m1);
-        s12.intoArray(c, c1 + 2 * L, m2);
-        s13.intoArray(c, c1 + 3 * L, m3);
-        s20.intoArray(c, c2, m0);
-        s21.intoArray(c, c2 + L, m1);
-        s22.intoArray(c, c2 + 2 * L, m2);
-        s23.intoArray(c, c2 + 3 * L, m3);
-        s30.intoArray(c, c3, m0);
-        s31.intoArray(c, c3 + L, m1);
-        s32.intoArray(c, c3 + 2 * L, m2);
-        s33.intoArray(c, c3 + 3 * L, m3);
-        s40.intoArray(c, c4, m0);
-        s41.intoArray(c, c4 + L, m1);
-        s42.intoArray(c, c4 + 2 * L, m2);
-        s43.intoArray(c, c4 + 3 * L, m3);
-        s50.intoArray(c, c5, m0);
-        s51.intoArray(c, c5 + L, m1);
-        s52.intoArray(c, c5 + 2 * L, m2);
-        s53.intoArray(c, c5 + 3 * L, m3);
-    }
-
-    private static void tile4(float[] a, int a0, int lda, float[] b, int b0, int ldb, int depth, float[] c, int c0,
-                              int ldc, VectorMask<Float>[] m, boolean load) {
-        int c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
-        VectorMask<Float> m0 = m[0], m1 = m[1], m2 = m[2], m3 = m[3];
-        FloatVector s00 = in(c, c0, m0, load), s01 = in(c, c0 + L, m1, load);
-        FloatVector s02 = in(c, c0 + 2 * L, m2, load), s03 = in(c, c0 + 3 * L, m3, load);
-        FloatVector s10 = in(c, c1, m0, load), s11 = in(c, c1 + L, m1, load);
-        FloatVector s12 = in(c, c1 + 2 * L, m2, load), s13 = in(c, c1 + 3 * L, m3, load);
-        FloatVector s20 = in(c, c2, m0, load), s21 = in(c, c2 + L, m1, load);
-        FloatVector s22 = in(c, c2 + 2 * L, m2, load), s23 = in(c, c2 + 3 * L, m3, load);
-        FloatVector s30 = in(c, c3, m0, load), s31 = in(c, c3 + L, m1, load);
-        FloatVector s32 = in(c, c3 + 2 * L, m2, load), s33 = in(c, c3 + 3 * L, m3, load);
-        int a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
-        for (int p = 0; p < depth; p++) {
-            int bo = b0 + p * ldb;
-            FloatVector y0 = FloatVector.fromArray(F, b, bo);
-            FloatVector y1 = FloatVector.fromArray(F, b, bo + L);
-            FloatVector y2 = FloatVector.fromArray(F, b, bo + 2 * L);
-            FloatVector y3 = FloatVector.fromArray(F, b, bo + 3 * L);
-            FloatVector x = FloatVector.broadcast(F, a[a0 + p]);
-            s00 = y0.fma(x, s00);
-            s01 = y1.fma(x, s01);
-            s02 = y2.fma(x, s02);
-            s03 = y3.fma(x, s03);
-            x = FloatVector.broadcast(F, a[a1 + p]);
-            s10 = y0.fma(x, s10);
-            s11 = y1.fma(x, s11);
-            s12 = y2.fma(x, s12);
-            s13 = y3.fma(x, s13);
-            x = FloatVector.broadcast(F, a[a2 + p]);
-            s20 = y0.fma(x, s20);
-            s21 = y1.fma(x, s21);
-            s22 = y2.fma(x, s22);
-            s23 = y3.fma(x, s23);
-            x = FloatVector.broadcast(F, a[a3 + p]);
-            s30 = y0.fma(x, s30);
-            s31 = y1.fma(x, s31);
-            s32 = y2.fma(x, s32);
-            s33 = y3.fma(x, s33);
+        if (count > 1) {
+            s10.intoArray(c, c1, m0);
+            s11.intoArray(c, c1 + L, m1);
+            s12.intoArray(c, c1 + 2 * L, m2);
+            s13.intoArray(c, c1 + 3 * L, m3);
         }
-        s00.intoArray(c, c0, m0);
-        s01.intoArray(c, c0 + L, m1);
-        s02.intoArray(c, c0 + 2 * L, m2);
-        s03.intoArray(c, c0 + 3 * L, m3);
-        s10.intoArray(c, c1, m0);
-        s11.intoArray(c, c1 + L, m1);
-        s12.intoArray(c, c1 + 2 * L, m2);
-        s13.intoArray(c, c1 + 3 * L, m3);
-        s20.intoArray(c, c2, m0);
-        s21.intoArray(c, c2 + L, m1);
-        s22.intoArray(c, c2 + 2 * L, m2);
-        s23.intoArray(c, c2 + 3 * L, m3);
-        s30.intoArray(c, c3, m0);
-        s31.intoArray(c, c3 + L, m1);
-        s32.intoArray(c, c3 + 2 * L, m2);
-        s33.intoArray(c, c3 + 3 * L, m3);
+        if (count > 2) {
+            s20.intoArray(c, c2, m0);
+            s21.intoArray(c, c2 + L, m1);
+            s22.intoArray(c, c2 + 2 * L, m2);
+            s23.intoArray(c, c2 + 3 * L, m3);
+        }
+        if (count > 3) {
+            s30.intoArray(c, c3, m0);
+            s31.intoArray(c, c3 + L, m1);
+            s32.intoArray(c, c3 + 2 * L, m2);
+            s33.intoArray(c, c3 + 3 * L, m3);
+        }
+        if (count > 4) {
+            s40.intoArray(c, c4, m0);
+            s41.intoArray(c, c4 + L, m1);
+            s42.intoArray(c, c4 + 2 * L, m2);
+            s43.intoArray(c, c4 + 3 * L, m3);
+        }
+        if (count > 5) {
+            s50.intoArray(c, c5, m0);
+            s51.intoArray(c, c5 + L, m1);
+            s52.intoArray(c, c5 + 2 * L, m2);
+            s53.intoArray(c, c5 + 3 * L, m3);
+        }
     }
 
-    /** One row: the same FMA chain per element as {@link #tile4}, so a row's result does not depend on its tile. */
+    /** One row: the same FMA chain per element as {@link #tile6}, so a row's result does not depend on its tile. */
     private static void tile1(float[] a, int a0, float[] b, int b0, int ldb, int depth, float[] c, int c0,
                               VectorMask<Float>[] m, boolean load) {
         VectorMask<Float> m0 = m[0], m1 = m[1], m2 = m[2], m3 = m[3];

@@ -19,6 +19,8 @@ public final class Gemm {
     private static final int NR = GemmKernel.NR;
     /** Rows per task when B is read in place (eleven six-row tiles): A's slice stays in L1/L2 and tasks stay many. */
     private static final int DIRECT_ROWS = 66;
+    /** Rows of A per block sweeping a panel's slices: the block's A (MC x k) and C (MC x NR) stay in L2 and L1. */
+    private static final int MC = 96;
     /** Fewest rows a task converting B gets when rows are split: converting a panel costs about one row. */
     private static final int CONVERTED_MIN_ROWS = 128;
     private static final ThreadLocal<GemmPanels.View> VIEW = ThreadLocal.withInitial(GemmPanels.View::new);
@@ -151,19 +153,44 @@ public final class Gemm {
                 ld = k;
             }
             GemmPanels.View v = VIEW.get();
-            // panel by panel, each swept through the depth: a weight panel is one sequential stream (decode reads
-            // each byte once), and the C tile stays in cache from the first slice to the bias
+            int rows = i1 - i0;
+            boolean inPlace = b.feedsInPlace(rows);
+            int slices = (k + KC - 1) / KC;
+            float[][] sliceArray = new float[slices][];
+            int[] sliceOffset = new int[slices];
+            int[] sliceStride = new int[slices];
+            if (!inPlace) {
+                v.reserve(slices * KC * NR); // converted slices, or an edge panel's padded copy
+            }
+            // panel by panel: a weight panel is one sequential stream (decode reads each byte once); a converted
+            // panel is converted whole, once; then blocks of MC rows sweep its slices, so that a block's C stays
+            // in L1/L2 from the first slice to the bias
             for (int q = q0; q < q1; q++) {
                 int j0 = q * NR;
                 int width = Math.min(NR, n - j0);
                 VectorMask<Float>[] masks = GemmKernel.masks(width);
-                for (int p0 = 0; p0 < k; p0 += KC) {
-                    int depth = Math.min(KC, k - p0);
-                    boolean load = accumulate || p0 > 0;
-                    if (!b.rowsInPlace(i1 - i0, aa, aOff + p0, ld, j0, p0, depth, c, i0 * n + j0, n, masks, load)) {
-                        b.panel(j0, p0, depth, v);
-                        GemmKernel.rows(i1 - i0, aa, aOff + p0, ld, v.array, v.offset, v.stride, depth, c, i0 * n + j0,
-                                n, masks, load);
+                if (inPlace) {
+                    for (int s = 0; s < slices; s++) {
+                        int p0 = s * KC;
+                        b.multiplyInPlace(rows, aa, aOff + p0, ld, j0, p0, Math.min(KC, k - p0), c, i0 * n + j0, n,
+                                masks, accumulate || s > 0);
+                    }
+                } else {
+                    for (int s = 0; s < slices; s++) {
+                        v.base = s * KC * NR;
+                        b.panel(j0, s * KC, Math.min(KC, k - s * KC), v);
+                        sliceArray[s] = v.array;
+                        sliceOffset[s] = v.offset;
+                        sliceStride[s] = v.stride;
+                    }
+                    for (int r0 = 0, r1; r0 < rows; r0 = r1) {
+                        r1 = rows - r0 <= MC + 1 ? rows : r0 + MC; // no block of one row
+                        for (int s = 0; s < slices; s++) {
+                            int p0 = s * KC;
+                            GemmKernel.rows(r1 - r0, aa, aOff + r0 * ld + p0, ld, sliceArray[s], sliceOffset[s],
+                                    sliceStride[s], Math.min(KC, k - p0), c, (i0 + r0) * n + j0, n, masks,
+                                    accumulate || s > 0);
+                        }
                     }
                 }
                 for (int i = i0; i < i1; i++) {

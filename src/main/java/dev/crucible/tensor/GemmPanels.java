@@ -8,7 +8,7 @@ import java.util.Arrays;
  * The right operand B [k, n] of a product as the microkernel reads it: for a panel of {@link GemmKernel#NR} columns
  * starting at j0 and a slice of rows [p0, p0 + depth), a float32 array, an offset and a row stride with NR readable
  * columns per row. Operands already laid out that way are read in place; the others (a transposed matrix, bf16
- * panels, NF4) are converted into a per-thread scratch, once per panel and slice, and every row of A of the task
+ * panels, NF4) are converted into a per-thread scratch, a whole panel once per task, and every row of A of the task
  * reuses it. A new storage format (a quantised type, say) is a new subclass that fills the scratch; the kernel
  * stays the same.
  */
@@ -23,12 +23,17 @@ abstract class GemmPanels {
         this.n = n;
     }
 
-    /** Where a panel slice lives: {@code B[p0 + p, j0 + j] = array[offset + p·stride + j]}. */
+    /**
+     * Where a panel slice lives: {@code B[p0 + p, j0 + j] = array[offset + p·stride + j]}. Converting operands write
+     * into the thread's scratch at {@link #base}, so the slices of one panel can sit side by side.
+     */
     static final class View {
         float[] array;
         int offset;
         int stride;
-        final float[] scratch = new float[Gemm.KC * NR];
+        /** Where in the scratch the next converted slice goes. */
+        int base;
+        private float[] scratch = new float[Gemm.KC * NR];
         /** One dequantised row segment, for formats that decode along W's rows. */
         final float[] row = new float[Gemm.KC];
 
@@ -38,9 +43,16 @@ abstract class GemmPanels {
             this.stride = stride;
         }
 
-        /** Points at the scratch, as a panel of NR columns. */
+        /** Room for {@code floats} of converted slices from 0. */
+        void reserve(int floats) {
+            if (scratch.length < floats) {
+                scratch = new float[floats];
+            }
+        }
+
+        /** Points at the scratch from {@link #base}, as a panel slice of NR columns; returns the scratch. */
         float[] scratch() {
-            at(scratch, 0, NR);
+            at(scratch, base, NR);
             return scratch;
         }
     }
@@ -48,10 +60,10 @@ abstract class GemmPanels {
     /** Points {@code v} at B[p0, p0 + depth) x [j0, j0 + NR); columns past n may hold anything finite. */
     abstract void panel(int j0, int p0, int depth, View v);
 
-    /** Zeroes the columns past {@code width} of a scratch panel's {@code depth} rows. */
-    static void zeroPad(float[] s, int depth, int width) {
+    /** Zeroes the columns past {@code width} of the {@code depth} rows of a scratch slice at {@code o}. */
+    static void zeroPad(float[] s, int o, int depth, int width) {
         for (int p = 0; p < depth && width < NR; p++) {
-            Arrays.fill(s, p * NR + width, (p + 1) * NR, 0f);
+            Arrays.fill(s, o + p * NR + width, o + (p + 1) * NR, 0f);
         }
     }
 
@@ -59,13 +71,21 @@ abstract class GemmPanels {
     abstract boolean converts();
 
     /**
-     * For a few rows (a decode step), converting a panel costs more than using it: an operand that can feed the
-     * kernel's one-row tile straight from its storage does so here and returns true, with the bits the converted
-     * panel would give. Row r of A is {@code a[aOff + r·lda + p]}, of C {@code c[cOff + r·ldc + j]}.
+     * Whether {@link #multiplyInPlace} serves a product of {@code rows} rows: for a few rows (a decode step) converting
+     * a panel costs more than using it, and an operand that can feed the kernel's one-row tile straight from its
+     * storage should (bf16 panels widen in registers).
      */
-    boolean rowsInPlace(int rows, float[] a, int aOff, int lda, int j0, int p0, int depth, float[] c, int cOff,
-                        int ldc, VectorMask<Float>[] masks, boolean load) {
+    boolean feedsInPlace(int rows) {
         return false;
+    }
+
+    /**
+     * One panel slice against {@code rows} rows without converting it, with the bits the converted slice would give.
+     * Row r of A is {@code a[aOff + r·lda + p]}, of C {@code c[cOff + r·ldc + j]}.
+     */
+    void multiplyInPlace(int rows, float[] a, int aOff, int lda, int j0, int p0, int depth, float[] c, int cOff, int ldc,
+                         VectorMask<Float>[] masks, boolean load) {
+        throw new UnsupportedOperationException();
     }
 
     /** B [k, n] as rows of a float array: {@code B[p, j] = b[offset + p·stride + j]}. */
@@ -90,11 +110,12 @@ abstract class GemmPanels {
             }
             // the edge panel: a zero-padded copy, so the kernel never reads past the operand
             float[] s = v.scratch();
+            int o = v.offset;
             int width = n - j0;
             for (int p = 0; p < depth; p++) {
-                System.arraycopy(b, start + p * stride, s, p * NR, width);
+                System.arraycopy(b, start + p * stride, s, o + p * NR, width);
             }
-            zeroPad(s, depth, width);
+            zeroPad(s, o, depth, width);
         }
 
         @Override
@@ -119,13 +140,14 @@ abstract class GemmPanels {
         @Override
         void panel(int j0, int p0, int depth, View v) {
             float[] s = v.scratch();
+            int base = v.offset;
             int width = Math.min(NR, n - j0);
             // eight rows of W at a time: eight sequential reads, and each scratch row gets eight adjacent writes
             int j = 0;
             for (; j + 8 <= width; j += 8) {
                 int w0 = offset + (j0 + j) * stride + p0;
                 for (int p = 0; p < depth; p++) {
-                    int o = p * NR + j;
+                    int o = base + p * NR + j;
                     int wp = w0 + p;
                     s[o] = w[wp];
                     s[o + 1] = w[wp + stride];
@@ -140,10 +162,10 @@ abstract class GemmPanels {
             for (; j < width; j++) {
                 int w0 = offset + (j0 + j) * stride + p0;
                 for (int p = 0; p < depth; p++) {
-                    s[p * NR + j] = w[w0 + p];
+                    s[base + p * NR + j] = w[w0 + p];
                 }
             }
-            zeroPad(s, depth, width);
+            zeroPad(s, base, depth, width);
         }
 
         @Override
@@ -169,6 +191,7 @@ abstract class GemmPanels {
         @Override
         void panel(int j0, int p0, int depth, View v) {
             float[] s = v.scratch();
+            int o = v.offset;
             int width = Math.min(NR, n - j0);
             int cols = w.cols();
             if (transposed) {
@@ -176,15 +199,15 @@ abstract class GemmPanels {
                 for (int j = 0; j < width; j++) {
                     w.dequantize((long) (j0 + j) * cols + p0, row, 0, depth);
                     for (int p = 0; p < depth; p++) {
-                        s[p * NR + j] = row[p];
+                        s[o + p * NR + j] = row[p];
                     }
                 }
             } else {
                 for (int p = 0; p < depth; p++) {
-                    w.dequantize((long) (p0 + p) * cols + j0, s, p * NR, width);
+                    w.dequantize((long) (p0 + p) * cols + j0, s, o + p * NR, width);
                 }
             }
-            zeroPad(s, depth, width);
+            zeroPad(s, o, depth, width);
         }
 
         @Override

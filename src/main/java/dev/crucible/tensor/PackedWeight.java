@@ -143,7 +143,8 @@ public final class PackedWeight {
                 if (floats != null) {
                     v.at(floats, (int) (first * NR), NR);
                 } else {
-                    widen(halves, first * NR * 2, depth, v.scratch());
+                    float[] s = v.scratch();
+                    widen(halves, first * NR * 2, depth, s, v.offset);
                 }
             }
 
@@ -153,29 +154,30 @@ public final class PackedWeight {
             }
 
             @Override
-            boolean rowsInPlace(int rows, float[] a, int aOff, int lda, int j0, int p0, int depth, float[] c,
-                                int cOff, int ldc, VectorMask<Float>[] masks, boolean load) {
-                if (halves == null || rows >= 4) {
-                    return false;
-                }
+            boolean feedsInPlace(int rows) {
+                return halves != null && rows < 4;
+            }
+
+            @Override
+            void multiplyInPlace(int rows, float[] a, int aOff, int lda, int j0, int p0, int depth, float[] c,
+                                 int cOff, int ldc, VectorMask<Float>[] masks, boolean load) {
                 long first = ((long) (j0 / NR) * cols + p0) * NR * 2;
                 for (int r = 0; r < rows; r++) {
                     GemmKernel.tile1Bf16(a, aOff + r * lda, halves, first, depth, c, cOff + r * ldc, masks, load);
                 }
-                return true;
             }
         };
     }
 
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
 
-    /** {@code depth} panel rows of bf16 from {@code offset} into float32 rows of NR. */
-    private static void widen(MemorySegment seg, long offset, int depth, float[] dst) {
+    /** {@code depth} panel rows of bf16 from {@code offset} into float32 rows of NR at {@code dst[at..]}. */
+    private static void widen(MemorySegment seg, long offset, int depth, float[] dst, int at) {
         for (int p = 0; p < depth; p++) {
             long o = offset + (long) p * NR * 2;
             IntVector lo = IntVector.fromMemorySegment(I, seg, o, LE);
             IntVector hi = IntVector.fromMemorySegment(I, seg, o + 4L * L, LE);
-            int d = p * NR;
+            int d = at + p * NR;
             lo.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, d);
             lo.and(0xFFFF0000).reinterpretAsFloats().intoArray(dst, d + L);
             hi.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, d + 2 * L);

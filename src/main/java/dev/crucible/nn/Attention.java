@@ -22,8 +22,8 @@ import java.util.Arrays;
 public record Attention(int headDim, float scale, float softCap, int window) {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
-    /** Queries per block (of a prefill; the training forward and backward block the same way). */
-    public static final int BLOCK = 16;
+    /** Queries per block (of a prefill; the training forward and backward block the same way): three six-row tiles. */
+    public static final int BLOCK = 18;
 
     /**
      * Blocks of {@link #BLOCK} queries over a sequence; a lone last query joins the block before it, since a block of

@@ -1,7 +1,5 @@
 package dev.crucible.tensor;
 
-import jdk.incubator.vector.VectorMask;
-
 /**
  * The one home of matrix products: {@code C (+)= A · B} on row-major float32 arrays, for the runtime (activations
  * times {@link PackedWeight}s), training (the three products of a linear layer), QLoRA ({@link Nf4Weight}) and the
@@ -93,9 +91,9 @@ public final class Gemm {
             int depth = Math.min(KC, k - p0);
             boolean load = accumulate || p0 > 0;
             for (int j0 = 0; j0 < n; j0 += NR) {
-                VectorMask<Float>[] masks = GemmKernel.masks(Math.min(NR, n - j0));
                 panels.panel(j0, p0, depth, v);
-                GemmKernel.rows(m, a, aOff + p0, lda, v.array, v.offset, v.stride, depth, c, cOff + j0, ldc, masks, load);
+                GemmKernel.rows(m, a, aOff + p0, lda, v.array, v.offset, v.stride, depth, c, cOff + j0, ldc,
+                        Math.min(NR, n - j0), load);
             }
         }
     }
@@ -168,12 +166,11 @@ public final class Gemm {
             for (int q = q0; q < q1; q++) {
                 int j0 = q * NR;
                 int width = Math.min(NR, n - j0);
-                VectorMask<Float>[] masks = GemmKernel.masks(width);
                 if (inPlace) {
                     for (int s = 0; s < slices; s++) {
                         int p0 = s * KC;
                         b.multiplyInPlace(rows, aa, aOff + p0, ld, j0, p0, Math.min(KC, k - p0), c, i0 * n + j0, n,
-                                masks, accumulate || s > 0);
+                                width, accumulate || s > 0);
                     }
                 } else {
                     for (int s = 0; s < slices; s++) {
@@ -188,7 +185,7 @@ public final class Gemm {
                         for (int s = 0; s < slices; s++) {
                             int p0 = s * KC;
                             GemmKernel.rows(r1 - r0, aa, aOff + r0 * ld + p0, ld, sliceArray[s], sliceOffset[s],
-                                    sliceStride[s], Math.min(KC, k - p0), c, (i0 + r0) * n + j0, n, masks,
+                                    sliceStride[s], Math.min(KC, k - p0), c, (i0 + r0) * n + j0, n, width,
                                     accumulate || s > 0);
                         }
                     }

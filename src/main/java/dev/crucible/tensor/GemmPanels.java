@@ -1,7 +1,5 @@
 package dev.crucible.tensor;
 
-import jdk.incubator.vector.VectorMask;
-
 import java.util.Arrays;
 
 /**
@@ -84,7 +82,7 @@ abstract class GemmPanels {
      * Row r of A is {@code a[aOff + r·lda + p]}, of C {@code c[cOff + r·ldc + j]}.
      */
     void multiplyInPlace(int rows, float[] a, int aOff, int lda, int j0, int p0, int depth, float[] c, int cOff, int ldc,
-                         VectorMask<Float>[] masks, boolean load) {
+                         int width, boolean load) {
         throw new UnsupportedOperationException();
     }
 

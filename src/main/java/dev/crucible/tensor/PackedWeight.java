@@ -2,7 +2,6 @@ package dev.crucible.tensor;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -160,11 +159,9 @@ public final class PackedWeight {
 
             @Override
             void multiplyInPlace(int rows, float[] a, int aOff, int lda, int j0, int p0, int depth, float[] c,
-                                 int cOff, int ldc, VectorMask<Float>[] masks, boolean load) {
+                                 int cOff, int ldc, int width, boolean load) {
                 long first = ((long) (j0 / NR) * cols + p0) * NR * 2;
-                for (int r = 0; r < rows; r++) {
-                    GemmKernel.tile1Bf16(a, aOff + r * lda, halves, first, depth, c, cOff + r * ldc, masks, load);
-                }
+                GemmKernel.rowsBf16(rows, a, aOff, lda, halves, first, depth, c, cOff, ldc, width, load);
             }
         };
     }

@@ -25,8 +25,13 @@ final class ChatCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "Hugging Face model directory with a tokenizer and chat template")
+    @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "Hugging Face model directory with a tokenizer and"
+            + " chat template, or a PEFT adapter directory (such as sft's output) whose adapter_config.json names its base")
     Path modelDir;
+
+    @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter to apply to MODEL_DIR without writing"
+            + " a merged model")
+    Path adapter;
 
     @Option(names = "--system", description = "system message for every conversation")
     String system;
@@ -39,7 +44,7 @@ final class ChatCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         var sampler = sampling.sampler(); // options checked before the model loads
-        try (LanguageModel model = new LanguageModel(modelDir)) {
+        try (LanguageModel model = new LanguageModel(modelDir, adapter, spec.commandLine().getErr())) {
             List<Map<String, String>> messages = newConversation();
             model.requireChatTemplate();
             while (true) {
@@ -54,7 +59,7 @@ final class ChatCommand implements Callable<Integer> {
                     continue;
                 }
                 messages.add(Map.of("role", "user", "content", line));
-                String reply = model.generate(model.chatIds(messages), sampling.maxNewTokens, sampler, out);
+                String reply = model.generate(model.chatIds(messages), sampling.maxNewTokens, sampler, out, true);
                 out.println();
                 messages.add(Map.of("role", "assistant", "content", reply));
             }

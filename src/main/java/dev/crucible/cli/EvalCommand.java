@@ -32,8 +32,13 @@ final class EvalCommand {
         @Spec
         CommandSpec spec;
 
-        @Parameters(index = "0", paramLabel = "MODEL_DIR")
+        @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "Hugging Face model directory, or a PEFT adapter"
+                + " directory (such as sft's output) whose adapter_config.json names its base model")
         Path modelDir;
+
+        @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter to apply to MODEL_DIR without"
+                + " writing a merged model")
+        Path adapter;
 
         @Option(names = "--data", required = true, paramLabel = "FILE", description = "UTF-8 text, or .jsonl with a 'text' field")
         Path data;
@@ -52,7 +57,7 @@ final class EvalCommand {
         public Integer call() throws IOException {
             List<String> texts = readTexts(data);
             PrintWriter out = spec.commandLine().getOut();
-            try (LanguageModel model = new LanguageModel(modelDir)) {
+            try (LanguageModel model = new LanguageModel(modelDir, adapter, null)) {
                 int w = Math.min(window, model.transformer.spec().config().maxPositionEmbeddings());
                 int s = stride == null ? Math.max(1, w / 2) : stride;
                 if (w < 2 || s < 1 || s > w) {

@@ -21,8 +21,13 @@ final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "Hugging Face model directory with a tokenizer")
+    @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "Hugging Face model directory with a tokenizer, or"
+            + " a PEFT adapter directory (such as sft's output) whose adapter_config.json names its base model")
     Path modelDir;
+
+    @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter (LoRA, rsLoRA, DoRA) to apply to"
+            + " MODEL_DIR without writing a merged model; the results equal those of 'lora merge --dtype float32'")
+    Path adapter;
 
     @Option(names = "--prompt", required = true, description = "the prompt text")
     String prompt;
@@ -40,7 +45,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         Sampler sampler = sampling.sampler(); // options checked before the model loads
-        try (LanguageModel model = new LanguageModel(modelDir)) {
+        try (LanguageModel model = new LanguageModel(modelDir, adapter, spec.commandLine().getErr())) {
             int[] ids;
             if (chat) {
                 List<Map<String, String>> messages = new ArrayList<>();
@@ -55,7 +60,7 @@ final class GenerateCommand implements Callable<Integer> {
                 }
                 ids = model.textIds(prompt);
             }
-            model.generate(ids, sampling.maxNewTokens, sampler, out);
+            model.generate(ids, sampling.maxNewTokens, sampler, out, chat);
             out.println();
         }
         return 0;

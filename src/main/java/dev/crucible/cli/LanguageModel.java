@@ -1,37 +1,69 @@
 package dev.crucible.cli;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.eval.EndOfTurn;
 import dev.crucible.eval.Generator;
 import dev.crucible.eval.Sampler;
 import dev.crucible.eval.TextStream;
+import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.model.GenerationTokenIds;
 import dev.crucible.model.Tokenizer;
 import dev.crucible.model.Transformer;
+import dev.crucible.model.TransformerWeights;
 import dev.crucible.model.template.ChatRequest;
 import dev.crucible.model.template.ChatTemplate;
+import dev.crucible.tensor.DType;
+import dev.crucible.train.LoraAdapter;
+import dev.crucible.train.LoraConfig;
+import dev.crucible.train.LoraMerge;
 
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** A model with its tokenizer (and chat template when asked): what generate, chat and eval share. */
+/**
+ * A model with its tokenizer (and chat template when asked): what generate, chat and eval share. With a PEFT adapter
+ * (from {@code --adapter}, or a directory holding only an adapter, such as {@code sft}'s output) the adapter is folded
+ * into the weights it changes as they are loaded, in float32, so the numbers equal those of the model
+ * {@code lora merge --dtype float32} writes while nothing is written; the other weights stay memory-mapped.
+ */
 final class LanguageModel implements AutoCloseable {
     final Transformer transformer;
     final Tokenizer tokenizer;
     private final ModelDirectory dir;
     private final Set<Integer> stopIds;
     private final Generator generator;
+    private final PrintWriter warnings;
     private ChatTemplate template;
+    private Set<Integer> chatStopIds;
+    private boolean warnedLength;
 
     LanguageModel(Path modelDir) {
+        this(modelDir, null, null);
+    }
+
+    /**
+     * @param adapterDir a PEFT adapter directory, or null; {@code modelDir} itself may be one, whose adapter_config.json
+     *                   names the base model
+     * @param warnings   where to warn about generations longer than the model's context (null: nowhere)
+     */
+    LanguageModel(Path modelDir, Path adapterDir, PrintWriter warnings) {
+        if (adapterDir == null && isAdapterOnly(modelDir)) {
+            adapterDir = modelDir;
+            modelDir = baseOf(modelDir);
+        }
         this.dir = ModelDirectory.open(modelDir);
-        Transformer t = Transformer.load(modelDir);
+        this.warnings = warnings;
+        Transformer t = adapterDir == null ? Transformer.load(modelDir) : loadWithAdapter(dir, adapterDir);
         try {
-            this.tokenizer = Tokenizer.load(modelDir);
+            // the fine-tune's own tokenizer files when it saved them (sft does, with any special_tokens it set)
+            this.tokenizer = Tokenizer.load(adapterDir != null && Files.isRegularFile(adapterDir.resolve(Tokenizer.TOKENIZER_JSON))
+                    ? adapterDir : modelDir);
         } catch (RuntimeException e) {
             t.close();
             throw e;
@@ -42,10 +74,50 @@ final class LanguageModel implements AutoCloseable {
         this.generator = new Generator(t);
     }
 
+    /** A directory with adapter_config.json and no config.json: an adapter to apply to the base it names. */
+    static boolean isAdapterOnly(Path dir) {
+        return Files.isRegularFile(dir.resolve(LoraConfig.FILE)) && !Files.isRegularFile(dir.resolve(ModelDirectory.CONFIG));
+    }
+
+    /** The base model an adapter names (base_model_name_or_path), which must be a local model directory. */
+    private static Path baseOf(Path adapterDir) {
+        String base = LoraConfig.read(adapterDir).json().path("base_model_name_or_path").asText("");
+        Path path = base.isEmpty() ? null : adapterDir.resolve(base).normalize();
+        if (path == null || !Files.isRegularFile(path.resolve(ModelDirectory.CONFIG))) {
+            throw new CrucibleException(adapterDir + " holds an adapter whose base model "
+                    + (base.isEmpty() ? "is not named" : "'" + base + "' is not a local model directory")
+                    + "; give the base model and the adapter: MODEL_DIR --adapter " + adapterDir);
+        }
+        return path;
+    }
+
+    /**
+     * The base with the adapter folded into each weight it changes, kept in float32 (PEFT computes the unmerged sum
+     * without rounding it; folding into bf16 would move this fixture's logits by up to 9%), so the numbers equal those of
+     * {@code lora merge --dtype float32}. Only the changed weights are copied; the rest stay memory-mapped.
+     */
+    private static Transformer loadWithAdapter(ModelDirectory base, Path adapterDir) {
+        if (!Files.isRegularFile(adapterDir.resolve(LoraConfig.FILE))) {
+            throw new CrucibleException("--adapter " + adapterDir + ": not a PEFT adapter directory (no " + LoraConfig.FILE + ")");
+        }
+        LoraAdapter adapter = LoraAdapter.load(adapterDir);
+        try (Checkpoint weights = base.openCheckpoint()) {
+            adapter.checkAgainst(weights);
+        }
+        TransformerWeights.Override fold = (name, stored) -> LoraMerge.changes(adapter, name)
+                ? LoraMerge.merged(name, stored, DType.F32, adapter) : stored;
+        return Transformer.load(base.path(), fold);
+    }
+
     /** Loads the chat template, or fails with a message saying the model has none. */
     void requireChatTemplate() {
         if (template == null) {
             template = ChatTemplate.fromModel(dir);
+            chatStopIds = new HashSet<>(stopIds);
+            Integer endOfTurn = EndOfTurn.tokenId(template, tokenizer);
+            if (endOfTurn != null) {
+                chatStopIds.add(endOfTurn);
+            }
         }
     }
 
@@ -64,11 +136,18 @@ final class LanguageModel implements AutoCloseable {
         return ids;
     }
 
-    /** Generates after {@code prompt}, printing text as it arrives; returns the generated text. */
-    String generate(int[] prompt, int maxNewTokens, Sampler sampler, PrintWriter out) {
-        TextStream stream = new TextStream(ids -> tokenizer.decode(ids, true));
+    /**
+     * Generates after {@code prompt}, printing text as it arrives; returns the generated text. Stops at the eos ids of
+     * the generation config and tokenizer and, for a chat prompt, at the template's end-of-turn token too.
+     */
+    String generate(int[] prompt, int maxNewTokens, Sampler sampler, PrintWriter out, boolean chat) {
+        warnIfLongerThanContext(prompt.length, maxNewTokens);
+        if (chat) {
+            requireChatTemplate();
+        }
+        TextStream stream = new TextStream(ids -> tokenizer.decode(inVocabulary(ids), true));
         StringBuilder all = new StringBuilder();
-        generator.generate(prompt, maxNewTokens, sampler, stopIds, token -> {
+        generator.generate(prompt, maxNewTokens, sampler, chat ? chatStopIds : stopIds, token -> {
             String piece = stream.push(token);
             all.append(piece);
             out.print(piece);
@@ -80,6 +159,27 @@ final class LanguageModel implements AutoCloseable {
         out.print(rest);
         out.flush();
         return all.toString();
+    }
+
+    /**
+     * The ids the tokenizer knows: a model whose embedding has more rows than the tokenizer has tokens (padded
+     * vocabularies, as Qwen's) may sample one of the extra rows, which decodes to nothing, as in transformers.
+     */
+    private int[] inVocabulary(int[] ids) {
+        return java.util.Arrays.stream(ids).filter(id -> tokenizer.idToToken(id) != null).toArray();
+    }
+
+    /** As transformers warns: positions past max_position_embeddings were never trained. Once per model. */
+    private void warnIfLongerThanContext(int promptTokens, int maxNewTokens) {
+        int limit = transformer.spec().config().maxPositionEmbeddings();
+        if (warnings == null || warnedLength || limit <= 0 || (long) promptTokens + maxNewTokens <= limit) {
+            return;
+        }
+        warnedLength = true;
+        warnings.printf("warning: the prompt (%d tokens) plus --max-new-tokens %d exceed the model's"
+                + " max_position_embeddings %d; positions past it were never trained and the output may degrade%n",
+                promptTokens, maxNewTokens, limit);
+        warnings.flush();
     }
 
     @Override

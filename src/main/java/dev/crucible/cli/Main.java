@@ -30,7 +30,7 @@ import java.nio.file.Path;
                 ChatCommand.class,
                 EvalCommand.class,
                 LoraCommand.class,
-                SftCommand.class,
+                TrainCommand.class,
                 TokenizeCommand.class,
                 TemplateCommand.class,
                 DataCommand.class,

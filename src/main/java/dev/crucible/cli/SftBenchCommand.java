@@ -1,8 +1,12 @@
 package dev.crucible.cli;
 
 import dev.crucible.io.StagedDirectory;
+import dev.crucible.train.PreferenceLoss;
+import dev.crucible.train.PreferenceMethod;
+import dev.crucible.train.PreferenceObjective;
 import dev.crucible.train.SftBenchmark;
-import dev.crucible.train.SftTrainer;
+import dev.crucible.train.SftObjective;
+import dev.crucible.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -37,6 +41,15 @@ final class SftBenchCommand implements Callable<Integer> {
     @Option(names = "--gradient-checkpointing")
     boolean checkpointing;
 
+    @Option(names = "--rl", paramLabel = "METHOD", description = "benchmark preference training instead: dpo, ipo, orpo"
+            + " or simpo on --batch random pairs of --seq tokens each (prompt half, completion half)")
+    String rl;
+
+    @Option(names = "--reference", defaultValue = "every-step", description = "with --rl dpo or ipo: every-step (the"
+            + " reference forward in each step, TRL's default) or precomputed (before the first step); default:"
+            + " ${DEFAULT-VALUE}")
+    String reference;
+
     @Override
     public Integer call() throws IOException {
         OptionChecks.oneOf(shape, "--shape", "smollm-135m", "tiny");
@@ -45,6 +58,13 @@ final class SftBenchCommand implements Callable<Integer> {
         OptionChecks.atLeast(1, batch, "--batch");
         OptionChecks.atLeast(1, seq, "--seq");
         OptionChecks.atLeast(1, steps, "--steps");
+        OptionChecks.oneOf(reference, "--reference", "every-step", "precomputed");
+        PreferenceObjective.Config preference = null;
+        if (rl != null) {
+            OptionChecks.oneOf(rl, "--rl", "dpo", "ipo", "orpo", "simpo");
+            preference = new PreferenceObjective.Config(PreferenceMethod.parse(rl),
+                    new PreferenceLoss.Params(0.1, 0, 0.5, 1.0, 1, 1), reference.equals("precomputed"));
+        }
         SftBenchmark.Shape s = shape.equals("tiny") ? SftBenchmark.Shape.TINY : SftBenchmark.Shape.SMOLLM_135M;
         Path tmp = Files.createTempDirectory("crucible-bench-sft-");
         try (StagedDirectory model = StagedDirectory.create(tmp.resolve("model"));
@@ -52,8 +72,8 @@ final class SftBenchCommand implements Callable<Integer> {
             SftBenchmark.writeRandomModel(model.path(), s);
             SftBenchmark bench = new SftBenchmark(System.out);
             for (String m : methods) {
-                bench.run(model.path(), s, SftTrainer.Method.valueOf(m.trim().toUpperCase(Locale.ROOT)), batch, seq, 1,
-                        steps, checkpointing, scratch.path());
+                bench.run(model.path(), s, Trainer.Method.valueOf(m.trim().toUpperCase(Locale.ROOT)), batch, seq, 1,
+                        steps, checkpointing, scratch.path(), preference);
             }
         } finally {
             Files.deleteIfExists(tmp);

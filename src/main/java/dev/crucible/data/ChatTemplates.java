@@ -20,6 +20,7 @@ import java.util.TreeSet;
  */
 public final class ChatTemplates {
     public static final String TOKENIZER_DEFAULT = "tokenizer_default";
+    private static final String FALLBACK = "tokenizer_default_fallback_";
 
     /** The built-in templates by name (the formats as their models define them). */
     private static final Map<String, String> BUILT_IN = new TreeMap<>(Map.of(
@@ -52,10 +53,24 @@ public final class ChatTemplates {
         return BUILT_IN.get(name);
     }
 
-    /** Resolves the setting against the model directory whose tokenizer is used. */
+    /**
+     * Resolves the setting against the model directory whose tokenizer is used; Axolotl's
+     * {@code tokenizer_default_fallback_<name>} is the model's template, else the built-in {@code <name>}.
+     */
     public static ChatTemplate resolve(String setting, ModelDirectory model) {
         if (setting == null || setting.equals(TOKENIZER_DEFAULT)) {
             return ChatTemplate.fromModel(model);
+        }
+        if (setting.startsWith(FALLBACK)) {
+            String fallback = setting.substring(FALLBACK.length());
+            if (model.chatTemplate() != null) {
+                return ChatTemplate.fromModel(model);
+            }
+            if (!BUILT_IN.containsKey(fallback)) {
+                throw new CrucibleException("chat_template: unknown fallback template '" + fallback + "' (expected one of "
+                        + BUILT_IN.keySet() + ")");
+            }
+            setting = fallback;
         }
         return of(source(setting)).withSpecialTokens(ChatTemplate.specialTokens(model.tokenizerConfig()));
     }

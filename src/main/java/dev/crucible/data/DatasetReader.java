@@ -12,16 +12,16 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * Reads dataset files into {@link DatasetRow}s: JSON Lines ({@code .jsonl}, {@code .ndjson}), JSON ({@code .json}:
  * an array of objects, an object with a {@code "data"} array, or JSON Lines saved as .json, as Hugging Face
- * {@code datasets} accepts), Parquet and CSV (through DuckDB). A directory is read file by file in name order,
- * skipping files of other types; rows keep the file order.
+ * {@code datasets} accepts), Parquet and CSV (through DuckDB), text (a row per line). Which files of a directory
+ * are read, and in which order, is {@link DatasetSource}.
  */
 public final class DatasetReader {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -29,73 +29,58 @@ public final class DatasetReader {
     private DatasetReader() {
     }
 
+    /**
+     * The rows of a file, or of a directory in Hugging Face {@code datasets}' default layout (its {@code train}
+     * split), as a {@code datasets} entry with only a path reads them ({@link DatasetSource}).
+     */
     public static List<DatasetRow> read(Path path) {
-        if (Files.isDirectory(path)) {
-            List<Path> files;
-            try (Stream<Path> s = Files.list(path)) {
-                files = s.filter(f -> Files.isRegularFile(f) && kindOf(f) != null).sorted().toList();
-            } catch (IOException e) {
-                throw new CrucibleException(path + ": cannot list the dataset directory: " + e.getMessage(), e);
-            }
-            if (files.isEmpty()) {
-                throw new CrucibleException(path + ": the dataset directory has no .jsonl, .json, .parquet or .csv file");
-            }
-            List<DatasetRow> rows = new ArrayList<>();
-            for (Path f : files) {
-                rows.addAll(readFile(f));
-            }
-            return rows;
-        }
-        if (!Files.isRegularFile(path)) {
-            throw new CrucibleException(path + ": dataset file not found");
-        }
-        return readFile(path);
+        return DatasetSource.of(path).read();
     }
 
-    private static String kindOf(Path file) {
+    /** The rows of one file in {@code format} (json: JSON Lines for .jsonl/.ndjson, else JSON; parquet; csv; text). */
+    static List<DatasetRow> readFile(Path file, String format) {
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
-        if (name.endsWith(".jsonl") || name.endsWith(".ndjson")) {
-            return "jsonl";
-        }
-        if (name.endsWith(".json")) {
-            return "json";
-        }
-        if (name.endsWith(".parquet")) {
-            return "parquet";
-        }
-        if (name.endsWith(".csv")) {
-            return "csv";
-        }
-        return null;
-    }
-
-    private static List<DatasetRow> readFile(Path file) {
-        String kind = kindOf(file);
-        if (kind == null) {
-            throw new CrucibleException(file + ": unknown dataset file type (expected .jsonl, .ndjson, .json, .parquet or .csv)");
-        }
-        return switch (kind) {
-            case "jsonl" -> readJsonLines(file);
-            case "json" -> readJson(file);
-            default -> DuckDbRows.read(file, kind);
+        return switch (format) {
+            case "json" -> name.endsWith(".jsonl") || name.endsWith(".ndjson") ? readJsonLines(file) : readJson(file);
+            case "text" -> readText(file);
+            default -> DuckDbRows.read(file, format);
         };
     }
 
-    private static List<DatasetRow> readJsonLines(Path file) {
+    /** One row {"text": line} per line, as datasets' text builder reads a file. */
+    private static List<DatasetRow> readText(Path file) {
         List<DatasetRow> rows = new ArrayList<>();
+        forEachLine(file, (line, number) -> {
+            Map<String, Object> fields = new LinkedHashMap<>();
+            fields.put("text", line);
+            rows.add(new DatasetRow(file, "line", number, fields));
+        });
+        return rows;
+    }
+
+    private interface LineConsumer {
+        void accept(String line, long number);
+    }
+
+    private static void forEachLine(Path file, LineConsumer consumer) {
         try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             String line;
             long number = 0;
             while ((line = in.readLine()) != null) {
-                number++;
-                if (line.isBlank()) {
-                    continue;
-                }
-                rows.add(new DatasetRow(file, "line", number, parseObject(line, file, "line", number)));
+                consumer.accept(line, ++number);
             }
         } catch (IOException e) {
             throw new CrucibleException(file + ": cannot read: " + e.getMessage(), e);
         }
+    }
+
+    private static List<DatasetRow> readJsonLines(Path file) {
+        List<DatasetRow> rows = new ArrayList<>();
+        forEachLine(file, (line, number) -> {
+            if (!line.isBlank()) {
+                rows.add(new DatasetRow(file, "line", number, parseObject(line, file, "line", number)));
+            }
+        });
         return rows;
     }
 

@@ -17,11 +17,12 @@ import java.util.stream.IntStream;
  * Tokenises {@link Sample}s into {@link SftExample}s.
  *
  * <ul>
- *   <li>Chat samples are rendered with the chat template and encoded without the tokenizer's special tokens (the
- *       template writes BOS and turn markers, as {@code apply_chat_template}). The loss goes on each assistant
- *       turn as the template emits it, end-of-turn marker included ({@code <|im_end|>\n} for ChatML,
- *       {@code <|eot_id|>} for Llama 3). No EOS is appended: the end-of-turn marker is what the model learns to
- *       stop on, as in Axolotl's chat_template strategy.</li>
+ *   <li>Chat samples are rendered with their chat template (the dataset's, else the builder's) and encoded
+ *       without the tokenizer's special tokens (the template writes BOS and turn markers, as
+ *       {@code apply_chat_template}). The loss goes where the sample's {@link ChatLoss} says: by default on each
+ *       assistant turn as the template renders it plus the closing it writes after it ({@code <|im_end|>\n} for
+ *       ChatML, {@code <|eot_id|>} for Llama 3), located by diffing renders ({@link ChatTemplate#apply}). No EOS is
+ *       appended: the closing is what the model learns to stop on, as in Axolotl's chat_template strategy.</li>
  *   <li>Text samples are encoded with the tokenizer's special tokens (BOS where its post-processor adds one); the
  *       loss goes on the completion. With {@code appendEos} the tokenizer's EOS is appended (and trained) unless
  *       the encoding already ends with it; a tokenizer without an EOS token gets nothing appended.</li>
@@ -38,7 +39,7 @@ public final class ExampleBuilder {
     private final Integer eos;
     private final DatasetStats.Counter counter = new DatasetStats.Counter();
 
-    /** {@code chatTemplate} may be null when no chat format is used. */
+    /** {@code chatTemplate} (for chat samples without their own) may be null when no chat format is used. */
     public ExampleBuilder(Tokenizer tokenizer, ChatTemplate chatTemplate, int sequenceLen, boolean trainOnInputs) {
         if (sequenceLen < 2) {
             throw new CrucibleException("sequence_len must be at least 2, got " + sequenceLen);
@@ -117,31 +118,34 @@ public final class ExampleBuilder {
     }
 
     private ChatTokenization.Tokens chat(Sample.Chat chat) {
-        if (chatTemplate == null) {
+        ChatTemplate template = chat.template() != null ? chat.template() : chatTemplate;
+        if (template == null) {
             throw new CrucibleException(chat.row().where() + ": a chat dataset needs a chat template (set chat_template"
                     + " or use a model that has one)");
         }
         List<Map<String, Object>> messages = chat.messages();
+        ChatLoss loss = chat.loss();
         ChatPrompt prompt;
         try {
-            prompt = chatTemplate.apply(ChatRequest.of(messages));
+            prompt = template.apply(new ChatRequest(messages, chat.tools(), null, false, Map.of()), loss.rolesToLocate());
         } catch (CrucibleException e) {
             throw new CrucibleException(chat.row().where() + ": the chat template failed: " + e.getMessage(), e);
         }
-        long assistantTurns = messages.stream().filter(m -> "assistant".equals(m.get("role"))).count();
-        boolean tagged = !prompt.spans().isEmpty() && prompt.spans().getFirst().method() == ChatPrompt.Method.GENERATION_TAG;
-        if (!tagged && prompt.spans().size() != assistantTurns) {
-            throw new CrucibleException(chat.row().where() + ": found " + prompt.spans().size() + " of " + assistantTurns
-                    + " assistant turns in the rendered chat template (the template drops or rewrites an assistant"
-                    + " message, so its loss mask cannot be built)");
+        for (int i = 0; i < messages.size(); i++) {
+            Object role = messages.get(i).get("role");
+            if (loss.rolesToTrain().contains(role) && prompt.turn(i) == null) {
+                throw new CrucibleException(chat.row().where() + ": message " + i + " (" + role + ") cannot be located"
+                        + " in the rendered chat template (the template drops it or renders it inseparably from"
+                        + " another message), so its loss mask cannot be built");
+            }
         }
-        return ChatTokenization.tokenize(tokenizer, prompt);
+        return ChatTokenization.tokenize(tokenizer, prompt, loss.ranges(prompt));
     }
 
     private ChatTokenization.Tokens text(Sample.Text text) {
         String full = text.prompt() + text.completion();
-        ChatTokenization.Tokens t = ChatTokenization.tokenize(tokenizer, full, new int[] {text.prompt().length()},
-                new int[] {full.length()}, true);
+        ChatTokenization.Tokens t = ChatTokenization.tokenize(tokenizer, full,
+                List.of(new ChatTokenization.LossRange(text.prompt().length(), full.length(), false)), true);
         int[] ids = t.ids();
         boolean[] loss = t.assistant();
         boolean endsWithEos = eos != null && ids.length > 0 && ids[ids.length - 1] == eos;

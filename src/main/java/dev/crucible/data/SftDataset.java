@@ -6,7 +6,9 @@ import dev.crucible.model.Tokenizer;
 import dev.crucible.model.template.ChatTemplate;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The dataset side of {@code crucible sft}: reads every configured dataset, formats and tokenises its rows,
@@ -46,15 +48,22 @@ public final class SftDataset {
         if (config.datasets().isEmpty()) {
             throw new CrucibleException("datasets: at least one dataset is required");
         }
-        boolean chat = config.chatTemplate() != null
-                || config.datasets().stream().anyMatch(d -> d.type().usesChatTemplate());
+        for (int i = 0; i < config.datasets().size(); i++) {
+            if (config.datasets().get(i).type().isPreference()) {
+                throw new CrucibleException("datasets[" + i + "]: type " + config.datasets().get(i).type().configName()
+                        + " holds preference rows; train them with rl: (dpo, ipo, orpo, simpo or kto)");
+            }
+        }
+        boolean chat = config.chatTemplate() != null || config.datasets().stream().anyMatch(
+                d -> d.type().usesChatTemplate() && d.chat().chatTemplate() == null);
         ChatTemplate template = chat ? ChatTemplates.resolve(config.chatTemplate(), model) : null;
         ExampleBuilder builder = new ExampleBuilder(tokenizer, template, config.sequenceLen(), config.trainOnInputs());
+        Map<String, ChatTemplate> own = new HashMap<>(); // datasets with their own chat_template (Axolotl allows it)
         List<Sample> samples = new ArrayList<>();
         for (DatasetSpec spec : config.datasets()) {
-            for (DatasetRow row : DatasetReader.read(spec.path())) {
-                samples.add(spec.type().toSample(row, spec.field()));
-            }
+            String setting = spec.chat() == null ? null : spec.chat().chatTemplate();
+            ChatTemplate t = setting == null ? template : own.computeIfAbsent(setting, s -> ChatTemplates.resolve(s, model));
+            samples.addAll(spec.samples(t));
         }
         List<SftExample> examples = builder.buildAll(samples);
         ValidationSplit.Split<SftExample> split = ValidationSplit.split(examples, config.valSetSize(), config.seed());

@@ -37,15 +37,20 @@ public final class Generator {
         }
         cache.truncate(reuse);
         int[] fresh = Arrays.copyOfRange(prompt, reuse, prompt.length);
-        int[] all = Arrays.copyOf(prompt, prompt.length + maxNewTokens);
+        // the buffer grows as tokens come: a huge --max-new-tokens must neither overflow nor allocate up front
+        long end = Math.min((long) prompt.length + Math.max(0, maxNewTokens), Integer.MAX_VALUE - 16);
+        int[] all = Arrays.copyOf(prompt, (int) Math.min(end, prompt.length + 256L));
         int length = prompt.length;
         float[] logits = model.forward(new int[][] {fresh}, cache, Transformer.Logits.LAST, null);
         int vocab = model.spec().vocab();
-        while (length < all.length) {
+        while (length < end) {
             int token = sampler.next(logits, 0, vocab);
+            if (length == all.length) {
+                all = Arrays.copyOf(all, (int) Math.min(end, 2L * all.length));
+            }
             all[length++] = token;
             boolean more = onToken.test(token) && !stopIds.contains(token);
-            if (!more || length == all.length) {
+            if (!more || length == end) {
                 break;
             }
             logits = model.forward(new int[][] {{token}}, cache, Transformer.Logits.LAST, null);

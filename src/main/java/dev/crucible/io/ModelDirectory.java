@@ -2,6 +2,8 @@ package dev.crucible.io;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.CrucibleException;
 
 import java.io.IOException;
@@ -10,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A Hugging Face model directory: {@code config.json}, optional {@code generation_config.json}, safetensors
@@ -26,10 +29,15 @@ public final class ModelDirectory {
             "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json",
             CHAT_TEMPLATE_JINJA, "chat_template.json");
 
-    private final Path path;
+    public static final String SPECIAL_TOKENS_MAP = "special_tokens_map.json";
 
-    private ModelDirectory(Path path) {
+    private final Path path;
+    /** bos_token, eos_token, ... set over the tokenizer files' (Axolotl's special_tokens); empty for none. */
+    private final Map<String, String> specialTokens;
+
+    private ModelDirectory(Path path, Map<String, String> specialTokens) {
         this.path = path;
+        this.specialTokens = Map.copyOf(specialTokens);
     }
 
     public static ModelDirectory open(Path path) {
@@ -39,7 +47,16 @@ public final class ModelDirectory {
         if (!Files.isRegularFile(path.resolve(CONFIG))) {
             throw new CrucibleException(path + ": not a Hugging Face model directory (no config.json)");
         }
-        return new ModelDirectory(path);
+        return new ModelDirectory(path, Map.of());
+    }
+
+    /**
+     * This directory with its special tokens ({@code bos_token}, {@code eos_token}, {@code pad_token}, ...) set to
+     * {@code tokens}: what {@link #tokenizerConfig}, {@link #specialTokensMap} and {@link #copyTokenizerTo} give, as a
+     * tokenizer saved after transformers' {@code add_special_tokens} would hold them. The files are not touched.
+     */
+    public ModelDirectory withSpecialTokens(Map<String, String> tokens) {
+        return new ModelDirectory(path, tokens);
     }
 
     public Path path() {
@@ -55,9 +72,24 @@ public final class ModelDirectory {
         return readJsonOrNull(path.resolve(GENERATION_CONFIG));
     }
 
-    /** {@code tokenizer_config.json} as JSON, or null. */
+    /** {@code tokenizer_config.json} as JSON (with the special-token overrides), or null. */
     public JsonNode tokenizerConfig() {
-        return readJsonOrNull(path.resolve(TOKENIZER_CONFIG));
+        JsonNode json = readJsonOrNull(path.resolve(TOKENIZER_CONFIG));
+        return json == null && !specialTokens.isEmpty() ? withOverrides(new ObjectMapper().createObjectNode()) : withOverrides(json);
+    }
+
+    /** {@code special_tokens_map.json} as JSON (with the special-token overrides), or null when there is none. */
+    public JsonNode specialTokensMap() {
+        return withOverrides(readJsonOrNull(path.resolve(SPECIAL_TOKENS_MAP)));
+    }
+
+    private JsonNode withOverrides(JsonNode json) {
+        if (json == null || specialTokens.isEmpty() || !json.isObject()) {
+            return json;
+        }
+        ObjectNode copy = ((ObjectNode) json).deepCopy();
+        specialTokens.forEach(copy::put);
+        return copy;
     }
 
     public Checkpoint openCheckpoint() {
@@ -113,13 +145,27 @@ public final class ModelDirectory {
         throw new CrucibleException(path.resolve(TOKENIZER_CONFIG) + ": chat_template must be a string or a list");
     }
 
-    /** Copies every tokenizer file (and so the chat template) into {@code dest}. */
+    /** Copies every tokenizer file (and so the chat template) into {@code dest}, with the special-token overrides. */
     public void copyTokenizerTo(Path dest) {
         for (Path f : tokenizerFiles()) {
+            String name = f.getFileName().toString();
             try {
-                Files.copy(f, dest.resolve(f.getFileName().toString()), StandardCopyOption.REPLACE_EXISTING);
+                if (!specialTokens.isEmpty() && (name.equals(TOKENIZER_CONFIG) || name.equals(SPECIAL_TOKENS_MAP))) {
+                    JsonNode json = name.equals(TOKENIZER_CONFIG) ? tokenizerConfig() : specialTokensMap();
+                    Files.writeString(dest.resolve(name), new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+                            .writeValueAsString(json) + "\n");
+                } else {
+                    Files.copy(f, dest.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+                }
             } catch (IOException e) {
                 throw new CrucibleException(f + ": cannot copy to " + dest + ": " + e.getMessage(), e);
+            }
+        }
+        if (!specialTokens.isEmpty() && !Files.isRegularFile(path.resolve(TOKENIZER_CONFIG))) {
+            try {
+                Files.writeString(dest.resolve(TOKENIZER_CONFIG), tokenizerConfig().toPrettyString() + "\n");
+            } catch (IOException e) {
+                throw new CrucibleException(dest + ": cannot write " + TOKENIZER_CONFIG + ": " + e.getMessage(), e);
             }
         }
     }

@@ -21,8 +21,9 @@ import java.util.Map;
  * @param dtype        the config's {@code dtype}: mergekit rounds every element-wise step to it
  * @param seed         the merge's random seed ({@code --random-seed}); random methods key their streams by
  *                     seed, tensor name and model index so results do not depend on thread count
- * @param outputStorage where a method's output tensor of a given byte size lives; the executor hands out a
- *                     buffer it reuses once the tensor is written, so its contents are not zeroed
+ * @param outputStorage where a method's output tensor (or scratch) of a given byte size lives; the executor hands
+ *                     out a buffer per request that it reuses once the tensor is written, so its contents are
+ *                     not zeroed
  */
 public record MergeInputs(String tensorName, List<String> models, List<Tensor> tensors, int baseIndex,
                           List<Map<String, Object>> modelParameters, Map<String, Object> globalParameters,

@@ -71,39 +71,61 @@ public final class MergePlan implements AutoCloseable {
     /** @param loraMergeDtype dtype a 'model+adapter' input is folded into (mergekit's --lora-merge-dtype), or null */
     public static MergePlan build(MergeConfig config, boolean allowCrimes, DType loraMergeDtype) {
         MergeMethod method = MergeMethods.get(config.mergeMethod);
-        checkParameterNames(config, method);
+        List<String> warnings = new ArrayList<>(config.warnings);
+        warnings.addAll(ignoredParameters(config, method));
         List<InputModel> models = new ArrayList<>();
         try {
             for (ModelRef r : config.referencedModels()) {
                 models.add(InputModel.open(r, loraMergeDtype));
             }
-            return new Builder(config, method, models, allowCrimes).build();
+            return new Builder(config, method, models, allowCrimes, warnings).build();
         } catch (RuntimeException e) {
             models.forEach(InputModel::close);
             throw e;
         }
     }
 
-    private static void checkParameterNames(MergeConfig config, MergeMethod method) {
+    /**
+     * The parameters mergekit never reads, one warning each: a name the method does not take, at any level, and a
+     * method-wide parameter given for one model ({@code lambda} under a model's {@code parameters}), since
+     * mergekit looks method-wide parameters up in the slice, module and top-level {@code parameters} only. Per-model
+     * parameters given at those levels are defaults for every model, as in mergekit.
+     */
+    static List<String> ignoredParameters(MergeConfig config, MergeMethod method) {
         Set<String> known = new HashSet<>(method.globalParameters().keySet());
         known.addAll(method.modelParameters().keySet());
-        checkNames(config.parameters, known, "parameters", method);
+        List<String> out = new ArrayList<>();
+        ignored(config.parameters, known, "parameters", method, out);
+        ignored(config.moduleParameters, known, config.slicesKeyPrefix + "parameters", method, out);
         for (int i = 0; i < config.slices.size(); i++) {
             MergeConfig.Slice s = config.slices.get(i);
-            String where = config.modelsSyntax ? "models" : "slices[" + i + "]";
-            checkNames(s.parameters(), known, where + ".parameters", method);
+            String where = config.slicesKeyPrefix + (config.modelsSyntax ? "models" : "slices[" + i + "]");
+            ignored(s.parameters(), known, where + ".parameters", method, out);
             for (int j = 0; j < s.sources().size(); j++) {
-                String key = config.modelsSyntax ? "models[" + j + "].parameters" : where + ".sources[" + j + "].parameters";
-                checkNames(s.sources().get(j).parameters(), method.modelParameters().keySet(), key, method);
+                String key = config.slicesKeyPrefix + (config.modelsSyntax ? "models[" + j + "].parameters"
+                        : "slices[" + i + "].sources[" + j + "].parameters");
+                ignored(s.sources().get(j).parameters(), method.modelParameters().keySet(), key, method, out);
             }
         }
+        return out;
     }
 
-    private static void checkNames(Map<String, Object> params, Set<String> known, String where, MergeMethod method) {
+    private static void ignored(Map<String, Object> params, Set<String> used, String where, MergeMethod method,
+                                List<String> out) {
         for (String k : params.keySet()) {
-            if (!known.contains(k)) {
-                throw new CrucibleException(where + "." + k + ": unknown parameter for merge_method " + method.name()
-                        + (known.isEmpty() ? " (it takes none)" : " (it takes " + known.stream().sorted().toList() + ")"));
+            if (used.contains(k)) {
+                continue;
+            }
+            if (method.globalParameters().containsKey(k)) {
+                out.add(where + "." + k + ": ignored, as mergekit ignores it: '" + k + "' applies to the whole merge_method "
+                        + method.name() + " and is read from the top-level (or slice) parameters, not a model's;"
+                        + " move it there to use it");
+            } else {
+                Set<String> takes = new java.util.TreeSet<>(method.globalParameters().keySet());
+                takes.addAll(method.modelParameters().keySet());
+                out.add(where + "." + k + ": ignored, as mergekit ignores it: merge_method " + method.name()
+                        + " does not use '" + k + "'" + (takes.isEmpty() ? " (it takes no parameters)"
+                        : " (it takes " + List.copyOf(takes) + ")"));
             }
         }
     }
@@ -115,7 +137,7 @@ public final class MergePlan implements AutoCloseable {
         final boolean allowCrimes;
         final Map<ModelRef, Integer> index = new LinkedHashMap<>();
         final List<Entry> entries = new ArrayList<>();
-        final List<String> warnings = new ArrayList<>();
+        final List<String> warnings;
         InputModel donor;
         ModelConfig out;
         Architecture arch;
@@ -124,8 +146,10 @@ public final class MergePlan implements AutoCloseable {
         /** Each output layer's {@code layer_types} entry, taken from the layer it was made from (null: none). */
         final List<JsonNode> layerTypes = new ArrayList<>();
 
-        Builder(MergeConfig config, MergeMethod method, List<InputModel> models, boolean allowCrimes) {
+        Builder(MergeConfig config, MergeMethod method, List<InputModel> models, boolean allowCrimes,
+                List<String> warnings) {
             this.config = config;
+            this.warnings = warnings;
             this.method = method;
             this.models = models;
             this.allowCrimes = allowCrimes;
@@ -384,7 +408,7 @@ public final class MergePlan implements AutoCloseable {
                     layer));
         }
 
-        /** mergekit's precedence: the source's own parameters, then the slice's, then the top level. */
+        /** mergekit's precedence: the source's own parameters, then the slice's, the module's, the top level. */
         Object lookup(String key, ModelRef model, MergeConfig.Slice slice, List<MergeConfig.Source> sources,
                       String tensor, double t) {
             if (model != null) {
@@ -399,6 +423,12 @@ public final class MergePlan implements AutoCloseable {
             }
             if (slice.parameters().containsKey(key)) {
                 Object v = ParameterSetting.evaluate(slice.parameters().get(key), tensor, t);
+                if (v != null) {
+                    return v;
+                }
+            }
+            if (config.moduleParameters.containsKey(key)) {
+                Object v = ParameterSetting.evaluate(config.moduleParameters.get(key), tensor, t);
                 if (v != null) {
                     return v;
                 }

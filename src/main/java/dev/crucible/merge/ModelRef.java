@@ -20,7 +20,9 @@ public record ModelRef(String spec, Path path, Path lora) {
 
     /**
      * Resolves {@code spec} against {@code baseDirs} in order (mergekit resolves against the working directory;
-     * the config's directory is a convenient fallback).
+     * the config's directory is a convenient fallback). As in mergekit, {@code MODEL+LORA} names a LoRA adapter
+     * and {@code PATH@REVISION} a Hub revision, which a local directory ignores; a directory whose name contains
+     * '+' or '@' is found as it is.
      */
     public static ModelRef resolve(String spec, String key, Path... baseDirs) {
         String text = spec.trim();
@@ -28,15 +30,21 @@ public record ModelRef(String spec, Path path, Path lora) {
         if (whole != null) {
             return new ModelRef(text, whole, null);
         }
-        int plus = text.indexOf('+');
-        if (plus > 0) {
-            String model = text.substring(0, plus);
-            String lora = text.substring(plus + 1);
-            Path m = require(model, key, baseDirs);
-            Path l = require(lora, key + " (LoRA adapter after '+')", baseDirs);
-            return new ModelRef(text, m, l);
+        String[] parts = text.split("\\+", -1);
+        if (parts.length > 2 || java.util.Arrays.stream(parts).anyMatch(String::isBlank)) {
+            throw new CrucibleException(key + ": cannot parse '" + text + "': expected MODEL or MODEL+LORA (one '+')");
+        }
+        if (parts.length == 2) {
+            return resolve(parts[0], parts[1], key, baseDirs);
         }
         return new ModelRef(text, require(text, key, baseDirs), null);
+    }
+
+    /** A model and an optional LoRA adapter given apart (mergekit's expanded {@code {model: ..., lora: ...}}). */
+    public static ModelRef resolve(String model, String lora, String key, Path... baseDirs) {
+        Path m = require(model.trim(), key, baseDirs);
+        Path l = lora == null ? null : require(lora.trim(), key + " (LoRA adapter)", baseDirs);
+        return new ModelRef(lora == null ? model.trim() : model.trim() + "+" + lora.trim(), m, l);
     }
 
     private static Path find(String text, Path... baseDirs) {
@@ -61,12 +69,23 @@ public record ModelRef(String spec, Path path, Path lora) {
         if (found != null) {
             return found;
         }
+        int at = text.indexOf('@');
+        if (at >= 0 && text.indexOf('@', at + 1) >= 0) {
+            throw new CrucibleException(key + ": invalid model path '" + text + "': more than one '@' (PATH@REVISION)");
+        }
+        if (at > 0) {
+            Path local = find(text.substring(0, at), baseDirs);
+            if (local != null) {
+                return local; // a revision means nothing to a local directory (mergekit ignores it too)
+            }
+        }
         String owner = text.contains("/") ? text.substring(0, text.indexOf('/')) : text;
         if (HUB_ID.matcher(text).matches() && find(owner, baseDirs) == null) {
-            String id = text.contains("@") ? text.substring(0, text.indexOf('@')) : text;
+            String id = at > 0 ? text.substring(0, at) : text;
+            String revision = at > 0 ? " --revision " + text.substring(at + 1) : "";
             throw new CrucibleException(key + ": '" + text + "' is not a local directory; it looks like a Hugging Face"
                     + " Hub id. Crucible does not download models: fetch it first, e.g. `huggingface-cli download "
-                    + id + " --local-dir models/" + id.substring(id.indexOf('/') + 1)
+                    + id + revision + " --local-dir models/" + id.substring(id.indexOf('/') + 1)
                     + "`, then reference that directory in the config");
         }
         throw new CrucibleException(key + ": model directory '" + text + "' not found (looked in "

@@ -9,10 +9,12 @@ import java.util.List;
 import java.util.function.LongFunction;
 
 /**
- * Output storage the executor reuses: one native buffer per worker thread, grown to the largest tensor that
- * thread has merged. A merged tensor lives there only until its worker has written it to the output file, so
- * merging makes no heap garbage per tensor (no collections, no fresh heap pages to fault in) and the writer
- * hands the bytes to the kernel without another copy.
+ * Storage the executor reuses: native buffers per worker thread, the i-th request of a task getting that thread's
+ * i-th buffer, grown to the largest size requested there. A merged tensor lives there only until its worker has
+ * written it to the output file, and a method's scratch (the packed entries of a top-k cut) only while the method
+ * runs, so merging makes no heap garbage per tensor and touches no fresh pages once the buffers have grown (on
+ * this VM a first touch costs several nanoseconds a byte); the writer hands the bytes to the kernel without
+ * another copy.
  */
 final class OutputBuffers implements AutoCloseable {
     private static final class Buffer {
@@ -21,20 +23,18 @@ final class OutputBuffers implements AutoCloseable {
     }
 
     private final List<Arena> arenas = new ArrayList<>();
-    private final ThreadLocal<Buffer> perThread = ThreadLocal.withInitial(Buffer::new);
+    private final ThreadLocal<List<Buffer>> perThread = ThreadLocal.withInitial(ArrayList::new);
 
-    /**
-     * Storage for the one output tensor of a task on the calling thread; valid until that thread's next lease.
-     * A second request within the same task (a method that builds more than one tensor) gets heap storage.
-     */
+    /** Storage for the requests of one task on the calling thread; valid until that thread's next lease. */
     LongFunction<MemorySegment> lease() {
-        Buffer buffer = perThread.get();
-        boolean[] used = {false};
+        List<Buffer> buffers = perThread.get();
+        int[] requests = {0};
         return bytes -> {
-            if (used[0]) {
-                return Tensor.heapSegment(bytes);
+            int i = requests[0]++;
+            if (buffers.size() == i) {
+                buffers.add(new Buffer());
             }
-            used[0] = true;
+            Buffer buffer = buffers.get(i);
             if (buffer.segment == null || buffer.segment.byteSize() < bytes) {
                 Arena arena = Arena.ofShared();
                 MemorySegment segment = arena.allocate(Math.max(bytes, 1), 64);

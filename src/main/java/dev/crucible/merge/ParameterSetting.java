@@ -2,9 +2,12 @@ package dev.crucible.merge;
 
 import dev.crucible.CrucibleException;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * A parameter value as mergekit configs write it: a scalar, a gradient (numbers spread evenly over the layers of
@@ -15,52 +18,83 @@ public final class ParameterSetting {
     private ParameterSetting() {
     }
 
-    /** Checks the shape of a setting as read from YAML; {@code key} names it in errors. */
-    public static void validate(Object setting, String key) {
-        if (setting instanceof Number || setting instanceof Boolean || setting instanceof String) {
-            return;
+    /**
+     * Checks a setting as read from YAML and returns it as mergekit's pydantic schema reads it: numbers stay numbers
+     * (booleans too: methods read them as flags), a string that spells a number becomes that number (pydantic's lax
+     * float) and any other string is an error; a conditional entry's unknown keys are ignored with a warning.
+     * {@code key} names the setting in errors.
+     */
+    public static Object normalize(Object setting, String key, List<String> warnings) {
+        if (setting instanceof Number || setting instanceof Boolean) {
+            return setting;
+        }
+        if (setting instanceof String s) {
+            return number(s, key);
         }
         if (setting instanceof Map<?, ?> m) {
-            validateConditional(m, key);
-            return;
+            return conditional(m, key, warnings);
         }
-        if (setting instanceof List<?> list && !list.isEmpty()) {
-            boolean scalars = list.stream().allMatch(e -> e instanceof Number || e instanceof Boolean || e instanceof String);
-            if (scalars) {
-                return;
-            }
+        if (setting instanceof List<?> list) {
+            List<Object> out = new ArrayList<>();
+            boolean scalars = list.stream().noneMatch(e -> e instanceof Map<?, ?> || e instanceof List<?>);
             for (int i = 0; i < list.size(); i++) {
-                if (!(list.get(i) instanceof Map<?, ?> m)) {
+                Object e = list.get(i);
+                if (scalars) { // pydantic reads a list of scalars as floats: booleans too, so gradients interpolate
+                    Object v = normalize(e, key + "[" + i + "]", warnings);
+                    out.add(v instanceof Boolean b ? (b ? 1.0 : 0.0) : v);
+                } else if (e instanceof Map<?, ?> m) {
+                    out.add(conditional(m, key + "[" + i + "]", warnings));
+                } else {
                     throw new CrucibleException(key + "[" + i + "]: a list must hold only numbers (a gradient) or only"
-                            + " {filter, value} entries, found " + describe(list.get(i)));
+                            + " {filter, value} entries, found " + describe(e));
                 }
-                validateConditional(m, key + "[" + i + "]");
             }
-            return;
+            return List.copyOf(out);
         }
         throw new CrucibleException(key + ": expected a number, a list of numbers (gradient) or {filter, value}"
                 + " entries, found " + describe(setting));
     }
 
-    private static void validateConditional(Map<?, ?> m, String key) {
+    private static Map<String, Object> conditional(Map<?, ?> m, String key, List<String> warnings) {
         for (Object k : m.keySet()) {
             if (!Set.of("value", "filter").contains(String.valueOf(k))) {
-                throw new CrucibleException(key + ": unknown key '" + k + "' (a conditional entry has 'filter' and 'value')");
+                warnings.add(key + ": unknown key '" + k + "' ignored, as mergekit ignores it (a conditional entry has"
+                        + " 'filter' and 'value')");
             }
         }
-        if (!m.containsKey("value")) {
+        if (m.get("value") == null) {
             throw new CrucibleException(key + ": conditional entry needs a 'value'");
         }
         Object v = m.get("value");
-        if (v instanceof Map<?, ?> || (v instanceof List<?> l && l.stream().anyMatch(e -> !(e instanceof Number)))) {
+        if (v instanceof Map<?, ?> || (v instanceof List<?> l && l.stream().anyMatch(e -> e instanceof Map<?, ?>
+                || e instanceof List<?>))) {
             throw new CrucibleException(key + ".value: expected a number or a list of numbers");
         }
-        validate(v, key + ".value");
         Object f = m.get("filter");
         if (f != null && !(f instanceof String)) {
             throw new CrucibleException(key + ".filter: expected a string (a substring of tensor names)");
         }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("value", normalize(v, key + ".value", warnings));
+        if (f != null) {
+            out.put("filter", f);
+        }
+        return out;
     }
+
+    private static Double number(String s, String key) {
+        if (!isNumber(s)) {
+            throw new CrucibleException(key + ": expected a number, found string '" + s + "'");
+        }
+        return Double.parseDouble(s.trim());
+    }
+
+    /** Whether {@code s} spells a finite or infinite decimal number (what pydantic's lax float accepts). */
+    static boolean isNumber(String s) {
+        return NUMBER.matcher(s.trim()).matches();
+    }
+
+    private static final Pattern NUMBER = Pattern.compile("[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?");
 
     /**
      * The value of {@code setting} for {@code tensorName} at relative layer position {@code t} in [0, 1], or null
@@ -70,13 +104,16 @@ public final class ParameterSetting {
         if (setting instanceof Number n) {
             return n.doubleValue();
         }
-        if (setting instanceof Boolean || setting instanceof String) {
+        if (setting instanceof Boolean) {
             return setting;
         }
         if (setting instanceof Map<?, ?> m) {
             return matches(m, tensorName) ? evaluate(m.get("value"), tensorName, t) : null;
         }
         List<?> list = (List<?>) setting;
+        if (list.isEmpty()) {
+            return null; // mergekit: no entry matches, the next level decides
+        }
         if (list.stream().allMatch(e -> e instanceof Number)) {
             double scaled = t * (list.size() - 1);
             int i0 = (int) scaled;

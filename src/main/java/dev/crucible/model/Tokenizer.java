@@ -4,6 +4,7 @@ import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.huggingface.tokenizers.jni.CharSpan;
 import dev.crucible.CrucibleException;
+import dev.crucible.io.ModelDirectory;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,7 +46,24 @@ public final class Tokenizer implements AutoCloseable {
         if (!Files.isRegularFile(file)) {
             throw new CrucibleException(missingTokenizerJsonMessage(dir));
         }
-        SpecialTokens special = SpecialTokens.read(dir);
+        return load(dir, SpecialTokens.read(dir));
+    }
+
+    /**
+     * Loads the tokenizer of a model directory with the special tokens its {@link ModelDirectory#tokenizerConfig} and
+     * {@link ModelDirectory#specialTokensMap} give (so {@link ModelDirectory#withSpecialTokens} overrides apply).
+     */
+    public static Tokenizer load(ModelDirectory model) {
+        Path dir = model.path();
+        if (!Files.isRegularFile(dir.resolve(TOKENIZER_JSON))) {
+            throw new CrucibleException(missingTokenizerJsonMessage(dir));
+        }
+        return load(dir, SpecialTokens.fromJson(model.tokenizerConfig(), model.specialTokensMap(),
+                dir.resolve(SpecialTokens.TOKENIZER_CONFIG).toString()));
+    }
+
+    private static Tokenizer load(Path dir, SpecialTokens special) {
+        Path file = dir.resolve(TOKENIZER_JSON);
         TokenizerJson json = TokenizerJson.read(file);
         // transformers 5 makes every named special token a special added token (TokenizersBackend.__init__). It
         // drops add_bos_token/add_eos_token from the config whenever tokenizer.json exists

@@ -46,11 +46,19 @@ public final class Transformer implements AutoCloseable {
 
     /** Opens a Hugging Face model directory; the weights stay memory-mapped until {@link #close}. */
     public static Transformer load(Path modelDir) {
+        return load(modelDir, TransformerWeights.Override.NONE);
+    }
+
+    /**
+     * Opens a model directory with some weights replaced as they are read (a LoRA adapter folded in by the caller);
+     * the others stay memory-mapped until {@link #close}.
+     */
+    public static Transformer load(Path modelDir, TransformerWeights.Override override) {
         ModelConfig config = ModelDirectory.open(modelDir).config();
         Checkpoint checkpoint = Checkpoint.open(modelDir);
         try {
             TransformerSpec spec = TransformerSpec.of(config, checkpoint.names());
-            return new Transformer(spec, TransformerWeights.load(checkpoint, spec), checkpoint);
+            return new Transformer(spec, TransformerWeights.load(checkpoint, spec, override), checkpoint);
         } catch (RuntimeException e) {
             checkpoint.close();
             throw e;

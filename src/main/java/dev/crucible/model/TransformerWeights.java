@@ -43,8 +43,19 @@ public final class TransformerWeights implements AutoCloseable {
         this.arena = arena;
     }
 
+    /** Replaces a checked tensor by another of the same shape as it is loaded (e.g. a weight with an adapter folded in). */
+    public interface Override {
+        Override NONE = (name, stored) -> stored;
+
+        Tensor apply(String name, Tensor stored);
+    }
+
     public static TransformerWeights load(Checkpoint checkpoint, TransformerSpec spec) {
-        Loader in = new Loader(checkpoint, spec);
+        return load(checkpoint, spec, Override.NONE);
+    }
+
+    public static TransformerWeights load(Checkpoint checkpoint, TransformerSpec spec, Override override) {
+        Loader in = new Loader(checkpoint, spec, override);
         for (String name : spec.architecture().weightNames(spec.config())) {
             in.check(name);
         }
@@ -160,7 +171,7 @@ public final class TransformerWeights implements AutoCloseable {
     }
 
     /** Frees the packed matrices; the model must not be used afterwards. */
-    @Override
+    @java.lang.Override
     public void close() {
         arena.close();
     }
@@ -169,11 +180,13 @@ public final class TransformerWeights implements AutoCloseable {
     private static final class Loader {
         private final Checkpoint checkpoint;
         private final TransformerSpec spec;
+        private final Override override;
         private final Map<String, Tensor> loaded = new HashMap<>();
 
-        Loader(Checkpoint checkpoint, TransformerSpec spec) {
+        Loader(Checkpoint checkpoint, TransformerSpec spec, Override override) {
             this.checkpoint = checkpoint;
             this.spec = spec;
+            this.override = override;
         }
 
         void check(String name) {
@@ -199,8 +212,12 @@ public final class TransformerWeights implements AutoCloseable {
                 throw new CrucibleException(checkpoint.directory() + ": tensor '" + name + "' has dtype " + t.dtype()
                         + ", expected a float type (F32, F16 or BF16)");
             }
-            loaded.put(name, t);
-            return t;
+            Tensor replaced = override.apply(name, t);
+            if (!Arrays.equals(replaced.shape(), want)) {
+                throw new IllegalStateException("an override changed the shape of '" + name + "'");
+            }
+            loaded.put(name, replaced);
+            return replaced;
         }
 
         /**

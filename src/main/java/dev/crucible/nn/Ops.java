@@ -470,7 +470,7 @@ public final class Ops {
     }
 
     /** {@code log Σ exp(x[off..off+len))}, shifted by the maximum for range. */
-    private static float logSumExp(float[] x, int off, int len) {
+    static float logSumExp(float[] x, int off, int len) {
         FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
         int j = 0;
         for (; j + F.length() <= len; j += F.length()) {

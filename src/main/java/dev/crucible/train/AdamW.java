@@ -5,12 +5,18 @@ import dev.crucible.tensor.Parallel;
 
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
 
 /**
  * AdamW exactly as {@code torch.optim.AdamW} computes it on the CPU, float32 op by op: decoupled weight decay
  * {@code p *= 1 - lr·wd}, moments {@code m = lerp(m, g, 1-β1)} and {@code v = v·β2 + (1-β2)·g²}, then
- * {@code p -= lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + eps)} (eps outside the square root).
+ * {@code p -= lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + eps)} (eps outside the square root). Weight decay applies to
+ * the parameters the {@code decayed} predicate selects by name: all of them for plain torch AdamW, or those of
+ * {@link #decayedByHfTrainer} to match the two parameter groups the Hugging Face Trainer (and so Axolotl and TRL)
+ * builds.
  */
 public final class AdamW {
     /** The per-parameter state torch keeps: step count and the two moment estimates. */
@@ -41,9 +47,16 @@ public final class AdamW {
     private final double beta2;
     private final double eps;
     private final double weightDecay;
+    private final Predicate<String> decayed;
     private final Map<Parameter, State> state = new IdentityHashMap<>();
 
+    /** torch's AdamW with one parameter group: every parameter is decayed. */
     public AdamW(double beta1, double beta2, double eps, double weightDecay) {
+        this(beta1, beta2, eps, weightDecay, name -> true);
+    }
+
+    /** {@code decayed} picks, by parameter name, the parameters that weight decay applies to. */
+    public AdamW(double beta1, double beta2, double eps, double weightDecay, Predicate<String> decayed) {
         if (beta1 < 0 || beta1 >= 1 || beta2 < 0 || beta2 >= 1 || eps < 0 || weightDecay < 0) {
             throw new IllegalArgumentException("AdamW needs 0 <= betas < 1 and non-negative eps and weight decay");
         }
@@ -51,6 +64,30 @@ public final class AdamW {
         this.beta2 = beta2;
         this.eps = eps;
         this.weightDecay = weightDecay;
+        this.decayed = decayed;
+    }
+
+    /**
+     * The names transformers' {@code Trainer.get_decay_parameter_names} forbids, searched in the lower-cased
+     * parameter name: biases and every kind of norm weight ({@code input_layernorm}, {@code model.norm},
+     * {@code q_norm}, ...). The Trainer also excludes parameters inside {@code nn.LayerNorm} modules; every norm of
+     * the architectures Crucible trains is an RMSNorm, which the Trainer excludes by these names alone.
+     */
+    private static final List<Pattern> NO_DECAY = List.of(Pattern.compile("bias"), Pattern.compile("layernorm"),
+            Pattern.compile("rmsnorm"), Pattern.compile("(?:^|\\.)norm(?:$|\\.)"), Pattern.compile("_norm(?:$|\\.)"));
+
+    /**
+     * Whether the Hugging Face Trainer puts the parameter named {@code name} (its {@code named_parameters()} name, as
+     * PEFT reports it for adapters) in its weight-decay group.
+     */
+    public static boolean decayedByHfTrainer(String name) {
+        String lower = name.toLowerCase(Locale.ROOT);
+        for (Pattern p : NO_DECAY) {
+            if (p.matcher(lower).find()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** torch's defaults: betas (0.9, 0.999), eps 1e-8, weight decay 0.01. */
@@ -76,7 +113,7 @@ public final class AdamW {
 
     /** One update of every parameter with learning rate {@code lr}, from the gradients they hold. */
     public void step(List<Parameter> params, double lr) {
-        float decay = (float) (1 - lr * weightDecay);
+        float withDecay = (float) (1 - lr * weightDecay);
         float oneMinusBeta1 = (float) (1 - beta1);
         float b2 = (float) beta2;
         float oneMinusBeta2 = (float) (1 - beta2);
@@ -91,6 +128,7 @@ public final class AdamW {
             float[] g = p.grad();
             float[] m = s.expAvg;
             float[] v = s.expAvgSq;
+            float decay = decayed.test(p.name()) ? withDecay : 1f;
             // element-wise, so splitting the range over threads gives the same values
             int chunks = (w.length + CHUNK - 1) / CHUNK;
             Parallel.forEach(chunks, 8L * w.length, c -> {

@@ -26,7 +26,8 @@ import java.util.TreeMap;
  * A LoRA/rsLoRA/DoRA adapter as a PEFT directory holds it: {@code adapter_config.json} and
  * {@code adapter_model.safetensors}. Tensor names are PEFT's saved names, {@code base_model.model.<module>.lora_A.weight},
  * {@code .lora_B.weight} and (DoRA) {@code .lora_magnitude_vector}; PEFT's in-memory names, which carry the adapter
- * name ({@code .lora_A.default.weight}), are accepted on load too.
+ * name ({@code .lora_A.default.weight}), are accepted on load too. The modules of {@code modules_to_save} are held
+ * whole, under PEFT's saved names {@code base_model.model.<module>.weight} (and {@code .bias}).
  */
 public final class LoraAdapter {
     public static final String WEIGHTS_FILE = "adapter_model.safetensors";
@@ -47,12 +48,22 @@ public final class LoraAdapter {
         }
     }
 
+    /** A tensor of a {@code modules_to_save} module, trained in full: float32 values and shape. */
+    public record SavedTensor(float[] values, long[] shape) {
+    }
+
     private final LoraConfig config;
     private final Map<String, LoraModule> modules;
+    private final Map<String, SavedTensor> savedTensors;
 
     public LoraAdapter(LoraConfig config, Map<String, LoraModule> modules) {
+        this(config, modules, Map.of());
+    }
+
+    public LoraAdapter(LoraConfig config, Map<String, LoraModule> modules, Map<String, SavedTensor> savedTensors) {
         this.config = config;
         this.modules = Collections.unmodifiableMap(new LinkedHashMap<>(modules));
+        this.savedTensors = Collections.unmodifiableMap(new TreeMap<>(savedTensors));
     }
 
     public LoraConfig config() {
@@ -62,6 +73,20 @@ public final class LoraAdapter {
     /** Adapted modules by path in the base model ({@code model.layers.0.self_attn.q_proj}), in layer order. */
     public Map<String, LoraModule> modules() {
         return modules;
+    }
+
+    /**
+     * The whole tensors of the {@code modules_to_save} modules by their name in the base model ({@code lm_head.weight}),
+     * which replace the base's tensors of that name.
+     */
+    public Map<String, SavedTensor> savedTensors() {
+        return savedTensors;
+    }
+
+    /** PEFT's in-memory name of a {@code modules_to_save} tensor ({@code base_model.model.lm_head.modules_to_save.default.weight}). */
+    public static String savedTensorParameterName(String tensorName) {
+        int dot = tensorName.lastIndexOf('.');
+        return PREFIX + tensorName.substring(0, dot) + ".modules_to_save.default" + tensorName.substring(dot);
     }
 
     /** PEFT's saved tensor name, e.g. {@code base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight}. */
@@ -83,13 +108,21 @@ public final class LoraAdapter {
                     + (Files.exists(dir.resolve("adapter_model.bin")) ? " (adapter_model.bin is not read; convert it to safetensors)" : ""));
         }
         Map<String, ModuleTensors> parts = new TreeMap<>(LinearLayers.BY_LAYER);
+        Map<String, SavedTensor> saved = new TreeMap<>();
         try (SafetensorsFile sf = SafetensorsFile.open(file)) {
             for (String name : sf.tensors().keySet()) {
                 Object[] parsed = parse(name);
+                String savedName = parsed == null ? savedTensorName(name, config) : null;
+                if (savedName != null) {
+                    if (saved.put(savedName, new SavedTensor(sf.tensor(name).toFloatArray(), sf.info(name).shape())) != null) {
+                        throw new CrucibleException(file + ": tensor '" + name + "' appears twice (saved and in-memory names)");
+                    }
+                    continue;
+                }
                 if (parsed == null) {
                     throw new CrucibleException(file + ": tensor '" + name + "' is not a LoRA A/B or DoRA magnitude"
                             + " tensor (expected base_model.model.<module>.lora_A.weight, .lora_B.weight or"
-                            + " .lora_magnitude_vector)");
+                            + " .lora_magnitude_vector) nor a tensor of modules_to_save " + config.modulesToSave());
                 }
                 String module = (String) parsed[0];
                 Part part = (Part) parsed[1];
@@ -105,14 +138,27 @@ public final class LoraAdapter {
                 h.shapes[part.ordinal()] = info.shape();
             }
         }
-        if (parts.isEmpty()) {
+        if (parts.isEmpty() && saved.isEmpty()) {
             throw new CrucibleException(file + ": holds no adapter tensors");
         }
         Map<String, LoraModule> modules = new LinkedHashMap<>();
         for (Map.Entry<String, ModuleTensors> e : parts.entrySet()) {
             modules.put(e.getKey(), e.getValue().toModule(file, e.getKey(), config));
         }
-        return new LoraAdapter(config, modules);
+        return new LoraAdapter(config, modules, saved);
+    }
+
+    /**
+     * The base-model name of a {@code modules_to_save} tensor saved as {@code base_model.model.<module>.<param>} (or
+     * under PEFT's in-memory name {@code <module>.modules_to_save.default.<param>}), or null when {@code name} is not one.
+     */
+    private static String savedTensorName(String name, LoraConfig config) {
+        if (!name.startsWith(PREFIX)) {
+            return null;
+        }
+        String rest = name.substring(PREFIX.length()).replace(".modules_to_save.default.", ".");
+        int dot = rest.lastIndexOf('.');
+        return dot > 0 && config.savesModule(rest.substring(0, dot)) ? rest : null;
     }
 
     /** Module path and part of an adapter tensor name, or null when the name is not one. */
@@ -202,7 +248,56 @@ public final class LoraAdapter {
             }
             modules.put(path, new LoraModule(path, in, out, r, config.scaling(path), a, new float[out * r], magnitude));
         }
-        return new LoraAdapter(config.forSaving(chosen, null), modules);
+        return new LoraAdapter(config.forSaving(chosen, null), modules, modulesToSave(config, base, chosen));
+    }
+
+    /**
+     * Copies of the base's tensors in the modules that {@code modules_to_save} names (PEFT's suffix match on module
+     * paths), checked to overlap no LoRA target and, for the embeddings or head, not to be tied.
+     */
+    private static Map<String, SavedTensor> modulesToSave(LoraConfig config, Checkpoint base, List<String> loraModules) {
+        Map<String, SavedTensor> out = new TreeMap<>();
+        if (config.modulesToSave().isEmpty()) {
+            return out;
+        }
+        java.util.Set<String> matched = new java.util.TreeSet<>();
+        for (String name : base.names()) {
+            String module = savedModuleOf(name, config);
+            if (module == null) {
+                continue;
+            }
+            for (String lora : loraModules) {
+                if (lora.equals(module) || lora.startsWith(module + ".")) {
+                    throw new CrucibleException("modules_to_save " + config.modulesToSave() + " takes '" + module
+                            + "', which also has a LoRA adapter (" + lora + "); a module is trained either way, not both");
+                }
+            }
+            matched.add(module);
+            out.put(name, new SavedTensor(base.tensor(name).toFloatArray(), base.info(name).shape()));
+        }
+        for (String want : config.modulesToSave()) {
+            if (matched.stream().noneMatch(m -> m.endsWith(want))) {
+                throw new CrucibleException("modules_to_save: '" + want + "' matches no module of " + base.directory()
+                        + " (e.g. lm_head, model.embed_tokens)");
+            }
+        }
+        boolean embed = out.containsKey("model.embed_tokens.weight");
+        if ((embed || out.containsKey("lm_head.weight")) && !base.contains("lm_head.weight")) {
+            throw new CrucibleException("modules_to_save " + config.modulesToSave() + ": " + base.directory()
+                    + " ties lm_head to embed_tokens; training one of them alone would untie them, which Crucible does"
+                    + " not support");
+        }
+        return out;
+    }
+
+    /** The module of tensor {@code name} (or of a parent module) that {@code modules_to_save} names, else null. */
+    private static String savedModuleOf(String name, LoraConfig config) {
+        for (int dot = name.lastIndexOf('.'); dot > 0; dot = name.lastIndexOf('.', dot - 1)) {
+            if (config.savesModule(name.substring(0, dot))) {
+                return name.substring(0, dot);
+            }
+        }
+        return null;
     }
 
     /** Reads row {@code o} of a weight into {@code row}. */
@@ -226,11 +321,25 @@ public final class LoraAdapter {
 
     /** The same adapter whose config names {@code baseModelNameOrPath} as its base. */
     public LoraAdapter withBaseModel(String baseModelNameOrPath) {
-        return new LoraAdapter(config.forSaving(modules.keySet(), baseModelNameOrPath), modules);
+        return new LoraAdapter(config.forSaving(modules.keySet(), baseModelNameOrPath), modules, savedTensors);
     }
 
-    /** Checks every adapted module exists in {@code base} with the [out, in] shape the adapter expects. */
+    /**
+     * Checks every adapted module exists in {@code base} with the [out, in] shape the adapter expects, and every
+     * {@code modules_to_save} tensor with its shape.
+     */
     public void checkAgainst(Checkpoint base) {
+        for (Map.Entry<String, SavedTensor> e : savedTensors.entrySet()) {
+            if (!base.contains(e.getKey())) {
+                throw new CrucibleException(base.directory() + ": has no tensor '" + e.getKey() + "', which the adapter"
+                        + " saves whole (modules_to_save; is this the adapter's base model?)");
+            }
+            long[] shape = base.info(e.getKey()).shape();
+            if (!Arrays.equals(shape, e.getValue().shape())) {
+                throw new CrucibleException(base.directory() + ": tensor '" + e.getKey() + "' is " + Shape.toString(shape)
+                        + " but the adapter's modules_to_save copy is " + Shape.toString(e.getValue().shape()));
+            }
+        }
         for (LoraModule m : modules.values()) {
             String name = m.path() + ".weight";
             if (!base.contains(name)) {
@@ -255,6 +364,7 @@ public final class LoraAdapter {
                 out.put(savedName(m.path(), Part.MAGNITUDE), Tensor.ofFloats(m.magnitude(), m.out()));
             }
         }
+        savedTensors.forEach((name, t) -> out.put(PREFIX + name, Tensor.ofFloats(t.values(), t.shape())));
         return out;
     }
 

@@ -46,7 +46,17 @@ public final class LoraConfig {
     /** A new LoRA config; {@code targetModules} are module-name suffixes, or the single entry "all-linear". */
     public static LoraConfig create(int r, double loraAlpha, double loraDropout, List<String> targetModules,
                                     boolean useRslora, boolean useDora) {
+        return create(r, loraAlpha, loraDropout, targetModules, useRslora, useDora, List.of());
+    }
+
+    /** As above, with {@code modulesToSave}: modules trained in full and saved whole with the adapter (PEFT's name). */
+    public static LoraConfig create(int r, double loraAlpha, double loraDropout, List<String> targetModules,
+                                    boolean useRslora, boolean useDora, List<String> modulesToSave) {
         ObjectNode n = defaults();
+        if (!modulesToSave.isEmpty()) {
+            ArrayNode m = n.putArray("modules_to_save");
+            modulesToSave.forEach(m::add);
+        }
         n.put("r", r);
         putNumber(n, "lora_alpha", loraAlpha);
         n.put("lora_dropout", loraDropout);
@@ -58,6 +68,14 @@ public final class LoraConfig {
         }
         n.put("use_rslora", useRslora);
         n.put("use_dora", useDora);
+        return new LoraConfig(null, n);
+    }
+
+    /** A new LoRA config whose targets are the modules whose whole path matches {@code targetRegex} (PEFT's string form). */
+    public static LoraConfig createForRegex(int r, double loraAlpha, double loraDropout, String targetRegex,
+                                            boolean useRslora, boolean useDora, List<String> modulesToSave) {
+        ObjectNode n = create(r, loraAlpha, loraDropout, List.of(ALL_LINEAR), useRslora, useDora, modulesToSave).json;
+        n.put("target_modules", targetRegex);
         return new LoraConfig(null, n);
     }
 
@@ -163,7 +181,11 @@ public final class LoraConfig {
         if (!bias.equals("none") || json.path("lora_bias").asBoolean(false)) {
             throw problem("bias", "is '" + bias + "'; Crucible supports adapters without bias tensors (bias: none)");
         }
-        for (String unsupported : List.of("modules_to_save", "layers_to_transform", "layer_replication",
+        JsonNode save = json.get("modules_to_save");
+        if (save != null && !save.isNull() && !(save.isArray() && allText(save))) {
+            throw problem("modules_to_save", "must be a list of module names, got " + save);
+        }
+        for (String unsupported : List.of("layers_to_transform", "layer_replication",
                 "trainable_token_indices", "target_parameters")) {
             JsonNode v = json.get(unsupported);
             if (v != null && !v.isNull() && !(v.isContainerNode() && v.isEmpty())) {
@@ -179,6 +201,15 @@ public final class LoraConfig {
                 }
             }
         }
+    }
+
+    private static boolean allText(JsonNode list) {
+        for (JsonNode n : list) {
+            if (!n.isTextual()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private Pattern compile(String key, String regex) {
@@ -221,6 +252,23 @@ public final class LoraConfig {
             t.forEach(n -> out.add(n.asText()));
         }
         return out;
+    }
+
+    /** {@code modules_to_save}: names of modules trained in full and saved whole (e.g. {@code lm_head}); may be empty. */
+    public List<String> modulesToSave() {
+        List<String> out = new ArrayList<>();
+        json.path("modules_to_save").forEach(n -> out.add(n.asText()));
+        return out;
+    }
+
+    /** Whether {@code modulePath} is one of {@code modules_to_save}: PEFT's test, the path ends with a listed name. */
+    public boolean savesModule(String modulePath) {
+        for (String name : modulesToSave()) {
+            if (modulePath.endsWith(name)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

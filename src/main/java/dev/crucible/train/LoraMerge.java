@@ -86,15 +86,33 @@ public final class LoraMerge {
     }
 
     private static Tensor mergedTensor(Tensor weight, TensorSpec spec, LoraAdapter adapter) {
-        String name = spec.name();
+        return merged(spec.name(), weight, spec.dtype(), adapter);
+    }
+
+    /** Whether the adapter changes tensor {@code name} of the base (a LoRA target's weight or a modules_to_save tensor). */
+    public static boolean changes(LoraAdapter adapter, String name) {
+        return adapter.savedTensors().containsKey(name) || name.endsWith(".weight")
+                && adapter.modules().containsKey(name.substring(0, name.length() - ".weight".length()));
+    }
+
+    /**
+     * Tensor {@code name} of the merged model in {@code dtype}: the base's {@code weight} with the adapter's B·A folded
+     * in (PEFT's {@code merge_and_unload}), the adapter's whole copy for a {@code modules_to_save} tensor, else the
+     * base's tensor (converted when its dtype differs).
+     */
+    public static Tensor merged(String name, Tensor weight, DType dtype, LoraAdapter adapter) {
+        LoraAdapter.SavedTensor saved = adapter.savedTensors().get(name);
+        if (saved != null) {
+            return Tensor.fromFloats(dtype, saved.values(), saved.shape());
+        }
         LoraModule module = name.endsWith(".weight")
                 ? adapter.modules().get(name.substring(0, name.length() - ".weight".length())) : null;
         if (module == null) {
-            return weight.dtype() == spec.dtype() ? weight : weight.to(spec.dtype());
+            return weight.dtype() == dtype ? weight : weight.to(dtype);
         }
         float[] w = weight.toFloatArray();
         module.mergeInto(w);
-        return Tensor.fromFloats(spec.dtype(), w, spec.shape());
+        return Tensor.fromFloats(dtype, w, weight.shape());
     }
 
     private static void writeConfig(ModelConfig config, DType target, Path dir) {

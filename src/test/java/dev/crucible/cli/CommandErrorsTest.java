@@ -102,6 +102,12 @@ class CommandErrorsTest {
         add(c, "lora merge " + model + " " + emptyDir + " " + out() + " --dtype int8", "int8");
         add(c, "sft " + m, "no-such-thing");
         add(c, "sft " + badYaml, "bad.yml: not valid YAML: line 2");
+        add(c, "train " + m, "no-such-thing");
+        add(c, "train " + badYaml, "bad.yml: not valid YAML: line 2");
+        add(c, "train " + preferenceConfig("rl: grpo\n"), "'rl' is 'grpo'");
+        add(c, "train " + preferenceConfig("rl: dpo\nsimpo_gamma: 1\n"), "'simpo_gamma' does not apply to rl: dpo");
+        add(c, "train " + preferenceConfig("rl: dpo\n"), "missing field 'chosen'");
+        add(c, "train " + preferenceConfig("rl_beta: 0.1\n"), "'rl_beta' applies to preference training");
         add(c, "tokenize " + m + " --text hi", "not found");
         add(c, "tokenize " + model + " --file " + m, "no-such-thing");
         add(c, "template render --template " + m + " --context " + badJson, "no-such-thing");
@@ -111,6 +117,19 @@ class CommandErrorsTest {
         add(c, "data preview " + chatModel + " " + badJson + " --type messages", "bad.json");
         add(c, "data preview " + model + " " + notADir + " --type nonsense", "nonsense");
         return c;
+    }
+
+    /** A preference config over a row without 'chosen', with {@code extra} keys. */
+    private static String preferenceConfig(String extra) {
+        try {
+            Path dir = Files.createDirectories(tmp.resolve("pref-" + outputs++));
+            Files.writeString(dir.resolve("pairs.jsonl"), "{\"prompt\": \"Q\", \"rejected\": \"no\"}\n");
+            return Files.writeString(dir.resolve("cfg.yml"), "base_model: " + chatModel + "\n" + extra
+                    + "datasets:\n  - path: pairs.jsonl\n    type: preference\nmicro_batch_size: 2\noutput_dir: out\n")
+                    .toString();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /** A fresh output path for each case, so that one case's leftovers cannot decide another's error. */

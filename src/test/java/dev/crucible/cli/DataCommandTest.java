@@ -52,7 +52,11 @@ class DataCommandTest {
                 "--type", "completion", "--json");
         assertEquals(0, r.exitCode(), r.err());
         JsonNode reference = JSON.readTree(BYTELEVEL.resolve("reference.json").toFile()).at("/encode/Hello world!");
-        JsonNode line = JSON.readTree(r.out().strip().lines().reduce((a, b) -> b).orElseThrow());
+        // stdout is JSON only (one object per shown example); the statistics went to stderr
+        List<String> lines = r.out().strip().lines().toList();
+        assertEquals(1, lines.size(), r.out());
+        JsonNode line = JSON.readTree(lines.getFirst());
+        assertTrue(r.err().startsWith("dataset: 1 rows -> 1 examples"), r.err());
         assertEquals(reference.size() + 1, line.get("input_ids").size());
         for (int i = 0; i < reference.size(); i++) {
             assertEquals(reference.get(i).intValue(), line.get("input_ids").get(i).intValue());

@@ -70,4 +70,26 @@ final class DataFixtures {
         java.util.Arrays.fill(out, SftExample.IGNORE_INDEX);
         return out;
     }
+
+    /** The decoded text of each run of labelled tokens (labels equal the ids where set). */
+    static List<String> trainedRuns(dev.crucible.model.Tokenizer tokenizer, SftExample e) {
+        List<String> runs = new ArrayList<>();
+        int i = 0;
+        while (i < e.length()) {
+            if (e.labels()[i] == SftExample.IGNORE_INDEX) {
+                i++;
+                continue;
+            }
+            int j = i;
+            while (j < e.length() && e.labels()[j] != SftExample.IGNORE_INDEX) {
+                if (e.inputIds()[j] != e.labels()[j]) {
+                    throw new AssertionError("label " + j + " is not its token id");
+                }
+                j++;
+            }
+            runs.add(tokenizer.decode(java.util.Arrays.copyOfRange(e.inputIds(), i, j)));
+            i = j;
+        }
+        return runs;
+    }
 }

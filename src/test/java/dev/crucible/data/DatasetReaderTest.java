@@ -94,8 +94,8 @@ class DatasetReaderTest {
         e = assertThrows(CrucibleException.class, () -> DatasetReader.read(tmp.resolve("missing.jsonl")));
         assertTrue(e.getMessage().contains("dataset file not found"), e.getMessage());
 
-        Path txt = Files.writeString(tmp.resolve("x.txt"), "hello");
-        e = assertThrows(CrucibleException.class, () -> DatasetReader.read(txt));
+        Path xml = Files.writeString(tmp.resolve("x.xml"), "<hello/>");
+        e = assertThrows(CrucibleException.class, () -> DatasetReader.read(xml));
         assertTrue(e.getMessage().contains("unknown dataset file type"), e.getMessage());
     }
 

@@ -227,7 +227,7 @@ class ExampleBuilderTest {
 
         CrucibleException role = assertThrows(CrucibleException.class, () -> DatasetType.SHAREGPT.toSample(
                 row(Map.of("conversations", List.of(Map.of("from", "bot", "value", "x")))), null));
-        assertEquals("mem.jsonl line 1: conversations[0].from is 'bot' (expected human, user, gpt, assistant, model,"
+        assertEquals("mem.jsonl line 1: conversations[0].from is 'bot' (expected human, user, assistant, gpt, model,"
                 + " system or tool)", role.getMessage());
 
         CrucibleException noRole = assertThrows(CrucibleException.class, () -> DatasetType.MESSAGES.toSample(
@@ -255,23 +255,8 @@ class ExampleBuilderTest {
         return Arrays.stream(e.labels()).filter(l -> l != SftExample.IGNORE_INDEX).toArray();
     }
 
-    /** The decoded text of each run of labelled tokens (labels equal the ids where set). */
+    /** The decoded text of each run of labelled tokens. */
     static List<String> trainedRuns(SftExample e) {
-        List<String> runs = new ArrayList<>();
-        int i = 0;
-        while (i < e.length()) {
-            if (e.labels()[i] == SftExample.IGNORE_INDEX) {
-                i++;
-                continue;
-            }
-            int j = i;
-            while (j < e.length() && e.labels()[j] != SftExample.IGNORE_INDEX) {
-                assertEquals(e.inputIds()[j], e.labels()[j]);
-                j++;
-            }
-            runs.add(tokenizer.decode(Arrays.copyOfRange(e.inputIds(), i, j)));
-            i = j;
-        }
-        return runs;
+        return DataFixtures.trainedRuns(tokenizer, e);
     }
 }

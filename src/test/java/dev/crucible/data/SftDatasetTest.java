@@ -101,8 +101,8 @@ class SftDatasetTest {
             // the format error comes first; a row that only fails while rendering is reported in order as well
             Path g = DataFixtures.writeJsonl(tmp.resolve("render.jsonl"), List.of(
                     Map.of("messages", List.of(msg("user", "a"), msg("assistant", "b"))),
-                    Map.of("messages", List.of(msg("user", "a"), Map.of("role", "assistant", "content", List.of(1)))),
-                    Map.of("messages", List.of(msg("user", "a"), Map.of("role", "assistant", "content", List.of(2))))));
+                    Map.of("messages", List.of(msg("user", "a"), Map.of("role", "assistant", "content", Map.of("x", 1)))),
+                    Map.of("messages", List.of(msg("user", "a"), Map.of("role", "assistant", "content", Map.of("x", 2))))));
             SftDataset.Config render = new SftDataset.Config(
                     List.of(new DatasetSpec(g, DatasetType.MESSAGES, null)), null, 64, false, false, 0, 1);
             CrucibleException r = assertThrows(CrucibleException.class, () -> SftDataset.load(render, model, tokenizer));
@@ -120,7 +120,7 @@ class SftDatasetTest {
         assertTrue(type.getMessage().startsWith("datasets[0]: unknown dataset type 'oasst'"), type.getMessage());
         assertThrows(CrucibleException.class, () -> DatasetSpec.fromConfig(Map.of("type", "text"), 0, null));
         assertEquals("conv", DatasetSpec.fromConfig(Map.of("path", "/d", "type", "messages", "field_messages", "conv"),
-                0, Path.of("/base")).field());
+                0, Path.of("/base")).chat().messagesField());
         assertEquals(Path.of("/base/d.jsonl"),
                 DatasetSpec.fromConfig(Map.of("path", "d.jsonl", "type", "text"), 0, Path.of("/base")).path());
     }

@@ -45,9 +45,8 @@ class MergeCommandTest {
 
     @ParameterizedTest(name = "{1}")
     @CsvSource(delimiter = '|', value = {
-            "merge_methd: linear\\nmodels:\\n  - model: models/tiny-ft1| unknown key 'merge_methd'",
+            "merge_methd: linear\\nmodels:\\n  - model: models/tiny-ft1| merge_method: required",
             "merge_method: frobnicate\\nmodels:\\n  - model: models/tiny-ft1| unknown merge_method 'frobnicate'",
-            "merge_method: linear\\nmodels:\\n  - model: models/tiny-ft1\\n    parameters: {weight: 1, density: 2}| models[0].parameters.density: unknown parameter",
             "merge_method: linear\\nmodels:\\n  - model: models/tiny-ft1\\n  - model: models/tiny-ft2\\n    parameters: {weight: 1}| parameter 'weight' is required",
             "merge_method: linear\\nslices:\\n  - sources:\\n      - model: models/tiny-ft1\\n        layer_range: [0, 9]\\nparameters: {weight: 1}| slices[0].sources[0].layer_range: [0, 9] is out of bounds",
             "merge_method: linear\\nslices:\\n  - sources:\\n      - model: models/tiny-ft1\\n        layer_range: [0, 3]\\n      - model: ../hf/models/llama\\n        layer_range: [0, 3]\\nparameters: {weight: 1}| pass --allow-crimes",
@@ -55,7 +54,7 @@ class MergeCommandTest {
             "merge_method: linear\\nmodels:\\n  - model: models/no-such-model\\n    parameters: {weight: 1}| models[0].model: model directory 'models/no-such-model' not found",
             "merge_method: linear\\nmodels:\\n  - model: mistralai/Mistral-7B-v0.1\\n    parameters: {weight: 1}| huggingface-cli download mistralai/Mistral-7B-v0.1",
             "merge_method: linear\\nmodels:\\n  - model: models/tiny-ft1\\n    parameters: {weight: 1}\\ndtype: int8| dtype: expected bfloat16, float16 or float32",
-            "merge_method: linear\\nmodels:\\n  - model: models/tiny-ft1\\n    parameters:\\n      weight: [{filter: mlp, valu: 1}]| unknown key 'valu'",
+            "merge_method: linear\\nmodels:\\n  - model: models/tiny-ft1\\n    parameters:\\n      weight: [{filter: mlp, valu: 1}]| weight[0]: conditional entry needs a 'value'",
             "merge_method: linear\\nmodels:\\n  - model: models/tiny-ft1\\n    parameters: {weight: 1}\\ntokenizer: {source: union, pad_to_multiple_of: 0}| tokenizer.pad_to_multiple_of",
             "merge_method: linear\\nmodels:\\n  - model: models/tiny-ft1\\n    parameters: {weight: 1}\\nchat_template: nonsense| chat_template: 'nonsense'",
     })

@@ -3,6 +3,7 @@ package dev.crucible.merge;
 import dev.crucible.CrucibleException;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -34,9 +35,10 @@ class ParameterSettingTest {
     @Test
     void malformedSettingsNameTheirKey() {
         var e = assertThrows(CrucibleException.class,
-                () -> ParameterSetting.validate(List.of(Map.of("filter", 3, "value", 1)), "parameters.t"));
+                () -> ParameterSetting.normalize(List.of(Map.of("filter", 3, "value", 1)), "parameters.t", new ArrayList<>()));
         assertEquals("parameters.t[0].filter: expected a string (a substring of tensor names)", e.getMessage());
-        assertThrows(CrucibleException.class, () -> ParameterSetting.validate(List.of(1, Map.of("value", 1)), "p"));
+        assertThrows(CrucibleException.class, () -> ParameterSetting.normalize(List.of(1, Map.of("value", 1)), "p",
+                new ArrayList<>()));
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.crucible.model;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crucible.CrucibleException;
+import dev.crucible.model.ChatTokenization.LossRange;
 import dev.crucible.model.template.ChatPrompt;
 import dev.crucible.model.template.ChatRequest;
 import dev.crucible.model.template.ChatTemplate;
@@ -46,6 +47,18 @@ class ChatTokenizationTest {
         return Map.of("role", role, "content", content);
     }
 
+    /** Loss on the assistant turns with their closings (the default of the SFT data path). */
+    static List<LossRange> assistantLoss(ChatPrompt prompt) {
+        List<LossRange> out = new ArrayList<>();
+        for (ChatPrompt.Turn t : prompt.turns()) {
+            if (t.role().equals("assistant")) {
+                out.add(LossRange.of(t));
+                out.add(LossRange.endOf(t));
+            }
+        }
+        return out;
+    }
+
     @Test
     void referenceConversationMasksExactlyTheAssistantReply() throws IOException {
         JsonNode ref = JSON.readTree(DIR.resolve("reference.json").toFile());
@@ -55,11 +68,11 @@ class ChatTokenizationTest {
         }
         ChatPrompt prompt = chatml.apply(ChatRequest.of(messages));
         assertEquals(ref.get("chat_template_render").asText(), prompt.text());
-        assertEquals(1, prompt.spans().size());
 
-        ChatTokenization.Tokens tokens = ChatTokenization.tokenize(tokenizer, prompt);
+        ChatTokenization.Tokens tokens = ChatTokenization.tokenize(tokenizer, prompt, assistantLoss(prompt));
         assertArrayEquals(tokenizer.encode(prompt.text(), false), tokens.ids());
-        String span = prompt.spans().get(0).of(prompt.text());
+        ChatPrompt.Turn reply = prompt.turn(messages.size() - 1);
+        String span = prompt.text().substring(reply.start(), reply.endOfTurn());
         assertEquals("4<|im_end|>\n", span);
         // the masked tokens are exactly the tokens of the reply, and they are the last ones
         int n = tokens.assistantTokenCount();
@@ -77,13 +90,13 @@ class ChatTokenizationTest {
                 msg("user", "Name a prime."), msg("assistant", "7, or 1e9+7 🙂"),
                 msg("user", "And code?"), msg("assistant", "def f(x): return x * 2\n  # done"));
         ChatPrompt prompt = chatml.apply(ChatRequest.of(messages));
-        assertEquals(2, prompt.spans().size());
-        ChatTokenization.Tokens tokens = ChatTokenization.tokenize(tokenizer, prompt);
+        ChatTokenization.Tokens tokens = ChatTokenization.tokenize(tokenizer, prompt, assistantLoss(prompt));
 
         List<String> runs = assistantRuns(tokens);
         assertEquals(2, runs.size());
         for (int k = 0; k < 2; k++) {
-            assertEquals(prompt.spans().get(k).of(prompt.text()), runs.get(k));
+            ChatPrompt.Turn t = prompt.turn(2 + 2 * k);
+            assertEquals(prompt.text().substring(t.start(), t.endOfTurn()), runs.get(k));
         }
         assertTrue(runs.get(0).startsWith("7, or 1e9+7 🙂"));
         // user and system text never gets a label
@@ -95,28 +108,32 @@ class ChatTokenizationTest {
     @Test
     void generationPromptWithoutReplyHasNoAssistantTokens() {
         ChatPrompt prompt = chatml.apply(ChatRequest.of(List.of(msg("user", "hi"))).withGenerationPrompt(true));
-        ChatTokenization.Tokens tokens = ChatTokenization.tokenize(tokenizer, prompt);
+        ChatTokenization.Tokens tokens = ChatTokenization.tokenize(tokenizer, prompt, assistantLoss(prompt));
         assertEquals(0, tokens.assistantTokenCount());
         assertTrue(tokens.length() > 0);
     }
 
     @Test
-    void aTokenStraddlingTheSpanBoundaryIsAssistant() {
+    void aTokenStraddlingTheStartOfATurnCountsButOnlyWholeTokensOfAClosing() {
         String text = "Hello world";
         Tokenizer.Encoded enc = tokenizer.encodeWithOffsets(text, false);
         int w = enc.tokens().indexOf("Ġw");
-        // a span starting inside "Ġw" (at 'w', one character after the token start) still marks that token
-        ChatTokenization.Tokens tokens = ChatTokenization.tokenize(tokenizer, text,
-                new int[] {enc.starts()[w] + 1}, new int[] {text.length()});
-        for (int i = 0; i < tokens.length(); i++) {
-            assertEquals(i >= w, tokens.assistant()[i], "token " + i);
+        // a range starting inside "Ġw" (at 'w', one character after the token start) still marks that token
+        ChatTokenization.Tokens touching = ChatTokenization.tokenize(tokenizer, text,
+                List.of(new LossRange(enc.starts()[w] + 1, text.length(), false)), false);
+        // a closing range of whole tokens from the same place does not
+        ChatTokenization.Tokens whole = ChatTokenization.tokenize(tokenizer, text,
+                List.of(new LossRange(enc.starts()[w] + 1, text.length(), true)), false);
+        for (int i = 0; i < touching.length(); i++) {
+            assertEquals(i >= w, touching.assistant()[i], "token " + i);
+            assertEquals(i > w, whole.assistant()[i], "token " + i);
         }
     }
 
     @Test
-    void spanOutsideThePromptIsRejected() {
+    void rangeOutsideThePromptIsRejected() {
         CrucibleException e = assertThrows(CrucibleException.class,
-                () -> ChatTokenization.tokenize(tokenizer, "short", new int[] {2}, new int[] {9}));
+                () -> ChatTokenization.tokenize(tokenizer, "short", List.of(new LossRange(2, 9, false)), false));
         assertTrue(e.getMessage().contains("[2, 9)") && e.getMessage().contains("5 characters"), e.getMessage());
     }
 

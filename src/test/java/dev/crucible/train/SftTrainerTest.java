@@ -26,9 +26,9 @@ class SftTrainerTest {
     Path tmp;
 
     /** Arithmetic token sequences (start a, stride d): learnable, with the first two tokens as an unlabelled prompt. */
-    static List<SftTrainer.Example> data(int count, long seed) {
+    static List<SftObjective.Example> data(int count, long seed) {
         Random r = new Random(seed);
-        List<SftTrainer.Example> out = new ArrayList<>();
+        List<SftObjective.Example> out = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             int len = 10 + r.nextInt(8);
             int a = r.nextInt(512);
@@ -39,26 +39,27 @@ class SftTrainerTest {
                 ids[t] = (a + t * d) % 512;
                 labels[t] = t < 2 ? -100 : ids[t];
             }
-            out.add(new SftTrainer.Example(ids, labels));
+            out.add(new SftObjective.Example(ids, labels));
         }
         return out;
     }
 
-    static SftTrainer.Settings settings(SftTrainer.Method method, int steps, int saveSteps, double dropout) {
-        double lr = method == SftTrainer.Method.FULL ? 5e-3 : 3e-2;
-        return new SftTrainer.Settings(method, 8, 16, dropout, List.of("all-linear"), false, 4, 2, 16, steps, lr,
-                "cosine", 2, 0.01, 1.0, false, 7, saveSteps, 0);
+    static Trainer.Settings settings(Trainer.Method method, int steps, int saveSteps, double dropout) {
+        double lr = method == Trainer.Method.FULL ? 5e-3 : 3e-2;
+        return new Trainer.Settings(method, method == Trainer.Method.FULL ? null
+                : new Trainer.Lora(8, 16, dropout, List.of("all-linear"), false),
+                Trainer.Optimizer.of(lr, "cosine", 2, 0.01, 1.0), 4, 2, 16, false, steps, false, 7, saveSteps, 0, 1, 0);
     }
 
     @ParameterizedTest
-    @EnumSource(SftTrainer.Method.class)
-    void trainingLowersTheValidationLossAndWritesTheModel(SftTrainer.Method method) throws IOException {
-        List<SftTrainer.Example> train = data(32, 1);
-        List<SftTrainer.Example> val = data(8, 2);
+    @EnumSource(Trainer.Method.class)
+    void trainingLowersTheValidationLossAndWritesTheModel(Trainer.Method method) throws IOException {
+        List<SftObjective.Example> train = data(32, 1);
+        List<SftObjective.Example> val = data(8, 2);
         Path out = tmp.resolve(method.name());
-        try (SftTrainer trainer = new SftTrainer(BASE, settings(method, 8, 0, 0.05))) {
-            double before = trainer.evaluate(val);
-            List<SftTrainer.StepMetrics> steps = new ArrayList<>();
+        try (var trainer = Trainer.sft(BASE, settings(method, 8, 0, 0.05))) {
+            double before = trainer.evaluate(val).get("eval_loss");
+            List<Trainer.StepMetrics> steps = new ArrayList<>();
             trainer.train(train, val, out, steps::add);
             double after = steps.get(steps.size() - 1).evalLoss();
             assertTrue(after < before - 0.05, method + ": validation loss " + before + " -> " + after);
@@ -70,7 +71,7 @@ class SftTrainerTest {
         assertEquals(8, Files.readAllLines(out.resolve("metrics.jsonl")).size());
         assertTrue(new ObjectMapper().readTree(Files.readAllLines(out.resolve("metrics.jsonl")).get(7)).has("eval_loss"));
         assertTrue(Files.readString(out.resolve("loss.html")).contains("<polyline"));
-        if (method == SftTrainer.Method.FULL) {
+        if (method == Trainer.Method.FULL) {
             try (Checkpoint c = Checkpoint.open(out)) {
                 assertEquals(30, c.names().size());
             }
@@ -78,7 +79,7 @@ class SftTrainerTest {
         } else {
             LoraAdapter adapter = LoraAdapter.load(out);
             assertEquals(21, adapter.modules().size());
-            boolean dora = method == SftTrainer.Method.DORA || method == SftTrainer.Method.QDORA;
+            boolean dora = method == Trainer.Method.DORA || method == Trainer.Method.QDORA;
             assertEquals(dora, adapter.config().useDora());
             assertEquals(dora, adapter.modules().values().stream().allMatch(LoraModule::isDora));
             assertTrue(adapter.config().json().get("base_model_name_or_path").asText().endsWith("llama"));
@@ -107,11 +108,11 @@ class SftTrainerTest {
             }
             dev.crucible.io.SafetensorsWriter.write(dequantised.resolve("model.safetensors"), tensors);
         }
-        List<SftTrainer.Example> train = data(16, 5);
-        List<SftTrainer.StepMetrics> q = new ArrayList<>();
-        List<SftTrainer.StepMetrics> d = new ArrayList<>();
-        try (SftTrainer qdora = new SftTrainer(BASE, settings(SftTrainer.Method.QDORA, 3, 0, 0));
-             SftTrainer dora = new SftTrainer(dequantised, settings(SftTrainer.Method.DORA, 3, 0, 0))) {
+        List<SftObjective.Example> train = data(16, 5);
+        List<Trainer.StepMetrics> q = new ArrayList<>();
+        List<Trainer.StepMetrics> d = new ArrayList<>();
+        try (var qdora = Trainer.sft(BASE, settings(Trainer.Method.QDORA, 3, 0, 0));
+             var dora = Trainer.sft(dequantised, settings(Trainer.Method.DORA, 3, 0, 0))) {
             List<Parameter> qp = qdora.parameters();
             List<Parameter> dp = dora.parameters();
             assertEquals(dp.size(), qp.size());
@@ -155,8 +156,8 @@ class SftTrainerTest {
 
     @Test
     void qloraHoldsTheBaseInLessMemoryThanLora() {
-        try (SftTrainer lora = new SftTrainer(BASE, settings(SftTrainer.Method.LORA, 1, 0, 0));
-             SftTrainer qlora = new SftTrainer(BASE, settings(SftTrainer.Method.QLORA, 1, 0, 0))) {
+        try (var lora = Trainer.sft(BASE, settings(Trainer.Method.LORA, 1, 0, 0));
+             var qlora = Trainer.sft(BASE, settings(Trainer.Method.QLORA, 1, 0, 0))) {
             // the 21 linear layers' weights: 3 layers of q, o [64, 64], k, v [32, 64], gate, up [176, 64], down [64, 176]
             long linearWeights = 3L * (2 * 64 * 64 + 2 * 32 * 64 + 3 * 176 * 64);
             long nf4Bytes = qlora.frozenBaseBytes() - (lora.frozenBaseBytes() - 4 * linearWeights);
@@ -167,16 +168,16 @@ class SftTrainerTest {
 
     @Test
     void resumingFromACheckpointContinuesTheSameCurve() throws IOException {
-        List<SftTrainer.Example> train = data(20, 3);
-        List<SftTrainer.StepMetrics> straight = new ArrayList<>();
+        List<SftObjective.Example> train = data(20, 3);
+        List<Trainer.StepMetrics> straight = new ArrayList<>();
         float[][] finalStraight;
-        try (SftTrainer t = new SftTrainer(BASE, settings(SftTrainer.Method.LORA, 4, 2, 0.1))) {
+        try (var t = Trainer.sft(BASE, settings(Trainer.Method.LORA, 4, 2, 0.1))) {
             t.train(train, List.of(), tmp.resolve("a"), straight::add);
             finalStraight = t.parameters().stream().map(p -> p.data().clone()).toArray(float[][]::new);
         }
         assertTrue(Files.isRegularFile(tmp.resolve("a/checkpoint-2/adapter_model.safetensors")));
-        List<SftTrainer.StepMetrics> resumed = new ArrayList<>();
-        try (SftTrainer t = new SftTrainer(BASE, settings(SftTrainer.Method.LORA, 4, 2, 0.1))) {
+        List<Trainer.StepMetrics> resumed = new ArrayList<>();
+        try (var t = Trainer.sft(BASE, settings(Trainer.Method.LORA, 4, 2, 0.1))) {
             t.resume(tmp.resolve("a/checkpoint-2"));
             assertEquals(2, t.step());
             t.train(train, List.of(), tmp.resolve("b"), resumed::add);

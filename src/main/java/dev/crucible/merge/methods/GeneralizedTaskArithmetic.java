@@ -53,21 +53,27 @@ final class GeneralizedTaskArithmetic extends AbstractMergeMethod {
         if (s.others.length == 0) {
             return c.tensor(s.base);
         }
-        if (streams(c.numel)) {
+        if (streams()) {
             return StreamingTaskArithmetic.merge(c, s, sparsification, consensus);
         }
         return mergeWhole(c, s);
     }
 
-    /** Whether a tensor of {@code numel} elements is merged in chunks rather than as whole-tensor copies. */
-    private boolean streams(long numel) {
+    /** Whether tensors are merged in chunks rather than as whole-tensor copies. */
+    private boolean streams() {
         return sparsification == Sparsification.NONE || sparsification == Sparsification.RANDOM
-                || (sparsification == Sparsification.MAGNITUDE && numel > Sparsify.EXACT_TIE_ORDER_LIMIT);
+                || sparsification == Sparsification.MAGNITUDE;
     }
 
     @Override
     public long workingBytes(long numel, int inputs, DType dtype) {
-        return streams(numel) ? streamingBytes(numel, inputs) : super.workingBytes(numel, inputs, dtype);
+        if (!streams()) { // breadcrumbs' cut packs one model's magnitudes at a time (8 bytes each)
+            return super.workingBytes(numel, inputs, dtype)
+                    + (sparsification == Sparsification.MAGNITUDE_OUTLIERS ? numel * 8 : 0);
+        }
+        // top-k: a bit set per model, and the packed magnitudes of one model while its cut is selected
+        long selection = sparsification == Sparsification.MAGNITUDE ? numel * 8 + inputs * (numel / 8 + 8) : 0;
+        return streamingBytes(numel, inputs) + selection;
     }
 
     private Settings settings(MethodCall c) {

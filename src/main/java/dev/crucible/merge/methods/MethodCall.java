@@ -5,7 +5,9 @@ import dev.crucible.merge.MergeInputs;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Rounding;
 import dev.crucible.tensor.Tensor;
+import dev.crucible.tensor.TorchSortOrder;
 
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /** One method invocation: typed access to a {@link MergeInputs} with errors naming method, model and tensor. */
@@ -15,6 +17,7 @@ final class MethodCall {
     final DType dtype;
     final long[] shape;
     final long numel;
+    private MemorySegment scratch;
 
     MethodCall(String method, MergeInputs in) {
         this.method = method;
@@ -152,6 +155,17 @@ final class MethodCall {
      */
     Tensor newOutput(DType outDtype) {
         return new Tensor(outDtype, shape, in.outputStorage().apply(numel * outDtype.byteSize()));
+    }
+
+    /**
+     * Room for the packed entries of a top-k cut over this tensor, in the executor's reused storage (asked for once
+     * per call and shared by every cut of the call, as only one runs at a time).
+     */
+    TorchSortOrder.Entries sortEntries(boolean descending) {
+        if (scratch == null) {
+            scratch = in.outputStorage().apply(TorchSortOrder.Entries.bytes(size()));
+        }
+        return new TorchSortOrder.Entries(scratch, size(), descending);
     }
 
     Tensor output(DType outDtype, float[] values) {

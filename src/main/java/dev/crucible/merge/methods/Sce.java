@@ -1,7 +1,6 @@
 package dev.crucible.merge.methods;
 
 import dev.crucible.tensor.DType;
-import dev.crucible.tensor.MagnitudeSelection;
 import dev.crucible.tensor.Rounding;
 import dev.crucible.tensor.Tensor;
 import dev.crucible.tensor.TorchSortOrder;
@@ -15,6 +14,12 @@ import dev.crucible.tensor.TorchSortOrder;
 final class Sce extends AbstractMergeMethod {
     Sce() {
         super("sce", BaseModelUse.REQUIRED, params("int8_mask", false, "select_topk", 1.0), params());
+    }
+
+    /** Whole-tensor copies, plus the packed variances of the top-k selection (8 bytes per entry). */
+    @Override
+    public long workingBytes(long numel, int inputs, DType dtype) {
+        return super.workingBytes(numel, inputs, dtype) + numel * 8;
     }
 
     @Override
@@ -98,14 +103,8 @@ final class Sce extends AbstractMergeMethod {
         }
         int k = (int) ((float) nonzero * (float) density);
         byte[] keep = new byte[n];
-        if (k > 0) {
-            if (n <= Sparsify.EXACT_TIE_ORDER_LIMIT) {
-                for (int i : TorchSortOrder.topkIndices(var, n, k)) {
-                    keep[i] = 1;
-                }
-            } else {
-                MagnitudeSelection.keepRankRange(var, n, n - k, n, keep);
-            }
+        for (int i : TorchSortOrder.topkIndices(var, n, k)) {
+            keep[i] = 1;
         }
         for (float[] t : tv) {
             for (int i = 0; i < n; i++) {

@@ -2,7 +2,6 @@ package dev.crucible.merge.methods;
 
 import dev.crucible.tensor.CounterRandom;
 import dev.crucible.tensor.DType;
-import dev.crucible.tensor.MagnitudeSelection;
 import dev.crucible.tensor.Rounding;
 import dev.crucible.tensor.TorchSortOrder;
 
@@ -14,34 +13,22 @@ import java.util.Arrays;
  * whole-tensor L1 rescale. Values are in {@code dtype}; every step is rounded as torch rounds it.
  */
 final class Sparsify {
-    /**
-     * Up to this many elements the top-k cut follows torch's exact sort order, so ties at the threshold resolve
-     * as in mergekit; above it a linear-time selection is used and tied elements at the cut are taken in index
-     * order (may differ from torch for those few elements).
-     */
-    static final int EXACT_TIE_ORDER_LIMIT = 1 << 16;
-
     private Sparsify() {
     }
 
-    /** Marks the elements at positions {@code [from, to)} of the magnitude order (torch's, or by selection). */
+    /** Marks the elements torch's sort of the magnitudes puts at positions {@code [from, to)}. */
     static void keepSortedRange(float[] d, int n, int from, int to, boolean descending, byte[] keep) {
         if (from >= to) {
             return;
         }
-        if (n <= EXACT_TIE_ORDER_LIMIT) {
-            float[] mags = new float[n];
+        try (TorchSortOrder.Entries entries = new TorchSortOrder.Entries(n, descending)) {
             for (int i = 0; i < n; i++) {
-                mags[i] = Math.abs(d[i]);
+                entries.put(i, Math.abs(d[i]));
             }
-            int[] order = TorchSortOrder.argsort(mags, n, descending);
+            entries.selectSortedRange(from, to);
             for (int r = from; r < to; r++) {
-                keep[order[r]] = 1;
+                keep[entries.indexAt(r)] = 1;
             }
-        } else if (descending) {
-            MagnitudeSelection.keepRankRange(d, n, n - to, n - from, keep);
-        } else {
-            MagnitudeSelection.keepRankRange(d, n, from, to, keep);
         }
     }
 

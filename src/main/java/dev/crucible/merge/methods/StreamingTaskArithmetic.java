@@ -5,13 +5,15 @@ import dev.crucible.tensor.CounterRandom;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Rounding;
 import dev.crucible.tensor.Tensor;
+import dev.crucible.tensor.TorchSortOrder;
 
 /**
  * Generalized task arithmetic in chunks of the input tensors, for methods whose masks can be recomputed
- * element by element: no sparsification, DARE's counter-based Bernoulli mask, and TIES's top-k above the
- * exact-tie-order size (the k-th largest magnitude comes from a radix histogram built while streaming; tied
- * entries at the threshold are taken highest index first, like {@code MagnitudeSelection}). Memory is a few
- * chunk buffers per model instead of whole-tensor copies; results equal the whole-tensor path bit for bit.
+ * element by element: no sparsification, DARE's counter-based Bernoulli mask, and TIES's top-k (the entries
+ * torch's sort keeps, ties included: selected once per model from the streamed magnitudes, kept as the cut's
+ * magnitude plus a bit set for the entries tied at it). Memory is a few chunk buffers per model plus one bit per
+ * entry and model instead of whole-tensor copies (and, while a model's top-k is selected, 8 bytes per entry in the
+ * executor's reused native storage); results equal the whole-tensor path bit for bit.
  */
 final class StreamingTaskArithmetic {
     static final int CHUNK = 16384;
@@ -27,12 +29,9 @@ final class StreamingTaskArithmetic {
         boolean random;
         long below; // keep when the 24 random bits are below this: uniform < probability
         long key;
-        // magnitude: keep key(|δ|) > threshold, and of the entries equal to it those from rank {@code skipEqual} on
-        boolean magnitude;
-        boolean keepNone;
-        int threshold;
-        long skipEqual;
-        long seenEqual;
+        // magnitude: kept = |δ| above the cut's magnitude, or at it with bit i of {@code tiesKept} set
+        int cutKey = Integer.MAX_VALUE;
+        long[] tiesKept;
         // L1 rescale in {@code work}; NaN = none
         float ratio = Float.NaN;
         DType work;
@@ -41,18 +40,17 @@ final class StreamingTaskArithmetic {
             this.index = index;
         }
 
-        void resetStream() {
-            seenEqual = 0;
-        }
-
         /** {@code mask[j]} = 1 where entry {@code off + j} (delta {@code d[j]}) is kept, else 0. */
         void mask(float[] d, int len, long off, float[] mask) {
             if (random) {
                 CounterRandom.keepMask(key, off, below, mask, len);
                 return;
             }
-            for (int j = 0; j < len; j++) {
-                mask[j] = keep(d[j], off + j);
+            for (int j = 0; j < len; j++) { // branch-free on the (random) magnitudes
+                long i = off + j;
+                int m = magnitudeKey(d[j]);
+                long tie = (tiesKept[(int) (i >>> 6)] >>> i) & (m == cutKey ? 1 : 0); // shift taken mod 64
+                mask[j] = ((cutKey - m) >>> 31) | tie;
             }
         }
 
@@ -72,18 +70,6 @@ final class StreamingTaskArithmetic {
                 Rounding.roundInPlace(work, d, 0, len);
             }
             Rounding.roundInPlace(dtype, d, 0, len);
-        }
-
-        /** 1 if entry {@code i} (delta {@code v}) is kept by magnitude, else 0; advances the tie counter. */
-        private float keep(float v, long i) {
-            if (keepNone) {
-                return 0;
-            }
-            int k = Float.floatToRawIntBits(v) & 0x7FFFFFFF;
-            if (k == threshold) {
-                return seenEqual++ >= skipEqual ? 1 : 0;
-            }
-            return (threshold - k) >>> 31;
         }
     }
 
@@ -105,7 +91,6 @@ final class StreamingTaskArithmetic {
             }
             p.keepAll = false;
             if (sparsification == Sparsification.MAGNITUDE) {
-                p.magnitude = true;
                 p.work = dt;
                 planMagnitude(c, p, (int) (density * c.numel), base, b, d);
             } else {
@@ -117,9 +102,6 @@ final class StreamingTaskArithmetic {
             if (s.rescale()) {
                 p.ratio = l1Ratio(c, p, base, b, d);
             }
-        }
-        for (Plan p : plans) {
-            p.resetStream();
         }
         float[][] weighted = new float[models][chunk];
         float[] out = new float[chunk];
@@ -153,43 +135,46 @@ final class StreamingTaskArithmetic {
         Rounding.roundInPlace(c.dtype, d, 0, len);
     }
 
-    /** Finds the magnitude of ascending rank {@code n - k} with two streamed radix histograms. */
+    /**
+     * {@code |δ|} as an int that orders like torch's comparator: the magnitude's bits, every NaN one value above
+     * infinity.
+     */
+    static int magnitudeKey(float v) {
+        return Math.min(Float.floatToRawIntBits(v) & 0x7FFFFFFF, 0x7F800001);
+    }
+
+    /**
+     * Which entries torch's descending sort of {@code |δ|} puts among its first {@code k}: every entry above the
+     * k-th largest magnitude (the cut), and those of the entries at the cut that the sort's tie order puts first
+     * (a bit set; only the ties at the cut need one).
+     */
     private static void planMagnitude(MethodCall c, Plan p, int k, Tensor base, float[] b, float[] d) {
-        long n = c.numel;
+        int n = c.size();
+        p.tiesKept = new long[(n + 63) >>> 6];
         if (k <= 0) {
-            p.keepNone = true;
-            return;
+            return; // nothing kept: cutKey stays above every magnitude
         }
-        long rank = n - k;
-        int[] high = new int[1 << 15];
-        stream(c, p, base, b, d, (v, len) -> {
-            for (int j = 0; j < len; j++) {
-                high[(Float.floatToRawIntBits(v[j]) & 0x7FFFFFFF) >>> 16]++;
-            }
-        });
-        int bucket = 0;
-        long below = 0;
-        while (below + high[bucket] <= rank) {
-            below += high[bucket++];
-        }
-        int sub = 0;
-        if (c.dtype != DType.BF16) { // bf16 values have zero low halves: the bucket is the threshold
-            int[] low = new int[1 << 16];
-            int hb = bucket;
+        try (TorchSortOrder.Entries entries = c.sortEntries(true)) {
+            int[] at = {0};
             stream(c, p, base, b, d, (v, len) -> {
                 for (int j = 0; j < len; j++) {
-                    int key = Float.floatToRawIntBits(v[j]) & 0x7FFFFFFF;
-                    if (key >>> 16 == hb) {
-                        low[key & 0xFFFF]++;
-                    }
+                    entries.put(at[0] + j, Math.abs(v[j]));
                 }
+                at[0] += len;
             });
-            while (below + low[sub] <= rank) {
-                below += low[sub++];
+            entries.selectSortedRange(0, k);
+            int cut = Integer.MAX_VALUE;
+            for (int r = 0; r < k; r++) {
+                cut = Math.min(cut, magnitudeKey(entries.keyAt(r)));
             }
+            for (int r = 0; r < k; r++) {
+                if (magnitudeKey(entries.keyAt(r)) == cut) {
+                    int i = entries.indexAt(r);
+                    p.tiesKept[i >>> 6] |= 1L << i;
+                }
+            }
+            p.cutKey = cut;
         }
-        p.threshold = bucket << 16 | sub;
-        p.skipEqual = rank - below; // entries equal to the threshold with lower index rank below the cut
     }
 
     /** {@code Σ|δ| / Σ|δ·mask|} rounded as mergekit's rescale, or NaN when either sum is below 1e-7. */
@@ -197,7 +182,6 @@ final class StreamingTaskArithmetic {
         double[] sums = new double[2];
         long[] at = {0};
         float[] mask = new float[b.length];
-        p.resetStream();
         stream(c, p, base, b, d, (v, len) -> {
             p.mask(v, len, at[0], mask);
             for (int j = 0; j < len; j++) {

@@ -18,12 +18,11 @@
  * </ul>
  *
  * <h2>Top-k and ties</h2>
- * bf16 magnitudes tie a lot, so which tied entries survive a top-k cut decides bits. Up to
- * {@code Sparsify.EXACT_TIE_ORDER_LIMIT} entries the cut follows torch's own (unstable, deterministic) CPU sort
- * and topk orders ({@code TorchSortOrder}: libstdc++ introsort / introselect / heap select), which makes ties,
- * breadcrumbs and sce bit-identical to mergekit. Larger tensors use linear-time radix selection
- * ({@code MagnitudeSelection}, or streamed histograms in {@code StreamingTaskArithmetic}) and take tied entries
- * at the threshold by index; only those few entries can differ from torch.
+ * bf16 magnitudes tie a lot (at real sizes up to a few percent of a tensor's entries sit at the top-k cut), so which
+ * tied entries survive a cut decides bits. ties, breadcrumbs and sce follow torch's own (unstable, deterministic)
+ * CPU sort and topk orders at every size ({@code TorchSortOrder}: libstdc++ introsort / introselect / heap select),
+ * which makes them bit-identical to mergekit. A cut needs no full sort: the introsort is followed only into the
+ * parts that contain the cut, in expected linear time, and ties streams while doing so (one bit set per model).
  *
  * <h2>Random masks</h2>
  * DARE and DELLA masks come from {@code CounterRandom}: the draw for entry {@code i} is a hash of
@@ -35,8 +34,8 @@
  * <h2>Memory and speed</h2>
  * Methods are stateless and called concurrently. linear, slerp, nearswap, passthrough, model_stock, ram,
  * ramplus_tl and the task-arithmetic family without whole-tensor needs (task_arithmetic, dare_ties,
- * dare_linear, ties above the exact-tie-order size) stream the inputs in 16K-entry chunks, recomputing masks
- * instead of storing them; the others (breadcrumbs*, della*, small-tensor ties, sce, nuslerp, multislerp,
+ * dare_linear, ties) stream the inputs in 16K-entry chunks, recomputing masks
+ * instead of storing them (ties keeps its top-k as a bit set); the others (breadcrumbs*, della*, sce, nuslerp, multislerp,
  * karcher, arcee_fusion) hold one float[] per input. Hot loops avoid data-dependent branches on signs and masks and round bf16 with the
  * Vector API.
  */

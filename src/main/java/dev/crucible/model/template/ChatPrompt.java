@@ -3,32 +3,49 @@ package dev.crucible.model.template;
 import java.util.List;
 
 /**
- * A rendered conversation and the character spans of its assistant turns (for assistant-only loss).
+ * A rendered conversation and where its messages sit in the text (for the loss mask of supervised fine-tuning).
  *
  * @param text  the prompt text exactly as the template renders it
- * @param spans one span per assistant message that could be located, in order
+ * @param turns the located messages, in message order (see {@link ChatTemplate#apply(ChatRequest, java.util.Set)})
  */
-public record ChatPrompt(String text, List<Span> spans) {
+public record ChatPrompt(String text, List<Turn> turns) {
 
-    /** How a span was found. */
-    public enum Method {
-        /** the template's own {@code {% generation %}} blocks (transformers' assistant mask) */
-        GENERATION_TAG,
-        /** renders of the conversation up to the turn are prefixes of the full render */
-        PREFIX,
-        /** the content found verbatim, plus the end-of-turn text after it (templates that rewrite earlier turns) */
-        CONTENT_SEARCH
+    public ChatPrompt {
+        turns = List.copyOf(turns);
+    }
+
+    /** The turn of message {@code message}, or null when it was not located (or not asked for). */
+    public Turn turn(int message) {
+        for (Turn t : turns) {
+            if (t.message() == message) {
+                return t;
+            }
+        }
+        return null;
     }
 
     /**
-     * Characters [start, end) of one assistant turn. With {@link Method#PREFIX} the span runs from after the
-     * generation prompt to the end of what the template emits for the turn (end-of-turn tokens included).
+     * Where one message sits in the text: characters [start, end) are what the template rendered from the message
+     * (its content, and its reasoning and tool calls where the template prints them), [end, endOfTurn) the
+     * closing the template writes after it ({@code <|im_end|>\n} for ChatML, {@code <|eot_id|>} for Llama 3).
      *
-     * @param message index of the message in the request, or -1 for generation-tag spans
+     * @param message index of the message in the request
      */
-    public record Span(int start, int end, int message, Method method) {
+    public record Turn(int message, String role, int start, int end, int endOfTurn) {
+        public Turn {
+            if (start < 0 || start > end || end > endOfTurn) {
+                throw new IllegalArgumentException("turn " + message + ": bad range " + start + ", " + end + ", " + endOfTurn);
+            }
+        }
+
+        /** The text the template rendered from the message. */
         public String of(String text) {
             return text.substring(start, end);
+        }
+
+        /** The closing the template writes after the message. */
+        public String endOfTurnOf(String text) {
+            return text.substring(end, endOfTurn);
         }
     }
 }

@@ -10,6 +10,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Supplier;
 
 /**
@@ -24,11 +25,14 @@ public final class ChatTemplate {
 
     private final Template template;
     private final Map<String, Object> specialTokens;
+    private final Map<String, Object> variables;
     private final Supplier<ZonedDateTime> clock;
 
-    private ChatTemplate(Template template, Map<String, Object> specialTokens, Supplier<ZonedDateTime> clock) {
+    private ChatTemplate(Template template, Map<String, Object> specialTokens, Map<String, Object> variables,
+                         Supplier<ZonedDateTime> clock) {
         this.template = template;
         this.specialTokens = specialTokens;
+        this.variables = variables;
         this.clock = clock;
     }
 
@@ -37,7 +41,7 @@ public final class ChatTemplate {
     }
 
     public static ChatTemplate of(String source, TemplateOptions options) {
-        return new ChatTemplate(Template.compile(source, options), Map.of(), ZonedDateTime::now);
+        return new ChatTemplate(Template.compile(source, options), Map.of(), Map.of(), ZonedDateTime::now);
     }
 
     /** The model's default chat template with bos/eos/... tokens from its {@code tokenizer_config.json}. */
@@ -76,12 +80,20 @@ public final class ChatTemplate {
     }
 
     public ChatTemplate withSpecialTokens(Map<String, ?> tokens) {
-        return new ChatTemplate(template, Map.copyOf(tokens), clock);
+        return new ChatTemplate(template, Map.copyOf(tokens), variables, clock);
+    }
+
+    /**
+     * Variables every render gets (Axolotl's {@code chat_template_kwargs}, e.g. {@code enable_thinking}); a
+     * request's own extra variables override them.
+     */
+    public ChatTemplate withVariables(Map<String, ?> variables) {
+        return new ChatTemplate(template, specialTokens, Map.copyOf(variables), clock);
     }
 
     /** A fixed clock for {@code strftime_now} (reproducible renders). */
     public ChatTemplate withClock(Supplier<ZonedDateTime> clock) {
-        return new ChatTemplate(template, specialTokens, clock);
+        return new ChatTemplate(template, specialTokens, variables, clock);
     }
 
     public Template template() {
@@ -91,93 +103,44 @@ public final class ChatTemplate {
     /** The render's template variables, as transformers builds them. */
     Map<String, Object> variables(ChatRequest req) {
         Map<String, Object> ctx = new HashMap<>(specialTokens);
+        ctx.putAll(variables);
         ctx.putAll(req.extra());
         ctx.put("messages", req.messages());
-        if (req.tools() != null) {
-            ctx.put("tools", req.tools());
-        }
-        if (req.documents() != null) {
-            ctx.put("documents", req.documents());
-        }
+        // transformers passes both even when absent (None), and templates test `tools is none`
+        ctx.put("tools", req.tools());
+        ctx.put("documents", req.documents());
         ctx.put("add_generation_prompt", req.addGenerationPrompt());
         return ctx;
     }
 
     /** Renders the conversation only. */
     public String render(ChatRequest req) {
-        return template.render(variables(req), clock).text();
+        return template.render(variables(req), clock);
     }
 
-    /** Renders the conversation and locates every assistant turn. */
+    /** Renders the conversation and locates every message in it (see {@link #apply(ChatRequest, Set)}). */
     public ChatPrompt apply(ChatRequest req) {
-        Template.Rendered full = template.render(variables(req), clock);
-        String text = full.text();
-        List<ChatPrompt.Span> spans = new ArrayList<>();
-        if (!full.generationSpans().isEmpty()) {
-            for (int[] s : full.generationSpans()) {
-                spans.add(new ChatPrompt.Span(s[0], s[1], -1, ChatPrompt.Method.GENERATION_TAG));
-            }
-            return new ChatPrompt(text, List.copyOf(spans));
-        }
-        List<? extends Map<String, ?>> msgs = req.messages();
-        int searchFrom = 0;
-        for (int i = 0; i < msgs.size(); i++) {
-            if (!"assistant".equals(msgs.get(i).get("role"))) {
-                continue;
-            }
-            String before = renderOrNull(req.withMessages(msgs.subList(0, i)).withGenerationPrompt(true));
-            String through = renderOrNull(req.withMessages(msgs.subList(0, i + 1)).withGenerationPrompt(false));
-            ChatPrompt.Span span = null;
-            if (before != null && through != null && through.length() > before.length() && through.startsWith(before)
-                    && text.startsWith(through) && before.length() >= searchFrom) {
-                span = new ChatPrompt.Span(before.length(), through.length(), i, ChatPrompt.Method.PREFIX);
-            } else {
-                span = contentSpan(text, msgs.get(i), i, searchFrom, through);
-            }
-            if (span != null) {
-                spans.add(span);
-                searchFrom = span.end();
-            }
-        }
-        return new ChatPrompt(text, List.copyOf(spans));
+        return apply(req, null);
     }
 
-    /** A render, or null when the template refuses the partial conversation (e.g. it must end with a user). */
+    /**
+     * Renders the conversation and locates the messages whose role is in {@code roles} (all when null) by diffing
+     * renders with the message replaced by a placeholder ({@link TurnFinder}); every render uses the request's
+     * settings (for training: no generation prompt). Messages the template drops, or whose text cannot be told
+     * apart from other messages, have no turn.
+     */
+    public ChatPrompt apply(ChatRequest req, Set<String> roles) {
+        String text = render(req);
+        return new ChatPrompt(text, TurnFinder.locate(messages -> renderOrNull(req.withMessages(messages)),
+                req.messages(), text, roles));
+    }
+
+    /** A render, or null when the template refuses the conversation (e.g. it must end with a user). */
     private String renderOrNull(ChatRequest req) {
         try {
             return render(req);
         } catch (TemplateException e) {
             return null;
         }
-    }
-
-    /**
-     * Fallback for templates that render earlier turns differently from the last one (Qwen3 drops the think
-     * block of past turns): the content found verbatim, extended by the end-of-turn text the template puts
-     * after it when the turn is last ({@code through}), where the full render has the same text.
-     */
-    private static ChatPrompt.Span contentSpan(String full, Map<String, ?> msg, int i, int from, String through) {
-        if (!(msg.get("content") instanceof String content)) {
-            return null;
-        }
-        String needle = PyStr.strip(content, null);
-        if (needle.isEmpty()) {
-            return null;
-        }
-        int at = full.indexOf(needle, from);
-        if (at < 0) {
-            return null;
-        }
-        int end = at + needle.length();
-        if (through != null) {
-            int inThrough = through.lastIndexOf(needle);
-            if (inThrough >= 0) {
-                String suffix = through.substring(inThrough + needle.length());
-                if (!suffix.isEmpty() && full.startsWith(suffix, end)) {
-                    end += suffix.length();
-                }
-            }
-        }
-        return new ChatPrompt.Span(at, end, i, ChatPrompt.Method.CONTENT_SEARCH);
     }
 }

@@ -1,12 +1,11 @@
 package dev.crucible.model.template;
 
 import java.time.ZonedDateTime;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
 
-/** The state of one render: output buffer, safety counters, clock and recorded generation spans. */
+/** The state of one render: output buffer, safety counters and clock. */
 final class Interp {
     /** Variable name (not a valid identifier) that carries the captured body into a filter block. */
     static final String FILTER_BLOCK_VALUE = " filter block";
@@ -14,10 +13,8 @@ final class Interp {
     final TemplateOptions options;
     final Supplier<ZonedDateTime> clock;
     private StringBuilder out = new StringBuilder(256);
-    private boolean capturing;
     private long iterations;
     private int depth;
-    final List<int[]> generationSpans = new ArrayList<>();
 
     Interp(TemplateOptions options, Supplier<ZonedDateTime> clock) {
         this.options = options;
@@ -76,18 +73,8 @@ final class Interp {
         }
     }
 
-    int outputLength() {
-        return out.length();
-    }
-
     String output() {
         return out.toString();
-    }
-
-    void markGeneration(int start, int end) {
-        if (!capturing) {
-            generationSpans.add(new int[] {start, end});
-        }
     }
 
     String capture(List<Stmt> body, Frame f) {
@@ -96,15 +83,12 @@ final class Interp {
 
     String capture(Runnable r) {
         StringBuilder saved = out;
-        boolean savedCapturing = capturing;
         out = new StringBuilder();
-        capturing = true;
         try {
             r.run();
             return out.toString();
         } finally {
             out = saved;
-            capturing = savedCapturing;
         }
     }
 

@@ -304,7 +304,10 @@ abstract class Stmt {
         }
     }
 
-    /** transformers' {@code {% generation %}} tag: marks assistant text for the assistant-token mask. */
+    /**
+     * transformers' {@code {% generation %}} tag: renders its body. (transformers records the block for its
+     * assistant-token mask; Crucible locates turns by diffing renders for every template, see TurnFinder.)
+     */
     static final class Generation extends Stmt {
         final List<Stmt> body;
 
@@ -315,9 +318,7 @@ abstract class Stmt {
 
         @Override
         void exec(Interp in, Frame f) {
-            int start = in.outputLength();
             execAll(body, in, f);
-            in.markGeneration(start, in.outputLength());
         }
     }
 }

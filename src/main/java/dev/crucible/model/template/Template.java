@@ -37,14 +37,14 @@ public final class Template {
 
     /** Renders with the current time for {@code strftime_now}. */
     public String render(Map<String, ?> context) {
-        return render(context, ZonedDateTime::now).text();
+        return render(context, ZonedDateTime::now);
     }
 
     /**
      * Renders with {@code context} as global variables (Java maps, lists, strings, numbers, booleans and
      * null, or Jackson trees, all converted to template values).
      */
-    public Rendered render(Map<String, ?> context, Supplier<ZonedDateTime> clock) {
+    public String render(Map<String, ?> context, Supplier<ZonedDateTime> clock) {
         Interp in = new Interp(options, clock);
         Frame globals = new Frame(null);
         for (Map.Entry<String, Object> e : Globals.ALL.entrySet()) {
@@ -61,13 +61,6 @@ public final class Template {
         } catch (Interp.Break | Interp.Continue e) {
             throw new TemplateException("TemplateSyntaxError", "break or continue outside a loop");
         }
-        return new Rendered(in.output(), List.copyOf(in.generationSpans));
-    }
-
-    /**
-     * A render's text and the character spans ({start, end}) of its {@code {% generation %}} blocks, which
-     * transformers uses for the assistant-token mask.
-     */
-    public record Rendered(String text, List<int[]> generationSpans) {
+        return in.output();
     }
 }

@@ -6,10 +6,8 @@ import dev.crucible.merge.MergeMethod;
 import dev.crucible.merge.MergeMethods;
 import dev.crucible.tensor.CounterRandom;
 import dev.crucible.tensor.DType;
-import dev.crucible.tensor.MagnitudeSelection;
 import dev.crucible.tensor.Rounding;
 import dev.crucible.tensor.Tensor;
-import dev.crucible.tensor.TorchSortOrder;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -242,50 +240,6 @@ class MergeMethodPropertiesTest {
                 p("r", 0.1, "alpha", 0.2), "t");
         assertEquals(DType.F32, plus.dtype());
         assertEquals(0.5f * 1.02f, plus.getFloat(0), 1e-6f); // x: 1 shared / 1 unique → rho 1 → λ = 1 + 0.1·0.2
-    }
-
-    @Test
-    void magnitudeSelectionAgreesWithASort() {
-        Random r = new Random(17);
-        for (int trial = 0; trial < 20; trial++) {
-            int n = 1 + r.nextInt(5000);
-            float[] x = new float[n];
-            for (int i = 0; i < n; i++) {
-                x[i] = Rounding.bf16((float) r.nextGaussian() * (trial % 2 == 0 ? 1 : 1e-3f)); // many ties
-            }
-            float[] sorted = new float[n];
-            for (int i = 0; i < n; i++) {
-                sorted[i] = Math.abs(x[i]);
-            }
-            Arrays.sort(sorted);
-            int rank = r.nextInt(n);
-            assertEquals(sorted[rank], MagnitudeSelection.magnitudeAtRank(x, n, rank));
-            assertEquals(sorted[n - 1 - rank], MagnitudeSelection.kthLargestMagnitude(x, n, rank + 1));
-            int lo = r.nextInt(n);
-            int hi = lo + r.nextInt(n - lo + 1);
-            byte[] keep = new byte[n];
-            MagnitudeSelection.keepRankRange(x, n, lo, hi, keep);
-            int count = 0;
-            for (int i = 0; i < n; i++) {
-                if (keep[i] != 0) {
-                    count++;
-                    float m = Math.abs(x[i]);
-                    assertTrue(m >= sorted[lo] && m <= sorted[hi - 1]);
-                }
-            }
-            assertEquals(hi - lo, count);
-            int[] order = TorchSortOrder.argsort(sorted.length == n ? x : x, n, true);
-            boolean[] seen = new boolean[n];
-            for (int k = 0; k < n; k++) {
-                seen[order[k]] = true;
-                if (k > 0) {
-                    assertTrue(x[order[k - 1]] >= x[order[k]]);
-                }
-            }
-            for (boolean s : seen) {
-                assertTrue(s);
-            }
-        }
     }
 
     @Test

@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 /** The chunked path of ties/dare/task_arithmetic equals the whole-tensor sparsify-then-combine computation. */
 class StreamingTaskArithmeticTest {
-    static final long[] SHAPE = {300, 301}; // above the exact-tie-order limit, not a multiple of the chunk
+    static final long[] SHAPE = {300, 301}; // several chunks, not a multiple of the chunk
 
     @Test
     void chunkedMergesEqualWholeTensorReference() {

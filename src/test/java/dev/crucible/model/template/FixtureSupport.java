@@ -38,7 +38,7 @@ final class FixtureSupport {
     /** The render as the reference records it: {@code OUT:text} or {@code ERR:Kind: message}. */
     static String render(String template, Map<String, Object> ctx, TemplateOptions options) {
         try {
-            return "OUT:" + Template.compile(template, options).render(ctx, CLOCK).text();
+            return "OUT:" + Template.compile(template, options).render(ctx, CLOCK);
         } catch (TemplateException e) {
             return "ERR:" + e.kind() + ": " + e.detail();
         }

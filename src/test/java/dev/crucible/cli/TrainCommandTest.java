@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-class SftCommandTest {
+class TrainCommandTest {
     static final Path LLAMA = Path.of("testdata/hf/models/llama");
     static final Path TOKENIZER = Path.of("testdata/hf/tokenizers/bytelevel_bpe");
 
@@ -31,28 +31,40 @@ class SftCommandTest {
     Path tmp;
     Path model;
 
-    /** The Llama fixture with the byte-level BPE fixture tokenizer (509 ids, within its 512-row vocabulary). */
-    @BeforeEach
-    void model() throws IOException {
-        model = tmp.resolve("model");
-        Files.createDirectories(model);
+    /**
+     * Makes {@code dir} a model directory: the Llama fixture with the byte-level BPE fixture tokenizer and its ChatML
+     * template (509 ids, within its 512-row vocabulary).
+     */
+    static Path fixtureModel(Path dir) throws IOException {
+        Files.createDirectories(dir);
         for (String f : List.of("config.json", "generation_config.json", "model.safetensors")) {
-            Files.copy(LLAMA.resolve(f), model.resolve(f));
+            Files.copy(LLAMA.resolve(f), dir.resolve(f));
         }
         for (String f : List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")) {
-            Files.copy(TOKENIZER.resolve(f), model.resolve(f));
+            Files.copy(TOKENIZER.resolve(f), dir.resolve(f));
         }
+        return dir;
     }
 
-    Path config(String extra) throws IOException {
+    /** {@code count} chats "add a and b" -> "a+b" (a = i mod 7, b = i mod 5) as a messages JSONL file. */
+    static void writeChats(Path file, int count) throws IOException {
         StringBuilder rows = new StringBuilder();
-        for (int i = 0; i < 24; i++) {
+        for (int i = 0; i < count; i++) {
             int a = i % 7;
             int b = i % 5;
             rows.append("{\"messages\": [{\"role\": \"user\", \"content\": \"add ").append(a).append(" and ").append(b)
                     .append("\"}, {\"role\": \"assistant\", \"content\": \"").append(a + b).append("\"}]}\n");
         }
-        Files.writeString(tmp.resolve("chats.jsonl"), rows);
+        Files.writeString(file, rows);
+    }
+
+    @BeforeEach
+    void model() throws IOException {
+        model = fixtureModel(tmp.resolve("model"));
+    }
+
+    Path config(String extra) throws IOException {
+        writeChats(tmp.resolve("chats.jsonl"), 24);
         Path cfg = tmp.resolve("sft.yml");
         Files.writeString(cfg, """
                 base_model: model
@@ -121,11 +133,12 @@ class SftCommandTest {
         Files.createDirectories(dir);
         Files.copy(Path.of("examples/sft/arithmetic.jsonl"), dir.resolve("arithmetic.jsonl"));
         Files.writeString(dir.resolve("lora.yml"), Files.readString(Path.of("examples/sft/lora.yml"))
-                .replace("max_steps: 30", "max_steps: 6").replace("eval_steps: 10", "eval_steps: 3"));
+                .replace("max_steps: 400", "max_steps: 6").replace("eval_steps: 50", "eval_steps: 3")
+                .replace("logging_steps: 10", "logging_steps: 1"));
         Files.move(model, Files.createDirectories(tmp.resolve("examples/models")).resolve("sft-base"));
         CliRun run = CliRun.of("sft", dir.resolve("lora.yml").toString());
         assertEquals(0, run.exitCode(), run.err());
-        assertTrue(run.out().contains("64 rows -> 64 examples"), run.out());
+        assertTrue(run.out().contains("500 rows -> 500 examples"), run.out());
         Path out = tmp.resolve("examples/models/sft-lora-out");
         List<String> metrics = Files.readAllLines(out.resolve("metrics.jsonl"));
         ObjectMapper json = new ObjectMapper();
@@ -177,7 +190,7 @@ class SftCommandTest {
         for (Map.Entry<String, String> e : expected.entrySet()) {
             Path cfg = config("");
             Files.writeString(cfg, Files.readString(cfg).replace("adapter: lora\n", e.getKey()));
-            assertEquals(e.getValue(), SftConfig.read(cfg).adapter(), e.getKey());
+            assertEquals(e.getValue(), TrainConfig.read(cfg).adapter(), e.getKey());
         }
         for (String flag : List.of("peft_use_dora", "load_in_4bit")) {
             Path cfg = config("");
@@ -190,9 +203,9 @@ class SftCommandTest {
 
     @Test
     void unknownKeysAndUnsupportedOptionsAreNamed() throws IOException {
-        CliRun run = CliRun.of("sft", config("lora_rank: 4\nflash_attention: true\n").toString());
+        CliRun run = CliRun.of("sft", config("lora_rnak: 4\n").toString());
         assertEquals(1, run.exitCode());
-        assertTrue(run.err().contains("unknown keys [flash_attention, lora_rank]"), run.err());
+        assertTrue(run.err().contains("unknown key [lora_rnak]; did you mean lora_r?"), run.err());
         run = CliRun.of("sft", config("sample_packing: yes please\n").toString());
         assertEquals(1, run.exitCode());
         assertTrue(run.err().contains("'sample_packing' must be true or false"), run.err());
@@ -238,6 +251,59 @@ class SftCommandTest {
             assertArrayEquals(share.inputIds(), msgs.inputIds());
             assertArrayEquals(share.labels(), msgs.labels());
             assertTrue(msgs.labels()[0] == -100 && msgs.labels()[msgs.length() - 2] != -100);
+        }
+    }
+
+    /**
+     * special_tokens: an eos_token of the vocabulary becomes the EOS that alpaca rows end with and is saved in the
+     * output's tokenizer_config.json; a token outside the vocabulary is refused before any data is read.
+     */
+    @Test
+    void specialTokensOverrideTheTokenizersAndMustBeInItsVocabulary() throws IOException {
+        Files.writeString(tmp.resolve("alpaca.jsonl"), "{\"instruction\": \"Say hi\", \"input\": \"\", \"output\": \"hi\"}\n"
+                .repeat(12));
+        Path cfg = config("special_tokens:\n  eos_token: <|im_end|>\n");
+        Files.writeString(cfg, Files.readString(cfg).replace("path: chats.jsonl\n    type: messages",
+                "path: alpaca.jsonl\n    type: alpaca").replace("val_set_size: 4", "val_set_size: 0")
+                .replace("sequence_len: 64", "sequence_len: 256"));
+        CliRun run = CliRun.of("sft", cfg.toString());
+        assertEquals(0, run.exitCode(), run.err());
+        JsonNode saved = new ObjectMapper().readTree(tmp.resolve("out/tokenizer_config.json").toFile());
+        assertEquals("<|im_end|>", saved.get("eos_token").asText());
+        try (Tokenizer base = Tokenizer.load(model);
+             Tokenizer overridden = Tokenizer.load(dev.crucible.io.ModelDirectory.open(model)
+                     .withSpecialTokens(Map.of("eos_token", "<|im_end|>")))) {
+            assertEquals(base.tokenToId("<|im_end|>"), overridden.eosTokenId());
+            ExampleBuilder builder = new ExampleBuilder(overridden, null, 512, false);
+            SftExample e = build(builder, DatasetType.ALPACA, "{\"instruction\": \"Say hi\", \"input\": \"\", \"output\": \"hi\"}");
+            assertEquals(base.tokenToId("<|im_end|>").intValue(), e.inputIds()[e.length() - 1], "rows end with the new EOS");
+        }
+        Path bad = config("special_tokens:\n  pad_token: <|end_of_text|>\n");
+        CliRun refused = CliRun.of("sft", bad.toString(), "--overwrite");
+        assertEquals(1, refused.exitCode());
+        assertTrue(refused.err().contains("special_tokens.pad_token '<|end_of_text|>' is not a token of"), refused.err());
+    }
+
+    /** lora_model_dir: training continues a PEFT adapter (its own r, alpha and targets), not a fresh one. */
+    @Test
+    void loraModelDirContinuesAnExistingAdapter() throws IOException {
+        Path fixture = Path.of("testdata/hf/adapters/lora");
+        Path cfg = config("lora_model_dir: " + fixture.toAbsolutePath() + "\n");
+        Files.writeString(cfg, Files.readString(cfg).replace("learning_rate: 3e-2", "learning_rate: 1e-9"));
+        CliRun run = CliRun.of("sft", cfg.toString());
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(run.err().contains("note: lora_model_dir: training continues the adapter in " + fixture.toAbsolutePath()
+                + " (r 4, lora_alpha 8.0"), run.err());
+        LoraAdapter start = LoraAdapter.load(fixture);
+        LoraAdapter trained = LoraAdapter.load(tmp.resolve("out"));
+        assertEquals(4, trained.config().r());
+        assertEquals(start.modules().keySet(), trained.modules().keySet());
+        for (var e : start.modules().entrySet()) { // a learning rate of 1e-9 leaves the values where they started
+            float[] a = e.getValue().a();
+            float[] b = trained.modules().get(e.getKey()).a();
+            for (int i = 0; i < a.length; i++) {
+                assertEquals(a[i], b[i], 1e-6, e.getKey());
+            }
         }
     }
 }

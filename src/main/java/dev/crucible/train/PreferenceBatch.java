@@ -1,0 +1,76 @@
+package dev.crucible.train;
+
+import dev.crucible.nn.DecoderTraining;
+import dev.crucible.nn.LogProbs;
+import dev.crucible.nn.Ops;
+import dev.crucible.nn.Tape;
+import dev.crucible.nn.Var;
+
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Sequences of a preference micro-batch as one right-padded batch (TRL's concatenated forward: chosen and rejected
+ * rows go through the model together), with the target of every position that some loss or metric scores: the
+ * completion tokens, and with {@code wholeFirst} every token of the first {@code wholeRows} rows (ORPO's cross
+ * entropy of the chosen rows). Padding is never attended by a real token (causal attention, right padding), so it
+ * changes no number.
+ */
+record PreferenceBatch(int[] ids, int[] targets, TokenLayout layout) {
+
+    static PreferenceBatch of(List<PreferenceExample.Sequence> rows, int padId, int wholeRows) {
+        int seq = 1;
+        for (PreferenceExample.Sequence s : rows) {
+            seq = Math.max(seq, s.ids().length);
+        }
+        int n = rows.size();
+        int[] ids = new int[n * seq];
+        int[] targets = new int[n * seq];
+        int[] prompt = new int[n];
+        int[] length = new int[n];
+        Arrays.fill(ids, padId);
+        Arrays.fill(targets, Ops.IGNORE_INDEX);
+        for (int r = 0; r < n; r++) {
+            PreferenceExample.Sequence s = rows.get(r);
+            System.arraycopy(s.ids(), 0, ids, r * seq, s.ids().length);
+            prompt[r] = s.promptLength();
+            length[r] = s.ids().length;
+        }
+        TokenLayout layout = new TokenLayout(seq, prompt, length);
+        for (int r = 0; r < n; r++) {
+            int from = r < wholeRows ? r * seq : layout.completionFrom(r);
+            for (int t = from; t < layout.scoredTo(r); t++) {
+                targets[t] = ids[t + 1];
+            }
+        }
+        return new PreferenceBatch(ids, targets, layout);
+    }
+
+    int rows() {
+        return layout.rows();
+    }
+
+    /** Real tokens of all rows (TRL's {@code attention_mask.sum()}). */
+    long tokens() {
+        long n = 0;
+        for (int l : layout.length()) {
+            n += l;
+        }
+        return n;
+    }
+
+    /** The logits of the batch through {@code model}; without a tape for models that train nothing. */
+    Var logits(DecoderTraining model, Tape tape) {
+        return model.forward(tape, ids, rows(), layout.seq(), null, null).logits();
+    }
+
+    /** Each row's summed completion log-probability under {@code model}, without gradient. */
+    double[] completionLogps(DecoderTraining model) {
+        float[] lp = LogProbs.of(new Tape(), logits(model, new Tape()), targets).value();
+        double[] out = new double[rows()];
+        for (int r = 0; r < out.length; r++) {
+            out[r] = layout.completionSum(lp, r);
+        }
+        return out;
+    }
+}

@@ -3,7 +3,7 @@ package dev.crucible.tensor;
 /**
  * The one home of matrix products: {@code C (+)= A · B} on row-major float32 arrays, for the runtime (activations
  * times {@link PackedWeight}s), training (the three products of a linear layer), QLoRA ({@link Nf4Weight}) and the
- * randomized SVD. Everything runs through {@link GemmKernel}'s 4 x 4-vector microkernel; operands differ only in
+ * randomized SVD. Everything runs through {@link GemmKernel}'s six-row by four-vector microkernel; operands differ only in
  * where B's panels come from ({@link GemmPanels}).
  *
  * <p>C is cut into tasks of (rows, panels) on {@link Parallel}; each task sweeps the depth in slices of {@link #KC}

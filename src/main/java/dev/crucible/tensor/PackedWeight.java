@@ -49,15 +49,16 @@ public final class PackedWeight {
     }
 
     /**
-     * The row-wise concatenation of {@code parts} (same cols, same dtype), packed as one matrix: q, k and v (or
-     * gate and up) become one product whose outputs lie side by side, as a fused checkpoint stores them.
+     * The row-wise concatenation of {@code parts} (same cols), packed as one matrix: q, k and v (or gate and up)
+     * become one product whose outputs lie side by side, as a fused checkpoint stores them. All bf16 parts stay
+     * bf16; parts of mixed dtypes (e.g. a q with an adapter folded in, in float32, beside a bf16 k) pack as float32.
      */
     public static PackedWeight stacked(Arena arena, Tensor... parts) {
         long cols = parts[0].dim(1);
         long rows = 0;
         boolean bf16 = true;
         for (Tensor t : parts) {
-            if (t.rank() != 2 || t.dim(1) != cols || t.dtype() != parts[0].dtype()) {
+            if (t.rank() != 2 || t.dim(1) != cols) {
                 throw new IllegalArgumentException("cannot stack " + t + " under " + parts[0]);
             }
             rows += t.dim(0);

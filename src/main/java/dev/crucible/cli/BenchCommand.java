@@ -21,8 +21,36 @@ import java.util.concurrent.Callable;
 /** {@code crucible bench ...}: benchmarks that need real files, too slow and too large for the test suite. */
 @Command(name = "bench", description = "Benchmarks (see docs/BENCHMARKS.md).",
         subcommands = {BenchCommand.Read.class, BenchCommand.RuntimeBench.class, MergeBenchCommand.class,
-                SftBenchCommand.class, BenchCommand.Svd.class})
+                SftBenchCommand.class, BenchCommand.Svd.class, GgufBenchCommand.class, BenchCommand.EvalTasks.class})
 final class BenchCommand {
+    @Command(name = "eval-tasks", mixinStandardHelpOptions = true,
+            description = "requests/s of `eval tasks` on a 4-choice 5-shot multiple-choice task (~600 tokens of "
+                    + "context) with a SmolLM2-135M-shaped random model; --prepare-only writes the files that "
+                    + "tools/lm_eval_bench.sh also gives lm-eval.")
+    static final class EvalTasks implements Runnable {
+        @Option(names = "--dir", defaultValue = "/tmp/crucible-bench/eval-tasks", description = "default ${DEFAULT-VALUE}")
+        Path dir;
+
+        @Option(names = "--tokenizer", defaultValue = "testdata/hf/tokenizers/bytelevel_bpe",
+                description = "tokenizer directory for the random model; default ${DEFAULT-VALUE}")
+        Path tokenizer;
+
+        @Option(names = "--docs", defaultValue = "6", description = "documents evaluated (4 requests each)")
+        int docs;
+
+        @Option(names = "--prepare-only", description = "write the model, task and data, do not run")
+        boolean prepareOnly;
+
+        @Override
+        public void run() {
+            OptionChecks.atLeast(1, docs, "--docs");
+            dev.crucible.eval.tasks.TasksBenchmark.prepare(dir, tokenizer, docs);
+            if (!prepareOnly) {
+                dev.crucible.eval.tasks.TasksBenchmark.run(dir, System.out);
+            }
+        }
+    }
+
     @Command(name = "svd", description = "extract-lora's truncated SVD on a synthetic delta with a decaying spectrum: "
             + "randomized path, and with --exact the exact Jacobi path it replaces (cubic: minutes from 1024 up).")
     static final class Svd implements Runnable {

@@ -25,8 +25,9 @@ final class ChatCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "Hugging Face model directory with a tokenizer and"
-            + " chat template, or a PEFT adapter directory (such as sft's output) whose adapter_config.json names its base")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Hugging Face model directory with a tokenizer and"
+            + " chat template, a GGUF file, or a PEFT adapter directory (such as sft's output) whose adapter_config.json"
+            + " names its base")
     Path modelDir;
 
     @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter to apply to MODEL_DIR without writing"

@@ -28,7 +28,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-@Command(name = "data", description = "Dataset tools.", subcommands = DataCommand.Preview.class)
+@Command(name = "data", description = "Dataset tools.", subcommands = {DataCommand.Preview.class, DataRunCommand.class,
+        DataStatsCommand.class})
 final class DataCommand {
 
     @Command(name = "preview", description = "Tokenise a dataset as `crucible train` would: print its statistics and"

@@ -20,7 +20,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "eval", mixinStandardHelpOptions = true, description = "Evaluate a model.",
-        subcommands = EvalCommand.PerplexityCommand.class)
+        subcommands = {EvalCommand.PerplexityCommand.class, EvalTasksCommand.class, EvalCompareCommand.class})
 final class EvalCommand {
 
     @Command(name = "perplexity", mixinStandardHelpOptions = true,
@@ -32,8 +32,8 @@ final class EvalCommand {
         @Spec
         CommandSpec spec;
 
-        @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "Hugging Face model directory, or a PEFT adapter"
-                + " directory (such as sft's output) whose adapter_config.json names its base model")
+        @Parameters(index = "0", paramLabel = "MODEL", description = "Hugging Face model directory, GGUF file, or PEFT"
+                + " adapter directory (such as sft's output) whose adapter_config.json names its base model")
         Path modelDir;
 
         @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter to apply to MODEL_DIR without"

@@ -19,7 +19,7 @@ import java.util.concurrent.Callable;
 @Command(name = "forward", mixinStandardHelpOptions = true,
         description = "Run a model on token ids from a safetensors file and write the logits (and hidden states).")
 final class ForwardCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "Hugging Face model directory")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Hugging Face model directory or GGUF file")
     Path modelDir;
 
     @Option(names = "--input", required = true, paramLabel = "IN.safetensors",
@@ -38,7 +38,7 @@ final class ForwardCommand implements Callable<Integer> {
         // an existing --out is replaced as before; never the input or a file of the model
         OutputCheck.of(out, "--out").reads("the model", modelDir).reads("the input", input).file(true);
         int[][] ids = readIds(input);
-        try (Transformer model = Transformer.load(modelDir)) {
+        try (Transformer model = ModelInputs.transformer(modelDir)) {
             int batch = ids.length, seq = ids[0].length;
             Map<String, Tensor> outputs = new LinkedHashMap<>();
             Map<String, Tensor> hidden = new LinkedHashMap<>();

@@ -21,8 +21,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "Hugging Face model directory with a tokenizer, or"
-            + " a PEFT adapter directory (such as sft's output) whose adapter_config.json names its base model")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Hugging Face model directory with a tokenizer, a GGUF"
+            + " file, or a PEFT adapter directory (such as sft's output) whose adapter_config.json names its base model")
     Path modelDir;
 
     @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter (LoRA, rsLoRA, DoRA) to apply to"

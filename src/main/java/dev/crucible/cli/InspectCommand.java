@@ -35,7 +35,7 @@ import java.util.Set;
 @Command(name = "inspect", description = "Describe a Hugging Face model directory: architecture, size, dtypes, "
         + "shards and, with --tensors, every tensor.")
 final class InspectCommand implements Runnable {
-    @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "A model directory (config.json + safetensors).")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "A model directory (config.json + safetensors) or a GGUF file.")
     Path modelDir;
 
     @Option(names = "--tensors", description = "List every tensor's name, dtype and shape.")
@@ -49,6 +49,10 @@ final class InspectCommand implements Runnable {
 
     @Override
     public void run() {
+        if (ModelInputs.isGguf(modelDir)) {
+            GgufInspect.print(modelDir, tensors, json, spec.commandLine().getOut());
+            return;
+        }
         ModelDirectory dir = ModelDirectory.open(modelDir);
         ModelConfig config = dir.config();
         try (Checkpoint ckpt = dir.openCheckpoint()) {

@@ -48,8 +48,9 @@ final class LanguageModel implements AutoCloseable {
     }
 
     /**
-     * @param adapterDir a PEFT adapter directory, or null; {@code modelDir} itself may be one, whose adapter_config.json
-     *                   names the base model
+     * @param modelDir   a model directory, a GGUF file, or a PEFT adapter directory whose adapter_config.json names the
+     *                   base model
+     * @param adapterDir a PEFT adapter directory, or null
      * @param warnings   where to warn about generations longer than the model's context (null: nowhere)
      */
     LanguageModel(Path modelDir, Path adapterDir, PrintWriter warnings) {
@@ -57,13 +58,18 @@ final class LanguageModel implements AutoCloseable {
             adapterDir = modelDir;
             modelDir = baseOf(modelDir);
         }
-        this.dir = ModelDirectory.open(modelDir);
+        if (adapterDir != null && ModelInputs.isGguf(modelDir)) {
+            throw new CrucibleException("--adapter needs a Hugging Face model directory, not the GGUF file " + modelDir
+                    + " (merge the adapter first with 'crucible lora merge', then export)");
+        }
+        Path files = ModelInputs.huggingFaceFiles(modelDir); // a GGUF file's tokenizer and template as HF files
+        this.dir = ModelDirectory.open(files);
         this.warnings = warnings;
-        Transformer t = adapterDir == null ? Transformer.load(modelDir) : loadWithAdapter(dir, adapterDir);
+        Transformer t = adapterDir == null ? ModelInputs.transformer(modelDir) : loadWithAdapter(dir, adapterDir);
         try {
             // the fine-tune's own tokenizer files when it saved them (sft does, with any special_tokens it set)
             this.tokenizer = Tokenizer.load(adapterDir != null && Files.isRegularFile(adapterDir.resolve(Tokenizer.TOKENIZER_JSON))
-                    ? adapterDir : modelDir);
+                    ? adapterDir : files);
         } catch (RuntimeException e) {
             t.close();
             throw e;

@@ -34,6 +34,7 @@ import java.nio.file.Path;
                 TokenizeCommand.class,
                 TemplateCommand.class,
                 DataCommand.class,
+                ExportCommand.class,
         })
 public final class Main {
     /** Exit code of an internal error (a bug), as sysexits' EX_SOFTWARE. */

@@ -8,6 +8,7 @@ import dev.crucible.CrucibleException;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,11 +38,83 @@ public final class DatasetReader {
         return DatasetSource.of(path).read();
     }
 
+    /** Receives the records of a file one at a time, as JSON text, with the unit ("line", "row") and its number. */
+    public interface RecordSink {
+        void accept(String unit, long number, String json);
+    }
+
+    /**
+     * Streams the records of one file in {@code format} ({@link DatasetSource#fileFormat}) without holding them, as
+     * JSON text: a JSON Lines file's non-blank lines exactly as written (not parsed: the caller parses them, so a
+     * malformed line can be reported or skipped with its number), a JSON file's objects and a text file's
+     * {@code {"text": line}} rows serialised compactly, a Parquet or CSV file's rows as DuckDB's {@code to_json}
+     * writes them.
+     */
+    public static void stream(Path file, String format, RecordSink sink) {
+        if (format.equals("parquet") || format.equals("csv")) {
+            DuckDbRows.stream(file, format, sink);
+            return;
+        }
+        if (format.equals("json") && isJsonLines(file)) {
+            forEachLine(file, (line, number) -> {
+                if (!line.isBlank()) {
+                    sink.accept("line", number, line);
+                }
+            });
+            return;
+        }
+        for (DatasetRow row : readFile(file, format)) {
+            try {
+                sink.accept(row.unit(), row.number(), JSON.writeValueAsString(row.fields()));
+            } catch (JsonProcessingException e) {
+                throw new CrucibleException(row.where() + ": " + e.getOriginalMessage(), e);
+            }
+        }
+    }
+
+    /**
+     * The number of records {@link #stream} gives, counted cheaply (for progress bars): lines with a character other
+     * than ASCII white space for JSON Lines, Parquet's row count from its metadata, CSV rows through DuckDB, the
+     * records of a JSON or text file by reading it.
+     */
+    public static long count(Path file, String format) {
+        if (format.equals("parquet") || format.equals("csv")) {
+            return DuckDbRows.count(file, format);
+        }
+        if (!format.equals("json") || !isJsonLines(file)) {
+            return readFile(file, format).size();
+        }
+        long lines = 0;
+        boolean content = false;
+        byte[] buf = new byte[1 << 16];
+        try (InputStream in = Files.newInputStream(file)) {
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                for (int i = 0; i < n; i++) {
+                    byte b = buf[i];
+                    if (b == '\n') {
+                        lines += content ? 1 : 0;
+                        content = false;
+                    } else if (b != ' ' && b != '\t' && b != '\r' && b != '\f' && b != 0x0B) {
+                        content = true;
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new CrucibleException(file + ": cannot read: " + e.getMessage(), e);
+        }
+        return content ? lines + 1 : lines;
+    }
+
+    private static boolean isJsonLines(Path file) {
+        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+        return name.endsWith(".jsonl") || name.endsWith(".ndjson");
+    }
+
     /** The rows of one file in {@code format} (json: JSON Lines for .jsonl/.ndjson, else JSON; parquet; csv; text). */
     static List<DatasetRow> readFile(Path file, String format) {
-        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
         return switch (format) {
-            case "json" -> name.endsWith(".jsonl") || name.endsWith(".ndjson") ? readJsonLines(file) : readJson(file);
+            case "json" -> isJsonLines(file) ? readJsonLines(file) : readJson(file);
             case "text" -> readText(file);
             default -> DuckDbRows.read(file, format);
         };

@@ -71,13 +71,7 @@ public record DatasetSource(Path path, List<String> dataFiles, String name, Stri
 
     /** The selected rows, in order. */
     public List<DatasetRow> read() {
-        if (!Files.exists(path)) {
-            String hint = !path.isAbsolute() && HUB_ID.matcher(path.toString().replace('\\', '/')).matches()
-                    ? " (Crucible reads local data; for a Hub dataset, download it first: huggingface-cli download"
-                    + " --repo-type dataset " + path + " --local-dir DIR, and set path to DIR)"
-                    : "";
-            throw new CrucibleException(path + ": dataset file not found" + hint);
-        }
+        requireExists();
         Map<String, List<Path>> splits = splitFiles();
         String spec = split == null ? "train" : split;
         Map<Path, List<DatasetRow>> read = new LinkedHashMap<>();
@@ -94,8 +88,49 @@ public record DatasetSource(Path path, List<String> dataFiles, String name, Stri
         }, List.copyOf(splits.keySet()), spec);
     }
 
+    /**
+     * The files of the selected split, in load order, for a reader that streams them file by file (the dataset
+     * recipe). The split must name whole splits ({@code train}, {@code train+test}); a slice selects rows, which only
+     * {@link #read} does.
+     */
+    public List<Path> files() {
+        requireExists();
+        Map<String, List<Path>> splits = splitFiles();
+        String spec = split == null ? "train" : split;
+        List<Path> files = new ArrayList<>();
+        for (String s : spec.split("\\+")) {
+            String name = s.strip();
+            if (!name.matches("[\\w.-]+")) {
+                throw new CrucibleException(path + ": split '" + spec + "' selects rows with a slice; here a split names"
+                        + " whole splits (" + String.join(", ", splits.keySet()) + ")");
+            }
+            List<Path> hits = splits.get(name);
+            if (hits == null) {
+                throw new CrucibleException(path + ": no split '" + name + "' (the dataset has "
+                        + String.join(", ", splits.keySet()) + ")");
+            }
+            files.addAll(hits);
+        }
+        return files;
+    }
+
+    /** The format a file is read in: {@code ds_type} when set, else by extension (null: not a data file). */
+    public String fileFormat(Path file) {
+        return format != null ? format : formatOf(file);
+    }
+
+    private void requireExists() {
+        if (!Files.exists(path)) {
+            String hint = !path.isAbsolute() && HUB_ID.matcher(path.toString().replace('\\', '/')).matches()
+                    ? " (Crucible reads local data; for a Hub dataset, download it first: huggingface-cli download"
+                    + " --repo-type dataset " + path + " --local-dir DIR, and set path to DIR)"
+                    : "";
+            throw new CrucibleException(path + ": dataset file not found" + hint);
+        }
+    }
+
     private List<DatasetRow> readFile(Path file) {
-        String fmt = format != null ? format : formatOf(file);
+        String fmt = fileFormat(file);
         if (fmt == null) {
             throw new CrucibleException(file + ": unknown dataset file type (expected .jsonl, .ndjson, .json, .parquet,"
                     + " .csv or .txt, or set ds_type)");

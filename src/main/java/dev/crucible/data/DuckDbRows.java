@@ -24,12 +24,14 @@ final class DuckDbRows {
     }
 
     static List<DatasetRow> read(Path file, String kind) {
-        String quoted = "'" + file.toAbsolutePath().toString().replace("'", "''") + "'";
-        // CSV cells stay text: type sniffing would turn an output "007" into the number 7
-        String source = kind.equals("parquet") ? "read_parquet(" + quoted + ")"
-                : "read_csv(" + quoted + ", header = true, all_varchar = true)";
-        String sql = "SELECT to_json(t) FROM " + source + " t";
         List<DatasetRow> rows = new ArrayList<>();
+        stream(file, kind, (unit, number, json) -> rows.add(new DatasetRow(file, unit, number, parse(json, file, number))));
+        return rows;
+    }
+
+    /** Each row as the JSON text of DuckDB's {@code to_json}, in file order, without holding them all. */
+    static void stream(Path file, String kind, DatasetReader.RecordSink sink) {
+        String sql = "SELECT to_json(t) FROM " + source(file, kind) + " t";
         try (Connection c = DriverManager.getConnection("jdbc:duckdb:");
              Statement s = c.createStatement()) {
             s.execute("SET preserve_insertion_order = true");
@@ -37,13 +39,31 @@ final class DuckDbRows {
                 long number = 0;
                 while (r.next()) {
                     number++;
-                    rows.add(new DatasetRow(file, "row", number, parse(r.getString(1), file, number)));
+                    sink.accept("row", number, r.getString(1));
                 }
             }
         } catch (SQLException e) {
             throw new CrucibleException(file + ": cannot read as " + kind + ": " + firstLine(e.getMessage()), e);
         }
-        return rows;
+    }
+
+    /** The number of rows (for Parquet from the file's metadata). */
+    static long count(Path file, String kind) {
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:");
+             Statement s = c.createStatement();
+             ResultSet r = s.executeQuery("SELECT count(*) FROM " + source(file, kind))) {
+            r.next();
+            return r.getLong(1);
+        } catch (SQLException e) {
+            throw new CrucibleException(file + ": cannot read as " + kind + ": " + firstLine(e.getMessage()), e);
+        }
+    }
+
+    private static String source(Path file, String kind) {
+        String quoted = "'" + file.toAbsolutePath().toString().replace("'", "''") + "'";
+        // CSV cells stay text: type sniffing would turn an output "007" into the number 7
+        return kind.equals("parquet") ? "read_parquet(" + quoted + ")"
+                : "read_csv(" + quoted + ", header = true, all_varchar = true)";
     }
 
     @SuppressWarnings("unchecked")

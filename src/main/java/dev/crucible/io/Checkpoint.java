@@ -21,7 +21,7 @@ import java.util.stream.Stream;
  * The safetensors weights of a model directory: one {@code model.safetensors}, or the shards named by
  * {@code model.safetensors.index.json}. All shards are mapped at open; tensors are read lazily.
  */
-public final class Checkpoint implements AutoCloseable {
+public final class Checkpoint implements AutoCloseable, TensorSource {
     public static final String SINGLE_FILE = "model.safetensors";
     public static final String INDEX_FILE = "model.safetensors.index.json";
 

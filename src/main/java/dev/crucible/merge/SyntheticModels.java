@@ -39,6 +39,8 @@ public final class SyntheticModels {
         public static final Shape BASELINE = new Shape(1024, 4096, 24, 16, 8, 32000);
         /** SmolLM2-135M, the runtime and training benchmarks' default. */
         public static final Shape SMOLLM_135M = new Shape(576, 1536, 30, 9, 3, 49152);
+        /** GGUF export fixtures: rows of 256 (whole k-quant super-blocks), down projections of 320 (fallback types). */
+        public static final Shape GGUF_KQUANT = new Shape(256, 320, 10, 4, 2, 512);
         /** The PyTorch anchor scripts' tiny shape. */
         public static final Shape ANCHOR_TINY = new Shape(256, 688, 4, 8, 4, 8192);
 

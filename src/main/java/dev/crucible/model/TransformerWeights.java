@@ -1,7 +1,7 @@
 package dev.crucible.model;
 
 import dev.crucible.CrucibleException;
-import dev.crucible.io.Checkpoint;
+import dev.crucible.io.TensorSource;
 import dev.crucible.nn.RmsNorm;
 import dev.crucible.tensor.PackedWeight;
 import dev.crucible.tensor.Shape;
@@ -50,11 +50,11 @@ public final class TransformerWeights implements AutoCloseable {
         Tensor apply(String name, Tensor stored);
     }
 
-    public static TransformerWeights load(Checkpoint checkpoint, TransformerSpec spec) {
+    public static TransformerWeights load(TensorSource checkpoint, TransformerSpec spec) {
         return load(checkpoint, spec, Override.NONE);
     }
 
-    public static TransformerWeights load(Checkpoint checkpoint, TransformerSpec spec, Override override) {
+    public static TransformerWeights load(TensorSource checkpoint, TransformerSpec spec, Override override) {
         Loader in = new Loader(checkpoint, spec, override);
         for (String name : spec.architecture().weightNames(spec.config())) {
             in.check(name);
@@ -178,12 +178,12 @@ public final class TransformerWeights implements AutoCloseable {
 
     /** Looks tensors up by name and checks their shapes against what the spec implies. */
     private static final class Loader {
-        private final Checkpoint checkpoint;
+        private final TensorSource checkpoint;
         private final TransformerSpec spec;
         private final Override override;
         private final Map<String, Tensor> loaded = new HashMap<>();
 
-        Loader(Checkpoint checkpoint, TransformerSpec spec, Override override) {
+        Loader(TensorSource checkpoint, TransformerSpec spec, Override override) {
             this.checkpoint = checkpoint;
             this.spec = spec;
             this.override = override;

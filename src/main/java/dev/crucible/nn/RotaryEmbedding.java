@@ -50,6 +50,8 @@ public final class RotaryEmbedding {
                 return new RotaryEmbedding(headDim, dim, llama3(dim, theta, p, where), null, 0, 1f);
             case "yarn":
                 return yarn(config, p, headDim, dim, theta, where);
+            case "freq_factors": // llama.cpp's rope_freqs tensor (a GGUF of llama3 rope): base frequency i / factor i
+                return new RotaryEmbedding(headDim, dim, freqFactors(dim, theta, p, where), null, 0, 1f);
             case "longrope":
                 return longrope(config, p, headDim, dim, theta, where);
             default:
@@ -81,6 +83,18 @@ public final class RotaryEmbedding {
         float[] f = new float[dim / 2];
         for (int i = 0; i < f.length; i++) {
             f[i] = (float) (1.0 / (factor * Math.pow(theta, (2.0 * i) / dim)));
+        }
+        return f;
+    }
+
+    private static float[] freqFactors(int dim, double theta, Map<String, Object> p, String where) {
+        if (!(p.get("freq_factors") instanceof com.fasterxml.jackson.databind.JsonNode factors) || !factors.isArray()
+                || factors.size() != dim / 2) {
+            throw new CrucibleException(where + ": rope type freq_factors needs " + dim / 2 + " freq_factors");
+        }
+        float[] f = baseFrequencies(dim, theta, 1);
+        for (int i = 0; i < f.length; i++) {
+            f[i] = (float) (f[i] / factors.get(i).asDouble());
         }
         return f;
     }

@@ -10,40 +10,17 @@ package dev.crucible.tensor;
  * Only n >= 16 follows torch (smaller tensors take another path in torch).
  */
 public final class TorchRandom {
-    private static final int N = 624;
-    private static final int M = 397;
     /** torch's AVX2 kernel multiplies by 2π rounded to float (its scalar fallback rounds 2π·u in double). */
     private static final float TWO_PI = (float) (2 * Math.PI);
-    private final int[] state = new int[N];
-    private int next = N;
+    private final MersenneTwister engine;
 
     public TorchRandom(long seed) {
-        state[0] = (int) seed;
-        for (int i = 1; i < N; i++) {
-            state[i] = 1812433253 * (state[i - 1] ^ (state[i - 1] >>> 30)) + i;
-        }
+        engine = new MersenneTwister((int) seed);
     }
 
     /** The next 32 random bits (as an unsigned value in the low bits of the long). */
     public long nextInt32() {
-        if (next >= N) {
-            twist();
-        }
-        int y = state[next++];
-        y ^= y >>> 11;
-        y ^= (y << 7) & 0x9d2c5680;
-        y ^= (y << 15) & 0xefc60000;
-        y ^= y >>> 18;
-        return y & 0xFFFFFFFFL;
-    }
-
-    private void twist() {
-        for (int i = 0; i < N; i++) {
-            int y = (state[i] & 0x80000000) | (state[(i + 1) % N] & 0x7fffffff);
-            int v = state[(i + M) % N] ^ (y >>> 1);
-            state[i] = (y & 1) != 0 ? v ^ 0x9908b0df : v;
-        }
-        next = 0;
+        return engine.nextInt32();
     }
 
     /** One uniform float in [0, 1), as torch's {@code uniform_real_distribution<float>(0, 1)}. */

@@ -91,11 +91,26 @@ class CommandErrorsTest {
         add(c, "bench sft --shape huge", "--shape");
         add(c, "bench sft --shape tiny --methods full,qlorra", "--methods");
         add(c, "bench svd --rows 0", "--rows");
+        add(c, "bench gguf", "give one of --write-model DIR or --decode MODEL");
+        add(c, "bench gguf --decode " + m, "not found");
+        add(c, "bench gguf --write-model " + out() + " --shape huge", "--shape");
+        add(c, "export gguf " + m + " " + out(), "not found");
+        add(c, "export gguf " + corruptModel + " " + out(), "model.safetensors");
+        add(c, "export gguf " + model + " " + out(), "no tokenizer (tokenizer.model or tokenizer.json)");
+        add(c, "export gguf " + model + " " + out() + " --outtype q3_k", "unknown GGUF type 'q3_k'");
+        add(c, "export gguf " + model + " " + model.resolve("x.gguf"), "is inside the model");
+        add(c, "export gguf " + model + " --all-types", "--all-types needs --out-dir");
         add(c, "generate " + m + " --prompt hi", "not found");
         add(c, "generate " + model + " --prompt hi --max-new-tokens many", "--max-new-tokens");
         add(c, "generate " + chatModel + " --prompt hi --temperature -1", "--temperature");
         add(c, "chat " + m, "not found");
         add(c, "eval perplexity " + m + " --data " + notADir, "not found");
+        add(c, "eval tasks " + model + " --tasks no_such_task", "tasks not found: no_such_task");
+        add(c, "eval tasks " + m + " --tasks arc_challenge", "model directory not found");
+        add(c, "eval compare " + m + " " + m, "no such results file or directory");
+        add(c, "eval compare " + m, "requires at least 2 values");
+        add(c, "bench eval-tasks --docs 0 --prepare-only --dir " + out(), "--docs");
+        add(c, "bench eval-tasks --tokenizer " + m + " --prepare-only --dir " + out(), "--tokenizer needs");
         add(c, "eval perplexity " + model + " --data " + m, "no-such-thing");
         add(c, "lora merge " + m + " " + m + " " + out(), "not found");
         add(c, "lora merge " + model + " " + emptyDir + " " + out(), "adapter_config.json");
@@ -116,6 +131,13 @@ class CommandErrorsTest {
         add(c, "data preview " + m + " " + m + " --type messages", "not found");
         add(c, "data preview " + chatModel + " " + badJson + " --type messages", "bad.json");
         add(c, "data preview " + model + " " + notADir + " --type nonsense", "nonsense");
+        add(c, "data run " + m, "no-such-thing");
+        add(c, "data run " + badYaml, "bad.yml: not valid YAML: line 2");
+        add(c, "data run " + notADir, "expected a mapping with inputs, steps and output");
+        add(c, "data run " + badYaml + " --threads x", "--threads");
+        add(c, "data stats " + m + " --type alpaca --report " + out(), "not found");
+        add(c, "data stats " + notADir + " --type nonsense --report " + out(), "nonsense");
+        add(c, "data stats " + notADir + " --type text --report " + notADir, "a-file.txt");
         return c;
     }
 

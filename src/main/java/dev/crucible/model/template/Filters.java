@@ -80,6 +80,14 @@ final class Filters {
             Object[] p = bind("center", a, k, new String[] {"width"}, 80L);
             return PyStr.center(Py.str(v), (int) Bind.toLong(p[0], "width"), " ");
         }, "center");
+        reg((in, v, a, k) -> {
+            if (!in.options.lmEvalHarness()) { // lm-eval registers it; transformers' environment has no such filter
+                throw new TemplateException("TemplateAssertionError", "No filter named 'regex_replace'.");
+            }
+            Object[] p = bind("regex_replace", a, k, new String[] {"pattern", "repl", "count"}, REQUIRED, REQUIRED, 0L);
+            return PythonRegex.sub(Bind.toStr(p[0], "pattern"), Bind.toStr(p[1], "repl"), Py.str(v),
+                    Bind.toLong(p[2], "count"));
+        }, "regex_replace");
         reg(Filters::join, "join");
         reg(Filters::indent, "indent");
         reg(Filters::toInt, "int");

@@ -44,7 +44,11 @@ abstract class Stmt {
 
         @Override
         void exec(Interp in, Frame f) {
-            in.write(Py.str(expr.eval(in, f)));
+            Object v = expr.eval(in, f);
+            if (v instanceof Undefined u && in.options.lmEvalHarness()) {
+                throw u.fail(); // lm-eval's StrictUndefined: a misspelt field is an error, not an empty prompt
+            }
+            in.write(Py.str(v));
         }
     }
 

@@ -447,7 +447,10 @@ public final class EmbeddedEngine {
             after.merge(b.after);
         });
         timings.add(new RunResult.Timing(what, rows, seconds(t0)));
-        this.examples = examples;
+        // in step order (as the Spark engine gives them), not in the order of each step's first removed row
+        Map<String, List<RunResult.Example>> inStepOrder = new LinkedHashMap<>();
+        removers.stream().distinct().filter(examples::containsKey).forEach(n -> inStepOrder.put(n, examples.get(n)));
+        this.examples = inStepOrder;
         return written;
     }
 

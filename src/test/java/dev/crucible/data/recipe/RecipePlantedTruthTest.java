@@ -2,10 +2,14 @@ package dev.crucible.data.recipe;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crucible.data.DatasetReader;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -17,8 +21,10 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -200,6 +206,49 @@ class RecipePlantedTruthTest {
         assertFalse(html.contains("<script"), "the report needs no script");
         assertFalse(html.contains("http://") || html.contains("https://"), "the report loads nothing");
         assertTrue(html.contains("steps[3] dedup:minhash"));
+        // removed rows are shown per step, in step order
+        List<String> sections = Pattern.compile("<h3>([^<]*)</h3>").matcher(html).results()
+                .map(m -> m.group(1)).toList();
+        assertEquals(List.of("read", "filter", "dedup:exact", "decontaminate", "dedup:minhash"), sections);
         assertEquals(outputList.size(), DatasetReader.read(dir.resolve("out.jsonl")).size());
+    }
+
+    /**
+     * The report as a person sees it: headless Chromium (Debian's package, when installed) renders it without a console
+     * message, and the screenshot shows the charts' bars in both series' colours and text. CI without Chromium skips.
+     */
+    @Test
+    void reportRendersInHeadlessChromium() throws Exception {
+        String chromium = Stream.of("chromium", "chromium-browser", "google-chrome")
+                .flatMap(name -> Stream.of(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator))
+                        .map(d -> Path.of(d, name)))
+                .filter(Files::isExecutable).map(Path::toString).findFirst().orElse(null);
+        Assumptions.assumeTrue(chromium != null, "no chromium on PATH");
+        Path png = dir.resolve("report.png");
+        Path log = dir.resolve("chromium.log");
+        Process p = new ProcessBuilder(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                "--window-size=1280,2400", "--enable-logging=stderr", "--v=0", "--screenshot=" + png,
+                dir.resolve("report.html").toUri().toString())
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        assertTrue(p.waitFor(180, TimeUnit.SECONDS), "chromium timed out");
+        String output = Files.readString(log);
+        assertEquals(0, p.exitValue(), output);
+        // page messages (script errors, failed loads reported by the page) are logged as ...:CONSOLE(line)] "text"
+        assertTrue(output.lines().noneMatch(l -> l.contains(":CONSOLE")), output);
+        BufferedImage image = ImageIO.read(png.toFile());
+        assertEquals(1280, image.getWidth());
+        int after = 0;
+        int before = 0;
+        int text = 0;
+        for (int y = 0; y < image.getHeight(); y++) {
+            for (int x = 0; x < image.getWidth(); x++) {
+                int rgb = image.getRGB(x, y) & 0xFFFFFF;
+                after += rgb == 0x2f7ed8 ? 1 : 0;
+                before += rgb == 0x9aa5b1 ? 1 : 0;
+                text += rgb == 0x1f2933 ? 1 : 0;
+            }
+        }
+        System.out.printf("report screenshot: %d pixels of the after colour, %d of before, %d of text%n", after, before, text);
+        assertTrue(after > 5000 && before > 2000 && text > 2000, after + " " + before + " " + text);
     }
 }

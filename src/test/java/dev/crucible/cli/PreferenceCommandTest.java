@@ -89,6 +89,16 @@ class PreferenceCommandTest {
     }
 
     @Test
+    void aPromptLongerThanMaxPromptLenIsCutCountedAndKept() throws IOException {
+        CliRun run = CliRun.of("train", config("long.jsonl", null, "rl: dpo\nmicro_batch_size: 1\nmax_prompt_len: 8\n")
+                .toString(), "--dry-run");
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(run.out().contains("2 rows, 2 kept"), "the long prompt keeps its last 8 tokens: " + run.out());
+        assertTrue(run.err().contains("warning: 1 prompts cut to max_prompt_len"), run.err());
+        assertFalse(run.err().contains("rows dropped"), run.err());
+    }
+
+    @Test
     void dryRunReportsRowsTokensMethodAndMemoryAndWritesNothing() throws IOException {
         CliRun run = CliRun.of("train", config("standard.jsonl", null, "rl: dpo\nadapter: lora\n").toString(), "--dry-run");
         assertEquals(0, run.exitCode(), run.err());

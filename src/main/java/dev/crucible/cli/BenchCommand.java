@@ -156,6 +156,10 @@ final class BenchCommand {
         @Option(names = "--decode-tokens", defaultValue = "32")
         int decodeTokens;
 
+        @Option(names = "--repeat", defaultValue = "3", description = "Timed prefill passes; the best is reported "
+                + "(default ${DEFAULT-VALUE}).")
+        int repeat;
+
         @Option(names = "--only", defaultValue = "matmul,copy,prefill,decode", split = ",")
         java.util.Set<String> only;
 
@@ -182,7 +186,7 @@ final class BenchCommand {
                     SyntheticModels.writeTied(dir.path(), s, Runtime.getRuntime().availableProcessors());
                     try (Transformer model = Transformer.load(dir.path())) {
                         if (only.contains("prefill")) {
-                            bench.prefill(model, batch, seq);
+                            bench.prefill(model, batch, seq, repeat);
                         }
                         if (only.contains("decode")) {
                             bench.decode(model, decodeTokens, bandwidth);

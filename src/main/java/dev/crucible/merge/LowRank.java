@@ -1,6 +1,6 @@
 package dev.crucible.merge;
 
-import dev.crucible.nn.Matmul;
+import dev.crucible.tensor.Gemm;
 import dev.crucible.tensor.Parallel;
 
 import java.util.SplittableRandom;
@@ -84,12 +84,12 @@ public record LowRank(double[] s, double[] u, double[] vh, int rows, int cols, i
 
     /** {@code out[rows, l] = a[rows, cols] · x[cols, l]}. */
     public static void multiply(float[] a, int rows, int cols, float[] x, int l, float[] out) {
-        Matmul.ab(a, x, out, rows, cols, l, false);
+        Gemm.ab(a, x, out, rows, cols, l, false);
     }
 
     /** {@code out[cols, l] = a[rows, cols]ᵀ · y[rows, l]}. */
     private static void multiplyTransposed(float[] a, int rows, int cols, float[] y, int l, float[] out) {
-        Matmul.aTb(a, y, out, cols, rows, l, false);
+        Gemm.aTb(a, y, out, cols, rows, l, false);
     }
 
     private static double dot(double[] x, double[] y) {

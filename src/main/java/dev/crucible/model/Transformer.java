@@ -6,10 +6,10 @@ import dev.crucible.io.ModelConfig;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.nn.Attention;
 import dev.crucible.nn.KVCache;
+import dev.crucible.nn.MoeOps;
 import dev.crucible.nn.RmsNorm;
 import dev.crucible.nn.RotaryEmbedding;
-import dev.crucible.tensor.MatMul;
-import dev.crucible.tensor.MatMul.Projection;
+import dev.crucible.tensor.Gemm;
 import dev.crucible.tensor.Parallel;
 import dev.crucible.tensor.Tensor;
 import dev.crucible.tensor.VectorMath;
@@ -32,7 +32,6 @@ public final class Transformer implements AutoCloseable {
         void accept(int index, float[] states);
     }
 
-    private static final int QUERY_BLOCK = 16;
     private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[0]);
 
     private final TransformerSpec spec;
@@ -121,20 +120,21 @@ public final class Transformer implements AutoCloseable {
         RotaryEmbedding.Table rope = spec.rope().table(start, seq, ropeEnd);
         float[] normed = new float[n * h];
         float[] delta = new float[n * h];
+        Scratch scratch = new Scratch(n);
         for (int l = 0; l < spec.layers(); l++) {
             TransformerWeights.Layer w = weights.layer(l);
             w.inputNorm().apply(x, n, normed);
-            attention(l, w, normed, n, batch, seq, start, rope, cache, delta);
+            attention(l, w, normed, n, batch, seq, start, rope, cache, scratch, delta);
             if (w.preFeedforwardNorm() != null) { // Gemma 2 sandwich: norm each branch's output too
                 w.postAttentionNorm().apply(delta, n, delta);
                 VectorMath.addInPlace(x, delta, n * h);
                 w.preFeedforwardNorm().apply(x, n, normed);
-                mlp(w, normed, n, delta);
+                mlp(w, normed, n, scratch, delta);
                 w.postFeedforwardNorm().apply(delta, n, delta);
             } else {
                 VectorMath.addInPlace(x, delta, n * h);
                 w.postAttentionNorm().apply(x, n, normed);
-                mlp(w, normed, n, delta);
+                mlp(w, normed, n, scratch, delta);
             }
             VectorMath.addInPlace(x, delta, n * h);
             if (l + 1 < spec.layers()) {
@@ -155,6 +155,26 @@ public final class Transformer implements AutoCloseable {
                 yield logits(last, batch);
             }
         };
+    }
+
+    /**
+     * The per-layer intermediates of one forward, allocated once and reused by every layer: a 4 x 512 prefill of a
+     * SmolLM2-sized model would otherwise allocate ~1.5 GB of short-lived arrays, which the collector lets the heap
+     * grow into.
+     */
+    private final class Scratch {
+        final float[] qkv;
+        final float[] context;
+        final float[] gateUp;
+        final float[] act;
+
+        Scratch(int n) {
+            qkv = new float[n * spec.qkvWidth()];
+            context = new float[n * spec.heads() * spec.headDim()];
+            boolean dense = spec.experts() == 0;
+            gateUp = dense ? new float[n * 2 * spec.intermediate()] : null;
+            act = dense ? new float[n * spec.intermediate()] : null;
+        }
     }
 
     private static void emit(HiddenStates sink, int index, float[] x) {
@@ -188,7 +208,7 @@ public final class Transformer implements AutoCloseable {
 
     private float[] logits(float[] states, int rows) {
         float[] out = new float[rows * spec.vocab()];
-        MatMul.multiply(states, rows, spec.hidden(), weights.lmHead(), out);
+        Gemm.linear(states, rows, weights.lmHead(), null, out);
         float cap = spec.finalSoftCap();
         if (cap > 0) {
             for (int i = 0; i < out.length; i++) {
@@ -199,23 +219,16 @@ public final class Transformer implements AutoCloseable {
     }
 
     private void attention(int layer, TransformerWeights.Layer w, float[] normed, int n, int batch, int seq, int start,
-                           RotaryEmbedding.Table rope, KVCache cache, float[] out) {
+                           RotaryEmbedding.Table rope, KVCache cache, Scratch scratch, float[] out) {
         int d = spec.headDim();
         int heads = spec.heads();
         int kvHeads = spec.kvHeads();
         int qw = heads * d;
         int kvw = kvHeads * d;
         int width = spec.qkvWidth();
-        float[] qkv = new float[n * width];
-        if (w.qkv() != null) {
-            MatMul.multiply(normed, n, spec.hidden(), new Projection(w.qkv(), null, qkv, width, 0));
-        } else {
-            MatMul.multiply(normed, n, spec.hidden(), new Projection(w.q(), w.qBias(), qkv, width, 0),
-                    new Projection(w.k(), w.kBias(), qkv, width, qw), new Projection(w.v(), w.vBias(), qkv, width, qw + kvw));
-        }
+        float[] qkv = scratch.qkv;
+        Gemm.linear(normed, n, w.qkv(), w.qkvBias(), qkv);
         for (int b = 0; b < batch; b++) {
-            float[] keys = cache.keys(layer, b);
-            float[] values = cache.values(layer, b);
             for (int t = 0; t < seq; t++) {
                 int row = (b * seq + t) * width;
                 if (w.queryNorm() != null) {
@@ -224,76 +237,61 @@ public final class Transformer implements AutoCloseable {
                 }
                 rope.rotate(qkv, row, heads, t);
                 rope.rotate(qkv, row + qw, kvHeads, t);
-                System.arraycopy(qkv, row + qw, keys, (start + t) * kvw, kvw);
-                System.arraycopy(qkv, row + qw + kvw, values, (start + t) * kvw, kvw);
+                cache.put(layer, b, start + t, qkv, row + qw, qkv, row + qw + kvw);
             }
         }
         Attention attn = new Attention(d, spec.attentionScale(), spec.attentionSoftCap(), spec.slidingWindows()[layer]);
-        float[] context = new float[n * qw];
-        int queryBlocks = (seq + QUERY_BLOCK - 1) / QUERY_BLOCK;
+        float[] context = scratch.context;
+        int queryBlocks = Attention.blocks(seq);
         int group = heads / kvHeads;
-        long work = (long) batch * heads * seq * (start + seq) * d;
+        int capacity = cache.capacity();
+        long work = 2L * batch * heads * seq * (start + seq) * d;
         Parallel.forEach(batch * heads * queryBlocks, work, task -> {
             int b = task / (heads * queryBlocks);
             int head = task / queryBlocks % heads;
-            int t0 = task % queryBlocks * QUERY_BLOCK;
+            int t0 = task % queryBlocks * Attention.BLOCK;
+            int rows = Attention.blockEnd(task % queryBlocks, seq) - t0;
             float[] scores = SCORES.get();
-            if (scores.length < start + seq) {
-                scores = new float[start + seq];
+            int need = attn.scratchSize(rows, start + t0 + rows - 1);
+            if (scores.length < need) {
+                scores = new float[need];
                 SCORES.set(scores);
             }
-            float[] keys = cache.keys(layer, b);
-            float[] values = cache.values(layer, b);
-            for (int t = t0; t < Math.min(seq, t0 + QUERY_BLOCK); t++) {
-                int token = b * seq + t;
-                attn.attend(qkv, token * width + head * d, start + t, keys, values, kvw, head / group * d,
-                        context, token * qw + head * d, scores);
-            }
+            int token = b * seq + t0;
+            int kv = head / group * d;
+            attn.attend(rows, qkv, token * width + head * d, width, start + t0, cache.keys(layer, b), kv, capacity,
+                    cache.values(layer, b), kv, kvw, context, token * qw + head * d, qw, scores);
         });
-        MatMul.multiply(context, n, qw, w.o(), out);
+        Gemm.linear(context, n, w.o(), null, out);
     }
 
-    private void mlp(TransformerWeights.Layer w, float[] normed, int n, float[] out) {
+    private void mlp(TransformerWeights.Layer w, float[] normed, int n, Scratch scratch, float[] out) {
         if (w.router() != null) {
             mixtureOfExperts(w, normed, n, out);
             return;
         }
         int inter = spec.intermediate();
-        float[] gateUp = new float[n * 2 * inter];
-        if (w.gateUp() != null) {
-            MatMul.multiply(normed, n, spec.hidden(), new Projection(w.gateUp(), null, gateUp, 2 * inter, 0));
-        } else {
-            MatMul.multiply(normed, n, spec.hidden(), new Projection(w.gate(), null, gateUp, 2 * inter, 0),
-                    new Projection(w.up(), null, gateUp, 2 * inter, inter));
-        }
-        float[] act = new float[n * inter];
+        float[] gateUp = scratch.gateUp;
+        Gemm.linear(normed, n, w.gateUp(), null, gateUp);
+        float[] act = scratch.act;
         spec.activation().gate(gateUp, 2 * inter, 0, inter, n, inter, act);
-        MatMul.multiply(act, n, inter, w.down(), out);
+        Gemm.linear(act, n, w.down(), null, out);
     }
 
     /**
-     * Mixtral's sparse MLP: softmax over the router logits, the top-k experts per token with their
-     * probabilities renormalised to sum to one, each expert applied to its tokens, in expert order.
+     * Mixtral's sparse MLP: each token routed by {@link MoeOps#route} (the rule training uses too), each expert
+     * applied to its tokens, the weighted outputs summed in expert order.
      */
     private void mixtureOfExperts(TransformerWeights.Layer w, float[] normed, int n, float[] out) {
         int h = spec.hidden();
         int experts = spec.experts();
         int topK = spec.expertsPerToken();
         float[] routerLogits = new float[n * experts];
-        MatMul.multiply(normed, n, h, w.router(), routerLogits);
-        int[][] chosen = new int[n][];
-        float[][] gates = new float[n][];
+        Gemm.linear(normed, n, w.router(), null, routerLogits);
+        int[] chosen = new int[n * topK];
+        float[] gates = new float[n * topK];
         for (int t = 0; t < n; t++) {
-            float[] probs = softmax(routerLogits, t * experts, experts);
-            chosen[t] = topK(probs, topK);
-            gates[t] = new float[topK];
-            float sum = 0;
-            for (int i = 0; i < topK; i++) {
-                sum += probs[chosen[t][i]];
-            }
-            for (int i = 0; i < topK; i++) {
-                gates[t][i] = probs[chosen[t][i]] / sum;
-            }
+            MoeOps.route(routerLogits, t * experts, experts, topK, chosen, gates, t * topK);
         }
         java.util.Arrays.fill(out, 0, n * h, 0f);
         int inter = spec.intermediate();
@@ -303,9 +301,9 @@ public final class Transformer implements AutoCloseable {
             float[] weight = new float[n];
             for (int t = 0; t < n; t++) {
                 for (int i = 0; i < topK; i++) {
-                    if (chosen[t][i] == e) {
+                    if (chosen[t * topK + i] == e) {
                         rows[count] = t;
-                        weight[count++] = gates[t][i];
+                        weight[count++] = gates[t * topK + i];
                     }
                 }
             }
@@ -317,54 +315,20 @@ public final class Transformer implements AutoCloseable {
                 System.arraycopy(normed, rows[r] * h, in, r * h, h);
             }
             float[] gateUp = new float[count * 2 * inter];
-            MatMul.multiply(in, count, h, new Projection(w.expertGate()[e], null, gateUp, 2 * inter, 0),
-                    new Projection(w.expertUp()[e], null, gateUp, 2 * inter, inter));
+            Gemm.linear(in, count, w.expertGateUp()[e], null, gateUp);
             float[] act = new float[count * inter];
             spec.activation().gate(gateUp, 2 * inter, 0, inter, count, inter, act);
             float[] y = new float[count * h];
-            MatMul.multiply(act, count, inter, w.expertDown()[e], y);
+            Gemm.linear(act, count, w.expertDown()[e], null, y);
             for (int r = 0; r < count; r++) {
                 VectorMath.axpy(weight[r], y, r * h, out, rows[r] * h, h);
             }
         }
     }
 
-    private static float[] softmax(float[] x, int offset, int n) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) {
-            max = Math.max(max, x[offset + i]);
-        }
-        float[] p = new float[n];
-        float sum = 0;
-        for (int i = 0; i < n; i++) {
-            p[i] = (float) Math.exp(x[offset + i] - max);
-            sum += p[i];
-        }
-        for (int i = 0; i < n; i++) {
-            p[i] /= sum;
-        }
-        return p;
-    }
-
-    /** Indices of the k largest values, largest first; ties go to the lower index. */
-    private static int[] topK(float[] values, int k) {
-        int[] idx = new int[k];
-        boolean[] taken = new boolean[values.length];
-        for (int i = 0; i < k; i++) {
-            int best = -1;
-            for (int j = 0; j < values.length; j++) {
-                if (!taken[j] && (best < 0 || values[j] > values[best])) {
-                    best = j;
-                }
-            }
-            taken[best] = true;
-            idx[i] = best;
-        }
-        return idx;
-    }
-
     @Override
     public void close() {
+        weights.close();
         try {
             resources.close();
         } catch (Exception e) {

@@ -3,37 +3,44 @@ package dev.crucible.model;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.TensorSource;
 import dev.crucible.nn.RmsNorm;
+import dev.crucible.tensor.PackedWeight;
 import dev.crucible.tensor.Shape;
 import dev.crucible.tensor.Tensor;
 
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.HashMap;
 import java.util.Map;
 
 /**
  * The weights of a checkpoint, checked against the spec before any computation: every tensor the family
- * needs must exist with the expected shape and a float dtype. Matrices stay as memory-mapped tensors in
- * their stored dtype; norms and biases (small) are read into float arrays.
+ * needs must exist with the expected shape and a float dtype. Each matrix is then repacked once into the GEMM's
+ * panel layout ({@link PackedWeight}: bf16 stays bf16, off the Java heap), with q, k and v stacked into one
+ * matrix and gate and up into another, as the fused checkpoints of phi3 store them; its mapped pages are released
+ * afterwards. The embedding stays memory-mapped (a lookup reads a few rows); norms and biases are float arrays.
  */
-public final class TransformerWeights {
-    /** One decoder layer. Absent parts (by family) are null. */
+public final class TransformerWeights implements AutoCloseable {
+    /** One decoder layer. Absent parts (by family) are null; qkv's rows are q, then k, then v. */
     public record Layer(RmsNorm inputNorm, RmsNorm postAttentionNorm, RmsNorm preFeedforwardNorm,
                         RmsNorm postFeedforwardNorm, RmsNorm queryNorm, RmsNorm keyNorm,
-                        Tensor q, Tensor k, Tensor v, Tensor qkv, float[] qBias, float[] kBias, float[] vBias,
-                        Tensor o, Tensor gate, Tensor up, Tensor gateUp, Tensor down,
-                        Tensor router, Tensor[] expertGate, Tensor[] expertUp, Tensor[] expertDown) {
+                        PackedWeight qkv, float[] qkvBias, PackedWeight o, PackedWeight gateUp, PackedWeight down,
+                        PackedWeight router, PackedWeight[] expertGateUp, PackedWeight[] expertDown) {
     }
 
     private final Tensor embedding;
-    private final Tensor lmHead;
+    private final PackedWeight lmHead;
     private final RmsNorm finalNorm;
     private final Layer[] layers;
+    private final Arena arena;
 
-    private TransformerWeights(Tensor embedding, Tensor lmHead, RmsNorm finalNorm, Layer[] layers) {
+    private TransformerWeights(Tensor embedding, PackedWeight lmHead, RmsNorm finalNorm, Layer[] layers, Arena arena) {
         this.embedding = embedding;
         this.lmHead = lmHead;
         this.finalNorm = finalNorm;
         this.layers = layers;
+        this.arena = arena;
     }
 
     /** Replaces a checked tensor by another of the same shape as it is loaded (e.g. a weight with an adapter folded in). */
@@ -52,56 +59,75 @@ public final class TransformerWeights {
         for (String name : spec.architecture().weightNames(spec.config())) {
             in.check(name);
         }
+        Arena arena = Arena.ofShared();
+        try {
+            return load(in, spec, arena);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static TransformerWeights load(Loader in, TransformerSpec spec, Arena arena) {
         Architecture.Features f = spec.features();
         Layer[] layers = new Layer[spec.layers()];
         for (int l = 0; l < layers.length; l++) {
             String p = Architecture.LAYER_PREFIX + l + ".";
-            Tensor[] eg = null, eu = null, ed = null;
+            PackedWeight[] gateUp = null, down = null;
             if (f.moe()) {
-                eg = new Tensor[spec.experts()];
-                eu = new Tensor[spec.experts()];
-                ed = new Tensor[spec.experts()];
+                gateUp = new PackedWeight[spec.experts()];
+                down = new PackedWeight[spec.experts()];
                 boolean fused = spec.architecture().fusedExperts();
-                Tensor gateUp = fused ? in.tensor(p + Architecture.FUSED_GATE_UP) : null;
-                Tensor down = fused ? in.tensor(p + Architecture.FUSED_DOWN) : null;
+                Tensor fusedGateUp = fused ? in.tensor(p + Architecture.FUSED_GATE_UP) : null;
+                Tensor fusedDown = fused ? in.tensor(p + Architecture.FUSED_DOWN) : null;
                 int inter = spec.intermediate();
                 for (int e = 0; e < spec.experts(); e++) {
-                    if (fused) { // zero-copy views of expert e's rows in the [E, rows, cols] tensors
-                        eg[e] = expertRows(gateUp, e, 0, inter);
-                        eu[e] = expertRows(gateUp, e, inter, inter);
-                        ed[e] = expertRows(down, e, 0, spec.hidden());
+                    if (fused) { // expert e's rows of the [E, rows, cols] tensors: gate rows, then up rows
+                        gateUp[e] = in.pack(arena, expertRows(fusedGateUp, e, 0, 2L * inter));
+                        down[e] = in.pack(arena, expertRows(fusedDown, e, 0, spec.hidden()));
                     } else {
                         String ep = p + "block_sparse_moe.experts." + e + ".";
-                        eg[e] = in.tensor(ep + "w1.weight");
-                        ed[e] = in.tensor(ep + "w2.weight");
-                        eu[e] = in.tensor(ep + "w3.weight");
+                        gateUp[e] = in.pack(arena, in.tensor(ep + "w1.weight"), in.tensor(ep + "w3.weight"));
+                        down[e] = in.pack(arena, in.tensor(ep + "w2.weight"));
                     }
                 }
             }
             boolean mlp = !f.moe();
+            PackedWeight qkv = f.fusedQkv() ? in.pack(arena, in.tensor(p + "self_attn.qkv_proj.weight"))
+                    : in.pack(arena, in.tensor(p + "self_attn.q_proj.weight"), in.tensor(p + "self_attn.k_proj.weight"),
+                    in.tensor(p + "self_attn.v_proj.weight"));
+            float[] qkvBias = f.attentionBias() ? concat(in.vector(p + "self_attn.q_proj.bias"),
+                    in.vector(p + "self_attn.k_proj.bias"), in.vector(p + "self_attn.v_proj.bias")) : null;
+            PackedWeight mlpGateUp = !mlp ? null : f.fusedGateUp() ? in.pack(arena, in.tensor(p + "mlp.gate_up_proj.weight"))
+                    : in.pack(arena, in.tensor(p + "mlp.gate_proj.weight"), in.tensor(p + "mlp.up_proj.weight"));
             layers[l] = new Layer(in.norm(p + "input_layernorm.weight"), in.norm(p + "post_attention_layernorm.weight"),
                     f.sandwichNorms() ? in.norm(p + "pre_feedforward_layernorm.weight") : null,
                     f.sandwichNorms() ? in.norm(p + "post_feedforward_layernorm.weight") : null,
                     f.qkNorm() ? in.norm(p + "self_attn.q_norm.weight") : null,
                     f.qkNorm() ? in.norm(p + "self_attn.k_norm.weight") : null,
-                    f.fusedQkv() ? null : in.tensor(p + "self_attn.q_proj.weight"),
-                    f.fusedQkv() ? null : in.tensor(p + "self_attn.k_proj.weight"),
-                    f.fusedQkv() ? null : in.tensor(p + "self_attn.v_proj.weight"),
-                    f.fusedQkv() ? in.tensor(p + "self_attn.qkv_proj.weight") : null,
-                    f.attentionBias() ? in.vector(p + "self_attn.q_proj.bias") : null,
-                    f.attentionBias() ? in.vector(p + "self_attn.k_proj.bias") : null,
-                    f.attentionBias() ? in.vector(p + "self_attn.v_proj.bias") : null,
-                    in.tensor(p + "self_attn.o_proj.weight"),
-                    mlp && !f.fusedGateUp() ? in.tensor(p + "mlp.gate_proj.weight") : null,
-                    mlp && !f.fusedGateUp() ? in.tensor(p + "mlp.up_proj.weight") : null,
-                    mlp && f.fusedGateUp() ? in.tensor(p + "mlp.gate_up_proj.weight") : null,
-                    mlp ? in.tensor(p + "mlp.down_proj.weight") : null,
-                    f.moe() ? in.tensor(p + (spec.architecture().fusedExperts() ? Architecture.FUSED_ROUTER
-                            : "block_sparse_moe.gate.weight")) : null, eg, eu, ed);
+                    qkv, qkvBias, in.pack(arena, in.tensor(p + "self_attn.o_proj.weight")),
+                    mlpGateUp, mlp ? in.pack(arena, in.tensor(p + "mlp.down_proj.weight")) : null,
+                    f.moe() ? in.pack(arena, in.tensor(p + (spec.architecture().fusedExperts() ? Architecture.FUSED_ROUTER
+                            : "block_sparse_moe.gate.weight"))) : null, gateUp, down);
         }
         Tensor embedding = in.tensor(Architecture.EMBED);
-        Tensor head = spec.tiedEmbeddings() ? embedding : in.tensor(Architecture.LM_HEAD);
-        return new TransformerWeights(embedding, head, in.norm(Architecture.FINAL_NORM), layers);
+        PackedWeight head = spec.tiedEmbeddings() ? PackedWeight.of(embedding, arena)
+                : in.pack(arena, in.tensor(Architecture.LM_HEAD));
+        return new TransformerWeights(embedding, head, in.norm(Architecture.FINAL_NORM), layers, arena);
+    }
+
+    private static float[] concat(float[]... parts) {
+        int n = 0;
+        for (float[] p : parts) {
+            n += p.length;
+        }
+        float[] out = new float[n];
+        int at = 0;
+        for (float[] p : parts) {
+            System.arraycopy(p, 0, out, at, p.length);
+            at += p.length;
+        }
+        return out;
     }
 
     /** Rows [first, first + count) of slice {@code index} of a 3-D tensor, as a 2-D view of the same memory. */
@@ -116,7 +142,7 @@ public final class TransformerWeights {
         return embedding;
     }
 
-    public Tensor lmHead() {
+    public PackedWeight lmHead() {
         return lmHead;
     }
 
@@ -132,16 +158,22 @@ public final class TransformerWeights {
     public long matrixBytes() {
         long n = lmHead.byteSize();
         for (Layer l : layers) {
-            for (Tensor t : new Tensor[] {l.q, l.k, l.v, l.qkv, l.o, l.gate, l.up, l.gateUp, l.down, l.router}) {
-                n += t == null ? 0 : t.byteSize();
+            List<PackedWeight> all = new ArrayList<>(Arrays.asList(l.qkv, l.o, l.gateUp, l.down, l.router));
+            if (l.expertGateUp != null) {
+                all.addAll(Arrays.asList(l.expertGateUp));
+                all.addAll(Arrays.asList(l.expertDown));
             }
-            if (l.expertGate != null) {
-                for (int e = 0; e < l.expertGate.length; e++) {
-                    n += l.expertGate[e].byteSize() + l.expertUp[e].byteSize() + l.expertDown[e].byteSize();
-                }
+            for (PackedWeight w : all) {
+                n += w == null ? 0 : w.byteSize();
             }
         }
         return n;
+    }
+
+    /** Frees the packed matrices; the model must not be used afterwards. */
+    @java.lang.Override
+    public void close() {
+        arena.close();
     }
 
     /** Looks tensors up by name and checks their shapes against what the spec implies. */
@@ -186,6 +218,20 @@ public final class TransformerWeights {
             }
             loaded.put(name, replaced);
             return replaced;
+        }
+
+        /**
+         * The tensors stacked by rows and packed; their mapped pages are dropped from the resident set afterwards
+         * (the file stays in the page cache; the packed copy is what the kernels read).
+         */
+        PackedWeight pack(Arena arena, Tensor... parts) {
+            PackedWeight w = PackedWeight.stacked(arena, parts);
+            for (Tensor t : parts) {
+                if (t.data().isMapped()) {
+                    t.data().unload();
+                }
+            }
+            return w;
         }
 
         float[] vector(String name) {

@@ -1,8 +1,9 @@
 package dev.crucible.nn;
 
+import dev.crucible.tensor.Gemm;
 import dev.crucible.tensor.Parallel;
+import dev.crucible.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -118,17 +119,18 @@ public final class AttentionOps {
             int qOff = b * seq * qw + h * headDim;
             int kOff = b * seq * kw + h / group * headDim;
             float[] kt = transposed(kv, kOff, kw, seq, headDim, 0);
-            float[] p = scratch(P, ROW_BLOCK * seq);
-            for (int i0 = 0; i0 < seq; i0 += ROW_BLOCK) {
-                int rows = Math.min(ROW_BLOCK, seq - i0);
+            float[] p = scratch(P, (Attention.BLOCK + 1) * seq);
+            for (int block = 0; block < Attention.blocks(seq); block++) {
+                int i0 = block * Attention.BLOCK;
+                int rows = Attention.blockEnd(block, seq) - i0;
                 int visible = i0 + rows; // causal: no row of the block sees a key past its last row
                 java.util.Arrays.fill(p, 0, rows * seq, 0f);
-                Matmul.nn(rows, 0, visible, 0, headDim, qv, qOff + i0 * qw, qw, kt, 0, seq, p, 0, seq);
+                Gemm.serial(rows, visible, headDim, qv, qOff + i0 * qw, qw, kt, 0, seq, p, 0, seq, true);
                 for (int i = i0; i < i0 + rows; i++) {
                     lse[bh * seq + i] = softmaxRow(p, (i - i0) * seq, first(b, i, seq, slidingWindow, segmentStarts), i,
                             visible, s, softCap);
                 }
-                Matmul.nn(rows, 0, headDim, 0, visible, p, 0, seq, vv, kOff, kw, out, qOff + i0 * qw, qw);
+                Gemm.serial(rows, headDim, visible, p, 0, seq, vv, kOff, kw, out, qOff + i0 * qw, qw, true);
             }
         });
         Var y = new Var(out, Ops.any(q, k, v), batch * seq, qw);
@@ -157,14 +159,15 @@ public final class AttentionOps {
                     for (int h = kvh * group; h < (kvh + 1) * group; h++) {
                         int qOff = b * seq * qw + h * headDim;
                         int bh = b * heads + h;
-                        for (int i0 = 0; i0 < seq; i0 += ROW_BLOCK) {
-                            int rows = Math.min(ROW_BLOCK, seq - i0);
+                        for (int block = 0; block < Attention.blocks(seq); block++) {
+                            int i0 = block * Attention.BLOCK;
+                            int rows = Attention.blockEnd(block, seq) - i0;
                             int visible = i0 + rows;
                             java.util.Arrays.fill(probs, i0 * seq, (i0 + rows) * seq, 0f);
                             java.util.Arrays.fill(dS, i0 * seq, (i0 + rows) * seq, 0f);
-                            Matmul.nn(rows, 0, visible, 0, headDim, qv, qOff + i0 * qw, qw, kt, 0, seq, probs, i0 * seq, seq);
+                            Gemm.serial(rows, visible, headDim, qv, qOff + i0 * qw, qw, kt, 0, seq, probs, i0 * seq, seq, true);
                             // dP = dO Vᵀ
-                            Matmul.nn(rows, 0, visible, 0, headDim, dOut, qOff + i0 * qw, qw, vt, 0, seq, dS, i0 * seq, seq);
+                            Gemm.serial(rows, visible, headDim, dOut, qOff + i0 * qw, qw, vt, 0, seq, dS, i0 * seq, seq, true);
                             for (int i = i0; i < i0 + rows; i++) {
                                 int first = first(b, i, seq, slidingWindow, segmentStarts);
                                 int row = i * seq;
@@ -205,8 +208,7 @@ public final class AttentionOps {
                                 java.util.Arrays.fill(dS, row + i + 1, row + visible, 0f);
                             }
                             if (dq != null) {
-                                Matmul.nn(rows, 0, headDim, 0, visible, dS, i0 * seq, seq, kv, kOff, kw, dq,
-                                        qOff + i0 * qw, qw);
+                                Gemm.serial(rows, headDim, visible, dS, i0 * seq, seq, kv, kOff, kw, dq, qOff + i0 * qw, qw, true);
                             }
                         }
                         // key block j0 receives from the queries i >= j0 only (causal)
@@ -215,10 +217,10 @@ public final class AttentionOps {
                         for (int j0 = 0; j0 < seq; j0 += KEY_BLOCK) {
                             int j1 = Math.min(seq, j0 + KEY_BLOCK);
                             if (dkt != null) { // dKᵀ += Qᵀ dS
-                                Matmul.nn(headDim, j0, j1, j0, seq, qt, 0, seq, dS, 0, seq, dkt, 0, seq);
+                                Gemm.serial(headDim, j1 - j0, seq - j0, qt, j0, seq, dS, j0 * seq + j0, seq, dkt, j0, seq, true);
                             }
                             if (dvt != null) { // dVᵀ += dOᵀ P
-                                Matmul.nn(headDim, j0, j1, j0, seq, dot, 0, seq, probs, 0, seq, dvt, 0, seq);
+                                Gemm.serial(headDim, j1 - j0, seq - j0, dot, j0, seq, probs, j0 * seq + j0, seq, dvt, j0, seq, true);
                             }
                         }
                     }
@@ -230,8 +232,6 @@ public final class AttentionOps {
         return y;
     }
 
-    /** Query rows per block: a block computes scores only up to its last row's position. */
-    private static final int ROW_BLOCK = 16;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     /** Key columns per block in the key and value gradients. */
     private static final int KEY_BLOCK = 64;
@@ -314,7 +314,7 @@ public final class AttentionOps {
         for (; j + F.length() <= end; j += F.length()) {
             mv = mv.max(FloatVector.fromArray(F, p, row + j));
         }
-        float rawMax = mv.reduceLanes(VectorOperators.MAX);
+        float rawMax = VectorMath.maxLanes(mv);
         for (; j < end; j++) {
             rawMax = Math.max(rawMax, p[row + j]);
         }
@@ -322,11 +322,11 @@ public final class AttentionOps {
         FloatVector sv = FloatVector.zero(F);
         j = first;
         for (; j + F.length() <= end; j += F.length()) {
-            FloatVector e = FloatVector.fromArray(F, p, row + j).mul(scale).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(F, p, row + j).mul(scale).sub(max));
             e.intoArray(p, row + j);
             sv = sv.add(e);
         }
-        double sum = sv.reduceLanes(VectorOperators.ADD);
+        double sum = VectorMath.sumLanes(sv);
         for (; j < end; j++) {
             float e = (float) Math.exp(p[row + j] * scale - max);
             p[row + j] = e;
@@ -353,11 +353,11 @@ public final class AttentionOps {
         FloatVector acc = FloatVector.zero(F);
         int j = from;
         for (; j + F.length() <= to; j += F.length()) {
-            FloatVector e = FloatVector.fromArray(F, p, row + j).mul(scale).sub(lse).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(F, p, row + j).mul(scale).sub(lse));
             e.intoArray(p, row + j);
             acc = e.fma(FloatVector.fromArray(F, dP, row + j), acc);
         }
-        double sum = acc.reduceLanes(VectorOperators.ADD);
+        double sum = VectorMath.sumLanes(acc);
         for (; j < to; j++) {
             float e = (float) Math.exp(p[row + j] * scale - lse);
             p[row + j] = e;

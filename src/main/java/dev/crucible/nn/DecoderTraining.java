@@ -6,6 +6,7 @@ import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;
 import dev.crucible.model.Architecture;
 import dev.crucible.tensor.Nf4Weight;
+import dev.crucible.tensor.VectorMath;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -274,7 +275,7 @@ public final class DecoderTraining {
                 System.arraycopy(out.grad(), 0, recomputed.grad(), 0, out.size());
                 again.replay();
                 if (x.requiresGrad()) {
-                    Matmul.axpy(1f, in.grad(), 0, x.grad(), 0, x.size());
+                    VectorMath.axpy(1f, in.grad(), 0, x.grad(), 0, x.size());
                 }
             });
         }

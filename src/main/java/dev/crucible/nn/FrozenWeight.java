@@ -1,6 +1,6 @@
 package dev.crucible.nn;
 
-import dev.crucible.tensor.Nf4Matmul;
+import dev.crucible.tensor.Gemm;
 import dev.crucible.tensor.Nf4Weight;
 
 /**
@@ -32,12 +32,12 @@ public sealed interface FrozenWeight {
     record Dense(float[] w, int rows, int cols) implements FrozenWeight {
         @Override
         public void forward(float[] x, int n, float[] y) {
-            Matmul.abT(x, w, y, n, cols, rows, false);
+            Gemm.abT(x, w, y, n, cols, rows, false);
         }
 
         @Override
         public void addInputGradient(float[] dy, int n, float[] dx) {
-            Matmul.ab(dy, w, dx, n, rows, cols, true);
+            Gemm.ab(dy, w, dx, n, rows, cols, true);
         }
 
         @Override
@@ -59,12 +59,12 @@ public sealed interface FrozenWeight {
 
         @Override
         public void forward(float[] x, int n, float[] y) {
-            Nf4Matmul.matmul(x, n, w, y);
+            Gemm.abT(x, n, w, y);
         }
 
         @Override
         public void addInputGradient(float[] dy, int n, float[] dx) {
-            Nf4Matmul.matmulTransposed(dy, n, w, dx, true);
+            Gemm.ab(dy, n, w, dx, true);
         }
 
         @Override

@@ -3,15 +3,17 @@ package dev.crucible.nn;
 import java.util.Arrays;
 
 /**
- * Keys and values of every layer for a batch of sequences that advance together. Rows are positions; a row
- * holds all key/value heads ({@code width = kvHeads · headDim}). Capacity grows by doubling. The token ids
- * are kept too, so that a model can recompute the cache (longrope's switch to its long factors).
+ * Keys and values of every layer for a batch of sequences that advance together. Keys are stored transposed, one
+ * row of {@link #capacity()} positions per key dimension ({@code width = kvHeads · headDim} rows), so that a block
+ * of queries times the keys is a plain GEMM over a head's rows; values keep one row of {@code width} per position,
+ * the other operand of the same GEMM. Capacity grows by doubling. The token ids are kept too, so that a model can
+ * recompute the cache (longrope's switch to its long factors).
  */
 public final class KVCache {
     private final int batch;
     private final int width;
-    private final float[][][] keys;   // [layer][sequence][position * width]
-    private final float[][][] values;
+    private final float[][][] keys;   // [layer][sequence][dimension * capacity + position]
+    private final float[][][] values; // [layer][sequence][position * width + dimension]
     private final int[][] tokens;     // [sequence][position]
     private int capacity;
     private int length;
@@ -29,6 +31,15 @@ public final class KVCache {
         return batch;
     }
 
+    public int width() {
+        return width;
+    }
+
+    /** Positions each key row holds (its stride). */
+    public int capacity() {
+        return capacity;
+    }
+
     /** Positions already stored (the same for every sequence). */
     public int length() {
         return length;
@@ -40,11 +51,18 @@ public final class KVCache {
             return;
         }
         int grown = Math.max(positions, capacity * 2);
-        for (float[][][] store : new float[][][][] {keys, values}) {
-            for (float[][] layer : store) {
-                for (int b = 0; b < batch; b++) {
-                    layer[b] = Arrays.copyOf(layer[b], grown * width);
+        for (float[][] layer : keys) {
+            for (int b = 0; b < batch; b++) {
+                float[] wider = new float[grown * width];
+                for (int d = 0; d < width; d++) {
+                    System.arraycopy(layer[b], d * capacity, wider, d * grown, capacity);
                 }
+                layer[b] = wider;
+            }
+        }
+        for (float[][] layer : values) {
+            for (int b = 0; b < batch; b++) {
+                layer[b] = Arrays.copyOf(layer[b], grown * width);
             }
         }
         for (int b = 0; b < batch; b++) {
@@ -53,12 +71,23 @@ public final class KVCache {
         capacity = grown;
     }
 
+    /** Sequence b's keys of a layer, transposed: dimension d of position j at {@code [d · capacity() + j]}. */
     public float[] keys(int layer, int sequence) {
         return keys[layer][sequence];
     }
 
+    /** Sequence b's values of a layer: dimension d of position j at {@code [j · width() + d]}. */
     public float[] values(int layer, int sequence) {
         return values[layer][sequence];
+    }
+
+    /** Stores the key and value rows ({@code width} floats each) of one position. */
+    public void put(int layer, int sequence, int position, float[] key, int keyOffset, float[] value, int valueOffset) {
+        float[] k = keys[layer][sequence];
+        for (int d = 0; d < width; d++) {
+            k[d * capacity + position] = key[keyOffset + d];
+        }
+        System.arraycopy(value, valueOffset, values[layer][sequence], position * width, width);
     }
 
     /** Records that the positions of {@code added[b]} (one length for all b) were written for every layer. */

@@ -1,8 +1,8 @@
 package dev.crucible.nn;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -63,11 +63,11 @@ public final class LogProbs {
                         FloatVector minusG = FloatVector.broadcast(F, -dy[i]);
                         int j = 0;
                         for (; j + F.length() <= vocab; j += F.length()) {
-                            FloatVector p = FloatVector.fromArray(F, lv, off + j).sub(lse).lanewise(VectorOperators.EXP);
+                            FloatVector p = VectorMath.exp(FloatVector.fromArray(F, lv, off + j).sub(lse));
                             p.fma(minusG, FloatVector.fromArray(F, dl, off + j)).intoArray(dl, off + j);
                         }
                         for (; j < vocab; j++) {
-                            dl[off + j] -= dy[i] * (float) Math.exp(lv[off + j] - logSumExp[i]);
+                            dl[off + j] -= dy[i] * VectorMath.exp(lv[off + j] - logSumExp[i]);
                         }
                         dl[off + t] += dy[i];
                     }

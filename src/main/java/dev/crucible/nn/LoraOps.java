@@ -1,5 +1,8 @@
 package dev.crucible.nn;
 
+import dev.crucible.tensor.Gemm;
+import dev.crucible.tensor.VectorMath;
+
 import java.util.SplittableRandom;
 
 /**
@@ -55,9 +58,9 @@ public final class LoraOps {
         float[] base = new float[n * out];
         w.forward(xv, n, base);
         float[] la = new float[n * r];
-        Matmul.abT(xd, ad.a().value(), la, n, in, r, false);
+        Gemm.abT(xd, ad.a().value(), la, n, in, r, false);
         float[] lb = new float[n * out];
-        Matmul.abT(la, ad.b().value(), lb, n, r, out, false);
+        Gemm.abT(la, ad.b().value(), lb, n, r, out, false);
         float[] y = new float[n * out];
         float[] mu = null;
         float[] weightNorm = null;
@@ -119,16 +122,16 @@ public final class LoraOps {
                     }
                 }
                 if (ad.b().requiresGrad()) {
-                    Matmul.aTb(dlb, la, ad.b().grad(), out, n, r, true);
+                    Gemm.aTb(dlb, la, ad.b().grad(), out, n, r, true);
                 }
                 float[] dla = new float[n * r];
-                Matmul.ab(dlb, ad.b().value(), dla, n, out, r, false);
+                Gemm.ab(dlb, ad.b().value(), dla, n, out, r, false);
                 if (ad.a().requiresGrad()) {
-                    Matmul.aTb(dla, xdF, ad.a().grad(), r, n, in, true);
+                    Gemm.aTb(dla, xdF, ad.a().grad(), r, n, in, true);
                 }
                 if (x.requiresGrad()) {
                     float[] dxd = new float[n * in];
-                    Matmul.ab(dla, ad.a().value(), dxd, n, r, in, false);
+                    Gemm.ab(dla, ad.a().value(), dxd, n, r, in, false);
                     if (dBaseD != null) {
                         w.addInputGradient(dBaseD, n, dxd);
                     }
@@ -139,9 +142,9 @@ public final class LoraOps {
                     }
                 }
                 if (trainableW != null && trainableW.requiresGrad()) {
-                    Matmul.aTb(dy, xv, trainableW.grad(), out, n, in, true);
+                    Gemm.aTb(dy, xv, trainableW.grad(), out, n, in, true);
                     if (dBaseD != null) {
-                        Matmul.aTb(dBaseD, xdF, trainableW.grad(), out, n, in, true);
+                        Gemm.aTb(dBaseD, xdF, trainableW.grad(), out, n, in, true);
                     }
                 }
                 if (bias != null && bias.requiresGrad()) {
@@ -167,12 +170,12 @@ public final class LoraOps {
         float[] y = new float[n * out];
         w.forward(xv, n, y);
         float[] la = new float[n * r];
-        Matmul.abT(xd, ad.a().value(), la, n, in, r, false);
+        Gemm.abT(xd, ad.a().value(), la, n, in, r, false);
         for (int i = 0; i < la.length; i++) {
             la[i] *= s;
         }
         float[] bt = transpose(ad.b().value(), out, r);
-        Matmul.ab(la, bt, y, n, r, out, true);
+        Gemm.ab(la, bt, y, n, r, out, true);
         if (bias != null) {
             Ops.addBias(y, bias.value(), n, out);
         }
@@ -186,7 +189,7 @@ public final class LoraOps {
                 if (ad.b().requiresGrad()) {
                     // dB = dyᵀ (s·x_d Aᵀ), computed as its transpose [r, out]: r rows keep the kernel's tiles full
                     float[] dbt = new float[r * out];
-                    Matmul.aTb(la, dy, dbt, r, n, out, false);
+                    Gemm.aTb(la, dy, dbt, r, n, out, false);
                     float[] db = ad.b().grad();
                     for (int o = 0; o < out; o++) {
                         for (int k = 0; k < r; k++) {
@@ -195,28 +198,28 @@ public final class LoraOps {
                     }
                 }
                 float[] dla = new float[n * r];
-                Matmul.abT(dy, bt, dla, n, out, r, false);
+                Gemm.abT(dy, bt, dla, n, out, r, false);
                 for (int i = 0; i < dla.length; i++) {
                     dla[i] *= s;
                 }
                 if (ad.a().requiresGrad()) {
-                    Matmul.aTb(dla, xd, ad.a().grad(), r, n, in, true);
+                    Gemm.aTb(dla, xd, ad.a().grad(), r, n, in, true);
                 }
                 if (x.requiresGrad()) {
                     float[] dx = x.grad();
                     w.addInputGradient(dy, n, dx);
                     if (mask == null) {
-                        Matmul.ab(dla, ad.a().value(), dx, n, r, in, true);
+                        Gemm.ab(dla, ad.a().value(), dx, n, r, in, true);
                     } else {
                         float[] dxd = new float[n * in];
-                        Matmul.ab(dla, ad.a().value(), dxd, n, r, in, false);
+                        Gemm.ab(dla, ad.a().value(), dxd, n, r, in, false);
                         for (int i = 0; i < dxd.length; i++) {
                             dx[i] += dxd[i] * mask[i];
                         }
                     }
                 }
                 if (trainableW != null && trainableW.requiresGrad()) {
-                    Matmul.aTb(dy, xv, trainableW.grad(), out, n, in, true);
+                    Gemm.aTb(dy, xv, trainableW.grad(), out, n, in, true);
                 }
                 if (bias != null && bias.requiresGrad()) {
                     Ops.sumRows(dy, bias.grad(), n, out);
@@ -247,7 +250,7 @@ public final class LoraOps {
             java.util.Arrays.fill(row, 0f);
             w.row(o, wRow);
             for (int k = 0; k < r; k++) {
-                Matmul.axpy(b[o * r + k], a, k * in, row, 0, in);
+                VectorMath.axpy(b[o * r + k], a, k * in, row, 0, in);
             }
             double sq = 0;
             for (int i = 0; i < in; i++) {

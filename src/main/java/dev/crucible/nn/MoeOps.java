@@ -1,5 +1,7 @@
 package dev.crucible.nn;
 
+import dev.crucible.tensor.VectorMath;
+
 /**
  * The routing pieces of a sparse mixture-of-experts block (Mixtral): choose the top-k experts per token with
  * softmax weights over the chosen router logits, send each expert its tokens, and sum the weighted expert
@@ -34,8 +36,46 @@ public final class MoeOps {
     }
 
     /**
-     * The k largest router logits per token and the softmax over just those (equal to softmax over all logits,
-     * top-k, renormalised, as transformers' Mixtral computes it).
+     * transformers' Mixtral routing of one token, the one rule of the runtime and of training: the softmax over all
+     * {@code experts} router logits at {@code logits[offset..]} in float32, the k most probable experts (best first,
+     * ties to the lower index) into {@code chosen[out..out + k)}, and their probabilities divided by the sum of the
+     * k into {@code weights[out..out + k)}.
+     */
+    public static void route(float[] logits, int offset, int experts, int k, int[] chosen, float[] weights, int out) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < experts; j++) {
+            max = Math.max(max, logits[offset + j]);
+        }
+        float[] p = new float[experts];
+        float sum = 0;
+        for (int j = 0; j < experts; j++) {
+            p[j] = (float) Math.exp(logits[offset + j] - max);
+            sum += p[j];
+        }
+        for (int j = 0; j < experts; j++) {
+            p[j] /= sum;
+        }
+        boolean[] taken = new boolean[experts];
+        float chosenSum = 0;
+        for (int s = 0; s < k; s++) {
+            int best = -1;
+            for (int j = 0; j < experts; j++) {
+                if (!taken[j] && (best < 0 || p[j] > p[best])) {
+                    best = j;
+                }
+            }
+            taken[best] = true;
+            chosen[out + s] = best;
+            chosenSum += p[best];
+        }
+        for (int s = 0; s < k; s++) {
+            weights[out + s] = p[chosen[out + s]] / chosenSum;
+        }
+    }
+
+    /**
+     * {@link #route} for every token of {@code logits} [N, experts], on the tape. The weights equal the softmax over
+     * the k chosen logits, so the gradient reaches those logits only: {@code dl = w (dw - Σ w dw)}.
      */
     public static Routing topKSoftmax(Tape tape, Var logits, int k) {
         int e = logits.dim(1);
@@ -47,25 +87,7 @@ public final class MoeOps {
         int[] chosen = new int[n * k];
         float[] w = new float[n * k];
         for (int i = 0; i < n; i++) {
-            boolean[] taken = new boolean[e];
-            for (int s = 0; s < k; s++) {
-                int best = -1;
-                for (int j = 0; j < e; j++) {
-                    if (!taken[j] && (best < 0 || lv[i * e + j] > lv[i * e + best])) {
-                        best = j;
-                    }
-                }
-                taken[best] = true;
-                chosen[i * k + s] = best;
-            }
-            float max = lv[i * e + chosen[i * k]];
-            double sum = 0;
-            for (int s = 0; s < k; s++) {
-                sum += Math.exp(lv[i * e + chosen[i * k + s]] - max);
-            }
-            for (int s = 0; s < k; s++) {
-                w[i * k + s] = (float) (Math.exp(lv[i * e + chosen[i * k + s]] - max) / sum);
-            }
+            route(lv, i * e, e, k, chosen, w, i * k);
         }
         Var weights = new Var(w, logits.requiresGrad(), n, k);
         if (logits.requiresGrad()) {
@@ -103,7 +125,7 @@ public final class MoeOps {
                     return;
                 }
                 for (int i = 0; i < rows.length; i++) {
-                    Matmul.axpy(1f, y.grad(), i * h, x.grad(), rows[i] * h, h);
+                    VectorMath.axpy(1f, y.grad(), i * h, x.grad(), rows[i] * h, h);
                 }
             });
         }
@@ -124,7 +146,7 @@ public final class MoeOps {
             float[] ov = outputs.get(e).value();
             needs |= outputs.get(e).requiresGrad();
             for (int i = 0; i < rows.length; i++) {
-                Matmul.axpy(weights.value()[rows[i] * k + slots[i]], ov, i * h, out, rows[i] * h, h);
+                VectorMath.axpy(weights.value()[rows[i] * k + slots[i]], ov, i * h, out, rows[i] * h, h);
             }
         }
         Var y = new Var(out, needs, n, h);
@@ -141,10 +163,10 @@ public final class MoeOps {
                     for (int i = 0; i < rows.length; i++) {
                         int wi = rows[i] * k + slots[i];
                         if (o.requiresGrad()) {
-                            Matmul.axpy(weights.value()[wi], dy, rows[i] * h, o.grad(), i * h, h);
+                            VectorMath.axpy(weights.value()[wi], dy, rows[i] * h, o.grad(), i * h, h);
                         }
                         if (weights.requiresGrad()) {
-                            weights.grad()[wi] += Matmul.dot(dy, rows[i] * h, o.value(), i * h, h);
+                            weights.grad()[wi] += VectorMath.dot(dy, rows[i] * h, o.value(), i * h, h);
                         }
                     }
                 }

@@ -1,9 +1,10 @@
 package dev.crucible.nn;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.tensor.Gemm;
 import dev.crucible.tensor.Parallel;
+import dev.crucible.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 
@@ -48,7 +49,7 @@ public final class Ops {
                 float[] g = table.grad();
                 float[] dy = y.grad();
                 for (int n = 0; n < ids.length; n++) {
-                    Matmul.axpy(1f, dy, n * h, g, ids[n] * h, h);
+                    VectorMath.axpy(1f, dy, n * h, g, ids[n] * h, h);
                 }
             });
         }
@@ -65,7 +66,7 @@ public final class Ops {
                     + java.util.Arrays.toString(w.shape()));
         }
         float[] yv = new float[n * out];
-        Matmul.abT(x.value(), w.value(), yv, n, in, out, false);
+        Gemm.abT(x.value(), w.value(), yv, n, in, out, false);
         if (bias != null) {
             addBias(yv, bias.value(), n, out);
         }
@@ -77,10 +78,10 @@ public final class Ops {
                 }
                 float[] dy = y.grad();
                 if (x.requiresGrad()) {
-                    Matmul.ab(dy, w.value(), x.grad(), n, out, in, true);
+                    Gemm.ab(dy, w.value(), x.grad(), n, out, in, true);
                 }
                 if (w.requiresGrad()) {
-                    Matmul.aTb(dy, x.value(), w.grad(), out, n, in, true);
+                    Gemm.aTb(dy, x.value(), w.grad(), out, n, in, true);
                 }
                 if (bias != null && bias.requiresGrad()) {
                     sumRows(dy, bias.grad(), n, out);
@@ -129,7 +130,7 @@ public final class Ops {
 
     static void sumRows(float[] dy, float[] into, int n, int out) {
         for (int i = 0; i < n; i++) {
-            Matmul.axpy(1f, dy, i * out, into, 0, out);
+            VectorMath.axpy(1f, dy, i * out, into, 0, out);
         }
     }
 
@@ -143,7 +144,7 @@ public final class Ops {
         float[] bv = b.value();
         chunks(out.length, 1, (from, to) -> {
             System.arraycopy(av, from, out, from, to - from);
-            Matmul.axpy(1f, bv, from, out, from, to - from);
+            VectorMath.axpy(1f, bv, from, out, from, to - from);
         });
         Var y = new Var(out, any(a, b), a.shape());
         if (y.requiresGrad()) {
@@ -155,7 +156,7 @@ public final class Ops {
                     if (in.requiresGrad()) {
                         float[] dy = y.grad();
                         float[] dx = in.grad();
-                        chunks(out.length, 1, (from, to) -> Matmul.axpy(1f, dy, from, dx, from, to - from));
+                        chunks(out.length, 1, (from, to) -> VectorMath.axpy(1f, dy, from, dx, from, to - from));
                     }
                 }
             });
@@ -237,7 +238,7 @@ public final class Ops {
                 });
                 if (dw != null) {
                     for (float[] part : dw) {
-                        Matmul.axpy(1f, part, 0, w.grad(), 0, h);
+                        VectorMath.axpy(1f, part, 0, w.grad(), 0, h);
                     }
                 }
             });
@@ -301,7 +302,7 @@ public final class Ops {
     }
 
     private static FloatVector sigmoid(FloatVector x) {
-        return FloatVector.broadcast(F, 1f).div(x.neg().lanewise(VectorOperators.EXP).add(1f));
+        return FloatVector.broadcast(F, 1f).div(VectorMath.exp(x.neg()).add(1f));
     }
 
     /** {@code x · c} for a constant c (Gemma's sqrt(hidden) embedding scale). */
@@ -314,7 +315,7 @@ public final class Ops {
         if (x.requiresGrad()) {
             tape.record(() -> {
                 if (y.hasGrad()) {
-                    Matmul.axpy(c, y.grad(), 0, x.grad(), 0, out.length);
+                    VectorMath.axpy(c, y.grad(), 0, x.grad(), 0, out.length);
                 }
             });
         }
@@ -360,7 +361,7 @@ public final class Ops {
                     return;
                 }
                 for (int i = 0; i < n; i++) {
-                    Matmul.axpy(1f, y.grad(), i * width, x.grad(), i * w + from, width);
+                    VectorMath.axpy(1f, y.grad(), i * width, x.grad(), i * w + from, width);
                 }
             });
         }
@@ -454,7 +455,7 @@ public final class Ops {
                         FloatVector lse = FloatVector.broadcast(F, logSumExp[i]);
                         int j = 0;
                         for (; j + F.length() <= vocab; j += F.length()) {
-                            FloatVector p = FloatVector.fromArray(F, lv, off + j).sub(lse).lanewise(VectorOperators.EXP);
+                            FloatVector p = VectorMath.exp(FloatVector.fromArray(F, lv, off + j).sub(lse));
                             p.fma(FloatVector.broadcast(F, scale), FloatVector.fromArray(F, dl, off + j)).intoArray(dl, off + j);
                         }
                         for (; j < vocab; j++) {
@@ -475,7 +476,7 @@ public final class Ops {
         for (; j + F.length() <= len; j += F.length()) {
             mv = mv.max(FloatVector.fromArray(F, x, off + j));
         }
-        float max = mv.reduceLanes(VectorOperators.MAX);
+        float max = VectorMath.maxLanes(mv);
         for (; j < len; j++) {
             max = Math.max(max, x[off + j]);
         }
@@ -483,9 +484,9 @@ public final class Ops {
         FloatVector sv = FloatVector.zero(F);
         j = 0;
         for (; j + F.length() <= len; j += F.length()) {
-            sv = sv.add(FloatVector.fromArray(F, x, off + j).sub(m).lanewise(VectorOperators.EXP));
+            sv = sv.add(VectorMath.exp(FloatVector.fromArray(F, x, off + j).sub(m)));
         }
-        double s = sv.reduceLanes(VectorOperators.ADD);
+        double s = VectorMath.sumLanes(sv);
         for (; j < len; j++) {
             s += Math.exp(x[off + j] - max);
         }

@@ -1,5 +1,6 @@
 package dev.crucible.nn;
 
+import dev.crucible.tensor.Parallel;
 import dev.crucible.tensor.VectorMath;
 
 /**
@@ -33,13 +34,19 @@ public final class RmsNorm {
     /** Normalises {@code rows} vectors found every {@code stride} floats from {@code offset}; may work in place. */
     public void apply(float[] x, int offset, int stride, int rows, float[] out, int outOffset, int outStride) {
         int d = scale.length;
-        for (int r = 0; r < rows; r++) {
-            int xo = offset + r * stride;
-            int oo = outOffset + r * outStride;
-            float inv = (float) (1.0 / Math.sqrt(VectorMath.sumOfSquares(x, xo, d) / d + eps));
-            for (int i = 0; i < d; i++) {
-                out[oo + i] = scale[i] * (x[xo + i] * inv);
+        int tasks = (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+        Parallel.forEach(tasks, 4L * rows * d, task -> {
+            for (int r = task * ROWS_PER_TASK; r < Math.min(rows, (task + 1) * ROWS_PER_TASK); r++) {
+                int xo = offset + r * stride;
+                int oo = outOffset + r * outStride;
+                float inv = (float) (1.0 / Math.sqrt(VectorMath.sumOfSquares(x, xo, d) / d + eps));
+                for (int i = 0; i < d; i++) {
+                    out[oo + i] = scale[i] * (x[xo + i] * inv);
+                }
             }
-        }
+        });
     }
+
+    /** Rows per parallel task (each row is normalised on its own, so the split never changes a result). */
+    private static final int ROWS_PER_TASK = 32;
 }

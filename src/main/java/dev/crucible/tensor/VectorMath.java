@@ -1,11 +1,19 @@
 package dev.crucible.tensor;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
-/** Small float32 vector primitives on array slices, for the layers that are not matrix products. */
+/**
+ * Small float32 vector primitives on array slices, for the layers that are not matrix products (those go through
+ * {@link Gemm}). Every operation here gives the same bits interpreted and compiled: the Vector API's
+ * {@code reduceLanes(ADD)} and its transcendental lanewise operations ({@code EXP}, ...) do not (C2 reorders the sum and
+ * calls a different exp), which made training depend on when the JIT compiled each method. Use {@link #sumLanes},
+ * {@link #maxLanes} and {@link #exp} instead.
+ */
 public final class VectorMath {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
@@ -50,6 +58,63 @@ public final class VectorMath {
             v = v.add(v.rearrange(ROTATE_1));
         }
         return v.lane(0);
+    }
+
+    /** The largest lane (NaN if any lane is), in the same fixed order as {@link #sumLanes}. */
+    public static float maxLanes(FloatVector v) {
+        if (L >= 16) {
+            v = v.max(v.rearrange(ROTATE_8));
+        }
+        if (L >= 8) {
+            v = v.max(v.rearrange(ROTATE_4));
+        }
+        if (L >= 4) {
+            v = v.max(v.rearrange(ROTATE_2));
+        }
+        if (L >= 2) {
+            v = v.max(v.rearrange(ROTATE_1));
+        }
+        return v.lane(0);
+    }
+
+    private static final float LOG2E = 1.44269504088896341f;
+    /** ln 2 split in two: n · LN2_HI is exact for the n that occur, so x - n·ln 2 loses no bits. */
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    /** 1.5 · 2²³: adding it rounds to an integer, which then sits in the low bits of the sum. */
+    private static final float ROUNDER = 12582912f;
+    private static final int ROUNDER_BITS = Float.floatToRawIntBits(ROUNDER);
+
+    /**
+     * e^x per lane from additions, multiplications and bit operations only, so the result is the same in every
+     * execution mode (within 2 ulp of the correctly rounded value; subnormal results and ±infinity as Math.exp).
+     * x = n·ln 2 + r with |r| <= ln 2 / 2; e^r by a degree-7 polynomial; 2^n applied as two normal scale factors.
+     */
+    public static FloatVector exp(FloatVector x) {
+        FloatVector clamped = x.max(-104f).min(89f);
+        FloatVector t = clamped.fma(LOG2E, ROUNDER);
+        FloatVector n = t.sub(ROUNDER);
+        FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), clamped);
+        r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);
+        FloatVector p = r.fma(1.9841270e-4f, 1.3888889e-3f);
+        p = p.fma(r, FloatVector.broadcast(F, 8.3333333e-3f));
+        p = p.fma(r, FloatVector.broadcast(F, 4.1666667e-2f));
+        p = p.fma(r, FloatVector.broadcast(F, 1.6666667e-1f));
+        p = p.fma(r, FloatVector.broadcast(F, 0.5f));
+        p = p.fma(r, FloatVector.broadcast(F, 1f));
+        p = p.fma(r, FloatVector.broadcast(F, 1f));
+        IntVector ni = t.reinterpretAsInts().sub(ROUNDER_BITS);
+        IntVector half = ni.lanewise(VectorOperators.ASHR, 1);
+        FloatVector s1 = half.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector s2 = ni.sub(half).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector e = p.mul(s1).mul(s2);
+        // NaN stays NaN (the clamp would have turned it into a number)
+        return e.blend(x, x.test(VectorOperators.IS_NAN));
+    }
+
+    /** {@link #exp} of one value, through the same vector code (for scalar tails that must match the vector lanes). */
+    public static float exp(float x) {
+        return exp(FloatVector.broadcast(F, x)).lane(0);
     }
 
     /**

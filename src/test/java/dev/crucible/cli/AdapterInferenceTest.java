@@ -75,11 +75,14 @@ class AdapterInferenceTest {
             int[][] ids = inputIds(ref);
             float[] ours = logits(unmerged.transformer(), ids);
             double vsMerged = relativeError(ours, logits(m, ids));
-            assertTrue(vsMerged < 1e-6, "lora merge --dtype float32's model: relative error " + vsMerged);
+            // the same float32 weights through the same kernels: the same bits
+            assertEquals(0.0, vsMerged, "lora merge --dtype float32's model: relative error " + vsMerged);
             double vsPeft = relativeError(ours, ref.tensor("logits").toFloatArray()); // PEFT, unmerged, float32
             System.out.printf("%s: base + adapter vs PEFT's unmerged float32 logits: relative error %.2e; vs the float32"
                     + " merged model %.2e%n", kind, vsPeft, vsMerged);
-            assertTrue(vsPeft < 1e-5, "relative error " + vsPeft);
+            // PEFT adds B·A x to W x, Crucible multiplies by W + B·A: float32 rounding of the fold and the sum order
+            // differ; rsLoRA's larger scale gives the largest gap (9.6e-6 with the former kernels, 1.05e-5 with Gemm)
+            assertTrue(vsPeft < 2e-5, "relative error " + vsPeft);
         }
     }
 

@@ -154,7 +154,7 @@ class Nf4WeightTest {
         float[] x = gaussian(m * in, 9, 1);
         float[] y = new float[m * out];
         java.util.Arrays.fill(y, Float.NaN);
-        Nf4Matmul.matmul(x, m, w, y);
+        Gemm.abT(x, m, w, y);
         for (int j = 0; j < m; j++) {
             for (int o = 0; o < out; o++) {
                 double s = 0;
@@ -167,10 +167,10 @@ class Nf4WeightTest {
         float[] dy = gaussian(m * out, 10, 1);
         float[] dx = new float[m * in];
         java.util.Arrays.fill(dx, Float.NaN);
-        Nf4Matmul.matmulTransposed(dy, m, w, dx);
+        Gemm.ab(dy, m, w, dx, false);
         float[] dxPlus = new float[m * in];
         java.util.Arrays.fill(dxPlus, 123f);
-        Nf4Matmul.matmulTransposed(dy, m, w, dxPlus, true);
+        Gemm.ab(dy, m, w, dxPlus, true);
         for (int j = 0; j < m; j++) {
             for (int i = 0; i < in; i++) {
                 double s = 0;
@@ -186,9 +186,9 @@ class Nf4WeightTest {
     @Test
     void noRowsIsAnEmptyProduct() {
         Nf4Weight w = Nf4Weight.quantize(gaussian(5 * 70, 6, 1), 5, 70, true);
-        Nf4Matmul.matmul(new float[0], 0, w, new float[0]);
-        Nf4Matmul.matmulTransposed(new float[0], 0, w, new float[0], true);
-        assertThrows(IllegalArgumentException.class, () -> Nf4Matmul.matmul(new float[70], 1, w, new float[4]));
+        Gemm.abT(new float[0], 0, w, new float[0]);
+        Gemm.ab(new float[0], 0, w, new float[0], true);
+        assertThrows(IllegalArgumentException.class, () -> Gemm.abT(new float[70], 1, w, new float[4]));
     }
 
     @Test

@@ -1,0 +1,204 @@
+package dev.crucible.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * A weight matrix W [rows, cols] (a linear layer's [out, in]) repacked once, when a model is loaded, into the layout
+ * the GEMM microkernel reads: B = Wᵀ cut into panels of {@link GemmKernel#NR} output rows, each panel stored as
+ * [cols][NR] (the last one zero-padded). A product {@code x Wᵀ} then streams each panel front to back, for one
+ * token (decode) as for thousands (prefill), through the same kernel, so a token gets the same bits either way.
+ *
+ * <p>bf16 weights stay bf16 (2 bytes per weight, off the Java heap): within each group of 2L values of a panel
+ * row, value i sits in the low half of int lane i and value L + i in its high half, so one int-vector load gives
+ * two float vectors by a shift and a mask. Every other dtype is widened to float32 panels once.
+ */
+public final class PackedWeight {
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    private static final int L = GemmKernel.L;
+    private static final int NR = GemmKernel.NR;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+
+    private final int rows;
+    private final int cols;
+    private final int panels;
+    /** float32 panels, or null. */
+    private final float[] floats;
+    /** bf16 panels (native memory), or null. */
+    private final MemorySegment halves;
+
+    private PackedWeight(int rows, int cols, float[] floats, MemorySegment halves) {
+        this.rows = rows;
+        this.cols = cols;
+        this.panels = (rows + NR - 1) / NR;
+        this.floats = floats;
+        this.halves = halves;
+    }
+
+    /** Packs {@code w} [rows, cols]; bf16 panels live in {@code arena}. */
+    public static PackedWeight of(Tensor w, Arena arena) {
+        return stacked(arena, w);
+    }
+
+    /**
+     * The row-wise concatenation of {@code parts} (same cols), packed as one matrix: q, k and v (or gate and up)
+     * become one product whose outputs lie side by side, as a fused checkpoint stores them. All bf16 parts stay
+     * bf16; parts of mixed dtypes (e.g. a q with an adapter folded in, in float32, beside a bf16 k) pack as float32.
+     */
+    public static PackedWeight stacked(Arena arena, Tensor... parts) {
+        long cols = parts[0].dim(1);
+        long rows = 0;
+        boolean bf16 = true;
+        for (Tensor t : parts) {
+            if (t.rank() != 2 || t.dim(1) != cols) {
+                throw new IllegalArgumentException("cannot stack " + t + " under " + parts[0]);
+            }
+            rows += t.dim(0);
+            bf16 &= t.dtype() == DType.BF16;
+        }
+        int r = Math.toIntExact(rows);
+        int c = Math.toIntExact(cols);
+        int panels = (r + NR - 1) / NR;
+        Tensor[] rowSource = new Tensor[r];
+        int[] rowIndex = new int[r];
+        int at = 0;
+        for (Tensor t : parts) {
+            for (int i = 0; i < t.dim(0); i++) {
+                rowSource[at] = t;
+                rowIndex[at++] = i;
+            }
+        }
+        if (bf16) {
+            MemorySegment seg = arena.allocate((long) panels * c * NR * 2, 64);
+            Parallel.forEach(panels, (long) r * c, q -> packBf16(rowSource, rowIndex, q, r, c, seg));
+            return new PackedWeight(r, c, null, seg);
+        }
+        float[] f = new float[Math.multiplyExact(panels * NR, c)];
+        Parallel.forEach(panels, (long) r * c, q -> packFloat(rowSource, rowIndex, q, r, c, f));
+        return new PackedWeight(r, c, f, null);
+    }
+
+    /** Short position of panel column jj within a panel row: the pair interleaving described above. */
+    private static int slot(int jj) {
+        int group = jj / (2 * L);
+        int i = jj % (2 * L);
+        return group * 2 * L + (i < L ? 2 * i : 2 * (i - L) + 1);
+    }
+
+    private static void packBf16(Tensor[] source, int[] index, int q, int rows, int cols, MemorySegment dst) {
+        short[] panel = new short[cols * NR];
+        short[] row = new short[cols];
+        for (int jj = 0; jj < NR && q * NR + jj < rows; jj++) {
+            int j = q * NR + jj;
+            MemorySegment.copy(source[j].data(), SHORT, (long) index[j] * cols * 2, row, 0, cols);
+            int s = slot(jj);
+            for (int p = 0; p < cols; p++) {
+                panel[p * NR + s] = row[p];
+            }
+        }
+        MemorySegment.copy(panel, 0, dst, SHORT, (long) q * cols * NR * 2, panel.length);
+    }
+
+    private static void packFloat(Tensor[] source, int[] index, int q, int rows, int cols, float[] dst) {
+        float[] row = new float[cols];
+        int base = q * cols * NR;
+        for (int jj = 0; jj < NR && q * NR + jj < rows; jj++) {
+            int j = q * NR + jj;
+            source[j].readFloats((long) index[j] * cols, row, 0, cols);
+            for (int p = 0; p < cols; p++) {
+                dst[base + p * NR + jj] = row[p];
+            }
+        }
+    }
+
+    /** Output features (W's rows). */
+    public int rows() {
+        return rows;
+    }
+
+    /** Input features (W's columns). */
+    public int cols() {
+        return cols;
+    }
+
+    /** Bytes of the packed panels (what one product streams). */
+    public long byteSize() {
+        return floats != null ? 4L * floats.length : halves.byteSize();
+    }
+
+    /** This weight as the kernel's B = Wᵀ [cols, rows]. */
+    GemmPanels panels() {
+        return new GemmPanels(cols, rows) {
+            @Override
+            void panel(int j0, int p0, int depth, View v) {
+                long first = (long) (j0 / NR) * cols + p0; // panel row index of (panel, p0)
+                if (floats != null) {
+                    v.at(floats, (int) (first * NR), NR);
+                } else {
+                    float[] s = v.scratch();
+                    widen(halves, first * NR * 2, depth, s, v.offset);
+                }
+            }
+
+            @Override
+            boolean converts() {
+                return floats == null;
+            }
+
+            @Override
+            boolean feedsInPlace(int rows) {
+                return halves != null && rows < 4;
+            }
+
+            @Override
+            void multiplyInPlace(int rows, float[] a, int aOff, int lda, int j0, int p0, int depth, float[] c,
+                                 int cOff, int ldc, int width, boolean load) {
+                long first = ((long) (j0 / NR) * cols + p0) * NR * 2;
+                GemmKernel.rowsBf16(rows, a, aOff, lda, halves, first, depth, c, cOff, ldc, width, load);
+            }
+        };
+    }
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+    /** {@code depth} panel rows of bf16 from {@code offset} into float32 rows of NR at {@code dst[at..]}. */
+    private static void widen(MemorySegment seg, long offset, int depth, float[] dst, int at) {
+        for (int p = 0; p < depth; p++) {
+            long o = offset + (long) p * NR * 2;
+            IntVector lo = IntVector.fromMemorySegment(I, seg, o, LE);
+            IntVector hi = IntVector.fromMemorySegment(I, seg, o + 4L * L, LE);
+            int d = at + p * NR;
+            lo.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, d);
+            lo.and(0xFFFF0000).reinterpretAsFloats().intoArray(dst, d + L);
+            hi.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, d + 2 * L);
+            hi.and(0xFFFF0000).reinterpretAsFloats().intoArray(dst, d + 3 * L);
+        }
+    }
+
+    /** W as a float32 row-major [rows, cols] array (for tests and checks; unpacks every panel). */
+    public float[] toFloats() {
+        float[] out = new float[rows * cols];
+        GemmPanels.View v = new GemmPanels.View();
+        GemmPanels b = panels();
+        for (int j0 = 0; j0 < rows; j0 += NR) {
+            for (int p0 = 0; p0 < cols; p0 += Gemm.KC) {
+                int depth = Math.min(Gemm.KC, cols - p0);
+                b.panel(j0, p0, depth, v);
+                for (int p = 0; p < depth; p++) {
+                    for (int jj = 0; jj < NR && j0 + jj < rows; jj++) {
+                        out[(j0 + jj) * cols + p0 + p] = v.array[v.offset + p * v.stride + jj];
+                    }
+                }
+            }
+        }
+        return out;
+    }
+}

@@ -126,6 +126,60 @@ class ExtractLoraTest {
         }
     }
 
+    /**
+     * Crucible consumes what it writes (issue 10 item 7): a full-rank extraction of ft1 against the base, with its
+     * modules_to_save (embeddings, norms, lm_head), folds back through {@code lora merge} into ft1's weights, and a
+     * {@code base+adapter} model in a merge config gives the same bytes as {@code lora merge}.
+     */
+    @Test
+    void anExtractedAdapterWithModulesToSaveFoldsBackIntoTheFineTune() throws IOException {
+        Path base = FIXTURES.resolve("models/tiny-base");
+        Path ft = FIXTURES.resolve("models/tiny-ft1");
+        Path adapter = tmp.resolve("adapter");
+        CliRun r = CliRun.of("extract-lora", "--model", ft.toString(), "--base-model", base.toString(), "--out-path",
+                adapter.toString(), "--max-rank", "64", "--quiet", "--no-copy-tokenizer");
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(JSON.readTree(adapter.resolve("adapter_config.json").toFile()).get("modules_to_save").size() > 0);
+
+        Path merged = tmp.resolve("merged");
+        r = CliRun.of("lora", "merge", base.toString(), adapter.toString(), merged.toString(), "--dtype", "float32");
+        assertEquals(0, r.exitCode(), r.err());
+        double worst = 0;
+        try (Checkpoint want = Checkpoint.open(ft); Checkpoint got = Checkpoint.open(merged)) {
+            assertEquals(new TreeSet<>(want.names()), new TreeSet<>(got.names()));
+            for (String name : want.names()) {
+                float[] w = want.tensor(name).toFloatArray();
+                float[] g = got.tensor(name).toFloatArray();
+                if (name.contains("norm") || name.contains("embed") || name.contains("lm_head")) {
+                    assertArrayEquals(w, g, name + ": a saved module is the fine-tune's own tensor");
+                } else {
+                    worst = Math.max(worst, relativeDifference(w, g));
+                }
+            }
+        }
+        System.out.printf("extract-lora -> lora merge: worst relative difference to ft1 %.2e%n", worst);
+        // A and B are stored in the models' bf16, as mergekit stores them: the fold carries their rounding (2^-8)
+        assertTrue(worst < 5e-3, "folded full-rank adapter differs from ft1 by " + worst);
+
+        Path config = tmp.resolve("plus.yml");
+        Files.writeString(config, """
+                models:
+                  - model: %s+%s
+                    parameters:
+                      weight: 1.0
+                merge_method: linear
+                dtype: float32
+                """.formatted(base, adapter));
+        Path viaMerge = tmp.resolve("via-merge");
+        r = CliRun.of("merge", config.toString(), viaMerge.toString(), "--quiet");
+        assertEquals(0, r.exitCode(), r.err());
+        try (Checkpoint a = Checkpoint.open(merged); Checkpoint b = Checkpoint.open(viaMerge)) {
+            for (String name : a.names()) {
+                assertArrayEquals(a.tensor(name).toFloatArray(), b.tensor(name).toFloatArray(), name);
+            }
+        }
+    }
+
     @Test
     void badInputsFailBeforeWriting() throws IOException {
         Path out = tmp.resolve("out");

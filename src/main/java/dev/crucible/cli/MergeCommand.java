@@ -39,7 +39,8 @@ final class MergeCommand implements Callable<Integer> {
     OverwriteOption overwrite;
 
     @Option(names = "--dry-run", order = 1,
-            description = "print the plan (tensors, inputs, parameters, memory, bytes); write nothing")
+            description = "print the plan (tensors, inputs, parameters, bytes), the peak memory and the expected wall time "
+                    + "(timed on the largest tensor of the inputs); write nothing")
     boolean dryRun;
 
     @Option(names = "--memory-budget", paramLabel = "SIZE", defaultValue = "384MiB", order = 2,
@@ -78,6 +79,7 @@ final class MergeCommand implements Callable<Integer> {
                 Merger.describe(plan, options, dryRun ? outStream : err);
             }
             if (dryRun) {
+                Merger.estimate(plan, options, outStream);
                 return 0;
             }
             Merger.merge(plan, out, options, err);

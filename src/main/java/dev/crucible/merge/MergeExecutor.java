@@ -176,7 +176,7 @@ public final class MergeExecutor {
     }
 
     /** Lets the kernel reclaim the input pages this tensor touched; other users simply fault them back in. */
-    private void release(MergePlan.Entry e) {
+    void release(MergePlan.Entry e) {
         for (MergePlan.Input in : e.inputs()) {
             plan.models().get(in.model()).release(in.tensor());
         }

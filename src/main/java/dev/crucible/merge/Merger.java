@@ -71,19 +71,13 @@ public final class Merger {
                     + (plan.models().get(i).ref().lora() != null ? " + LoRA " + plan.models().get(i).ref().lora() : ""));
         }
         long write = 0;
-        long peak = 0;
-        List<Long> costs = new ArrayList<>();
         for (MergePlan.Entry e : plan.entries()) {
             String inputs = e.inputs().stream().map(in -> in.model() + ":" + in.tensor()
                     + (e.inputs().indexOf(in) == e.baseIndex() ? " (base)" : "")).collect(Collectors.joining(", "));
             out.println(e.name() + " " + outDType.safetensorsName() + Shape.toString(e.shape()) + " <- " + inputs
                     + "  " + plan.method().name() + " " + params(e));
             write += e.numel() * outDType.byteSize();
-            costs.add(Math.min(options.memoryBudget(), MergeExecutor.estimateBytes(plan, e)));
         }
-        // Peak working set: the budget, or the largest single tensor when it exceeds the budget.
-        peak = Math.max(costs.stream().mapToLong(Long::longValue).max().orElse(0),
-                Math.min(options.memoryBudget(), costs.stream().mapToLong(Long::longValue).sum()));
         if (plan.vocabulary() != null) {
             out.println("vocabulary: " + plan.vocabulary().tokens().size() + " tokens, " + plan.vocabulary().size()
                     + " rows (tokenizer source " + plan.config().tokenizer.source() + ")");
@@ -91,7 +85,13 @@ public final class Merger {
         out.println("output: " + plan.entries().size() + " tensors, " + plan.outputConfig().path("num_hidden_layers")
                 .asInt() + " layers, vocab_size " + plan.outputConfig().path("vocab_size").asLong());
         out.printf("bytes to read: %s   bytes to write: %s   estimated peak memory: %s (tensors in flight, %d threads)%n",
-                ProgressBar.bytes(plan.bytesToRead()), ProgressBar.bytes(write), ProgressBar.bytes(peak), options.threads());
+                ProgressBar.bytes(plan.bytesToRead()), ProgressBar.bytes(write),
+                ProgressBar.bytes(MergeEstimate.peakBytes(plan, options.memoryBudget())), options.threads());
+    }
+
+    /** The plan's estimate of time and memory, calibrated on its inputs (nothing written), as one line. */
+    public static void estimate(MergePlan plan, MergeOptions options, PrintStream out) {
+        out.println(MergeEstimate.of(plan, options).describe(plan.method().name()));
     }
 
     private static String params(MergePlan.Entry e) {

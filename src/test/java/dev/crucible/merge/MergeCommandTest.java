@@ -267,4 +267,48 @@ class MergeCommandTest {
         assertTrue(r.out().contains("bytes to read"), r.out());
         assertTrue(r.out().contains("estimated peak memory"), r.out());
     }
+
+    /** Every file under the fixtures and the temporary directory, with size and modification time. */
+    private Map<String, String> files() throws Exception {
+        Map<String, String> files = new TreeMap<>();
+        for (Path root : List.of(FIXTURES, tmp)) {
+            try (var walk = Files.walk(root)) {
+                for (Path p : walk.toList()) {
+                    files.put(p.toString(), Files.isRegularFile(p)
+                            ? Files.size(p) + "@" + Files.getLastModifiedTime(p).toMillis() : "dir");
+                }
+            }
+        }
+        return files;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"ties.yml", "slerp.yml", "linear_tokenizer_union.yml", "passthrough.yml"})
+    void dryRunEstimatesTimeAndPeakOfTheMergeItThenRuns(String config) throws Exception {
+        Path cfg = tmp.resolve(config);
+        Files.copy(FIXTURES.resolve("configs").resolve(config), cfg);
+        Path out = tmp.resolve("out");
+        Map<String, String> before = files();
+        CliRun dry = crucible("merge", cfg.toString(), out.toString(), "--base-dir", FIXTURES.toString(), "--dry-run");
+        assertEquals(0, dry.exitCode(), dry.err());
+        assertEquals(before, files(), "the dry run wrote or touched a file");
+        var time = java.util.regex.Pattern.compile("expected wall time: ~([0-9.e+-]+) s \\((\\w+) at ([0-9]+) MB/s .*"
+                + "best of [1-3] on (\\S+)\\[").matcher(dry.out());
+        assertTrue(time.find(), dry.out());
+        assertTrue(Double.parseDouble(time.group(1)) > 0, time.group());
+        assertTrue(Long.parseLong(time.group(3)) > 0, time.group());
+        var peak = java.util.regex.Pattern.compile("estimated peak memory: ([0-9.]+) (kB|MB|GB)").matcher(dry.out());
+        assertTrue(peak.find(), dry.out());
+        assertTrue(Double.parseDouble(peak.group(1)) > 0, peak.group());
+        var tensors = java.util.regex.Pattern.compile("output: ([0-9]+) tensors").matcher(dry.out());
+        assertTrue(tensors.find(), dry.out());
+        // The calibration tensor is the plan's largest, and the real merge writes every tensor the plan promised.
+        CliRun real = crucible("merge", cfg.toString(), out.toString(), "--base-dir", FIXTURES.toString(), "--quiet");
+        assertEquals(0, real.exitCode(), real.err());
+        try (Checkpoint merged = Checkpoint.open(out)) {
+            assertEquals(Integer.parseInt(tensors.group(1)), merged.names().size());
+            long largest = merged.names().stream().mapToLong(n -> merged.info(n).numel()).max().orElseThrow();
+            assertEquals(largest, merged.info(time.group(4)).numel(), time.group(4));
+        }
+    }
 }

@@ -64,6 +64,7 @@ final class MergeCommand implements Callable<Integer> {
         MergeOptions options = new MergeOptions(bases, mergekit.threads(), mergekit.shardBytes(),
                 MergekitOptions.bytes(memoryBudget, "--memory-budget"), mergekit.copyTokenizer, mergekit.allowCrimes,
                 mergekit.randomSeed, mergekit.writeModelCard, !mergekit.quiet, fsync);
+        long start = System.nanoTime();
         MergeConfig cfg = MergeConfig.read(config, bases);
         if (!dryRun) {
             OutputCheck check = OutputCheck.of(out, "OUT_DIR").reads("the config", config);
@@ -72,14 +73,13 @@ final class MergeCommand implements Callable<Integer> {
             }
             check.directory(overwrite.overwrite, err::println);
         }
-        long start = System.nanoTime();
         try (MergePlan plan = MergePlan.build(cfg, mergekit.allowCrimes, loraMergeDtype)) {
             plan.warnings().forEach(w -> err.println("warning: " + w));
             if (dryRun || mergekit.verbosity() > 0) {
                 Merger.describe(plan, options, dryRun ? outStream : err);
             }
             if (dryRun) {
-                Merger.estimate(plan, options, outStream);
+                Merger.estimate(plan, options, (System.nanoTime() - start) / 1e9, outStream);
                 return 0;
             }
             Merger.merge(plan, out, options, err);

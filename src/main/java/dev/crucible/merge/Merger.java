@@ -89,9 +89,13 @@ public final class Merger {
                 ProgressBar.bytes(MergeEstimate.peakBytes(plan, options.memoryBudget())), options.threads());
     }
 
-    /** The plan's estimate of time and memory, calibrated on its inputs (nothing written), as one line. */
-    public static void estimate(MergePlan plan, MergeOptions options, PrintStream out) {
-        out.println(MergeEstimate.of(plan, options).describe(plan.method().name()));
+    /**
+     * The plan's expected wall time, calibrated on its inputs (nothing written), as one line.
+     *
+     * @param startSeconds what the command took so far (reading the config, planning)
+     */
+    public static void estimate(MergePlan plan, MergeOptions options, double startSeconds, PrintStream out) {
+        out.println(MergeEstimate.of(plan, options, startSeconds).describe(plan.method().name()));
     }
 
     private static String params(MergePlan.Entry e) {

@@ -292,23 +292,23 @@ class MergeCommandTest {
         CliRun dry = crucible("merge", cfg.toString(), out.toString(), "--base-dir", FIXTURES.toString(), "--dry-run");
         assertEquals(0, dry.exitCode(), dry.err());
         assertEquals(before, files(), "the dry run wrote or touched a file");
-        var time = java.util.regex.Pattern.compile("expected wall time: ~([0-9.e+-]+) s \\((\\w+) at ([0-9]+) MB/s .*"
-                + "best of [1-3] on (\\S+)\\[").matcher(dry.out());
+        var time = java.util.regex.Pattern.compile("expected wall time: ~([0-9.e+-]+) s \\(planning [0-9.]+ s; (\\w+) at "
+                + "([0-9.e+-]+) MB/s of input per thread on this machine, best of ([0-9]+) on (\\S+)\\[").matcher(dry.out());
         assertTrue(time.find(), dry.out());
-        assertTrue(Double.parseDouble(time.group(1)) > 0, time.group());
-        assertTrue(Long.parseLong(time.group(3)) > 0, time.group());
+        for (int g : new int[] {1, 3, 4}) {
+            assertTrue(Double.parseDouble(time.group(g)) > 0, time.group());
+        }
         var peak = java.util.regex.Pattern.compile("estimated peak memory: ([0-9.]+) (kB|MB|GB)").matcher(dry.out());
         assertTrue(peak.find(), dry.out());
         assertTrue(Double.parseDouble(peak.group(1)) > 0, peak.group());
         var tensors = java.util.regex.Pattern.compile("output: ([0-9]+) tensors").matcher(dry.out());
         assertTrue(tensors.find(), dry.out());
-        // The calibration tensor is the plan's largest, and the real merge writes every tensor the plan promised.
+        // The calibration tensor is a layer tensor; the real merge writes every tensor the plan promised.
         CliRun real = crucible("merge", cfg.toString(), out.toString(), "--base-dir", FIXTURES.toString(), "--quiet");
         assertEquals(0, real.exitCode(), real.err());
         try (Checkpoint merged = Checkpoint.open(out)) {
             assertEquals(Integer.parseInt(tensors.group(1)), merged.names().size());
-            long largest = merged.names().stream().mapToLong(n -> merged.info(n).numel()).max().orElseThrow();
-            assertEquals(largest, merged.info(time.group(4)).numel(), time.group(4));
+            assertTrue(time.group(5).contains(".layers.") && merged.names().contains(time.group(5)), time.group(5));
         }
     }
 }

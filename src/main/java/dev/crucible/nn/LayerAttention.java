@@ -10,10 +10,13 @@ import dev.crucible.model.Architecture;
  * use, so a model trains with the attention it runs with.
  *
  * @param windows      the sliding window of each layer (0 = full causal attention)
- * @param scale        the factor on q·k: {@code query_pre_attn_scalar}^-1/2 in the soft-capping family (Gemma 2),
- *                     else head_dim^-1/2 (the other families ignore {@code query_pre_attn_scalar}, as transformers does)
- * @param softCap      {@code attn_logit_softcapping} of the soft-capping family, else 0 (none)
- * @param finalSoftCap {@code final_logit_softcapping} of the soft-capping family, else 0 (none)
+ * @param scale        the factor on q·k: {@code query_pre_attn_scalar}^-1/2 in the soft-capping family (Gemma 2,
+ *                     256 when absent), else head_dim^-1/2 (the other families ignore {@code query_pre_attn_scalar},
+ *                     as transformers does)
+ * @param softCap      {@code attn_logit_softcapping} of the soft-capping family (50 when absent, none when null),
+ *                     else 0 (none)
+ * @param finalSoftCap {@code final_logit_softcapping} of the soft-capping family (30 when absent, none when null),
+ *                     else 0 (none)
  */
 public record LayerAttention(int[] windows, float scale, float softCap, float finalSoftCap) {
     /** Qwen2Config's and Qwen3Config's default {@code max_window_layers}. */
@@ -23,11 +26,26 @@ public record LayerAttention(int[] windows, float scale, float softCap, float fi
 
     public static LayerAttention of(ModelConfig config, Architecture.Features features) {
         boolean capped = features.softCapping();
-        double queryScalar = capped ? config.doubleOr("query_pre_attn_scalar", config.headDim()) : config.headDim();
+        double queryScalar = capped ? orDefault(config, "query_pre_attn_scalar", GEMMA2_QUERY_SCALAR, config.headDim())
+                : config.headDim();
         return new LayerAttention(windows(config, features, config.numHiddenLayers()),
                 (float) (1.0 / Math.sqrt(queryScalar)),
-                capped ? (float) config.doubleOr("attn_logit_softcapping", 0) : 0f,
-                capped ? (float) config.doubleOr("final_logit_softcapping", 0) : 0f);
+                capped ? (float) orDefault(config, "attn_logit_softcapping", GEMMA2_ATTN_CAP, 0) : 0f,
+                capped ? (float) orDefault(config, "final_logit_softcapping", GEMMA2_FINAL_CAP, 0) : 0f);
+    }
+
+    /** Gemma2Config's defaults, which transformers applies when config.json leaves the key out. */
+    private static final double GEMMA2_QUERY_SCALAR = 256;
+    private static final double GEMMA2_ATTN_CAP = 50;
+    private static final double GEMMA2_FINAL_CAP = 30;
+
+    /** {@code key}'s number; {@code absent} when config.json leaves it out; {@code none} when it is null (no cap). */
+    private static double orDefault(ModelConfig config, String key, double absent, double none) {
+        JsonNode n = config.get(key);
+        if (n == null) {
+            return absent;
+        }
+        return n.isNumber() ? n.asDouble() : none;
     }
 
     /** The window of {@code layer} (0 = full attention). */

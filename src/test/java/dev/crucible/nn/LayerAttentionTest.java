@@ -63,5 +63,9 @@ class LayerAttentionTest {
         assertEquals(1 / Math.sqrt(64), gemma2.scale(), 1e-7);
         assertEquals(50f, gemma2.softCap());
         assertEquals(30f, gemma2.finalSoftCap());
+        LayerAttention defaults = resolve(config("gemma2", 2, ",\"final_logit_softcapping\":null"));
+        assertEquals(1 / Math.sqrt(256), defaults.scale(), 1e-7, "Gemma2Config's query_pre_attn_scalar");
+        assertEquals(50f, defaults.softCap(), "Gemma2Config's attn_logit_softcapping");
+        assertEquals(0f, defaults.finalSoftCap(), "null: no final cap");
     }
 }

@@ -17,7 +17,6 @@ well past the window, so a forward that slides the wrong layers shows in every n
 Usage: python tools/sliding_window_fixtures.py OUTDIR   (e.g. testdata/hf/models; CPU, deterministic, seconds)
 """
 import json
-import math
 import os
 import sys
 
@@ -25,6 +24,8 @@ import torch
 import transformers
 from safetensors.torch import save_file
 from transformers import AutoConfig, AutoModelForCausalLM
+
+from rope_fixtures import randomize  # bf16-representable values, stored and computed in float32
 
 V, H, LAYERS, WINDOW, MAX_WINDOW_LAYERS, SEQ = 256, 64, 4, 4, 2, 12
 
@@ -38,19 +39,6 @@ def config(**kw):
     cfg = AutoConfig.for_model(**d)
     cfg._attn_implementation = "eager"
     return cfg
-
-
-def randomize(model, g):
-    """std 1/sqrt(fan_in); norms and biases 1 +- 0.1 / 0 +- 0.1 (as tools/rope_fixtures.py does)."""
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.dim() == 1:
-                v = (1.0 if "norm" in name else 0.0) + 0.1 * torch.randn(p.shape, generator=g)
-            elif "embed" in name:
-                v = 0.5 * torch.randn(p.shape, generator=g)
-            else:
-                v = torch.randn(p.shape, generator=g) / math.sqrt(p.shape[-1])
-            p.copy_(v)
 
 
 def main():

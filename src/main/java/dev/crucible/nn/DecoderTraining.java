@@ -1,6 +1,5 @@
 package dev.crucible.nn;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;
@@ -29,6 +28,7 @@ public final class DecoderTraining {
 
     private final ModelConfig config;
     private final Architecture.Features features;
+    private final LayerAttention attention;
     private final Map<String, Var> weights;
     private final Map<String, FrozenWeight> frozenLinear;
     private final Map<String, LoraOps.Adapter> adapters;
@@ -50,6 +50,7 @@ public final class DecoderTraining {
         Set<String> names = new HashSet<>(weights.keySet());
         frozenLinear.keySet().forEach(m -> names.add(m + ".weight"));
         this.features = Architecture.ofOrInfer(config, names).features();
+        this.attention = LayerAttention.of(config, features);
         this.rotaryDim = RopeTables.rotaryDim(config);
         this.config = config;
         this.weights = weights;
@@ -132,19 +133,10 @@ public final class DecoderTraining {
         return Ops.rmsNorm(tape, x, weight(name), config.rmsNormEps(), features.unitOffsetNorm());
     }
 
-    /** The sliding window of a layer: from {@code layer_types}, gemma2's alternation (even layers), or for all layers. */
+    /** The window of {@code layer} for a sequence of {@code seq} tokens; 0 (full attention) when it covers them all. */
     private int window(int layer, int seq) {
-        int w = config.slidingWindow();
-        JsonNode types = config.get("layer_types");
-        boolean sliding;
-        if (types != null && types.isArray() && layer < types.size()) {
-            sliding = "sliding_attention".equals(types.get(layer).asText());
-        } else if (features.alternatingSlidingWindow()) {
-            sliding = layer % 2 == 0;
-        } else {
-            sliding = !config.has("use_sliding_window") || config.get("use_sliding_window").asBoolean(false);
-        }
-        return sliding && w > 0 && w < seq ? w : 0;
+        int w = attention.window(layer);
+        return w < seq ? w : 0;
     }
 
     /**
@@ -172,11 +164,8 @@ public final class DecoderTraining {
         }
         int[] segmentStarts = sequenceIds == null ? null : AttentionOps.segmentStarts(sequenceIds, batch, seq);
         int headDim = config.headDim();
-        double scale = features.softCapping() && config.has("query_pre_attn_scalar")
-                ? 1 / Math.sqrt(config.doubleOr("query_pre_attn_scalar", headDim)) : 1 / Math.sqrt(headDim);
-        double attnCap = features.softCapping() ? config.doubleOr("attn_logit_softcapping", 0) : 0;
         LayerShape shape = new LayerShape(batch, seq, config.numAttentionHeads(), config.numKeyValueHeads(), headDim,
-                RopeTables.of(config, seq, headDim, positions), positions, segmentStarts, scale, attnCap);
+                RopeTables.of(config, seq, headDim, positions), positions, segmentStarts, attention.scale(), attention.softCap());
         Var x = Ops.embedding(tape, weight(Architecture.EMBED), ids);
         if (features.embeddingScale()) {
             x = Ops.scale(tape, x, (float) Math.sqrt(config.hiddenSize()));
@@ -190,8 +179,8 @@ public final class DecoderTraining {
         x = norm(tape, x, Architecture.FINAL_NORM);
         Var logits = weights.containsKey(Architecture.LM_HEAD) || frozenLinear.containsKey("lm_head")
                 ? project(tape, x, "lm_head", rng) : Ops.linear(tape, x, weight(Architecture.EMBED), null);
-        if (features.softCapping() && config.doubleOr("final_logit_softcapping", 0) > 0) {
-            logits = Ops.softCap(tape, logits, config.doubleOr("final_logit_softcapping", 0));
+        if (attention.finalSoftCap() > 0) {
+            logits = Ops.softCap(tape, logits, attention.finalSoftCap());
         }
         if (labels == null) {
             return new Output(logits, null, 0);

@@ -6,6 +6,7 @@ import dev.crucible.io.ModelConfig;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.TensorInfo;
 import dev.crucible.model.Architecture;
+import dev.crucible.nn.LayerAttention;
 import dev.crucible.nn.LinearLayers;
 import dev.crucible.peft.LoraConfig;
 import dev.crucible.tensor.Nf4Weight;
@@ -645,7 +646,7 @@ public final class MemoryPlan {
                 boolean trained = fullTraining() || statics.savedEmbedding;
                 logits = op(List.of(x), trained, n * vocab, of(), of(), product, product + (trained ? product : 0));
             }
-            if (features.softCapping() && config.doubleOr("final_logit_softcapping", 0) > 0) {
+            if (LayerAttention.of(config, features).finalSoftCap() > 0) {
                 logits = elementwise(List.of(logits), logits.elements, 4);
             }
             // cross entropy: each row's log-sum-exp; backward writes the logits' gradient

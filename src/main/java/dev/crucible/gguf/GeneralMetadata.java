@@ -185,26 +185,8 @@ final class GeneralMetadata {
         name = firstString(name, card, "model_name");
         author = first(author, card, "model_creator");
         basename = first(basename, card, "model_type");
-        if (card.containsKey("base_model") || card.containsKey("base_models") || card.containsKey("base_model_sources")) {
-            Object value = card.containsKey("base_model") ? card.get("base_model")
-                    : card.containsKey("base_models") ? card.get("base_models") : card.get("base_model_sources");
-            if (baseModels == null) {
-                baseModels = new ArrayList<>();
-            }
-            for (Object id : asList(value)) {
-                baseModels.add(reference(id, totalParams, true));
-            }
-        }
-        if (card.containsKey("datasets") || card.containsKey("dataset") || card.containsKey("dataset_sources")) {
-            Object value = card.containsKey("datasets") ? card.get("datasets")
-                    : card.containsKey("dataset") ? card.get("dataset") : card.get("dataset_sources");
-            if (datasets == null) {
-                datasets = new ArrayList<>();
-            }
-            for (Object id : asList(value)) {
-                datasets.add(reference(id, totalParams, false));
-            }
-        }
+        baseModels = references(baseModels, card, totalParams, true, "base_model", "base_models", "base_model_sources");
+        datasets = references(datasets, card, totalParams, false, "datasets", "dataset", "dataset_sources");
         license = first(license, card, "license");
         licenseName = first(licenseName, card, "license_name");
         licenseLink = first(licenseLink, card, "license_link");
@@ -212,6 +194,21 @@ final class GeneralMetadata {
         tags = appendTo(tags, card.get("pipeline_tag"));
         languages = appendTo(languages, card.get("languages"));
         languages = appendTo(languages, card.get("language"));
+    }
+
+    /** {@code into} plus the references under the first of {@code keys} the card has (the converter's order). */
+    private static List<Map<String, Object>> references(List<Map<String, Object>> into, Map<String, Object> card,
+                                                        long totalParams, boolean model, String... keys) {
+        for (String key : keys) {
+            if (card.containsKey(key)) {
+                List<Map<String, Object>> out = into == null ? new ArrayList<>() : into;
+                for (Object id : asList(card.get(key))) {
+                    out.add(reference(id, totalParams, model));
+                }
+                return out;
+            }
+        }
+        return into;
     }
 
     private static Object first(Object current, Map<String, Object> card, String key) {

@@ -236,22 +236,38 @@ public final class LogProbs {
         }
     }
 
-    /** The mean, entropy and arg max of one row of logits, into row {@code i} of {@code stats}. */
+    /**
+     * The mean, entropy ({@code lse − Σ p·z}) and arg max of one row of logits, into row {@code i} of {@code stats};
+     * the sums run in vector lanes of a few thousand terms each, far inside float32's precision for these metrics.
+     */
     private static void statistics(float[] z, int off, int vocab, float lse, int i, RowStatistics stats) {
-        double sum = 0;
-        double expected = 0;
-        int best = 0;
-        for (int j = 0; j < vocab; j++) {
-            float v = z[off + j];
-            sum += v;
-            if (v > z[off + best]) {
-                best = j;
-            }
-            expected += Math.exp(v - lse) * v;
+        FloatVector sum = FloatVector.zero(F);
+        FloatVector expected = FloatVector.zero(F);
+        FloatVector lseV = FloatVector.broadcast(F, lse);
+        FloatVector max = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int j = 0;
+        for (; j + F.length() <= vocab; j += F.length()) {
+            FloatVector v = FloatVector.fromArray(F, z, off + j);
+            sum = sum.add(v);
+            expected = VectorMath.exp(v.sub(lseV)).fma(v, expected);
+            max = max.max(v);
         }
-        stats.mean()[i] = (float) (sum / vocab);
-        stats.argmax()[i] = best;
-        stats.entropy()[i] = (float) (lse - expected);
+        double total = VectorMath.sumLanes(sum);
+        double dot = VectorMath.sumLanes(expected);
+        float best = VectorMath.maxLanes(max);
+        for (; j < vocab; j++) {
+            float v = z[off + j];
+            total += v;
+            dot += Math.exp(v - lse) * v;
+            best = Math.max(best, v);
+        }
+        int argmax = 0;
+        while (argmax + 1 < vocab && z[off + argmax] != best) { // the first of equal maxima, as torch.argmax
+            argmax++;
+        }
+        stats.mean()[i] = (float) (total / vocab);
+        stats.argmax()[i] = argmax;
+        stats.entropy()[i] = (float) (lse - dot);
     }
 
     /** The scalar {@code Σ weights[i] · x[i]}; backward adds {@code weights[i] · dy} to {@code x}'s gradient. */

@@ -25,7 +25,7 @@ import java.util.Arrays;
 public final class LogProbs {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     /** Rows of logits computed at once: 50 MB at a 49k vocabulary, and enough rows for the products to run at speed. */
-    static final int CHUNK_ROWS = 256;
+    public static final int CHUNK_ROWS = 256;
 
     private LogProbs() {
     }

@@ -7,6 +7,7 @@ import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.TensorInfo;
 import dev.crucible.model.Architecture;
 import dev.crucible.nn.LayerAttention;
+import dev.crucible.nn.LogProbs;
 import dev.crucible.nn.LinearLayers;
 import dev.crucible.peft.LoraConfig;
 import dev.crucible.tensor.Nf4Weight;
@@ -638,19 +639,18 @@ public final class MemoryPlan {
             x = norm(x, hidden);
             String head = model.shapes().containsKey(Architecture.LM_HEAD) ? "lm_head" : null;
             long vocab = head != null ? layerWidth(head) : model.shape(Architecture.EMBED)[0];
-            Value logits;
-            if (head != null) {
-                logits = linear(x, head);
-            } else { // tied: the embedding matrix as the head
-                double product = 2.0 * n * hidden * vocab;
-                boolean trained = fullTraining() || statics.savedEmbedding;
-                logits = op(List.of(x), trained, n * vocab, of(), of(), product, product + (trained ? product : 0));
-            }
-            if (LayerAttention.of(config, features).finalSoftCap() > 0) {
-                logits = elementwise(List.of(logits), logits.elements, 4);
-            }
-            // cross entropy: each row's log-sum-exp; backward writes the logits' gradient
-            Value loss = op(List.of(logits), false, 1, of(n), of(), 3.0 * logits.elements, 3.0 * logits.elements);
+            // the head fused with the log-probabilities (nn.LogProbs) keeps no logits: each row's log-sum-exp and
+            // log-probability, and with a frozen head each row's d lp / d hidden (computed in forward, one more
+            // product); a trained head recomputes its chunks of logits in backward (forward, dx and dW products)
+            boolean trained = fullTraining() || (head != null ? run.lora() != null && run.lora().savesModule(head)
+                    : statics.savedEmbedding);
+            double product = 2.0 * n * hidden * vocab;
+            boolean inputGradient = !trained && x.requiresGrad;
+            long chunk = Math.min(n, LogProbs.CHUNK_ROWS) * vocab;
+            Value logProbs = op(List.of(x), trained, n, inputGradient ? of(n, n * hidden) : of(n),
+                    trained ? of(chunk) : of(), inputGradient ? 2 * product : product,
+                    trained ? 3 * product : 2.0 * n * hidden);
+            Value loss = op(List.of(logProbs), false, 1, of(), of(), 2.0 * n, 2.0 * n);
             long activations = liveBytes;
             loss.hasGrad = true;
             replay(new ArrayList<>(tape));

@@ -258,8 +258,14 @@ public final class DecoderTraining {
             q = Ops.rmsNorm(tape, q, weight(p + "self_attn.q_norm.weight"), config.rmsNormEps(), false);
             k = Ops.rmsNorm(tape, k, weight(p + "self_attn.k_norm.weight"), config.rmsNormEps(), false);
         }
+        // what rope rotates and the residual adds add is read by no backward step (each producer's backward needs
+        // only its own gradient): dropped once consumed, a fifth of a layer's activations is never held
+        Var unrotated = q;
         q = AttentionOps.rope(tape, q, s.positions(), headDim, rotaryDim, s.rope());
+        unrotated.releaseValue();
+        unrotated = k;
         k = AttentionOps.rope(tape, k, s.positions(), headDim, rotaryDim, s.rope());
+        unrotated.releaseValue();
         Var attn = AttentionOps.attention(tape, q, k, v, batch, seq, heads, kvHeads, headDim, s.scale(),
                 window(layer, seq), s.attnCap(), s.segmentStarts());
         Var a = project(tape, attn, p + "self_attn.o_proj", rng);
@@ -267,12 +273,15 @@ public final class DecoderTraining {
             a = norm(tape, a, p + "post_attention_layernorm.weight");
         }
         x = Ops.add(tape, x, a);
+        a.releaseValue();
         h = norm(tape, x, p + (features.sandwichNorms() ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"));
         Var m = features.moe() ? moe(tape, h, p + "block_sparse_moe.", rng) : mlp(tape, h, p + "mlp.", rng);
         if (features.sandwichNorms()) {
             m = norm(tape, m, p + "post_feedforward_layernorm.weight");
         }
-        return Ops.add(tape, x, m);
+        Var out = Ops.add(tape, x, m);
+        m.releaseValue();
+        return out;
     }
 
     /**

@@ -282,6 +282,8 @@ public final class MemoryPlan {
             int holders;
             boolean hasGrad;
             boolean freed;
+            /** Its values dropped before backward (DecoderTraining's releaseValue): only the gradient remains. */
+            boolean valueReleased;
 
             Value(long elements, boolean requiresGrad) {
                 this(elements, requiresGrad, true);
@@ -325,12 +327,20 @@ public final class MemoryPlan {
         private void free(Value v) {
             if (!v.freed) {
                 v.freed = true;
-                if (v.owned) {
+                if (v.owned && !v.valueReleased) {
                     release(4 * v.elements);
                 }
                 if (v.hasGrad) {
                     release(4 * v.elements);
                 }
+            }
+        }
+
+        /** Drops a value's array before backward, as DecoderTraining does with what only rope or a residual add reads. */
+        private void releaseValue(Value v) {
+            if (!v.freed && v.owned && !v.valueReleased) {
+                v.valueReleased = true;
+                release(4 * v.elements);
             }
         }
 
@@ -496,20 +506,27 @@ public final class MemoryPlan {
                 q = norm(q, headDim);
                 k = norm(k, headDim);
             }
+            Value unrotated = q;
             q = elementwise(List.of(q), q.elements, 3);
+            releaseValue(unrotated);
+            unrotated = k;
             k = elementwise(List.of(k), k.elements, 3);
+            releaseValue(unrotated);
             Value attn = attention(q, k, v, heads, kvHeads, headDim);
             Value a = linear(attn, p + "self_attn.o_proj");
             if (features.sandwichNorms()) {
                 a = norm(a, hidden);
             }
             x = elementwise(List.of(x, a), x.elements, 1);
+            releaseValue(a);
             h = norm(x, hidden);
             Value m = features.moe() ? moe(h, p + "block_sparse_moe.") : mlp(h, p + "mlp.");
             if (features.sandwichNorms()) {
                 m = norm(m, hidden);
             }
-            return elementwise(List.of(x, m), x.elements, 1);
+            Value out = elementwise(List.of(x, m), x.elements, 1);
+            releaseValue(m);
+            return out;
         }
 
         private Value mlp(Value h, String p) {

@@ -1,7 +1,6 @@
-package dev.crucible.data.recipe;
+package dev.crucible.io;
 
 import dev.crucible.CrucibleException;
-import dev.crucible.io.YamlErrors;
 import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.api.lowlevel.Compose;
@@ -26,12 +25,12 @@ import java.util.TreeSet;
  * {@code recipe.yml line 12: steps[1] dedup: unknown option 'treshold'}. Paths are written as in the messages:
  * {@code inputs[0].path}, {@code steps[1].dedup.threshold}.
  */
-final class RecipeYaml {
+public final class YamlFile {
     private final Path file;
     private final Object root;
     private final Map<String, Integer> lines = new HashMap<>();
 
-    private RecipeYaml(Path file, Object root, Node node) {
+    private YamlFile(Path file, Object root, Node node) {
         this.file = file;
         this.root = root;
         if (node != null) {
@@ -39,7 +38,7 @@ final class RecipeYaml {
         }
     }
 
-    static RecipeYaml read(Path file) {
+    public static YamlFile read(Path file) {
         String text;
         try {
             text = Files.readString(file);
@@ -49,22 +48,22 @@ final class RecipeYaml {
         try {
             LoadSettings settings = LoadSettings.builder().build();
             Object root = new Load(settings).loadFromString(text);
-            return new RecipeYaml(file, root, new Compose(settings).composeString(text).orElse(null));
+            return new YamlFile(file, root, new Compose(settings).composeString(text).orElse(null));
         } catch (YamlEngineException e) {
             throw new CrucibleException(file + ": not valid YAML: " + YamlErrors.describe(e), e);
         }
     }
 
-    Object root() {
+    public Object root() {
         return root;
     }
 
-    Path file() {
+    public Path file() {
         return file;
     }
 
     /** An error located at {@code path} (the nearest enclosing key that has a line). */
-    CrucibleException error(String path, String message) {
+    public CrucibleException error(String path, String message) {
         Integer line = null;
         for (String p = path; line == null && p != null; p = parent(p)) {
             line = lines.get(p);
@@ -73,7 +72,7 @@ final class RecipeYaml {
     }
 
     /** Rejects keys of {@code map} outside {@code known}, naming the first unknown one and what is allowed. */
-    void checkKeys(String path, String what, Map<?, ?> map, Set<String> known) {
+    public void checkKeys(String path, String what, Map<?, ?> map, Set<String> known) {
         for (Object k : map.keySet()) {
             String key = String.valueOf(k);
             if (!known.contains(key)) {
@@ -83,7 +82,7 @@ final class RecipeYaml {
         }
     }
 
-    static String join(String path, String key) {
+    public static String join(String path, String key) {
         return path.isEmpty() ? key : path + "." + key;
     }
 

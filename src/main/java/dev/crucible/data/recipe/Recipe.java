@@ -51,7 +51,7 @@ public record Recipe(Path file, List<RecipeInput> inputs, List<Step> steps, Stri
     }
 
     public static Recipe read(Path file) {
-        YamlFile yaml = YamlFile.read(file);
+        YamlFile yaml = YamlFile.read(file, "the recipe");
         if (!(yaml.root() instanceof Map<?, ?> map)) {
             throw new CrucibleException(file + ": expected a mapping with inputs, steps and output");
         }

@@ -74,13 +74,26 @@ public final class ModelDirectory {
 
     /** {@code tokenizer_config.json} as JSON (with the special-token overrides), or null. */
     public JsonNode tokenizerConfig() {
-        JsonNode json = readJsonOrNull(path.resolve(TOKENIZER_CONFIG));
+        JsonNode json = tokenizerConfig(path);
         return json == null && !specialTokens.isEmpty() ? withOverrides(new ObjectMapper().createObjectNode()) : withOverrides(json);
     }
 
     /** {@code special_tokens_map.json} as JSON (with the special-token overrides), or null when there is none. */
     public JsonNode specialTokensMap() {
-        return withOverrides(readJsonOrNull(path.resolve(SPECIAL_TOKENS_MAP)));
+        return withOverrides(specialTokensMap(path));
+    }
+
+    /**
+     * The one reader of {@code tokenizer_config.json}: that file of {@code dir} (a model directory or a tokenizer's
+     * alone, as the GGUF converter and tokenizer fixtures have them) as JSON, or null when there is none.
+     */
+    public static JsonNode tokenizerConfig(Path dir) {
+        return readJsonOrNull(dir.resolve(TOKENIZER_CONFIG));
+    }
+
+    /** {@code special_tokens_map.json} of {@code dir} as JSON, or null when there is none. */
+    public static JsonNode specialTokensMap(Path dir) {
+        return readJsonOrNull(dir.resolve(SPECIAL_TOKENS_MAP));
     }
 
     private JsonNode withOverrides(JsonNode json) {

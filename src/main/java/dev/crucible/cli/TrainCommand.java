@@ -326,7 +326,7 @@ final class TrainCommand implements Callable<Integer> {
 
     /** special_tokens: each must already be a token of the vocabulary (adding tokens would resize the embeddings). */
     private static ModelDirectory withSpecialTokens(ModelDirectory model, Map<String, String> tokens) {
-        try (Tokenizer tokenizer = Tokenizer.load(model.path())) {
+        try (Tokenizer tokenizer = Tokenizer.load(model)) {
             int rows = model.config().vocabSize();
             for (Map.Entry<String, String> e : tokens.entrySet()) {
                 Integer id = tokenizer.tokenToId(e.getValue());

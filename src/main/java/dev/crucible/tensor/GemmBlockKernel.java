@@ -2,6 +2,7 @@ package dev.crucible.tensor;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -20,9 +21,16 @@ import java.nio.ByteOrder;
  * <p>Where a format subtracts a minimum per sub-block (Q4_K, Q5_K: value d·sc·q − dmin·m), the minimum multiplies
  * the sub-block's activation sum, computed once per activation row ({@link #subBlockSums}) for all output rows.
  *
- * <p>Each output is one fixed chain (lanes, then {@link VectorMath#sumLanes}) whatever the batch, the task split or
- * the thread count, and every operation (byte logic, exact widening, mul, fma) gives the same bits interpreted and
- * compiled: a token gets the same bits in a decode step and in a prefill.
+ * <p>Each output is one fixed chain (lanes, then a fixed pairwise sum of the lanes) whatever the batch, the task
+ * split or the thread count, and every operation (byte logic, exact widening, mul, fma) gives the same bits
+ * interpreted and compiled: a token gets the same bits in a decode step and in a prefill.
+ *
+ * <p>The kernels are written out, without helpers taking or returning vectors: C2 declined to inline such helpers
+ * inside these loops (budget exhausted by the inlined Vector API), boxing every vector (50-100 times slower). Packed
+ * fields are unpacked on int lanes after widening the bytes (sign extension is harmless: masks follow): C2 does not
+ * intrinsify byte-lane shifts on x86, nor reliably a byte/int reinterpretation inside a big loop. Each kernel stores
+ * its lane sums in {@code lanes[0, L)} and the scalar part to subtract (minimums) in {@code lanes[L]}; the k-quants
+ * unpack a block's scales into {@code lanes} after that ({@link #SCRATCH} floats in all).
  */
 final class GemmBlockKernel {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -33,6 +41,10 @@ final class GemmBlockKernel {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     private static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
+
+    /** Floats of the scratch {@link #dot} takes. */
+    static final int SCRATCH = L + 17;
 
     private GemmBlockKernel() {
     }
@@ -68,153 +80,185 @@ final class GemmBlockKernel {
      * Σ_p W[row, p]·x[xOff + p] for the row of {@code cols} values at byte {@code off} of {@code w}; {@code sums}
      * from {@code sOff} are x's {@link #subBlockSums} (null where the format needs none).
      */
-    static float dot(BlockFormat f, MemorySegment w, long off, int cols, float[] x, int xOff, float[] sums, int sOff) {
-        return switch (f) {
-            case Q8_0 -> q8_0(w, off, cols, x, xOff);
-            case Q4_0 -> q4_0(w, off, cols, x, xOff);
-            case Q4_K -> q4_K(w, off, cols, x, xOff, sums, sOff);
-            case Q5_K -> q5_K(w, off, cols, x, xOff, sums, sOff);
-            case Q6_K -> q6_K(w, off, cols, x, xOff);
-        };
+    static float dot(BlockFormat f, MemorySegment w, long off, int cols, float[] x, int xOff, float[] sums, int sOff,
+                     float[] lanes) {
+        switch (f) {
+            case Q8_0 -> q8_0(w, off, cols, x, xOff, lanes);
+            case Q4_0 -> q4_0(w, off, cols, x, xOff, lanes);
+            case Q4_K -> q4_K(w, off, cols, x, xOff, sums, sOff, lanes);
+            case Q5_K -> q5_K(w, off, cols, x, xOff, sums, sOff, lanes);
+            case Q6_K -> q6_K(w, off, cols, x, xOff, lanes);
+        }
+        return sum(lanes) - lanes[L];
     }
 
-    private static FloatVector widen(ByteVector v) {
-        return (FloatVector) v.convertShape(VectorOperators.B2F, F, 0);
+    /** The L lanes stored by a kernel, summed in a fixed pairwise order (as {@link VectorMath#sumLanes}). */
+    private static float sum(float[] lanes) {
+        for (int half = L / 2; half > 0; half /= 2) {
+            for (int i = 0; i < half; i++) {
+                lanes[i] += lanes[i + half];
+            }
+        }
+        return lanes[0];
     }
 
-    private static ByteVector bytes(MemorySegment w, long off) {
-        return ByteVector.fromMemorySegment(B, w, off, LE);
-    }
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    private static final VectorOperators.Conversion<Byte, Float> B2F = VectorOperators.B2F;
+    private static final VectorOperators.Conversion<Byte, Integer> B2I = VectorOperators.B2I;
+    private static final VectorOperators.Conversion<Integer, Float> I2F = VectorOperators.I2F;
+    private static final VectorOperators.Binary SHR = VectorOperators.LSHR;
+    private static final VectorOperators.Binary SHL = VectorOperators.LSHL;
 
-    private static FloatVector xs(float[] x, int o) {
-        return FloatVector.fromArray(F, x, o);
-    }
-
-    private static float half(MemorySegment w, long off) {
-        return Float.float16ToFloat(w.get(HALF, off));
-    }
-
-    private static float q8_0(MemorySegment w, long off, int cols, float[] x, int xOff) {
+    private static void q8_0(MemorySegment w, long off, int cols, float[] x, int xOff, float[] lanes) {
         FloatVector acc = FloatVector.zero(F);
         for (int p = 0; p < cols; p += 32, off += 34) {
-            FloatVector s = widen(bytes(w, off + 2)).mul(xs(x, xOff + p));
-            for (int i = L; i < 32; i += L) {
-                s = widen(bytes(w, off + 2 + i)).fma(xs(x, xOff + p + i), s);
+            FloatVector s = FloatVector.zero(F);
+            for (int i = 0; i < 32; i += L) {
+                FloatVector q = (FloatVector) ByteVector.fromMemorySegment(B, w, off + 2 + i, LE).convertShape(B2F, F, 0);
+                s = q.fma(FloatVector.fromArray(F, x, xOff + p + i), s);
             }
-            acc = s.fma(FloatVector.broadcast(F, half(w, off)), acc);
+            acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(HALF, off))), acc);
         }
-        return VectorMath.sumLanes(acc);
+        acc.intoArray(lanes, 0);
+        lanes[L] = 0;
     }
 
-    private static float q4_0(MemorySegment w, long off, int cols, float[] x, int xOff) {
+    private static void q4_0(MemorySegment w, long off, int cols, float[] x, int xOff, float[] lanes) {
         FloatVector acc = FloatVector.zero(F);
         for (int p = 0; p < cols; p += 32, off += 18) {
             FloatVector s = FloatVector.zero(F);
             for (int i = 0; i < 16; i += L) { // byte j holds value j (low nibble) and j + 16 (high)
-                ByteVector q = bytes(w, off + 2 + i);
-                s = widen(q.and((byte) 0x0F).sub((byte) 8)).fma(xs(x, xOff + p + i), s);
-                s = widen(q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)).fma(xs(x, xOff + p + 16 + i), s);
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(B, w, off + 2 + i, LE).convertShape(B2I, I, 0);
+                IntVector lo = q.and(0x0F).sub(8);
+                IntVector hi = q.lanewise(SHR, 4).and(0x0F).sub(8);
+                s = ((FloatVector) lo.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xOff + p + i), s);
+                s = ((FloatVector) hi.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xOff + p + 16 + i), s);
             }
-            acc = s.fma(FloatVector.broadcast(F, half(w, off)), acc);
+            acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(HALF, off))), acc);
         }
-        return VectorMath.sumLanes(acc);
+        acc.intoArray(lanes, 0);
+        lanes[L] = 0;
     }
 
-    /** ggml's get_scale_min_k4: the 6-bit scale (0) or minimum (1) of sub-block j from the 12 bytes at {@code sc}. */
-    private static int scaleMin(MemorySegment w, long sc, int j, int which) {
-        if (j < 4) {
-            return w.get(BYTE, sc + j + 4L * which) & 63;
+    /** Where a Q4_K / Q5_K block's 8 scaled scales d·sc and 8 scaled minimums dmin·m go in the scratch. */
+    private static final int K_SCALES = L + 1;
+
+    /**
+     * The Q4_K / Q5_K block at {@code off}: d·sc of its 8 sub-blocks into {@code s[K_SCALES..]} and dmin·m after
+     * them, from the 12 bytes of 6-bit scales and minimums as ggml's get_scale_min_k4 unpacks them (j < 4: the low
+     * 6 bits of bytes j and j + 4; else 4 bits of byte j + 4 and the top 2 bits of bytes j - 4 and j).
+     */
+    private static void kScales(MemorySegment w, long off, float[] s) {
+        float d = Float.float16ToFloat(w.get(HALF, off));
+        float dmin = Float.float16ToFloat(w.get(HALF, off + 2));
+        int lo = w.get(INT, off + 4); // bytes 0-3
+        int hi = w.get(INT, off + 8); // bytes 4-7
+        int top = w.get(INT, off + 12); // bytes 8-11
+        // four 6-bit values per int, one per byte (ggml's own unpacking, four bytes at a time)
+        int sc03 = lo & 0x3F3F3F3F;
+        int m03 = hi & 0x3F3F3F3F;
+        int sc47 = top & 0x0F0F0F0F | (lo >>> 6 & 0x03030303) << 4;
+        int m47 = top >>> 4 & 0x0F0F0F0F | (hi >>> 6 & 0x03030303) << 4;
+        for (int j = 0; j < 4; j++) {
+            s[K_SCALES + j] = d * (sc03 >>> 8 * j & 0xFF);
+            s[K_SCALES + 4 + j] = d * (sc47 >>> 8 * j & 0xFF);
+            s[K_SCALES + 8 + j] = dmin * (m03 >>> 8 * j & 0xFF);
+            s[K_SCALES + 12 + j] = dmin * (m47 >>> 8 * j & 0xFF);
         }
-        int packed = w.get(BYTE, sc + j + 4) & 0xFF;
-        int high = (w.get(BYTE, sc + j - 4L + 4L * which) & 0xFF) >> 6;
-        return (which == 0 ? packed & 0xF : packed >> 4) | high << 4;
     }
 
-    private static float q4_K(MemorySegment w, long off, int cols, float[] x, int xOff, float[] sums, int sOff) {
+    /** Q4_K: each 64 values are 32 bytes of nibbles, the low ones sub-block 2j, the high ones 2j + 1. */
+    private static void q4_K(MemorySegment w, long off, int cols, float[] x, int xOff, float[] sums, int sOff,
+                             float[] lanes) {
         FloatVector acc = FloatVector.zero(F);
         float mins = 0;
         for (int p = 0; p < cols; p += 256, off += 144, sOff += 8) {
-            float d = half(w, off);
-            float dmin = half(w, off + 2);
-            for (int j = 0; j < 4; j++) { // 64 values: 32 bytes, low nibbles sub-block 2j, high nibbles 2j + 1
+            kScales(w, off, lanes);
+            for (int j = 0; j < 4; j++) {
                 long q = off + 16 + 32L * j;
                 int xo = xOff + p + 64 * j;
                 FloatVector lo = FloatVector.zero(F);
                 FloatVector hi = FloatVector.zero(F);
                 for (int l = 0; l < 32; l += L) {
-                    ByteVector v = bytes(w, q + l);
-                    lo = widen(v.and((byte) 0x0F)).fma(xs(x, xo + l), lo);
-                    hi = widen(v.lanewise(VectorOperators.LSHR, 4)).fma(xs(x, xo + 32 + l), hi);
+                    IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, q + l, LE).convertShape(B2I, I, 0);
+                    IntVector a = v.and(0x0F);
+                    IntVector b = v.lanewise(SHR, 4).and(0x0F);
+                    lo = ((FloatVector) a.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + l), lo);
+                    hi = ((FloatVector) b.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + 32 + l), hi);
                 }
-                acc = lo.fma(FloatVector.broadcast(F, d * scaleMin(w, off + 4, 2 * j, 0)), acc);
-                acc = hi.fma(FloatVector.broadcast(F, d * scaleMin(w, off + 4, 2 * j + 1, 0)), acc);
-                mins += dmin * scaleMin(w, off + 4, 2 * j, 1) * sums[sOff + 2 * j]
-                        + dmin * scaleMin(w, off + 4, 2 * j + 1, 1) * sums[sOff + 2 * j + 1];
+                acc = lo.fma(FloatVector.broadcast(F, lanes[K_SCALES + 2 * j]), acc);
+                acc = hi.fma(FloatVector.broadcast(F, lanes[K_SCALES + 2 * j + 1]), acc);
+                mins += lanes[K_SCALES + 8 + 2 * j] * sums[sOff + 2 * j] + lanes[K_SCALES + 9 + 2 * j] * sums[sOff + 2 * j + 1];
             }
         }
-        return VectorMath.sumLanes(acc) - mins;
+        acc.intoArray(lanes, 0);
+        lanes[L] = mins;
     }
 
-    private static float q5_K(MemorySegment w, long off, int cols, float[] x, int xOff, float[] sums, int sOff) {
+    /** Q5_K: Q4_K's layout plus 32 bytes of fifth bits, value l's being bit 2j (low) or 2j + 1 (high) of byte l. */
+    private static void q5_K(MemorySegment w, long off, int cols, float[] x, int xOff, float[] sums, int sOff,
+                             float[] lanes) {
         FloatVector acc = FloatVector.zero(F);
         float mins = 0;
         for (int p = 0; p < cols; p += 256, off += 176, sOff += 8) {
-            float d = half(w, off);
-            float dmin = half(w, off + 2);
-            for (int j = 0; j < 4; j++) { // as Q4_K; value l's fifth bit is bit 2j (low) or 2j + 1 (high) of qh[l]
+            kScales(w, off, lanes);
+            for (int j = 0; j < 4; j++) {
                 long q = off + 48 + 32L * j;
                 int xo = xOff + p + 64 * j;
                 FloatVector lo = FloatVector.zero(F);
                 FloatVector hi = FloatVector.zero(F);
                 for (int l = 0; l < 32; l += L) {
-                    ByteVector v = bytes(w, q + l);
-                    ByteVector h = bytes(w, off + 16 + l);
-                    ByteVector l5 = h.lanewise(VectorOperators.LSHR, 2 * j).and((byte) 1).lanewise(VectorOperators.LSHL, 4);
-                    ByteVector h5 = h.lanewise(VectorOperators.LSHR, 2 * j + 1).and((byte) 1).lanewise(VectorOperators.LSHL, 4);
-                    lo = widen(v.and((byte) 0x0F).or(l5)).fma(xs(x, xo + l), lo);
-                    hi = widen(v.lanewise(VectorOperators.LSHR, 4).or(h5)).fma(xs(x, xo + 32 + l), hi);
+                    IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, q + l, LE).convertShape(B2I, I, 0);
+                    IntVector h = (IntVector) ByteVector.fromMemorySegment(B, w, off + 16 + l, LE).convertShape(B2I, I, 0);
+                    // the fifth bit moved to bit 4: (h >>> 2j << 4) & 0x10
+                    IntVector a = v.and(0x0F).or(h.lanewise(SHR, 2 * j).lanewise(SHL, 4).and(0x10));
+                    IntVector b = v.lanewise(SHR, 4).and(0x0F).or(h.lanewise(SHR, 2 * j + 1).lanewise(SHL, 4).and(0x10));
+                    lo = ((FloatVector) a.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + l), lo);
+                    hi = ((FloatVector) b.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + 32 + l), hi);
                 }
-                acc = lo.fma(FloatVector.broadcast(F, d * scaleMin(w, off + 4, 2 * j, 0)), acc);
-                acc = hi.fma(FloatVector.broadcast(F, d * scaleMin(w, off + 4, 2 * j + 1, 0)), acc);
-                mins += dmin * scaleMin(w, off + 4, 2 * j, 1) * sums[sOff + 2 * j]
-                        + dmin * scaleMin(w, off + 4, 2 * j + 1, 1) * sums[sOff + 2 * j + 1];
+                acc = lo.fma(FloatVector.broadcast(F, lanes[K_SCALES + 2 * j]), acc);
+                acc = hi.fma(FloatVector.broadcast(F, lanes[K_SCALES + 2 * j + 1]), acc);
+                mins += lanes[K_SCALES + 8 + 2 * j] * sums[sOff + 2 * j] + lanes[K_SCALES + 9 + 2 * j] * sums[sOff + 2 * j + 1];
             }
         }
-        return VectorMath.sumLanes(acc) - mins;
+        acc.intoArray(lanes, 0);
+        lanes[L] = mins;
     }
 
-    private static float q6_K(MemorySegment w, long off, int cols, float[] x, int xOff) {
+    /**
+     * Q6_K: each 128 values are 64 bytes of low nibbles (bytes l and l + 32: values l, l + 32 low, l + 64, l + 96
+     * high) and 32 bytes of high bit pairs (byte l: bits 0-1, 2-3, 4-5, 6-7 for the four), one signed scale per 16.
+     */
+    private static void q6_K(MemorySegment w, long off, int cols, float[] x, int xOff, float[] lanes) {
         FloatVector acc = FloatVector.zero(F);
         for (int p = 0; p < cols; p += 256, off += 210) {
-            float d = half(w, off + 208);
-            for (int n = 0; n < 2; n++) { // 128 values: 64 bytes of low 4 bits, 32 of high 2 bits, 8 scales
+            float d = Float.float16ToFloat(w.get(HALF, off + 208));
+            for (int n = 0; n < 2; n++) {
                 long ql = off + 64L * n;
                 long qh = off + 128 + 32L * n;
                 long sc = off + 192 + 8L * n;
                 int xo = xOff + p + 128 * n;
                 for (int l = 0; l < 32; l += L) {
                     int is = l / 16;
-                    ByteVector a = bytes(w, ql + l);
-                    ByteVector b = bytes(w, ql + 32 + l);
-                    ByteVector h = bytes(w, qh + l);
-                    ByteVector q1 = a.and((byte) 0x0F).or(h.and((byte) 3).lanewise(VectorOperators.LSHL, 4));
-                    ByteVector q2 = b.and((byte) 0x0F).or(h.lanewise(VectorOperators.LSHR, 2).and((byte) 3)
-                            .lanewise(VectorOperators.LSHL, 4));
-                    ByteVector q3 = a.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 4)
-                            .and((byte) 3).lanewise(VectorOperators.LSHL, 4));
-                    ByteVector q4 = b.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 6)
-                            .lanewise(VectorOperators.LSHL, 4));
-                    acc = widen(q1.sub((byte) 32)).mul(xs(x, xo + l))
+                    IntVector a = (IntVector) ByteVector.fromMemorySegment(B, w, ql + l, LE).convertShape(B2I, I, 0);
+                    IntVector b = (IntVector) ByteVector.fromMemorySegment(B, w, ql + 32 + l, LE).convertShape(B2I, I, 0);
+                    IntVector h = (IntVector) ByteVector.fromMemorySegment(B, w, qh + l, LE).convertShape(B2I, I, 0);
+                    IntVector q1 = a.and(0x0F).or(h.lanewise(SHL, 4).and(0x30)).sub(32);
+                    IntVector q2 = b.and(0x0F).or(h.lanewise(SHL, 2).and(0x30)).sub(32);
+                    IntVector q3 = a.lanewise(SHR, 4).and(0x0F).or(h.and(0x30)).sub(32);
+                    IntVector q4 = b.lanewise(SHR, 4).and(0x0F).or(h.lanewise(SHR, 2).and(0x30)).sub(32);
+                    acc = ((FloatVector) q1.convertShape(I2F, F, 0)).mul(FloatVector.fromArray(F, x, xo + l))
                             .fma(FloatVector.broadcast(F, d * w.get(BYTE, sc + is)), acc);
-                    acc = widen(q2.sub((byte) 32)).mul(xs(x, xo + 32 + l))
+                    acc = ((FloatVector) q2.convertShape(I2F, F, 0)).mul(FloatVector.fromArray(F, x, xo + 32 + l))
                             .fma(FloatVector.broadcast(F, d * w.get(BYTE, sc + is + 2)), acc);
-                    acc = widen(q3.sub((byte) 32)).mul(xs(x, xo + 64 + l))
+                    acc = ((FloatVector) q3.convertShape(I2F, F, 0)).mul(FloatVector.fromArray(F, x, xo + 64 + l))
                             .fma(FloatVector.broadcast(F, d * w.get(BYTE, sc + is + 4)), acc);
-                    acc = widen(q4.sub((byte) 32)).mul(xs(x, xo + 96 + l))
+                    acc = ((FloatVector) q4.convertShape(I2F, F, 0)).mul(FloatVector.fromArray(F, x, xo + 96 + l))
                             .fma(FloatVector.broadcast(F, d * w.get(BYTE, sc + is + 6)), acc);
                 }
             }
         }
-        return VectorMath.sumLanes(acc);
+        acc.intoArray(lanes, 0);
+        lanes[L] = 0;
     }
 }

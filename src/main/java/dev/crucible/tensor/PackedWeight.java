@@ -81,6 +81,7 @@ public final class PackedWeight {
      * in L1 while the m activation rows use it.
      */
     void multiplyBlocks(int j0, int j1, float[] x, int m, float[] sums, float[] bias, float[] out) {
+        float[] lanes = new float[GemmBlockKernel.SCRATCH];
         int first = 0;
         for (BlockMatrix part : blockParts) {
             int from = Math.max(j0, first);
@@ -90,7 +91,7 @@ public final class PackedWeight {
                 long off = (j - first) * part.rowBytes();
                 float b = bias == null ? 0f : bias[j];
                 for (int r = 0; r < m; r++) {
-                    float v = GemmBlockKernel.dot(f, part.data(), off, cols, x, r * cols, sums, r * (cols / 32));
+                    float v = GemmBlockKernel.dot(f, part.data(), off, cols, x, r * cols, sums, r * (cols / 32), lanes);
                     out[r * rows + j] = bias == null ? v : v + b;
                 }
             }

@@ -108,7 +108,7 @@ class GgufBlockKernelTest {
         return worst;
     }
 
-    /** For Q4_K / Q5_K the largest |dmin·m| of row j (the negated smallest dequantised value bounds it from above). */
+    /** For Q4_K / Q5_K about the largest dmin·m of row j: the negated smallest value (at most that, so stricter). */
     private static double minimumBound(BlockMatrix b, int j, float[] w, int k) {
         if (b.format() != BlockFormat.Q4_K && b.format() != BlockFormat.Q5_K) {
             return 0;

@@ -30,8 +30,8 @@ import java.util.regex.Pattern;
  * A GGUF file seen as a Hugging Face model, so the runtime runs it unchanged: a config.json rebuilt from the
  * metadata and the tensors under Hugging Face names, undoing what the converter did (llama's q/k permutation,
  * Gemma's norm + 1, stacked experts split back into per-expert views). Float tensors are mapped in place.
- * Quantised matrices whose format {@code tensor.Gemm} multiplies ({@link BlockFormat}: Q8_0, Q4_0, Q4_K, Q5_K,
- * Q6_K) are handed to the runtime as {@link #blocks}, mapped in place too (llama's permuted q and k rows as a
+ * Quantised matrices whose format {@code tensor.Gemm} multiplies ({@link BlockFormat}: Q8_0, Q4_0, Q4_1, Q5_0,
+ * Q5_1, Q4_K, Q5_K, Q6_K) are handed to the runtime as {@link #blocks}, mapped in place too (llama's permuted q and k rows as a
  * reordered copy of their blocks); everything else, and any tensor asked for by {@link #tensor}, is dequantised
  * to float32.
  */

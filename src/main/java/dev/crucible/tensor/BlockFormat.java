@@ -4,12 +4,18 @@ package dev.crucible.tensor;
  * ggml's quantised block formats that {@link Gemm} multiplies without dequantising: a block of {@link #blockSize}
  * consecutive values of a weight row takes {@link #typeSize} bytes (a float16 scale, sometimes a minimum and
  * sub-block scales, then the packed integers). The byte layouts are ggml's ({@code block_q8_0}, {@code block_q4_K},
- * ... in ggml-common.h); the kernels are {@link GemmBlockKernel}'s. Formats without a kernel here (Q4_1, Q5_0,
- * Q5_1, Q2_K, Q3_K) are dequantised to float32 by their reader.
+ * ... in ggml-common.h); the kernels are {@link GemmBlockKernel}'s. Formats without a kernel here (Q2_K, Q3_K, the
+ * IQ types) are dequantised to float32 by their reader.
  */
 public enum BlockFormat {
     /** 32 values: f16 d, 16 bytes of 4-bit q (value j low nibble, j + 16 high); value (q - 8)·d. */
     Q4_0(32, 18),
+    /** Q4_0 with a minimum: f16 d, f16 m, 16 bytes of 4-bit q; value q·d + m. */
+    Q4_1(32, 20),
+    /** 32 values: f16 d, 32 fifth bits (bit j: value j), 16 bytes of 4-bit q as Q4_0; value (q - 16)·d. */
+    Q5_0(32, 22),
+    /** Q5_0 with a minimum: f16 d, f16 m, 32 fifth bits, 16 bytes of 4-bit q; value q·d + m. */
+    Q5_1(32, 24),
     /** 32 values: f16 d, 32 signed bytes q; value q·d. */
     Q8_0(32, 34),
     /**

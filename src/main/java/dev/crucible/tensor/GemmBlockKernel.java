@@ -18,8 +18,8 @@ import java.nio.ByteOrder;
  * float32 (llama.cpp instead rounds them to 8 bits and multiplies integers): the result is the float32 product
  * with the dequantised weights, up to the order of the sums.
  *
- * <p>Where a format subtracts a minimum per sub-block (Q4_K, Q5_K: value d·sc·q − dmin·m), the minimum multiplies
- * the sub-block's activation sum, computed once per activation row ({@link #subBlockSums}) for all output rows.
+ * <p>Where a format adds a minimum per (sub-)block (Q4_1, Q5_1: value d·q + m; Q4_K, Q5_K: d·sc·q − dmin·m), the
+ * minimum multiplies the block's activation sum, computed once per activation row ({@link #subBlockSums}) for all output rows.
  *
  * <p>Each output is one fixed chain (lanes, then a fixed pairwise sum of the lanes) whatever the batch, the task
  * split or the thread count, and every operation (byte logic, exact widening, mul, fma) gives the same bits
@@ -56,7 +56,7 @@ final class GemmBlockKernel {
 
     /** Whether {@code f}'s dot products need {@link #subBlockSums}. */
     static boolean needsSums(BlockFormat f) {
-        return f == BlockFormat.Q4_K || f == BlockFormat.Q5_K;
+        return f == BlockFormat.Q4_K || f == BlockFormat.Q5_K || f == BlockFormat.Q4_1 || f == BlockFormat.Q5_1;
     }
 
     /** The sums of each 32 consecutive values of the m rows of x [m, cols], row after row. */
@@ -85,6 +85,9 @@ final class GemmBlockKernel {
         switch (f) {
             case Q8_0 -> q8_0(w, off, cols, x, xOff, lanes);
             case Q4_0 -> q4_0(w, off, cols, x, xOff, lanes);
+            case Q4_1 -> q4_1(w, off, cols, x, xOff, sums, sOff, lanes);
+            case Q5_0 -> q5(w, off, cols, x, xOff, sums, sOff, lanes, false);
+            case Q5_1 -> q5(w, off, cols, x, xOff, sums, sOff, lanes, true);
             case Q4_K -> q4_K(w, off, cols, x, xOff, sums, sOff, lanes);
             case Q5_K -> q5_K(w, off, cols, x, xOff, sums, sOff, lanes);
             case Q6_K -> q6_K(w, off, cols, x, xOff, lanes);
@@ -138,6 +141,59 @@ final class GemmBlockKernel {
         }
         acc.intoArray(lanes, 0);
         lanes[L] = 0;
+    }
+
+    private static void q4_1(MemorySegment w, long off, int cols, float[] x, int xOff, float[] sums, int sOff,
+                             float[] lanes) {
+        FloatVector acc = FloatVector.zero(F);
+        float mins = 0;
+        for (int p = 0; p < cols; p += 32, off += 20, sOff++) {
+            FloatVector s = FloatVector.zero(F);
+            for (int i = 0; i < 16; i += L) { // as Q4_0, without the offset of 8
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(B, w, off + 4 + i, LE).convertShape(B2I, I, 0);
+                s = ((FloatVector) q.and(0x0F).convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xOff + p + i), s);
+                s = ((FloatVector) q.lanewise(SHR, 4).and(0x0F).convertShape(I2F, F, 0))
+                        .fma(FloatVector.fromArray(F, x, xOff + p + 16 + i), s);
+            }
+            acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(HALF, off))), acc);
+            mins -= Float.float16ToFloat(w.get(HALF, off + 2)) * sums[sOff];
+        }
+        acc.intoArray(lanes, 0);
+        lanes[L] = mins;
+    }
+
+    /** Lane indices 0..L-1: the bit of a Q5_0 / Q5_1 block's 32-bit qh that each lane's value takes. */
+    private static final IntVector IOTA = IntVector.zero(I).addIndex(1);
+
+    /**
+     * Q5_0, or Q5_1 when {@code min}: value j's fifth bit is bit j of the block's 32-bit qh, moved to bit 4 by a
+     * shift per lane.
+     */
+    private static void q5(MemorySegment w, long off, int cols, float[] x, int xOff, float[] sums, int sOff,
+                           float[] lanes, boolean min) {
+        FloatVector acc = FloatVector.zero(F);
+        float mins = 0;
+        int size = min ? 24 : 22;
+        long qs = min ? 8 : 6;
+        int offset = min ? 0 : 16;
+        for (int p = 0; p < cols; p += 32, off += size, sOff++) {
+            IntVector qh = IntVector.broadcast(I, w.get(INT, off + qs - 4));
+            FloatVector s = FloatVector.zero(F);
+            for (int i = 0; i < 16; i += L) {
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(B, w, off + qs + i, LE).convertShape(B2I, I, 0);
+                IntVector lo = q.and(0x0F).or(qh.lanewise(SHR, IOTA.add(i)).and(1).lanewise(SHL, 4)).sub(offset);
+                IntVector hi = q.lanewise(SHR, 4).and(0x0F).or(qh.lanewise(SHR, IOTA.add(i + 16)).and(1).lanewise(SHL, 4))
+                        .sub(offset);
+                s = ((FloatVector) lo.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xOff + p + i), s);
+                s = ((FloatVector) hi.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xOff + p + 16 + i), s);
+            }
+            acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(HALF, off))), acc);
+            if (min) {
+                mins -= Float.float16ToFloat(w.get(HALF, off + 2)) * sums[sOff];
+            }
+        }
+        acc.intoArray(lanes, 0);
+        lanes[L] = mins;
     }
 
     /** Where a Q4_K / Q5_K block's 8 scaled scales d·sc and 8 scaled minimums dmin·m go in the scratch. */

@@ -7,6 +7,7 @@ import dev.crucible.tensor.PackedWeight;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -22,8 +23,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@code tensor.Gemm}'s block kernels on real blocks: every quantised matrix of the kquant fixture's q8_0, q4_0,
  * q4_k_m, q5_k_m and q6_k files (byte-identical to llama.cpp's, see {@link GgufExportTest}; Q8_0, Q4_0, Q4_K, Q5_K
- * and Q6_K blocks) multiplied in its blocks, against the product of its dequantisation ({@link BlockQuant}, checked
- * against gguf-py by {@link GgufDequantizeTest}) computed in double precision.
+ * and Q6_K blocks, and Q5_0 / Q5_1 where llama-quantize falls back for rows that are not whole super-blocks), and
+ * for Q4_1, which no preset writes, the q8_0 file's matrices quantised by the port of ggml's reference quantiser:
+ * multiplied in its blocks, against the product of its dequantisation ({@link BlockQuant}, checked against gguf-py
+ * by {@link GgufDequantizeTest}) computed in double precision.
  *
  * <p>Tolerance: the kernel sums in float32 (16 lanes, then a pairwise lane sum: chains of cols/16 + 4 roundings,
  * about 24 for these 256- and 320-value rows) and scales each (sub-)block sum once instead of each value, and for
@@ -59,9 +62,59 @@ class GgufBlockKernelTest {
                 }
             }
         }
+        // formats no preset writes here (Q4_1): the q8_0 file's matrices quantised by ggml's reference quantiser
+        try (GgufModel m = GgufModel.open(tmp.resolve("kquant." + OutType.Q8_0 + ".gguf"))) {
+            for (BlockFormat format : EnumSet.complementOf(EnumSet.copyOf(checked.keySet()))) {
+                BlockQuant q = BlockQuant.of(GgmlType.valueOf(format.name()));
+                for (String name : m.names()) {
+                    BlockMatrix source = m.blocks(name);
+                    if (source == null) {
+                        continue;
+                    }
+                    float[] values = m.tensor(name).toFloatArray();
+                    byte[] bytes = new byte[Math.toIntExact(source.rows() * format.rowBytes(source.cols()))];
+                    q.quantize(values, 0, values.length, bytes, 0);
+                    float[] w = new float[values.length];
+                    q.dequantize(bytes, 0, w, 0, w.length);
+                    BlockMatrix b = new BlockMatrix(format, source.rows(), source.cols(), MemorySegment.ofArray(bytes));
+                    double ratio = compare(name + " (quantised to " + format + ")", b, w, wrong);
+                    checked.merge(format, 1, Integer::sum);
+                    worst.merge(format, ratio, Math::max);
+                }
+            }
+        }
         System.out.println("block kernels: matrices checked " + checked + ", worst |error| / bound scale " + worst);
         assertEquals(EnumSet.allOf(BlockFormat.class), checked.keySet(), "every format met on real blocks");
         assertEquals(List.of(), wrong);
+    }
+
+    /**
+     * Loading a quantised GGUF keeps its matrices in their blocks: the bytes a decode step streams are the file's
+     * bytes of those tensors (q4_k_m: Q4_K, Q6_K and the Q5_0 fallback; q5_k_m: Q5_K, Q6_K, Q5_1), not four bytes
+     * per weight.
+     */
+    @Test
+    void theRuntimeStreamsTheFilesBlocks() {
+        Path model = GgufFixtures.assemble("kquant", tmp.resolve("models"));
+        for (OutType type : List.of(OutType.Q8_0, OutType.Q4_K_M, OutType.Q5_K_M)) {
+            Path out = tmp.resolve("kquant." + type + ".gguf");
+            GgufExport.export(model, Map.of(type, out), GgufFixtures.pre("kquant"), GgufExportTest.quiet());
+            long fileBytes = 0;
+            long weights = 0;
+            try (GgufModel m = GgufModel.open(out)) {
+                boolean tied = !m.file().tensors().containsKey("output.weight");
+                for (GgufTensorInfo t : m.file().tensors().values()) {
+                    if (t.dims().length == 2 && (tied || !t.name().equals("token_embd.weight"))) {
+                        assertNotNull(BlockFormat.ofGgmlName(t.type().name()), t.name() + " has a kernel");
+                        fileBytes += t.bytes();
+                        weights += t.elements();
+                    }
+                }
+            }
+            try (dev.crucible.model.Transformer runtime = GgufModel.transformer(out)) {
+                assertEquals(fileBytes, runtime.weights().matrixBytes(), type + ": " + weights + " weights");
+            }
+        }
     }
 
     /** One matrix against 3 random activation rows; returns the largest |error| / scale. */

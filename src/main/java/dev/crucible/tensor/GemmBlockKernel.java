@@ -43,12 +43,8 @@ final class GemmBlockKernel {
     private static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
 
-    /** Scratch layout: row 0's lanes and minimum term, row 1's from {@code ROW1}, k-quant scales, the results. */
-    private static final int ROW1 = L + 1;
-    private static final int K_SCALES = 2 * L + 2;
-    static final int RESULT = K_SCALES + 16;
-    /** Floats of the scratch {@link #dot2} takes. */
-    static final int SCRATCH = RESULT + 2;
+    /** Floats of the scratch {@link #dot} takes. */
+    static final int SCRATCH = L + 17;
 
     private GemmBlockKernel() {
     }
@@ -81,36 +77,13 @@ final class GemmBlockKernel {
     }
 
     /**
-     * Σ_p W[row, p]·x[xOff + p] for the two rows of {@code cols} values at bytes {@code off0} and {@code off1} of
-     * {@code w} (the same twice for a single row), into {@code lanes[RESULT]} and {@code lanes[RESULT + 1]};
-     * {@code sums} from {@code sOff} are x's {@link #subBlockSums} (null where the format needs none).
-     *
-     * <p>Two rows far apart are two sequential streams: on a decode step, where the weights come from DRAM, that
-     * doubled the bytes in flight (a single Q8_0 stream read 7.7 GB/s on one core, two 12.2 GB/s). Q8_0 has a
-     * two-row kernel, whose rows each get the operations of one row alone, so a row's bits do not depend on its
-     * partner; two-row Q4_K and Q6_K kernels were slower (C2 compiled the doubled bodies worse), so those formats,
-     * like the rest, run their one-row kernel twice.
+     * Σ_p W[row, p]·x[xOff + p] for the row of {@code cols} values at byte {@code off} of {@code w}; {@code sums}
+     * from {@code sOff} are x's {@link #subBlockSums} (null where the format needs none).
      */
-    static void dot2(BlockFormat f, MemorySegment w, long off0, long off1, int cols, float[] x, int xOff, float[] sums,
-                     int sOff, float[] lanes) {
+    static float dot(BlockFormat f, MemorySegment w, long off, int cols, float[] x, int xOff, float[] sums, int sOff,
+                     float[] lanes) {
         switch (f) {
-            case Q8_0 -> q8_0(w, off0, off1, cols, x, xOff, lanes);
-            default -> {
-                float first = dot(f, w, off0, cols, x, xOff, sums, sOff, lanes);
-                lanes[RESULT + 1] = dot(f, w, off1, cols, x, xOff, sums, sOff, lanes);
-                lanes[RESULT] = first;
-                return;
-            }
-        }
-        float first = sum(lanes, 0) - lanes[L];
-        lanes[RESULT + 1] = sum(lanes, ROW1) - lanes[ROW1 + L];
-        lanes[RESULT] = first;
-    }
-
-    /** One row with a single-row kernel (the formats without a two-row one). */
-    private static float dot(BlockFormat f, MemorySegment w, long off, int cols, float[] x, int xOff, float[] sums,
-                             int sOff, float[] lanes) {
-        switch (f) {
+            case Q8_0 -> q8_0(w, off, cols, x, xOff, lanes);
             case Q4_0 -> q4_0(w, off, cols, x, xOff, lanes);
             case Q4_1 -> q4_1(w, off, cols, x, xOff, sums, sOff, lanes);
             case Q5_0 -> q5(w, off, cols, x, xOff, sums, sOff, lanes, false);
@@ -118,19 +91,18 @@ final class GemmBlockKernel {
             case Q4_K -> q4_K(w, off, cols, x, xOff, sums, sOff, lanes);
             case Q5_K -> q5_K(w, off, cols, x, xOff, sums, sOff, lanes);
             case Q6_K -> q6_K(w, off, cols, x, xOff, lanes);
-            default -> throw new IllegalStateException(f + " has a two-row kernel");
         }
-        return sum(lanes, 0) - lanes[L];
+        return sum(lanes) - lanes[L];
     }
 
-    /** The L lanes stored from {@code from}, summed in a fixed pairwise order (as {@link VectorMath#sumLanes}). */
-    private static float sum(float[] lanes, int from) {
+    /** The L lanes stored by a kernel, summed in a fixed pairwise order (as {@link VectorMath#sumLanes}). */
+    private static float sum(float[] lanes) {
         for (int half = L / 2; half > 0; half /= 2) {
-            for (int i = from; i < from + half; i++) {
+            for (int i = 0; i < half; i++) {
                 lanes[i] += lanes[i + half];
             }
         }
-        return lanes[from];
+        return lanes[0];
     }
 
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
@@ -139,6 +111,20 @@ final class GemmBlockKernel {
     private static final VectorOperators.Conversion<Integer, Float> I2F = VectorOperators.I2F;
     private static final VectorOperators.Binary SHR = VectorOperators.LSHR;
     private static final VectorOperators.Binary SHL = VectorOperators.LSHL;
+
+    private static void q8_0(MemorySegment w, long off, int cols, float[] x, int xOff, float[] lanes) {
+        FloatVector acc = FloatVector.zero(F);
+        for (int p = 0; p < cols; p += 32, off += 34) {
+            FloatVector s = FloatVector.zero(F);
+            for (int i = 0; i < 32; i += L) {
+                FloatVector q = (FloatVector) ByteVector.fromMemorySegment(B, w, off + 2 + i, LE).convertShape(B2F, F, 0);
+                s = q.fma(FloatVector.fromArray(F, x, xOff + p + i), s);
+            }
+            acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(HALF, off))), acc);
+        }
+        acc.intoArray(lanes, 0);
+        lanes[L] = 0;
+    }
 
     private static void q4_0(MemorySegment w, long off, int cols, float[] x, int xOff, float[] lanes) {
         FloatVector acc = FloatVector.zero(F);
@@ -210,12 +196,15 @@ final class GemmBlockKernel {
         lanes[L] = mins;
     }
 
+    /** Where a Q4_K / Q5_K block's 8 scaled scales d·sc and 8 scaled minimums dmin·m go in the scratch. */
+    private static final int K_SCALES = L + 1;
+
     /**
-     * The Q4_K / Q5_K block at {@code off}: d·sc of its 8 sub-blocks into {@code s[at..]} and dmin·m after
+     * The Q4_K / Q5_K block at {@code off}: d·sc of its 8 sub-blocks into {@code s[K_SCALES..]} and dmin·m after
      * them, from the 12 bytes of 6-bit scales and minimums as ggml's get_scale_min_k4 unpacks them (j < 4: the low
      * 6 bits of bytes j and j + 4; else 4 bits of byte j + 4 and the top 2 bits of bytes j - 4 and j).
      */
-    private static void kScales(MemorySegment w, long off, float[] s, int at) {
+    private static void kScales(MemorySegment w, long off, float[] s) {
         float d = Float.float16ToFloat(w.get(HALF, off));
         float dmin = Float.float16ToFloat(w.get(HALF, off + 2));
         int lo = w.get(INT, off + 4); // bytes 0-3
@@ -227,31 +216,29 @@ final class GemmBlockKernel {
         int sc47 = top & 0x0F0F0F0F | (lo >>> 6 & 0x03030303) << 4;
         int m47 = top >>> 4 & 0x0F0F0F0F | (hi >>> 6 & 0x03030303) << 4;
         for (int j = 0; j < 4; j++) {
-            s[at + j] = d * (sc03 >>> 8 * j & 0xFF);
-            s[at + 4 + j] = d * (sc47 >>> 8 * j & 0xFF);
-            s[at + 8 + j] = dmin * (m03 >>> 8 * j & 0xFF);
-            s[at + 12 + j] = dmin * (m47 >>> 8 * j & 0xFF);
+            s[K_SCALES + j] = d * (sc03 >>> 8 * j & 0xFF);
+            s[K_SCALES + 4 + j] = d * (sc47 >>> 8 * j & 0xFF);
+            s[K_SCALES + 8 + j] = dmin * (m03 >>> 8 * j & 0xFF);
+            s[K_SCALES + 12 + j] = dmin * (m47 >>> 8 * j & 0xFF);
         }
     }
 
-    /** Q5_K: Q4_K's layout plus 32 bytes of fifth bits, value l's being bit 2j (low) or 2j + 1 (high) of byte l. */
-    private static void q5_K(MemorySegment w, long off, int cols, float[] x, int xOff, float[] sums, int sOff,
+    /** Q4_K: each 64 values are 32 bytes of nibbles, the low ones sub-block 2j, the high ones 2j + 1. */
+    private static void q4_K(MemorySegment w, long off, int cols, float[] x, int xOff, float[] sums, int sOff,
                              float[] lanes) {
         FloatVector acc = FloatVector.zero(F);
         float mins = 0;
-        for (int p = 0; p < cols; p += 256, off += 176, sOff += 8) {
-            kScales(w, off, lanes, K_SCALES);
+        for (int p = 0; p < cols; p += 256, off += 144, sOff += 8) {
+            kScales(w, off, lanes);
             for (int j = 0; j < 4; j++) {
-                long q = off + 48 + 32L * j;
+                long q = off + 16 + 32L * j;
                 int xo = xOff + p + 64 * j;
                 FloatVector lo = FloatVector.zero(F);
                 FloatVector hi = FloatVector.zero(F);
                 for (int l = 0; l < 32; l += L) {
                     IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, q + l, LE).convertShape(B2I, I, 0);
-                    IntVector h = (IntVector) ByteVector.fromMemorySegment(B, w, off + 16 + l, LE).convertShape(B2I, I, 0);
-                    // the fifth bit moved to bit 4: (h >>> 2j << 4) & 0x10
-                    IntVector a = v.and(0x0F).or(h.lanewise(SHR, 2 * j).lanewise(SHL, 4).and(0x10));
-                    IntVector b = v.lanewise(SHR, 4).and(0x0F).or(h.lanewise(SHR, 2 * j + 1).lanewise(SHL, 4).and(0x10));
+                    IntVector a = v.and(0x0F);
+                    IntVector b = v.lanewise(SHR, 4).and(0x0F);
                     lo = ((FloatVector) a.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + l), lo);
                     hi = ((FloatVector) b.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + 32 + l), hi);
                 }
@@ -264,43 +251,24 @@ final class GemmBlockKernel {
         lanes[L] = mins;
     }
 
-
-    private static void q8_0(MemorySegment w, long off, long off1, int cols, float[] x, int xOff, float[] lanes) {
-        FloatVector acc = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
-        for (int p = 0; p < cols; p += 32, off += 34, off1 += 34) {
-            FloatVector s = FloatVector.zero(F);
-            FloatVector s1 = FloatVector.zero(F);
-            for (int i = 0; i < 32; i += L) {
-                FloatVector xv = FloatVector.fromArray(F, x, xOff + p + i);
-                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, off + 2 + i, LE).convertShape(B2F, F, 0)).fma(xv, s);
-                s1 = ((FloatVector) ByteVector.fromMemorySegment(B, w, off1 + 2 + i, LE).convertShape(B2F, F, 0)).fma(xv, s1);
-            }
-            acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(HALF, off))), acc);
-            acc1 = s1.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(HALF, off1))), acc1);
-        }
-        acc.intoArray(lanes, 0);
-        acc1.intoArray(lanes, ROW1);
-        lanes[L] = 0;
-        lanes[ROW1 + L] = 0;
-    }
-
-    /** Q4_K: each 64 values are 32 bytes of nibbles, the low ones sub-block 2j, the high ones 2j + 1. */
-    private static void q4_K(MemorySegment w, long off, int cols, float[] x, int xOff, float[] sums, int sOff,
+    /** Q5_K: Q4_K's layout plus 32 bytes of fifth bits, value l's being bit 2j (low) or 2j + 1 (high) of byte l. */
+    private static void q5_K(MemorySegment w, long off, int cols, float[] x, int xOff, float[] sums, int sOff,
                              float[] lanes) {
         FloatVector acc = FloatVector.zero(F);
         float mins = 0;
-        for (int p = 0; p < cols; p += 256, off += 144, sOff += 8) {
-            kScales(w, off, lanes, K_SCALES);
+        for (int p = 0; p < cols; p += 256, off += 176, sOff += 8) {
+            kScales(w, off, lanes);
             for (int j = 0; j < 4; j++) {
-                long q = off + 16 + 32L * j;
+                long q = off + 48 + 32L * j;
                 int xo = xOff + p + 64 * j;
                 FloatVector lo = FloatVector.zero(F);
                 FloatVector hi = FloatVector.zero(F);
                 for (int l = 0; l < 32; l += L) {
                     IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, q + l, LE).convertShape(B2I, I, 0);
-                    IntVector a = v.and(0x0F);
-                    IntVector b = v.lanewise(SHR, 4).and(0x0F);
+                    IntVector h = (IntVector) ByteVector.fromMemorySegment(B, w, off + 16 + l, LE).convertShape(B2I, I, 0);
+                    // the fifth bit moved to bit 4: (h >>> 2j << 4) & 0x10
+                    IntVector a = v.and(0x0F).or(h.lanewise(SHR, 2 * j).lanewise(SHL, 4).and(0x10));
+                    IntVector b = v.lanewise(SHR, 4).and(0x0F).or(h.lanewise(SHR, 2 * j + 1).lanewise(SHL, 4).and(0x10));
                     lo = ((FloatVector) a.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + l), lo);
                     hi = ((FloatVector) b.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + 32 + l), hi);
                 }

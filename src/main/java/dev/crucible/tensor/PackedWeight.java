@@ -86,17 +86,13 @@ public final class PackedWeight {
         for (BlockMatrix part : blockParts) {
             int from = Math.max(j0, first);
             int to = Math.min(j1, first + part.rows());
-            // rows j and j + half in pairs: two sequential streams through W (the odd row alone pairs with itself)
-            int half = (to - from + 1) / 2;
-            for (int j = from; j < from + half; j++) {
-                int j2 = Math.min(j + half, to - 1);
+            BlockFormat f = part.format();
+            for (int j = from; j < to; j++) {
                 long off = (j - first) * part.rowBytes();
-                long off2 = (j2 - first) * part.rowBytes();
+                float b = bias == null ? 0f : bias[j];
                 for (int r = 0; r < m; r++) {
-                    GemmBlockKernel.dot2(part.format(), part.data(), off, off2, cols, x, r * cols, sums, r * (cols / 32),
-                            lanes);
-                    out[r * rows + j] = lanes[GemmBlockKernel.RESULT] + (bias == null ? 0f : bias[j]);
-                    out[r * rows + j2] = lanes[GemmBlockKernel.RESULT + 1] + (bias == null ? 0f : bias[j2]);
+                    float v = GemmBlockKernel.dot(f, part.data(), off, cols, x, r * cols, sums, r * (cols / 32), lanes);
+                    out[r * rows + j] = bias == null ? v : v + b;
                 }
             }
             first += part.rows();

@@ -104,8 +104,9 @@ class QuickstartTest {
      * is sft-add, which learns it too (the larger operand is the one nearer the sum): 0.91, while the merges score
      * 0.87-0.99. The tasks have 100 and 90 questions, so a difference under two standard errors (about 0.06 there)
      * is noise: the merge must come within that of the weaker source, and also be well above the shared start,
-     * which has neither skill. Measured (fast run): ties 0.74/0.90, slerp 0.79/0.99, frankenmerge 0.83/0.89,
-     * moe 0.51/0.99 against sft-add 0.89/0.91, sft-larger 0.24/1.00, sft-chat 0.20/0.57.
+     * which has neither skill. Measured (add/larger, fast run): ties 0.74/0.90, slerp 0.79/0.99, frankenmerge
+     * 0.83/0.89, moe 0.51/0.99 against sft-add 0.89/0.91, sft-larger 0.24/1.00, sft-chat 0.20/0.57 (full run: ties
+     * 0.84/0.87, slerp 0.65/0.99, frankenmerge 0.87/0.87, moe 0.60/0.99 against sft-add 0.88/0.91).
      */
     @Test
     void everyMergeHasBothSkills() {

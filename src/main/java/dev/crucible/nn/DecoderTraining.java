@@ -1,9 +1,15 @@
 package dev.crucible.nn;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.autograd.FrozenWeight;
+import dev.crucible.autograd.LoraOps;
+import dev.crucible.autograd.Ops;
+import dev.crucible.autograd.Parameter;
+import dev.crucible.autograd.Tape;
+import dev.crucible.autograd.Var;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 import dev.crucible.tensor.Nf4Weight;
 import dev.crucible.tensor.VectorMath;
 

@@ -2,7 +2,7 @@ package dev.crucible.nn;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crucible.io.ModelConfig;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 
 /**
  * How each decoder layer attends, resolved from config.json the way transformers 5.18 resolves it: the one

@@ -5,7 +5,7 @@ import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.TensorInfo;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 import dev.crucible.nn.LayerAttention;
 import dev.crucible.nn.LinearLayers;
 import dev.crucible.peft.LoraConfig;
@@ -22,7 +22,7 @@ import java.util.Map;
  * What one training step holds in memory and how much it computes, derived from what the trainer and {@code nn}'s ops
  * keep rather than from a per-token rule of thumb. The weights are counted tensor by tensor from the checkpoint's
  * header as {@link Trainer} loads them (float32 copies; QLoRA's decoder linears in NF4 with double-quantised
- * scales; every {@link dev.crucible.nn.Parameter} allocates its gradient when it is created; AdamW its two moments at
+ * scales; every {@link dev.crucible.autograd.Parameter} allocates its gradient when it is created; AdamW its two moments at
  * the first step). Activations come from a replay of the step on a model of the tape: every op of
  * {@code DecoderTraining}'s forward is recorded with the arrays its backward closure holds (its inputs, its output and
  * what it saves: RMSNorm's inverse norms, attention's log-sum-exp, LoRA's {@code s·x_d Aᵀ} and transposed B, the

@@ -2,10 +2,11 @@ package dev.crucible.nn;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crucible.autograd.Tape;
+import dev.crucible.autograd.Var;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;
 import dev.crucible.model.Transformer;
-import dev.crucible.model.TransformerSpec;
 import dev.crucible.model.TransformerWeights;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;

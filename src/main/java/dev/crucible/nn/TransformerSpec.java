@@ -1,10 +1,8 @@
-package dev.crucible.model;
+package dev.crucible.nn;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.arch.Architecture;
 import dev.crucible.io.ModelConfig;
-import dev.crucible.nn.Activation;
-import dev.crucible.nn.LayerAttention;
-import dev.crucible.nn.RotaryEmbedding;
 
 /**
  * Everything the forward pass needs to know about a model, resolved once from config.json and the

@@ -1,4 +1,4 @@
-package dev.crucible.model;
+package dev.crucible.arch;
 
 import dev.crucible.CrucibleException;
 import dev.crucible.io.ModelConfig;

@@ -5,7 +5,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.io.BufferedReader;
@@ -13,7 +12,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -26,14 +24,9 @@ final class ChatCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "Hugging Face model directory with a tokenizer and"
-            + " chat template, a GGUF file, or a PEFT adapter directory (such as sft's output) whose adapter_config.json"
-            + " names its base")
-    Path modelDir;
+    @Mixin
+    ModelAndAdapter modelOptions = new ModelAndAdapter();
 
-    @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter to apply to MODEL_DIR without writing"
-            + " a merged model")
-    Path adapter;
 
     @Option(names = "--system", description = "system message for every conversation")
     String system;
@@ -46,7 +39,7 @@ final class ChatCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         var sampler = sampling.sampler(); // options checked before the model loads
-        try (LanguageModel model = new LanguageModel(modelDir, adapter, spec.commandLine().getErr())) {
+        try (LanguageModel model = modelOptions.load(spec.commandLine().getErr())) {
             List<Map<String, String>> messages = newConversation();
             model.requireChatTemplate();
             while (true) {

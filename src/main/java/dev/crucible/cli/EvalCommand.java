@@ -7,9 +7,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crucible.CrucibleException;
 import dev.crucible.eval.Perplexity;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.io.IOException;
@@ -33,13 +33,9 @@ final class EvalCommand {
         @Spec
         CommandSpec spec;
 
-        @Parameters(index = "0", paramLabel = "MODEL", description = "Hugging Face model directory, GGUF file, or PEFT"
-                + " adapter directory (such as sft's output) whose adapter_config.json names its base model")
-        Path modelDir;
+        @Mixin
+        ModelAndAdapter modelOptions = new ModelAndAdapter();
 
-        @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter to apply to MODEL_DIR without"
-                + " writing a merged model")
-        Path adapter;
 
         @Option(names = "--data", required = true, paramLabel = "FILE", description = "UTF-8 text, or .jsonl with a 'text' field")
         Path data;
@@ -58,7 +54,7 @@ final class EvalCommand {
         public Integer call() throws IOException {
             List<String> texts = readTexts(data);
             PrintWriter out = spec.commandLine().getOut();
-            try (LanguageModel model = new LanguageModel(modelDir, adapter, null)) {
+            try (LanguageModel model = modelOptions.load(null)) {
                 int w = Math.min(window, model.transformer().spec().config().maxPositionEmbeddings());
                 int s = stride == null ? Math.max(1, w / 2) : stride;
                 if (w < 2 || s < 1 || s > w) {

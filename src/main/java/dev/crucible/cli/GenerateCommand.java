@@ -6,11 +6,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -22,13 +20,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "Hugging Face model directory with a tokenizer, a GGUF"
-            + " file, or a PEFT adapter directory (such as sft's output) whose adapter_config.json names its base model")
-    Path modelDir;
+    @Mixin
+    ModelAndAdapter modelOptions = new ModelAndAdapter();
 
-    @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter (LoRA, rsLoRA, DoRA) to apply to"
-            + " MODEL_DIR without writing a merged model; the results equal those of 'lora merge --dtype float32'")
-    Path adapter;
 
     @Option(names = "--prompt", required = true, description = "the prompt text")
     String prompt;
@@ -46,7 +40,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         Sampler sampler = sampling.sampler(); // options checked before the model loads
-        try (LanguageModel model = new LanguageModel(modelDir, adapter, spec.commandLine().getErr())) {
+        try (LanguageModel model = modelOptions.load(spec.commandLine().getErr())) {
             int[] ids;
             if (chat) {
                 List<Map<String, String>> messages = new ArrayList<>();

@@ -1,27 +1,17 @@
 package dev.crucible.cli;
 
-import dev.crucible.gguf.ModelInputs;
 import dev.crucible.CrucibleException;
-import dev.crucible.bench.RuntimeBenchmark;
-import dev.crucible.merge.SyntheticModels;
-import dev.crucible.model.Transformer;
-import dev.crucible.tensor.Parallel;
+import dev.crucible.bench.GgufBenchmark;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-/**
- * {@code crucible bench gguf}: the inputs and the decode half of the GGUF benchmark (docs/BENCHMARKS.md).
- * {@code --write-model} writes a synthetic bf16 Llama (no tokenizer: add one before exporting), the 443M-parameter
- * baseline or the small {@code kquant} fixture model; {@code --decode} measures greedy decode tokens/s of a GGUF
- * file (or model directory), to set beside llama-bench on the same file. Export is timed on the export command.
- */
+/** {@code crucible bench gguf}: the options of {@link GgufBenchmark} (write its synthetic models, or decode). */
 @Command(name = "gguf", description = "GGUF benchmark: write its synthetic models, or measure decode tokens/s of a file.")
 final class GgufBenchCommand implements Callable<Integer> {
     @Spec
@@ -45,23 +35,11 @@ final class GgufBenchCommand implements Callable<Integer> {
             throw new CrucibleException("give one of --write-model DIR or --decode MODEL");
         }
         if (decode != null) {
-            RuntimeBenchmark bench = new RuntimeBenchmark(System.out);
-            RuntimeBenchmark.Bandwidth bandwidth = bench.bandwidth();
-            try (Transformer model = ModelInputs.transformer(decode)) {
-                bench.decode(model, tokens, bandwidth);
-            }
+            GgufBenchmark.decode(decode, tokens, System.out);
             return 0;
         }
-        SyntheticModels.Shape s = switch (shape.toLowerCase(Locale.ROOT)) {
-            case "baseline" -> SyntheticModels.Shape.BASELINE;
-            case "kquant" -> SyntheticModels.Shape.GGUF_KQUANT;
-            default -> throw new CrucibleException("unknown --shape " + shape + " (baseline or kquant)");
-        };
-        if (Files.exists(dir.resolve("config.json"))) {
-            throw new CrucibleException(dir + ": already holds a model");
-        }
-        SyntheticModels.write(dir, s, 0, 0, 0, Parallel.threads());
-        spec.commandLine().getOut().printf(Locale.ROOT, "wrote %s (%,d parameters)%n", dir, s.parameters());
+        long parameters = GgufBenchmark.writeModel(dir, shape);
+        spec.commandLine().getOut().printf(Locale.ROOT, "wrote %s (%,d parameters)%n", dir, parameters);
         return 0;
     }
 }

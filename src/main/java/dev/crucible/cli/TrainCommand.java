@@ -2,6 +2,7 @@ package dev.crucible.cli;
 
 import dev.crucible.CrucibleException;
 import dev.crucible.ProgressBar;
+import dev.crucible.data.Batches;
 import dev.crucible.data.DatasetSpec;
 import dev.crucible.data.DatasetStats;
 import dev.crucible.data.PackedSequence;
@@ -103,8 +104,10 @@ final class TrainCommand implements Callable<Integer> {
 
     private int sft(TrainConfig c, ModelDirectory model, Path resumeFrom, PrintWriter out, PrintWriter err) {
         SftDataset data;
+        int padId;
         try (Tokenizer tokenizer = Tokenizer.load(model)) {
             tokenizer.checkFitsModel(model.config().vocabSize());
+            padId = Batches.padId(tokenizer);
             data = SftDataset.load(new SftDataset.Config(c.datasets(), c.chatTemplate(), c.sequenceLen(), c.trainOnInputs(),
                     c.samplePacking(), c.valSetSize(), c.seed()), model, tokenizer);
         }
@@ -129,7 +132,7 @@ final class TrainCommand implements Callable<Integer> {
                     c.padToSequenceLen() ? c.sequenceLen() : longest);
             return 0;
         }
-        try (var trainer = Trainer.sft(model, settings)) {
+        try (var trainer = Trainer.sft(model, settings, padId)) {
             run(trainer, train, validation, c, resumeFrom, out, err, "sft");
         }
         out.printf("done: %s (metrics.jsonl, loss.html%s)%n", c.outputDir(), stats.truncated() > 0 ? ", " + stats.truncated() + " truncated" : "");
@@ -139,8 +142,10 @@ final class TrainCommand implements Callable<Integer> {
     private int preference(TrainConfig c, ModelDirectory model, Path resumeFrom, PrintWriter out, PrintWriter err) {
         TrainConfig.Preference p = c.preference();
         PreferenceDataset data;
+        int padId;
         try (Tokenizer tokenizer = Tokenizer.load(model)) {
             tokenizer.checkFitsModel(model.config().vocabSize());
+            padId = Batches.padId(tokenizer);
             data = PreferenceDataset.load(new PreferenceDataset.Config(c.datasets(), c.chatTemplate(),
                     p.method().legacyTokenization() ? PreferenceTokenizer.Style.LEGACY : PreferenceTokenizer.Style.TRL,
                     c.sequenceLen(), p.maxPromptLen(), !p.method().paired(), c.valSetSize(), c.seed()), model, tokenizer);
@@ -172,7 +177,7 @@ final class TrainCommand implements Callable<Integer> {
                     longest);
             return 0;
         }
-        try (var trainer = Trainer.preference(model, settings, objective)) {
+        try (var trainer = Trainer.preference(model, settings, objective, padId)) {
             run(trainer, train, data.validation(), c, resumeFrom, out, err, p.method().configName());
         }
         out.printf("done: %s (metrics.jsonl, loss.html)%n", c.outputDir());
@@ -321,7 +326,7 @@ final class TrainCommand implements Callable<Integer> {
 
     /** special_tokens: each must already be a token of the vocabulary (adding tokens would resize the embeddings). */
     private static ModelDirectory withSpecialTokens(ModelDirectory model, Map<String, String> tokens) {
-        try (Tokenizer tokenizer = Tokenizer.load(model.path())) {
+        try (Tokenizer tokenizer = Tokenizer.load(model)) {
             int rows = model.config().vocabSize();
             for (Map.Entry<String, String> e : tokens.entrySet()) {
                 Integer id = tokenizer.tokenToId(e.getValue());

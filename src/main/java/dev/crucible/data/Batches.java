@@ -1,8 +1,10 @@
 package dev.crucible.data;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.io.ModelDirectory;
 import dev.crucible.model.Tokenizer;
 
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -29,13 +31,29 @@ public final class Batches {
         }
     }
 
-    /** The pad id: the tokenizer's pad token, else its EOS (as Axolotl does), else 0; padding never has loss. */
+    /**
+     * The one pad-id rule of training batches (SFT and preference): the tokenizer's pad token, else its EOS (as
+     * Axolotl sets a missing pad token), else 0. The tokenizer's, not config.json's {@code pad_token_id}, because the
+     * collator of the Hugging Face stack pads with the tokenizer's, and config.json's may be missing, stale or -1. The
+     * value changes no number: padding has label -100 and comes after every real token of its row, which causal
+     * attention never lets attend it; it only has to be a row of the embedding.
+     */
     public static int padId(Tokenizer tokenizer) {
         Integer pad = tokenizer.padTokenId();
         if (pad == null) {
             pad = tokenizer.eosTokenId();
         }
         return pad == null ? 0 : pad;
+    }
+
+    /** {@link #padId(Tokenizer)} of the model's tokenizer; 0 for a directory without a tokenizer.json. */
+    public static int padId(ModelDirectory model) {
+        if (!Files.isRegularFile(model.path().resolve(Tokenizer.TOKENIZER_JSON))) {
+            return 0;
+        }
+        try (Tokenizer tokenizer = Tokenizer.load(model)) {
+            return padId(tokenizer);
+        }
     }
 
     public static Batch collate(List<PackedSequence> sequences, int padId) {

@@ -1,6 +1,7 @@
 package dev.crucible.data;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.io.KeySuggestion;
 import dev.crucible.template.ChatTemplate;
 
 import java.io.IOException;
@@ -85,7 +86,7 @@ public record DatasetSpec(DatasetSource source, DatasetType type, String field, 
             chatOnly.retainAll(ChatOptions.KEYS);
             throw new CrucibleException(where + ": " + (chatOnly.equals(unknown) ? "keys " + unknown + " apply to the chat"
                     + " types only (chat_template, messages, sharegpt), not to " + type
-                    : "unknown keys " + unknown + " (expected " + allowed + ")"));
+                    : "unknown keys " + unknown + KeySuggestion.didYouMean(unknown, allowed) + " (expected " + allowed + ")"));
         }
         if (!(entry.get("path") instanceof String path) || path.isBlank()) {
             throw new CrucibleException(where + ": 'path' (a dataset file or directory) is required");

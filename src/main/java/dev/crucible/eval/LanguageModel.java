@@ -64,8 +64,8 @@ public final class LanguageModel implements AutoCloseable {
         Transformer t = adapterDir == null ? ModelInputs.transformer(modelDir) : loadWithAdapter(dir, adapterDir, warnings);
         try {
             // the fine-tune's own tokenizer files when it saved them (sft does, with any special_tokens it set)
-            this.tokenizer = Tokenizer.load(adapterDir != null && Files.isRegularFile(adapterDir.resolve(Tokenizer.TOKENIZER_JSON))
-                    ? adapterDir : files);
+            this.tokenizer = adapterDir != null && Files.isRegularFile(adapterDir.resolve(Tokenizer.TOKENIZER_JSON))
+                    ? Tokenizer.load(adapterDir) : Tokenizer.load(dir);
         } catch (RuntimeException e) {
             t.close();
             throw e;
@@ -111,7 +111,7 @@ public final class LanguageModel implements AutoCloseable {
             }
             TransformerWeights.Override fold = (name, stored) -> adapter.changes(name)
                     ? adapter.merged(name, stored, DType.F32) : stored;
-            return Transformer.load(base.path(), fold);
+            return Transformer.load(base, fold);
         }
     }
 

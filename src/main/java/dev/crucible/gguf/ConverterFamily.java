@@ -2,6 +2,7 @@ package dev.crucible.gguf;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crucible.CrucibleException;
+import dev.crucible.io.ModelDirectory;
 import dev.crucible.tensor.DType;
 
 import java.nio.file.Files;
@@ -265,7 +266,7 @@ abstract class ConverterFamily {
 
         @Override
         void vocab(Path dir, HfHparams hp, GgufMetadata kv, String pre) {
-            JsonNode config = GeneralMetadata.readJson(dir.resolve("tokenizer_config.json"));
+            JsonNode config = ModelDirectory.tokenizerConfig(dir);
             if (Files.isRegularFile(dir.resolve("tekken.json")) && !Files.isRegularFile(dir.resolve("tokenizer.json"))) {
                 throw new CrucibleException(dir + ": Mistral's tekken.json tokenizer is not supported by crucible export gguf");
             }
@@ -564,10 +565,10 @@ abstract class ConverterFamily {
 
         @Override
         void vocab(Path dir, HfHparams hp, GgufMetadata kv, String pre) {
-            JsonNode config = GeneralMetadata.readJson(dir.resolve("tokenizer_config.json"));
+            JsonNode config = ModelDirectory.tokenizerConfig(dir);
             if (config != null) {
                 if (!config.has("tokenizer_class")) {
-                    throw new CrucibleException(dir.resolve("tokenizer_config.json") + ": no tokenizer_class (the "
+                    throw new CrucibleException(dir.resolve(ModelDirectory.TOKENIZER_CONFIG) + ": no tokenizer_class (the "
                             + "converter reads it for Phi-3)");
                 }
                 if (config.get("tokenizer_class").asText("").equals("GPT2Tokenizer")) {

@@ -2,6 +2,7 @@ package dev.crucible.gguf;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crucible.CrucibleException;
+import dev.crucible.io.ModelDirectory;
 import dev.crucible.model.Tokenizer;
 
 import java.io.BufferedReader;
@@ -81,7 +82,7 @@ final class ConverterVocab {
         int vocabSize = vs != null && vs.asInt() != 0 ? vs.asInt() : sp.size();
         Pieces p = Pieces.of(sp, vocabSize, null);
         addedTokensJson(dir, p);
-        JsonNode config = GeneralMetadata.readJson(dir.resolve("tokenizer_config.json"));
+        JsonNode config = ModelDirectory.tokenizerConfig(dir);
         if (config != null && config.get("added_tokens_decoder") instanceof JsonNode decoder && decoder.isObject()) {
             for (Iterator<Map.Entry<String, JsonNode>> it = decoder.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
@@ -109,7 +110,7 @@ final class ConverterVocab {
         JsonNode vs = hp.get("vocab_size");
         Pieces p = Pieces.of(sp, vs != null ? vs.asInt() : sp.size(), dir);
         addedTokensJson(dir, p);
-        JsonNode config = GeneralMetadata.readJson(dir.resolve("tokenizer_config.json"));
+        JsonNode config = ModelDirectory.tokenizerConfig(dir);
         if (config != null && config.get("added_tokens_decoder") instanceof JsonNode decoder && decoder.isObject()) {
             for (Iterator<Map.Entry<String, JsonNode>> it = decoder.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();

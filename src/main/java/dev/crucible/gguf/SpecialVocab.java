@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import dev.crucible.CrucibleException;
+import dev.crucible.io.ModelDirectory;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -157,7 +158,7 @@ final class SpecialVocab {
             }
             addedTokens = tokenizer.get("added_tokens");
         }
-        JsonNode configNode = GeneralMetadata.readJson(dir.resolve("tokenizer_config.json"));
+        JsonNode configNode = ModelDirectory.tokenizerConfig(dir);
         ObjectNode config = configNode instanceof ObjectNode o ? o.deepCopy() : null;
         if (tokenizer != null) {
             templateProcessing(tokenizer, config);

@@ -34,10 +34,13 @@ public final class ModelDirectory {
     private final Path path;
     /** bos_token, eos_token, ... set over the tokenizer files' (Axolotl's special_tokens); empty for none. */
     private final Map<String, String> specialTokens;
+    /** config.json, parsed on first use and then shared: every loader given this handle reads the same one. */
+    private ModelConfig config;
 
-    private ModelDirectory(Path path, Map<String, String> specialTokens) {
+    private ModelDirectory(Path path, Map<String, String> specialTokens, ModelConfig config) {
         this.path = path;
         this.specialTokens = Map.copyOf(specialTokens);
+        this.config = config;
     }
 
     public static ModelDirectory open(Path path) {
@@ -47,7 +50,7 @@ public final class ModelDirectory {
         if (!Files.isRegularFile(path.resolve(CONFIG))) {
             throw new CrucibleException(path + ": not a Hugging Face model directory (no config.json)");
         }
-        return new ModelDirectory(path, Map.of());
+        return new ModelDirectory(path, Map.of(), null);
     }
 
     /**
@@ -56,15 +59,19 @@ public final class ModelDirectory {
      * tokenizer saved after transformers' {@code add_special_tokens} would hold them. The files are not touched.
      */
     public ModelDirectory withSpecialTokens(Map<String, String> tokens) {
-        return new ModelDirectory(path, tokens);
+        return new ModelDirectory(path, tokens, config);
     }
 
     public Path path() {
         return path;
     }
 
-    public ModelConfig config() {
-        return ModelConfig.read(path.resolve(CONFIG));
+    /** config.json (immutable: read once per handle). */
+    public synchronized ModelConfig config() {
+        if (config == null) {
+            config = ModelConfig.read(path.resolve(CONFIG));
+        }
+        return config;
     }
 
     /** {@code generation_config.json} as JSON, or null when the directory has none. */
@@ -74,13 +81,26 @@ public final class ModelDirectory {
 
     /** {@code tokenizer_config.json} as JSON (with the special-token overrides), or null. */
     public JsonNode tokenizerConfig() {
-        JsonNode json = readJsonOrNull(path.resolve(TOKENIZER_CONFIG));
+        JsonNode json = tokenizerConfig(path);
         return json == null && !specialTokens.isEmpty() ? withOverrides(new ObjectMapper().createObjectNode()) : withOverrides(json);
     }
 
     /** {@code special_tokens_map.json} as JSON (with the special-token overrides), or null when there is none. */
     public JsonNode specialTokensMap() {
-        return withOverrides(readJsonOrNull(path.resolve(SPECIAL_TOKENS_MAP)));
+        return withOverrides(specialTokensMap(path));
+    }
+
+    /**
+     * The one reader of {@code tokenizer_config.json}: that file of {@code dir} (a model directory or a tokenizer's
+     * alone, as the GGUF converter and tokenizer fixtures have them) as JSON, or null when there is none.
+     */
+    public static JsonNode tokenizerConfig(Path dir) {
+        return readJsonOrNull(dir.resolve(TOKENIZER_CONFIG));
+    }
+
+    /** {@code special_tokens_map.json} of {@code dir} as JSON, or null when there is none. */
+    public static JsonNode specialTokensMap(Path dir) {
+        return readJsonOrNull(dir.resolve(SPECIAL_TOKENS_MAP));
     }
 
     private JsonNode withOverrides(JsonNode json) {

@@ -1,17 +1,14 @@
 package dev.crucible.merge;
 
 import dev.crucible.CrucibleException;
-import dev.crucible.io.YamlErrors;
+import dev.crucible.io.KeySuggestion;
+import dev.crucible.io.YamlFile;
 import dev.crucible.template.ChatTemplates;
 import dev.crucible.tensor.DType;
-import org.snakeyaml.engine.v2.api.Load;
-import org.snakeyaml.engine.v2.api.LoadSettings;
-import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -94,29 +91,28 @@ public final class MergeConfig {
 
     /** Reads and validates {@code file}; relative model paths resolve against {@code baseDirs} in order. */
     public static MergeConfig read(Path file, Path... baseDirs) {
-        String text;
-        try {
-            text = Files.readString(file);
-        } catch (IOException e) {
-            throw new CrucibleException(file + ": cannot read merge config: " + e.getMessage(), e);
-        }
-        try {
-            return parse(text, baseDirs);
-        } catch (CrucibleException e) {
-            throw new CrucibleException(file + ": " + e.getMessage(), e);
-        }
+        return parse(YamlFile.read(file, "merge config", YamlFile.Duplicates.LAST_WINS), baseDirs);
     }
 
     public static MergeConfig parse(String text, Path... baseDirs) {
-        Object root;
+        return parse(YamlFile.parse(text, null, YamlFile.Duplicates.LAST_WINS), baseDirs);
+    }
+
+    /**
+     * PyYAML, which mergekit reads configs with, keeps the last of repeated keys (real configs repeat some): so does
+     * this, with a warning. Errors and warnings get the file and the line of the key they name.
+     */
+    private static MergeConfig parse(YamlFile yaml, Path[] baseDirs) {
         try {
-            // PyYAML, which mergekit reads configs with, keeps the last of repeated keys; real configs repeat some
-            root = new Load(LoadSettings.builder().setAllowDuplicateKeys(true).build()).loadFromString(text);
-        } catch (YamlEngineException e) {
-            throw new CrucibleException("not valid YAML: " + YamlErrors.describe(e), e);
+            return build(yaml, baseDirs);
+        } catch (CrucibleException e) {
+            throw yaml.locate(e);
         }
-        Reader r = new Reader(baseDirs);
-        Map<String, Object> top = map(root, "config");
+    }
+
+    private static MergeConfig build(YamlFile yaml, Path[] baseDirs) {
+        Reader r = new Reader(baseDirs, yaml);
+        Map<String, Object> top = map(yaml.root(), "config");
         r.ignoreUnknownKeys(top, TOP_KEYS, "config");
         String method = string(top.get("merge_method"), "merge_method");
         if (method == null) {
@@ -181,7 +177,7 @@ public final class MergeConfig {
         return new MergeConfig(method, List.copyOf(slices), hasModels, base,
                 r.parameters(top.get("parameters"), "parameters"), moduleParameters, prefix,
                 dtype(top.get("dtype"), "dtype"), dtype(top.get("out_dtype"), "out_dtype"), tok, chat,
-                string(top.get("name"), "name"), List.copyOf(r.warnings), text);
+                string(top.get("name"), "name"), r.locatedWarnings(), yaml.text());
     }
 
     /** Whether a list-valued key counts as given: mergekit (pydantic) treats an empty list like an absent one. */
@@ -192,18 +188,33 @@ public final class MergeConfig {
     /** Reads the parts of a merge config that can warn or resolve models. */
     private static final class Reader {
         final Path[] baseDirs;
+        final YamlFile yaml;
         final List<String> warnings = new ArrayList<>();
+        /** The key each unknown-key warning is about (other warnings are located by the key path they begin with). */
+        final Map<String, String> warningKeys = new HashMap<>();
 
-        Reader(Path[] baseDirs) {
+        Reader(Path[] baseDirs, YamlFile yaml) {
             this.baseDirs = baseDirs;
+            this.yaml = yaml;
+        }
+
+        /** The warnings with the file and line in front: repeated keys first, then in reading order. */
+        List<String> locatedWarnings() {
+            List<String> out = new ArrayList<>();
+            yaml.duplicates().forEach(d -> out.add(yaml.located("", d + ", as mergekit (PyYAML) reads it")));
+            warnings.forEach(w -> out.add(warningKeys.containsKey(w) ? yaml.located(warningKeys.get(w), w) : yaml.locate(w)));
+            return List.copyOf(out);
         }
 
         /** pydantic ignores keys a model does not declare; so do we, but say so (a typo should not go unnoticed). */
         void ignoreUnknownKeys(Map<String, Object> m, Set<String> allowed, String where) {
             for (String k : m.keySet()) {
                 if (!allowed.contains(k)) {
-                    warnings.add(where + ": unknown key '" + k + "' ignored, as mergekit ignores it (known keys: "
-                            + allowed.stream().sorted().toList() + ")");
+                    String warning = where + ": unknown key '" + k + "' ignored, as mergekit ignores it"
+                            + KeySuggestion.didYouMean(Set.of(k), allowed) + " (known keys: "
+                            + allowed.stream().sorted().toList() + ")";
+                    warnings.add(warning);
+                    warningKeys.put(warning, keyPath(where, k));
                 }
             }
         }
@@ -420,10 +431,16 @@ public final class MergeConfig {
         return List.copyOf(out);
     }
 
+    /** The path of {@code key} in the mapping messages call {@code where} ("config" for the top level). */
+    private static String keyPath(String where, String key) {
+        return where.equals("config") ? key : where + "." + key;
+    }
+
     static void checkKeys(Map<String, Object> m, Set<String> allowed, String where) {
         for (String k : m.keySet()) {
             if (!allowed.contains(k)) {
-                throw new CrucibleException(where + ": unknown key '" + k + "' (expected one of "
+                throw new YamlFile.KeyError(keyPath(where, k), where + ": unknown key '" + k + "'"
+                        + KeySuggestion.didYouMean(Set.of(k), allowed) + " (expected one of "
                         + allowed.stream().sorted().toList() + ")");
             }
         }

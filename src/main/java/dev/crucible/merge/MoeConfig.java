@@ -1,14 +1,9 @@
 package dev.crucible.merge;
 
 import dev.crucible.CrucibleException;
-import dev.crucible.io.YamlErrors;
+import dev.crucible.io.YamlFile;
 import dev.crucible.tensor.DType;
-import org.snakeyaml.engine.v2.api.Load;
-import org.snakeyaml.engine.v2.api.LoadSettings;
-import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -88,26 +83,23 @@ public final class MoeConfig {
     }
 
     public static MoeConfig read(Path file, boolean allowAllSame, Path... baseDirs) {
-        String text;
-        try {
-            text = Files.readString(file);
-        } catch (IOException e) {
-            throw new CrucibleException(file + ": cannot read MoE config: " + e.getMessage(), e);
-        }
-        try {
-            return parse(text, allowAllSame, baseDirs);
-        } catch (CrucibleException e) {
-            throw new CrucibleException(file + ": " + e.getMessage(), e);
-        }
+        return parse(YamlFile.read(file, "MoE config"), allowAllSame, baseDirs);
     }
 
     public static MoeConfig parse(String text, boolean allowAllSame, Path... baseDirs) {
-        Object root;
+        return parse(YamlFile.parse(text, null, YamlFile.Duplicates.REJECT), allowAllSame, baseDirs);
+    }
+
+    /** Errors get the file and the line of the key they name. */
+    private static MoeConfig parse(YamlFile yaml, boolean allowAllSame, Path[] baseDirs) {
         try {
-            root = new Load(LoadSettings.builder().build()).loadFromString(text);
-        } catch (YamlEngineException e) {
-            throw new CrucibleException("not valid YAML: " + YamlErrors.describe(e), e);
+            return build(yaml.root(), yaml.text(), allowAllSame, baseDirs);
+        } catch (CrucibleException e) {
+            throw yaml.locate(e);
         }
+    }
+
+    private static MoeConfig build(Object root, String text, boolean allowAllSame, Path[] baseDirs) {
         Map<String, Object> top = MergeConfig.map(root, "config");
         MergeConfig.checkKeys(top, TOP_KEYS, "config");
         if (top.get("shared_experts") != null) {

@@ -5,6 +5,7 @@ import dev.crucible.ProgressBar;
 import dev.crucible.arch.Architecture;
 import dev.crucible.model.Tokenizer;
 import dev.crucible.model.Transformer;
+import dev.crucible.model.TransformerWeights;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Rounding;
 import dev.crucible.tensor.Tensor;
@@ -72,7 +73,7 @@ final class MoeRouter {
                     throw new CrucibleException("base_model: gate_mode " + config.gateMode.yamlName + " runs the base "
                             + "model, which cannot carry a LoRA adapter ('" + base.ref() + "'); merge the adapter first");
                 }
-                Transformer m = Transformer.load(base.directory().path());
+                Transformer m = Transformer.load(base.directory(), TransformerWeights.Override.NONE);
                 model = m;
                 boolean average = config.gateMode == MoeConfig.GateMode.HIDDEN_AVG;
                 vectors = prompts -> hiddenStates(m, prompts, average);

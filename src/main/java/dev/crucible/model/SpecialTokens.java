@@ -1,12 +1,10 @@
 package dev.crucible.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.NullNode;
 import dev.crucible.CrucibleException;
+import dev.crucible.io.ModelDirectory;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -30,9 +28,6 @@ import java.util.Map;
 public record SpecialTokens(String bos, String eos, String pad, String unk, Boolean addBosToken,
                             Boolean addEosToken, boolean cleanUpTokenizationSpaces, boolean cleanUpEvenForBpe,
                             List<String> additional) {
-    public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
-    public static final String SPECIAL_TOKENS_MAP = "special_tokens_map.json";
-
     public static final SpecialTokens NONE = new SpecialTokens(null, null, null, null, null, null, false, false, List.of());
 
     public SpecialTokens {
@@ -41,8 +36,8 @@ public record SpecialTokens(String bos, String eos, String pad, String unk, Bool
 
     /** Reads the special tokens of the tokenizer in {@code dir}; both files are optional. */
     public static SpecialTokens read(Path dir) {
-        return fromJson(readJson(dir.resolve(TOKENIZER_CONFIG)), readJson(dir.resolve(SPECIAL_TOKENS_MAP)),
-                dir.resolve(TOKENIZER_CONFIG).toString());
+        return fromJson(ModelDirectory.tokenizerConfig(dir), ModelDirectory.specialTokensMap(dir),
+                dir.resolve(ModelDirectory.TOKENIZER_CONFIG).toString());
     }
 
     /** Resolves the special tokens from the two parsed files (either may be null). */
@@ -75,7 +70,7 @@ public record SpecialTokens(String bos, String eos, String pad, String unk, Bool
         JsonNode dec = tokenizerConfig == null ? null : tokenizerConfig.get("added_tokens_decoder");
         if (dec != null && dec.isObject()) {
             for (Map.Entry<String, JsonNode> e : dec.properties()) {
-                out.put(tokenContent(e.getValue(), "added_tokens_decoder." + e.getKey(), TOKENIZER_CONFIG),
+                out.put(tokenContent(e.getValue(), "added_tokens_decoder." + e.getKey(), ModelDirectory.TOKENIZER_CONFIG),
                         Integer.parseInt(e.getKey()));
             }
         }
@@ -111,16 +106,5 @@ public record SpecialTokens(String bos, String eos, String pad, String unk, Bool
             throw new CrucibleException(where + ": " + key + " must be true or false, got " + v);
         }
         return v.asBoolean();
-    }
-
-    private static JsonNode readJson(Path file) {
-        if (!Files.isRegularFile(file)) {
-            return null;
-        }
-        try {
-            return new ObjectMapper().readTree(file.toFile());
-        } catch (IOException e) {
-            throw new CrucibleException(file + ": not valid JSON: " + e.getMessage(), e);
-        }
     }
 }

@@ -59,7 +59,7 @@ public final class Tokenizer implements AutoCloseable {
             throw new CrucibleException(missingTokenizerJsonMessage(dir));
         }
         return load(dir, SpecialTokens.fromJson(model.tokenizerConfig(), model.specialTokensMap(),
-                dir.resolve(SpecialTokens.TOKENIZER_CONFIG).toString()));
+                dir.resolve(ModelDirectory.TOKENIZER_CONFIG).toString()));
     }
 
     private static Tokenizer load(Path dir, SpecialTokens special) {

@@ -55,8 +55,13 @@ public final class Transformer implements AutoCloseable {
      * the others stay memory-mapped until {@link #close}.
      */
     public static Transformer load(Path modelDir, TransformerWeights.Override override) {
-        ModelConfig config = ModelDirectory.open(modelDir).config();
-        Checkpoint checkpoint = Checkpoint.open(modelDir);
+        return load(ModelDirectory.open(modelDir), override);
+    }
+
+    /** As {@link #load(Path, TransformerWeights.Override)}, on a directory the caller has open already. */
+    public static Transformer load(ModelDirectory dir, TransformerWeights.Override override) {
+        ModelConfig config = dir.config();
+        Checkpoint checkpoint = dir.openCheckpoint();
         try {
             TransformerSpec spec = TransformerSpec.of(config, checkpoint.names());
             return new Transformer(spec, TransformerWeights.load(checkpoint, spec, override), checkpoint);

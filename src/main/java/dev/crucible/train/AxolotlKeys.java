@@ -1,13 +1,14 @@
 package dev.crucible.train;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.io.KeySuggestion;
+import dev.crucible.io.YamlFile;
 
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -83,7 +84,7 @@ final class AxolotlKeys {
      * Checks the keys of a config that Crucible does not implement. {@code implemented} are Crucible's keys; returns
      * the notes and warnings to print, one line each.
      */
-    static List<String> check(Path file, Map<?, ?> map, Set<String> implemented, boolean strict) {
+    static List<String> check(YamlFile yaml, Map<?, ?> map, Set<String> implemented, boolean strict) {
         Set<String> typos = new TreeSet<>();
         Set<String> ignored = new TreeSet<>();
         Map<Group, Set<String>> noted = new LinkedHashMap<>();
@@ -100,7 +101,7 @@ final class AxolotlKeys {
                 continue; // `wandb_project:` with nothing after it, `bf16: false`: nothing to say
             }
             if (FATAL.containsKey(key)) {
-                throw new CrucibleException(file + ": '" + key + "': " + FATAL.get(key));
+                throw yaml.error(key, "'" + key + "': " + FATAL.get(key));
             }
             Group group = NOTES.stream().filter(g -> g.keys().test(key)).findFirst().orElse(null);
             if (group != null) {
@@ -110,8 +111,8 @@ final class AxolotlKeys {
             }
         }
         if (!typos.isEmpty() && strict) {
-            throw new CrucibleException(file + ": unknown key" + (typos.size() > 1 ? "s " : " ") + typos
-                    + suggestions(typos, implemented) + " (neither a Crucible nor an Axolotl key; strict: false turns"
+            throw yaml.error(typos.iterator().next(), "unknown key" + (typos.size() > 1 ? "s " : " ") + typos
+                    + KeySuggestion.didYouMean(typos, implemented) + " (neither a Crucible nor an Axolotl key; strict: false turns"
                     + " unknown keys into warnings)");
         }
         List<String> out = new ArrayList<>();
@@ -131,7 +132,7 @@ final class AxolotlKeys {
         }
         if (!typos.isEmpty()) {
             out.add("warning: ignored unknown key" + (typos.size() > 1 ? "s " : " ") + typos
-                    + suggestions(typos, implemented) + " (strict: false)");
+                    + KeySuggestion.didYouMean(typos, implemented) + " (strict: false)");
         }
         return out;
     }
@@ -140,51 +141,6 @@ final class AxolotlKeys {
     private static boolean isSet(Object v) {
         return v != null && !Boolean.FALSE.equals(v) && !(v instanceof String s && s.isBlank())
                 && !(v instanceof List<?> l && l.isEmpty()) && !(v instanceof Map<?, ?> m && m.isEmpty());
-    }
-
-    /** "; did you mean lora_r?" for keys one or two edits away from a Crucible key. */
-    private static String suggestions(Set<String> typos, Set<String> implemented) {
-        List<String> hints = new ArrayList<>();
-        for (String t : typos) {
-            String best = null;
-            int bestDistance = 3;
-            for (String k : implemented) {
-                int d = distance(t, k);
-                if (d < bestDistance) {
-                    best = k;
-                    bestDistance = d;
-                }
-            }
-            if (best == null && t.contains("_")) { // lora_rank vs lora_r: a shared prefix word and a close tail
-                for (String k : implemented) {
-                    if (t.startsWith(k) || k.startsWith(t)) {
-                        best = k;
-                    }
-                }
-            }
-            if (best != null) {
-                hints.add(typos.size() == 1 ? best : best + " (for " + t + ")");
-            }
-        }
-        return hints.isEmpty() ? "" : "; did you mean " + String.join(", ", hints) + "?";
-    }
-
-    private static int distance(String a, String b) {
-        int[] prev = new int[b.length() + 1];
-        int[] cur = new int[b.length() + 1];
-        for (int j = 0; j <= b.length(); j++) {
-            prev[j] = j;
-        }
-        for (int i = 1; i <= a.length(); i++) {
-            cur[0] = i;
-            for (int j = 1; j <= b.length(); j++) {
-                cur[j] = Math.min(Math.min(cur[j - 1], prev[j]) + 1, prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
-            }
-            int[] t = prev;
-            prev = cur;
-            cur = t;
-        }
-        return prev[b.length()];
     }
 
     private static Predicate<String> set(String... keys) {

@@ -1,22 +1,27 @@
 package dev.crucible.train;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.io.YamlFile;
 
 import java.math.BigDecimal;
 import java.math.BigInteger;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Typed, range-checked access to the values of a YAML config mapping. Every error names the file and the key and says
- * what was expected. Numbers are checked as written, before any conversion, so {@code 99999999999} for an int setting
+ * Typed, range-checked access to the values of a YAML config mapping. Every error names the file, the key and its line,
+ * and says what was expected. Numbers are checked as written, before any conversion, so {@code 99999999999} for an int setting
  * is an error, never a silently wrapped value; YAML 1.2 reads {@code 2e-4} as a string, so numeric strings count as
  * numbers.
  */
-record ConfigValues(Path file, Map<?, ?> map) {
+record ConfigValues(YamlFile yaml, Map<?, ?> map) {
+
+    /** An error about {@code key}, with the file and the key's line in front. */
+    CrucibleException error(String key, String message) {
+        return yaml.error(key, message);
+    }
 
     /** Whether the key is present with a value (an empty {@code key:} in YAML is null, as Axolotl reads it: unset). */
     boolean has(String key) {
@@ -125,7 +130,7 @@ record ConfigValues(Path file, Map<?, ?> map) {
     }
 
     private CrucibleException error(String key, String expected, Object got, String hint) {
-        return new CrucibleException(file + ": '" + key + "' " + expected + ", got " + got + hint);
+        return yaml.error(key, "'" + key + "' " + expected + ", got " + got + hint);
     }
 
     private BigDecimal decimal(String key, Object v, String what) {

@@ -2,13 +2,8 @@ package dev.crucible.train;
 
 import dev.crucible.CrucibleException;
 import dev.crucible.data.DatasetSpec;
-import dev.crucible.io.YamlErrors;
-import org.snakeyaml.engine.v2.api.Load;
-import org.snakeyaml.engine.v2.api.LoadSettings;
-import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
+import dev.crucible.io.YamlFile;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -101,39 +96,32 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
     }
 
     public static TrainConfig read(Path file) {
-        Object root;
-        try {
-            root = new Load(LoadSettings.builder().build()).loadFromString(Files.readString(file));
-        } catch (IOException e) {
-            throw new CrucibleException(file + ": cannot read: " + e.getMessage(), e);
-        } catch (YamlEngineException e) {
-            throw new CrucibleException(file + ": not valid YAML: " + YamlErrors.describe(e), e);
-        }
-        if (!(root instanceof Map<?, ?> map)) {
+        YamlFile yaml = YamlFile.read(file, "the config");
+        if (!(yaml.root() instanceof Map<?, ?> map)) {
             throw new CrucibleException(file + ": expected a mapping of keys (base_model, datasets, ...)");
         }
-        ConfigValues r = new ConfigValues(file, map);
-        List<String> notes = new ArrayList<>(AxolotlKeys.check(file, map, KEYS, r.bool("strict", true)));
+        ConfigValues r = new ConfigValues(yaml, map);
+        List<String> notes = new ArrayList<>(AxolotlKeys.check(yaml, map, KEYS, r.bool("strict", true)));
         Path dir = file.toAbsolutePath().getParent();
 
         String base = r.string("base_model", null);
         if (base == null) {
-            throw new CrucibleException(file + ": 'base_model' (a local model directory) is required");
+            throw r.error("base_model", "'base_model' (a local model directory) is required");
         }
         String adapter = r.string("adapter", "none");
         if (adapter.isEmpty() || adapter.equals("null")) {
             adapter = "none";
         }
         if (!List.of("none", "full", "lora", "qlora", "dora").contains(adapter)) {
-            throw new CrucibleException(file + ": 'adapter' is '" + adapter + "', expected lora, qlora, dora or none (full fine-tuning)");
+            throw r.error("adapter", "'adapter' is '" + adapter + "', expected lora, qlora, dora or none (full fine-tuning)");
         }
-        adapter = method(file, adapter, r.bool("load_in_4bit", false), r.bool("peft_use_dora", false));
+        adapter = method(r, adapter, r.bool("load_in_4bit", false), r.bool("peft_use_dora", false));
         boolean full = adapter.equals("none");
 
         int sequenceLen = r.intValue("sequence_len", 2048, 2, MAX_SEQUENCE_LEN);
         int microBatch = r.intValue("micro_batch_size", 1, 1, MAX_COUNT);
         if ((long) microBatch * sequenceLen > Integer.MAX_VALUE) {
-            throw new CrucibleException(file + ": micro_batch_size " + microBatch + " × sequence_len " + sequenceLen
+            throw r.error("micro_batch_size", "micro_batch_size " + microBatch + " × sequence_len " + sequenceLen
                     + " tokens do not fit one batch (at most " + Integer.MAX_VALUE + ")");
         }
         int accumulation = r.intValue("gradient_accumulation_steps", 1, 1, MAX_COUNT);
@@ -144,17 +132,17 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
                 "0 trains nothing and a negative rate climbs the loss");
         double weightDecay = r.number("weight_decay", 0, 0, false, Double.POSITIVE_INFINITY, false, null);
         if (lr * weightDecay >= 1) {
-            throw new CrucibleException(file + ": weight_decay " + weightDecay + " × learning_rate " + lr
+            throw r.error("weight_decay", "weight_decay " + weightDecay + " × learning_rate " + lr
                     + " must stay below 1 (AdamW multiplies each weight by 1 - lr × weight_decay every step)");
         }
         String scheduler = r.string("lr_scheduler", "cosine");
         if (!List.of("cosine", "linear", "constant", "constant_with_warmup").contains(scheduler)) {
-            throw new CrucibleException(file + ": 'lr_scheduler' is '" + scheduler
+            throw r.error("lr_scheduler", "'lr_scheduler' is '" + scheduler
                     + "', expected cosine, linear, constant or constant_with_warmup");
         }
         int warmupSteps = r.intValue("warmup_steps", 0, 0, Integer.MAX_VALUE);
         double warmupRatio = r.number("warmup_ratio", 0, 0, false, 1, false, null);
-        mutuallyExclusive(file, r, "warmup_steps", "warmup_ratio");
+        mutuallyExclusive(r, "warmup_steps", "warmup_ratio");
         Trainer.Optimizer optimizer = new Trainer.Optimizer(lr, scheduler, warmupSteps, weightDecay,
                 r.number("adam_beta1", 0.9, 0, false, 1, true, null), r.number("adam_beta2", 0.999, 0, false, 1, true, null),
                 r.number("adam_epsilon", 1e-8, 0, false, 1, false, null),
@@ -162,33 +150,33 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
 
         double valSetSize = r.number("val_set_size", 0, 0, false, Integer.MAX_VALUE, false, null);
         if (valSetSize >= 1 && valSetSize != Math.rint(valSetSize)) {
-            throw new CrucibleException(file + ": 'val_set_size' must be a fraction below 1 or a whole number of"
+            throw r.error("val_set_size", "'val_set_size' must be a fraction below 1 or a whole number of"
                     + " examples, got " + valSetSize);
         }
-        mutuallyExclusive(file, r, "save_steps", "saves_per_epoch");
-        mutuallyExclusive(file, r, "eval_steps", "evals_per_epoch");
+        mutuallyExclusive(r, "save_steps", "saves_per_epoch");
+        mutuallyExclusive(r, "eval_steps", "evals_per_epoch");
         Interval saves = new Interval(steps(r, "save_steps", 0), r.intValue("saves_per_epoch", 0, 1, MAX_COUNT));
         Interval evals = new Interval(steps(r, "eval_steps", 0), r.intValue("evals_per_epoch", 0, 1, MAX_COUNT));
         Interval logs = new Interval(steps(r, "logging_steps", 1), 0);
         if (logs.steps() == 0) {
-            throw new CrucibleException(file + ": 'logging_steps' must be at least 1 (or a fraction of the run), got 0");
+            throw r.error("logging_steps", "'logging_steps' must be at least 1 (or a fraction of the run), got 0");
         }
 
-        Trainer.Lora lora = full ? null : lora(file, r, dir);
+        Trainer.Lora lora = full ? null : lora(r, dir);
         if (full) {
             for (String key : List.of("lora_modules_to_save", "lora_model_dir")) {
                 if (r.has(key) && !(r.map().get(key) instanceof List<?> l && l.isEmpty())) {
-                    throw new CrucibleException(file + ": '" + key + "' needs an adapter (adapter: lora, qlora or dora)");
+                    throw r.error(key, "'" + key + "' needs an adapter (adapter: lora, qlora or dora)");
                 }
             }
         }
         Preference preference = preference(r, microBatch, lora, notes);
         boolean randomInit = r.bool("random_init_weights", false);
         if (randomInit && (!full || preference != null)) {
-            throw new CrucibleException(file + ": 'random_init_weights: true' trains a model from scratch: it needs full"
+            throw r.error("random_init_weights", "'random_init_weights: true' trains a model from scratch: it needs full"
                     + " fine-tuning (no adapter) and no rl:");
         }
-        return new TrainConfig(dir.resolve(base).normalize(), datasets(file, map, dir), chatTemplate(r, dir), sequenceLen,
+        return new TrainConfig(dir.resolve(base).normalize(), datasets(r, dir), chatTemplate(r, dir), sequenceLen,
                 r.bool("sample_packing", false), r.bool("pad_to_sequence_len", false), r.bool("train_on_inputs", false),
                 valSetSize, specialTokens(r), full ? "full" : adapter, lora, optimizer, warmupRatio, microBatch,
                 accumulation, numEpochs, (int) Math.max(0, maxSteps), r.bool("gradient_checkpointing", false),
@@ -199,12 +187,11 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
 
     /** The {@code rl:} section, checked against the method; null without {@code rl}. */
     private static Preference preference(ConfigValues r, int microBatch, Trainer.Lora lora, List<String> notes) {
-        Path file = r.file();
         String rl = r.string("rl", null);
         if (rl == null || rl.isEmpty() || rl.equals("null") || rl.equals("false")) {
             for (String key : new TreeSet<>(PREFERENCE_KEYS.keySet())) {
                 if (r.has(key)) {
-                    throw new CrucibleException(file + ": '" + key + "' applies to preference training (rl: dpo, ipo,"
+                    throw r.error(key, "'" + key + "' applies to preference training (rl: dpo, ipo,"
                             + " orpo, simpo or kto), and this config has no rl");
                 }
             }
@@ -214,22 +201,22 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
         try {
             method = PreferenceMethod.parse(rl);
         } catch (CrucibleException e) {
-            throw new CrucibleException(file + ": " + e.getMessage() + " (Axolotl's grpo, gdpo and ebft generate"
+            throw r.error("rl", e.getMessage() + " (Axolotl's grpo, gdpo and ebft generate"
                     + " completions while training, which Crucible does not implement)", e);
         }
         for (String key : new TreeSet<>(PREFERENCE_KEYS.keySet())) {
             if (r.has(key) && !PREFERENCE_KEYS.get(key).contains(method)) {
-                throw new CrucibleException(file + ": '" + key + "' does not apply to rl: " + method.configName());
+                throw r.error(key, "'" + key + "' does not apply to rl: " + method.configName());
             }
         }
         for (String key : List.of("sample_packing", "train_on_inputs", "pad_to_sequence_len")) {
             if (r.bool(key, false)) {
-                throw new CrucibleException(file + ": '" + key + "' does not apply to preference training (each pair's"
+                throw r.error(key, "'" + key + "' does not apply to preference training (each pair's"
                         + " completions carry the loss; TRL 1.13 has no packing for preference data)");
             }
         }
         if (method == PreferenceMethod.KTO && microBatch < 2) {
-            throw new CrucibleException(file + ": rl: kto needs micro_batch_size of at least 2 (its KL estimate pairs each"
+            throw r.error("rl", "rl: kto needs micro_batch_size of at least 2 (its KL estimate pairs each"
                     + " row with another row of its micro-batch, as TRL requires)");
         }
         double beta = r.has("rl_beta") ? r.number("rl_beta", 0.1, 0, true, Double.POSITIVE_INFINITY, false, null)
@@ -253,7 +240,7 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
                 method.usesReference() && r.bool("precompute_ref_log_probs", true), maxPromptLen);
     }
 
-    private static Trainer.Lora lora(Path file, ConfigValues r, Path dir) {
+    private static Trainer.Lora lora(ConfigValues r, Path dir) {
         List<String> targets = r.strings("lora_target_modules");
         // a single string is a regular expression over module paths, as PEFT reads it (all-linear excepted)
         boolean regex = r.map().get("lora_target_modules") instanceof String s && !s.equals("all-linear");
@@ -272,15 +259,15 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
     private static double steps(ConfigValues r, String key, double fallback) {
         double v = r.number(key, fallback, 0, false, Integer.MAX_VALUE, false, null);
         if (v > 1 && v != Math.rint(v)) {
-            throw new CrucibleException(r.file() + ": '" + key + "' must be a whole number of steps or a fraction of"
+            throw r.error(key, "'" + key + "' must be a whole number of steps or a fraction of"
                     + " the run below 1, got " + r.map().get(key));
         }
         return v;
     }
 
-    private static void mutuallyExclusive(Path file, ConfigValues r, String a, String b) {
+    private static void mutuallyExclusive(ConfigValues r, String a, String b) {
         if (isNonZero(r.map().get(a)) && isNonZero(r.map().get(b))) {
-            throw new CrucibleException(file + ": '" + a + "' and '" + b + "' are mutually exclusive; set one");
+            throw r.error(a, "'" + a + "' and '" + b + "' are mutually exclusive; set one");
         }
     }
 
@@ -288,22 +275,22 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
         return v != null && !(v instanceof Number n && n.doubleValue() == 0) && !"0".equals(String.valueOf(v));
     }
 
-    private static List<DatasetSpec> datasets(Path file, Map<?, ?> map, Path dir) {
+    private static List<DatasetSpec> datasets(ConfigValues r, Path dir) {
         List<DatasetSpec> datasets = new ArrayList<>();
-        Object ds = map.get("datasets");
+        Object ds = r.map().get("datasets");
         if (!(ds instanceof List<?> list) || list.isEmpty()) {
-            throw new CrucibleException(file + ": 'datasets' must be a list of {path, type}");
+            throw r.error("datasets", "'datasets' must be a list of {path, type}");
         }
         for (int i = 0; i < list.size(); i++) {
             if (!(list.get(i) instanceof Map<?, ?> d)) {
-                throw new CrucibleException(file + ": datasets[" + i + "] must be a mapping {path, type}, got " + list.get(i));
+                throw r.error("datasets[" + i + "]", "datasets[" + i + "] must be a mapping {path, type}, got " + list.get(i));
             }
             Map<String, Object> entry = new LinkedHashMap<>();
             d.forEach((k, v) -> entry.put(String.valueOf(k), v));
             try {
                 datasets.add(DatasetSpec.fromConfig(entry, i, dir));
             } catch (CrucibleException e) {
-                throw new CrucibleException(file + ": " + e.getMessage(), e);
+                throw r.yaml().locate(e);
             }
         }
         return datasets;
@@ -315,11 +302,11 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
         if ("jinja".equals(template)) {
             template = r.string("chat_template_jinja", null);
             if (template == null) {
-                throw new CrucibleException(r.file() + ": 'chat_template: jinja' needs 'chat_template_jinja' (the template"
+                throw r.error("chat_template", "'chat_template: jinja' needs 'chat_template_jinja' (the template"
                         + " source or a .jinja file)");
             }
         } else if (r.has("chat_template_jinja")) {
-            throw new CrucibleException(r.file() + ": 'chat_template_jinja' is read only with 'chat_template: jinja'");
+            throw r.error("chat_template_jinja", "'chat_template_jinja' is read only with 'chat_template: jinja'");
         }
         if (template != null && template.endsWith(".jinja") && !Path.of(template).isAbsolute()) {
             template = dir.resolve(template).toString(); // template files, like datasets, are relative to the config
@@ -332,7 +319,7 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
         Map<String, String> tokens = r.stringMap("special_tokens");
         for (String key : tokens.keySet()) {
             if (!List.of("bos_token", "eos_token", "pad_token", "unk_token").contains(key)) {
-                throw new CrucibleException(r.file() + ": 'special_tokens." + key + "' is not supported; expected"
+                throw r.error("special_tokens." + key, "'special_tokens." + key + "' is not supported; expected"
                         + " bos_token, eos_token, pad_token or unk_token");
             }
         }
@@ -356,10 +343,10 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
      * (as {@code adapter: qlora} does), {@code peft_use_dora} makes a LoRA or QLoRA adapter DoRA; both together are
      * QDoRA ("qdora"). Full fine-tuning takes neither.
      */
-    private static String method(Path file, String adapter, boolean fourBit, boolean useDora) {
+    private static String method(ConfigValues r, String adapter, boolean fourBit, boolean useDora) {
         boolean full = adapter.equals("none") || adapter.equals("full");
         if (full && (fourBit || useDora)) {
-            throw new CrucibleException(file + ": '" + (fourBit ? "load_in_4bit" : "peft_use_dora")
+            throw r.error(fourBit ? "load_in_4bit" : "peft_use_dora", "'" + (fourBit ? "load_in_4bit" : "peft_use_dora")
                     + "' needs an adapter (adapter: lora, qlora or dora); full fine-tuning trains the float weights");
         }
         if (full) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crucible.data.Batches;
 import dev.crucible.data.PackedSequence;
 import dev.crucible.data.PreferenceExample;
 import dev.crucible.CrucibleException;
@@ -158,15 +159,29 @@ public final class Trainer<E> implements AutoCloseable {
         return sft(ModelDirectory.open(baseDir), settings);
     }
 
-    /** {@code base} may carry special-token overrides ({@code special_tokens}): the saved tokenizer files get them. */
+    /** Padding takes {@link Batches#padId(ModelDirectory) the pad id of base's tokenizer}. */
     public static Trainer<PackedSequence> sft(ModelDirectory base, Settings settings) {
-        return new Trainer<>(base, settings, t -> new SftObjective(t.model, t.settings, t.config.intOr("pad_token_id", 0)));
+        return sft(base, settings, Batches.padId(base));
+    }
+
+    /**
+     * {@code base} may carry special-token overrides ({@code special_tokens}): the saved tokenizer files get them.
+     * {@code padId}: {@link Batches#padId(dev.crucible.model.Tokenizer)} of the tokenizer the data was read with.
+     */
+    public static Trainer<PackedSequence> sft(ModelDirectory base, Settings settings, int padId) {
+        return new Trainer<>(base, settings, t -> new SftObjective(t.model, t.settings, padId));
     }
 
     /** Preference training ({@code rl:}) of the model in {@code base}; see {@link PreferenceObjective}. */
     public static Trainer<PreferenceExample> preference(ModelDirectory base, Settings settings,
                                                         PreferenceObjective.Config preference) {
-        return new Trainer<>(base, settings, t -> t.preferenceObjective(preference));
+        return preference(base, settings, preference, Batches.padId(base));
+    }
+
+    /** As {@link #preference(ModelDirectory, Settings, PreferenceObjective.Config)} with the pad id of the data's tokenizer. */
+    public static Trainer<PreferenceExample> preference(ModelDirectory base, Settings settings,
+                                                        PreferenceObjective.Config preference, int padId) {
+        return new Trainer<>(base, settings, t -> t.preferenceObjective(preference, padId));
     }
 
     private Trainer(ModelDirectory base, Settings settings, java.util.function.Function<Trainer<E>, Objective<E>> objective) {
@@ -236,17 +251,16 @@ public final class Trainer<E> implements AutoCloseable {
      * The preference objective over this model, with its reference: none for ORPO and SimPO; for DPO, IPO and KTO the
      * model as training starts, precomputed or run every step (see {@link PreferenceReference}).
      */
-    private Objective<E> preferenceObjective(PreferenceObjective.Config c) {
+    private Objective<E> preferenceObjective(PreferenceObjective.Config c, int pad) {
         PreferenceReference reference = null;
         if (c.method().usesReference()) {
-            int pad = config.intOr("pad_token_id", 0);
             // precomputed, full fine-tuning's reference is the policy itself before its first step
             reference = c.precomputeReference()
                     ? PreferenceReference.precomputed(adapter == null ? model : referenceModel(), pad)
                     : PreferenceReference.everyStep(referenceModel(), pad);
         }
         @SuppressWarnings("unchecked")
-        Objective<E> o = (Objective<E>) new PreferenceObjective(c, model, reference, config.intOr("pad_token_id", 0),
+        Objective<E> o = (Objective<E>) new PreferenceObjective(c, model, reference, pad,
                 settings.sequenceLen(), settings.microBatchSize());
         return o;
     }

@@ -112,7 +112,7 @@ class MergeConfigCompatibilityTest {
                     parameters:
                       weight: [{filter: mlp, value: 1, note: x}, {value: 2}]
                 """);
-        assertEquals(List.of("models[0]: unknown key 'weight'", "models[0].parameters.weight[0]: unknown key 'note'"),
+        assertEquals(List.of("line 4: models[0]: unknown key 'weight'", "line 6: models[0].parameters.weight[0]: unknown key 'note'"),
                 nested.warnings.stream().map(w -> w.substring(0, w.indexOf(" ignored"))).toList());
     }
 
@@ -164,7 +164,7 @@ class MergeConfigCompatibilityTest {
         assertEquals(List.of(0.5, 1.0), c.slices.getFirst().sources().get(1).parameters().get("weight"));
         CrucibleException e = assertThrows(CrucibleException.class, () -> parse(
                 "merge_method: linear\nmodels:\n  - model: models/tiny-ft1\n    parameters: {weight: heavy}\n"));
-        assertEquals("models[0].parameters.weight: expected a number, found string 'heavy'", e.getMessage());
+        assertEquals("line 4: models[0].parameters.weight: expected a number, found string 'heavy'", e.getMessage());
         MergeConfig ranges = parse("""
                 merge_method: passthrough
                 slices:
@@ -191,7 +191,7 @@ class MergeConfigCompatibilityTest {
         assertEquals("modules.default.", module.slicesKeyPrefix);
         CrucibleException vision = assertThrows(CrucibleException.class, () -> parse(
                 "merge_method: linear\nmodules:\n  text_decoder:\n    models: [{model: models/tiny-ft1}]\n"));
-        assertTrue(vision.getMessage().startsWith("modules: only the single module 'default'"), vision.getMessage());
+        assertTrue(vision.getMessage().startsWith("line 2: modules: only the single module 'default'"), vision.getMessage());
         CrucibleException both = assertThrows(CrucibleException.class, () -> parse(
                 "merge_method: linear\nmodels: [{model: models/tiny-ft1}]\nmodules:\n  default:\n"
                         + "    models: [{model: models/tiny-ft1}]\n"));

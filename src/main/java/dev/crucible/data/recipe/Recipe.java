@@ -1,6 +1,7 @@
 package dev.crucible.data.recipe;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.io.YamlFile;
 import dev.crucible.data.DatasetType;
 
 import java.nio.file.Files;
@@ -50,7 +51,7 @@ public record Recipe(Path file, List<RecipeInput> inputs, List<Step> steps, Stri
     }
 
     public static Recipe read(Path file) {
-        RecipeYaml yaml = RecipeYaml.read(file);
+        YamlFile yaml = YamlFile.read(file, "the recipe");
         if (!(yaml.root() instanceof Map<?, ?> map)) {
             throw new CrucibleException(file + ": expected a mapping with inputs, steps and output");
         }
@@ -71,10 +72,10 @@ public record Recipe(Path file, List<RecipeInput> inputs, List<Step> steps, Stri
     }
 
     private static final class Parser {
-        private final RecipeYaml yaml;
+        private final YamlFile yaml;
         private final Path dir;
 
-        Parser(RecipeYaml yaml, Path dir) {
+        Parser(YamlFile yaml, Path dir) {
             this.yaml = yaml;
             this.dir = dir;
         }

@@ -7,6 +7,7 @@ import dev.crucible.io.ModelDirectory;
 import dev.crucible.model.GenerationTokenIds;
 import dev.crucible.model.Tokenizer;
 import dev.crucible.model.Transformer;
+import dev.crucible.model.TransformerWeights;
 import dev.crucible.template.ChatRequest;
 import dev.crucible.template.ChatTemplate;
 import dev.crucible.nn.KVCache;
@@ -42,9 +43,9 @@ public final class EvalModel implements AutoCloseable {
     public EvalModel(Path dir, Integer maxLength) {
         this.dir = dir;
         this.modelDir = ModelDirectory.open(dir);
-        Transformer t = Transformer.load(dir);
+        Transformer t = Transformer.load(modelDir, TransformerWeights.Override.NONE);
         try {
-            this.tokenizer = Tokenizer.load(dir);
+            this.tokenizer = Tokenizer.load(modelDir);
         } catch (RuntimeException e) {
             t.close();
             throw e;

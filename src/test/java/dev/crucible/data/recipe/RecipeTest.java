@@ -83,7 +83,7 @@ class RecipeTest {
                       treshold: 0.8
                 output: o.jsonl
                 """);
-        assertTrue(e.contains("recipe.yml line 6: steps[0] dedup (minhash): unknown option 'treshold' (expected bands,"
+        assertTrue(e.contains("recipe.yml line 6: steps[0] dedup (minhash): unknown option 'treshold'; did you mean threshold? (expected bands,"
                 + " hash, method, ngram, num_perm, rows, seed, threshold)"), e);
     }
 

@@ -9,6 +9,8 @@ import dev.crucible.io.TensorSource;
 import dev.crucible.model.Transformer;
 import dev.crucible.nn.TransformerSpec;
 import dev.crucible.model.TransformerWeights;
+import dev.crucible.tensor.BlockFormat;
+import dev.crucible.tensor.BlockMatrix;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Tensor;
 
@@ -27,9 +29,11 @@ import java.util.regex.Pattern;
 /**
  * A GGUF file seen as a Hugging Face model, so the runtime runs it unchanged: a config.json rebuilt from the
  * metadata and the tensors under Hugging Face names, undoing what the converter did (llama's q/k permutation,
- * Gemma's norm + 1, stacked experts split back into per-expert views). Float tensors are mapped in place;
- * quantised ones are dequantised to float32 when loaded (a first step: memory and decode speed are those of an
- * f32 model).
+ * Gemma's norm + 1, stacked experts split back into per-expert views). Float tensors are mapped in place.
+ * Quantised matrices whose format {@code tensor.Gemm} multiplies ({@link BlockFormat}: Q8_0, Q4_0, Q4_1, Q5_0,
+ * Q5_1, Q4_K, Q5_K, Q6_K) are handed to the runtime as {@link #blocks}, mapped in place too (llama's permuted q and k rows as a
+ * reordered copy of their blocks); everything else, and any tensor asked for by {@link #tensor}, is dequantised
+ * to float32.
  */
 public final class GgufModel implements TensorSource, AutoCloseable {
     private static final Pattern BLK = Pattern.compile("^blk\\.(\\d+)\\.(.+)$");
@@ -321,16 +325,52 @@ public final class GgufModel implements TensorSource, AutoCloseable {
                     v[i] -= 1;
                 }
             }
-            case UNPERMUTE_Q -> v = unpermute(v, shape, (int) config.get("num_attention_heads").asLong());
-            case UNPERMUTE_K -> {
-                long h = config.get("num_attention_heads").asLong();
-                long kvh = config.get("num_key_value_heads").asLong();
-                v = unpermute(v, shape, (int) (h != kvh ? kvh : h));
-            }
+            case UNPERMUTE_Q, UNPERMUTE_K -> v = unpermute(v, shape, permutedHeads(s.transform()));
             case NONE -> {
             }
         }
         return Tensor.ofFloats(v, shape);
+    }
+
+    /** The heads the converter permuted q (all heads) or k (the kv heads) over. */
+    private int permutedHeads(Transform t) {
+        long h = config.get("num_attention_heads").asLong();
+        long kvh = config.get("num_key_value_heads").asLong();
+        return (int) (t == Transform.UNPERMUTE_K && h != kvh ? kvh : h);
+    }
+
+    /**
+     * A quantised matrix in its blocks, for the types {@code tensor.Gemm} has kernels for: a view of the mapped
+     * file (one expert's rows of a stacked tensor), or for llama's q and k a copy with the rows put back in
+     * Hugging Face order. Null for other types and for tensors whose values change (Gemma's norms).
+     */
+    @Override
+    public BlockMatrix blocks(String name) {
+        Source s = sources.get(name);
+        if (s == null) {
+            return null;
+        }
+        GgufTensorInfo t = s.info();
+        BlockFormat format = BlockFormat.ofGgmlName(t.type().name());
+        if (format == null || s.transform() == Transform.MINUS_ONE || t.dims().length != (s.expert() >= 0 ? 3 : 2)) {
+            return null;
+        }
+        int cols = Math.toIntExact(t.dims()[0]);
+        int rows = Math.toIntExact(t.dims()[1]);
+        long rowBytes = format.rowBytes(cols);
+        MemorySegment data = file.data(t);
+        if (s.expert() >= 0) {
+            data = data.asSlice((long) s.expert() * rows * rowBytes, rows * rowBytes);
+        }
+        if (s.transform() == Transform.UNPERMUTE_Q || s.transform() == Transform.UNPERMUTE_K) {
+            int heads = permutedHeads(s.transform());
+            MemorySegment copy = Tensor.heapSegment(rows * rowBytes);
+            for (int r = 0; r < rows; r++) {
+                MemorySegment.copy(data, permutedRow(r, rows, heads) * rowBytes, copy, r * rowBytes, rowBytes);
+            }
+            data = copy;
+        }
+        return new BlockMatrix(format, rows, cols, data);
     }
 
     private static DType floatType(GgmlType t) {
@@ -346,17 +386,21 @@ public final class GgufModel implements TensorSource, AutoCloseable {
     static float[] unpermute(float[] v, long[] shape, int heads) {
         int rows = (int) shape[0];
         int len = shape.length == 1 ? 1 : (int) (v.length / rows);
-        int half = rows / heads / 2;
         float[] out = new float[v.length];
         for (int r = 0; r < rows; r++) {
-            int h = r / (2 * half);
-            int rem = r % (2 * half);
-            int a = rem / half;
-            int b = rem % half;
-            int src = h * 2 * half + 2 * b + a;
-            System.arraycopy(v, src * len, out, r * len, len);
+            System.arraycopy(v, permutedRow(r, rows, heads) * len, out, r * len, len);
         }
         return out;
+    }
+
+    /** The GGUF row that holds Hugging Face row {@code r} of a permuted q or k of {@code rows} rows. */
+    private static int permutedRow(int r, int rows, int heads) {
+        int half = rows / heads / 2;
+        int h = r / (2 * half);
+        int rem = r % (2 * half);
+        int a = rem / half;
+        int b = rem % half;
+        return h * 2 * half + 2 * b + a;
     }
 
     float[] dequantize(GgufTensorInfo t) {

@@ -1,5 +1,6 @@
 package dev.crucible.io;
 
+import dev.crucible.tensor.BlockMatrix;
 import dev.crucible.tensor.Tensor;
 
 import java.nio.file.Path;
@@ -18,4 +19,12 @@ public interface TensorSource {
     boolean contains(String name);
 
     Tensor tensor(String name);
+
+    /**
+     * The 2-D tensor {@code name} as ggml blocks that {@code tensor.Gemm} multiplies in place, when it is stored so
+     * (a GGUF file's quantised weight); null otherwise, and then {@link #tensor} gives its values.
+     */
+    default BlockMatrix blocks(String name) {
+        return null;
+    }
 }

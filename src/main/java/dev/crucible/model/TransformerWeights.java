@@ -5,6 +5,7 @@ import dev.crucible.arch.Architecture;
 import dev.crucible.io.TensorSource;
 import dev.crucible.nn.RmsNorm;
 import dev.crucible.nn.TransformerSpec;
+import dev.crucible.tensor.BlockMatrix;
 import dev.crucible.tensor.PackedWeight;
 import dev.crucible.tensor.Shape;
 import dev.crucible.tensor.Tensor;
@@ -89,32 +90,32 @@ public final class TransformerWeights implements AutoCloseable {
                         down[e] = in.pack(arena, expertRows(fusedDown, e, 0, spec.hidden()));
                     } else {
                         String ep = p + "block_sparse_moe.experts." + e + ".";
-                        gateUp[e] = in.pack(arena, in.tensor(ep + "w1.weight"), in.tensor(ep + "w3.weight"));
-                        down[e] = in.pack(arena, in.tensor(ep + "w2.weight"));
+                        gateUp[e] = in.pack(arena, ep + "w1.weight", ep + "w3.weight");
+                        down[e] = in.pack(arena, ep + "w2.weight");
                     }
                 }
             }
             boolean mlp = !f.moe();
-            PackedWeight qkv = f.fusedQkv() ? in.pack(arena, in.tensor(p + "self_attn.qkv_proj.weight"))
-                    : in.pack(arena, in.tensor(p + "self_attn.q_proj.weight"), in.tensor(p + "self_attn.k_proj.weight"),
-                    in.tensor(p + "self_attn.v_proj.weight"));
+            PackedWeight qkv = f.fusedQkv() ? in.pack(arena, p + "self_attn.qkv_proj.weight")
+                    : in.pack(arena, p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
+                    p + "self_attn.v_proj.weight");
             float[] qkvBias = f.attentionBias() ? concat(in.vector(p + "self_attn.q_proj.bias"),
                     in.vector(p + "self_attn.k_proj.bias"), in.vector(p + "self_attn.v_proj.bias")) : null;
-            PackedWeight mlpGateUp = !mlp ? null : f.fusedGateUp() ? in.pack(arena, in.tensor(p + "mlp.gate_up_proj.weight"))
-                    : in.pack(arena, in.tensor(p + "mlp.gate_proj.weight"), in.tensor(p + "mlp.up_proj.weight"));
+            PackedWeight mlpGateUp = !mlp ? null : f.fusedGateUp() ? in.pack(arena, p + "mlp.gate_up_proj.weight")
+                    : in.pack(arena, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight");
             layers[l] = new Layer(in.norm(p + "input_layernorm.weight"), in.norm(p + "post_attention_layernorm.weight"),
                     f.sandwichNorms() ? in.norm(p + "pre_feedforward_layernorm.weight") : null,
                     f.sandwichNorms() ? in.norm(p + "post_feedforward_layernorm.weight") : null,
                     f.qkNorm() ? in.norm(p + "self_attn.q_norm.weight") : null,
                     f.qkNorm() ? in.norm(p + "self_attn.k_norm.weight") : null,
-                    qkv, qkvBias, in.pack(arena, in.tensor(p + "self_attn.o_proj.weight")),
-                    mlpGateUp, mlp ? in.pack(arena, in.tensor(p + "mlp.down_proj.weight")) : null,
-                    f.moe() ? in.pack(arena, in.tensor(p + (spec.architecture().fusedExperts() ? Architecture.FUSED_ROUTER
-                            : "block_sparse_moe.gate.weight"))) : null, gateUp, down);
+                    qkv, qkvBias, in.pack(arena, p + "self_attn.o_proj.weight"),
+                    mlpGateUp, mlp ? in.pack(arena, p + "mlp.down_proj.weight") : null,
+                    f.moe() ? in.pack(arena, p + (spec.architecture().fusedExperts() ? Architecture.FUSED_ROUTER
+                            : "block_sparse_moe.gate.weight")) : null, gateUp, down);
         }
         Tensor embedding = in.tensor(Architecture.EMBED);
-        PackedWeight head = spec.tiedEmbeddings() ? PackedWeight.of(embedding, arena)
-                : in.pack(arena, in.tensor(Architecture.LM_HEAD));
+        PackedWeight head = !spec.tiedEmbeddings() ? in.pack(arena, Architecture.LM_HEAD)
+                : in.blocks(Architecture.EMBED) != null ? in.pack(arena, Architecture.EMBED) : PackedWeight.of(embedding, arena);
         return new TransformerWeights(embedding, head, in.norm(Architecture.FINAL_NORM), layers, arena);
     }
 
@@ -184,6 +185,7 @@ public final class TransformerWeights implements AutoCloseable {
         private final TransformerSpec spec;
         private final Override override;
         private final Map<String, Tensor> loaded = new HashMap<>();
+        private final Map<String, BlockMatrix> loadedBlocks = new HashMap<>();
 
         Loader(TensorSource checkpoint, TransformerSpec spec, Override override) {
             this.checkpoint = checkpoint;
@@ -192,7 +194,55 @@ public final class TransformerWeights implements AutoCloseable {
         }
 
         void check(String name) {
-            tensor(name);
+            if (blocks(name) == null) {
+                tensor(name);
+            }
+        }
+
+        /**
+         * The weight as ggml blocks when the checkpoint stores it so (a GGUF's quantised matrix) and no override
+         * may replace it; checked as {@link #tensor} checks, without dequantising it.
+         */
+        BlockMatrix blocks(String name) {
+            if (override != Override.NONE) {
+                return null;
+            }
+            BlockMatrix cached = loadedBlocks.get(name);
+            if (cached != null || !checkpoint.contains(name)) {
+                return cached;
+            }
+            BlockMatrix b = checkpoint.blocks(name);
+            if (b != null) {
+                long[] want = expected(name);
+                if (want.length != 2 || want[0] != b.rows() || want[1] != b.cols()) {
+                    throw new CrucibleException(checkpoint.directory() + ": tensor '" + name + "' has shape ["
+                            + b.rows() + ", " + b.cols() + "], expected " + Shape.toString(want) + " from config.json");
+                }
+                loadedBlocks.put(name, b);
+            }
+            return b;
+        }
+
+        /**
+         * The named weights stacked by rows: kept in their ggml blocks when every one is stored so (the kernels
+         * multiply them in place), else as {@link #tensor}s packed by {@link #pack(Arena, Tensor...)}.
+         */
+        PackedWeight pack(Arena arena, String... names) {
+            BlockMatrix[] blocks = new BlockMatrix[names.length];
+            boolean all = true;
+            for (int i = 0; i < names.length && all; i++) {
+                blocks[i] = blocks(names[i]);
+                all = blocks[i] != null;
+            }
+            PackedWeight w = all ? PackedWeight.blocks(blocks) : null;
+            if (w != null) {
+                return w;
+            }
+            Tensor[] parts = new Tensor[names.length];
+            for (int i = 0; i < names.length; i++) {
+                parts[i] = tensor(names[i]);
+            }
+            return pack(arena, parts);
         }
 
         Tensor tensor(String name) {

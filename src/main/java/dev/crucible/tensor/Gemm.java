@@ -54,6 +54,10 @@ public final class Gemm {
         if (bias != null && bias.length != w.rows()) {
             throw new IllegalArgumentException("bias of " + bias.length + " for " + w.rows() + " outputs");
         }
+        if (w.isBlocks()) {
+            runBlocks(x, m, w, bias, out);
+            return;
+        }
         run(x, w.cols(), false, m, w.panels(), out, bias, false);
     }
 
@@ -200,6 +204,26 @@ public final class Gemm {
                 }
             }
         });
+    }
+
+    /** Output rows per task of a block weight's product: enough that the split costs little against the rows. */
+    private static final int BLOCK_ROWS_MIN = 16;
+
+    /**
+     * {@code out = x Wᵀ (+ bias)} for a weight kept in ggml blocks: tasks of contiguous output rows (each streams
+     * its share of W once, whatever m), about eight per thread.
+     */
+    private static void runBlocks(float[] x, int m, PackedWeight w, float[] bias, float[] out) {
+        int n = w.rows();
+        int k = w.cols();
+        if (m == 0 || n == 0) {
+            return;
+        }
+        float[] sums = w.needsSubBlockSums() ? GemmBlockKernel.subBlockSums(x, m, k) : null;
+        int per = Math.max(BLOCK_ROWS_MIN, (n + 8 * Parallel.threads() - 1) / (8 * Parallel.threads()));
+        int tasks = (n + per - 1) / per;
+        Parallel.forEach(tasks, (long) m * n * k, t -> w.multiplyBlocks(t * per, Math.min(n, (t + 1) * per), x, m, sums,
+                bias, out));
     }
 
     /** Rows [i0, i0 + rows) of A = aᵀ, where a is [k, width]: columns of a copied out as rows, into a scratch. */

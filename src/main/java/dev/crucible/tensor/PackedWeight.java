@@ -19,6 +19,10 @@ import java.nio.ByteOrder;
  * <p>bf16 weights stay bf16 (2 bytes per weight, off the Java heap): within each group of 2L values of a panel
  * row, value i sits in the low half of int lane i and value L + i in its high half, so one int-vector load gives
  * two float vectors by a shift and a mask. Every other dtype is widened to float32 panels once.
+ *
+ * <p>ggml-quantised weights ({@link #blocks}) are not repacked: they stay in their blocks, row after row, where the
+ * file maps them, and {@link Gemm#linear} multiplies them with {@link GemmBlockKernel}'s dot products (blocks run
+ * along W's rows, which a panel of output columns would cut across).
  */
 public final class PackedWeight {
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
@@ -34,13 +38,75 @@ public final class PackedWeight {
     private final float[] floats;
     /** bf16 panels (native memory), or null. */
     private final MemorySegment halves;
+    /** ggml-block matrices stacked by rows (each part's rows follow the previous part's), or null. */
+    private final BlockMatrix[] blockParts;
 
-    private PackedWeight(int rows, int cols, float[] floats, MemorySegment halves) {
+    private PackedWeight(int rows, int cols, float[] floats, MemorySegment halves, BlockMatrix[] blockParts) {
         this.rows = rows;
         this.cols = cols;
         this.panels = (rows + NR - 1) / NR;
         this.floats = floats;
         this.halves = halves;
+        this.blockParts = blockParts;
+    }
+
+    /**
+     * The row-wise concatenation of ggml-block matrices (same cols; formats may differ, as llama-quantize gives v a
+     * bigger type than q and k), kept in their blocks: no copy, the parts' memory must outlive the weight. Null when
+     * this machine's vectors do not suit {@link GemmBlockKernel} (then dequantise and use {@link #stacked}).
+     */
+    public static PackedWeight blocks(BlockMatrix... parts) {
+        if (!GemmBlockKernel.supported()) {
+            return null;
+        }
+        long rows = 0;
+        for (BlockMatrix b : parts) {
+            if (b.cols() != parts[0].cols()) {
+                throw new IllegalArgumentException("cannot stack " + b.format() + "[" + b.rows() + ", " + b.cols()
+                        + "] under a matrix of " + parts[0].cols() + " columns");
+            }
+            rows += b.rows();
+        }
+        return new PackedWeight(Math.toIntExact(rows), parts[0].cols(), null, null, parts.clone());
+    }
+
+    /** Whether this weight is kept in ggml blocks ({@link #blocks}). */
+    boolean isBlocks() {
+        return blockParts != null;
+    }
+
+    /**
+     * Outputs [j0, j1) of {@code out[m, rows] = x[m, cols] · Wᵀ (+ bias)} for a block weight; {@code sums} are x's
+     * {@link GemmBlockKernel#subBlockSums} when a part needs them. Output row by output row, each weight row stays
+     * in L1 while the m activation rows use it.
+     */
+    void multiplyBlocks(int j0, int j1, float[] x, int m, float[] sums, float[] bias, float[] out) {
+        float[] lanes = new float[GemmBlockKernel.SCRATCH];
+        int first = 0;
+        for (BlockMatrix part : blockParts) {
+            int from = Math.max(j0, first);
+            int to = Math.min(j1, first + part.rows());
+            BlockFormat f = part.format();
+            for (int j = from; j < to; j++) {
+                long off = (j - first) * part.rowBytes();
+                float b = bias == null ? 0f : bias[j];
+                for (int r = 0; r < m; r++) {
+                    float v = GemmBlockKernel.dot(f, part.data(), off, cols, x, r * cols, sums, r * (cols / 32), lanes);
+                    out[r * rows + j] = bias == null ? v : v + b;
+                }
+            }
+            first += part.rows();
+        }
+    }
+
+    /** Whether a part's format needs the activations' sub-block sums. */
+    boolean needsSubBlockSums() {
+        for (BlockMatrix b : blockParts) {
+            if (GemmBlockKernel.needsSums(b.format())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Packs {@code w} [rows, cols]; bf16 panels live in {@code arena}. */
@@ -79,11 +145,11 @@ public final class PackedWeight {
         if (bf16) {
             MemorySegment seg = arena.allocate((long) panels * c * NR * 2, 64);
             Parallel.forEach(panels, (long) r * c, q -> packBf16(rowSource, rowIndex, q, r, c, seg));
-            return new PackedWeight(r, c, null, seg);
+            return new PackedWeight(r, c, null, seg, null);
         }
         float[] f = new float[Math.multiplyExact(panels * NR, c)];
         Parallel.forEach(panels, (long) r * c, q -> packFloat(rowSource, rowIndex, q, r, c, f));
-        return new PackedWeight(r, c, f, null);
+        return new PackedWeight(r, c, f, null, null);
     }
 
     /** Short position of panel column jj within a panel row: the pair interleaving described above. */
@@ -131,11 +197,21 @@ public final class PackedWeight {
 
     /** Bytes of the packed panels (what one product streams). */
     public long byteSize() {
+        if (blockParts != null) {
+            long n = 0;
+            for (BlockMatrix b : blockParts) {
+                n += b.data().byteSize();
+            }
+            return n;
+        }
         return floats != null ? 4L * floats.length : halves.byteSize();
     }
 
     /** This weight as the kernel's B = Wᵀ [cols, rows]. */
     GemmPanels panels() {
+        if (blockParts != null) {
+            throw new IllegalStateException("a block weight has no panels: Gemm.linear multiplies its blocks");
+        }
         return new GemmPanels(cols, rows) {
             @Override
             void panel(int j0, int p0, int depth, View v) {

@@ -1,4 +1,4 @@
-package dev.crucible.nn;
+package dev.crucible.autograd;
 
 import java.util.Arrays;
 
@@ -13,7 +13,7 @@ public final class Var {
     private final boolean requiresGrad;
     private float[] grad;
 
-    Var(float[] value, boolean requiresGrad, int... shape) {
+    public Var(float[] value, boolean requiresGrad, int... shape) {
         long n = 1;
         for (int d : shape) {
             n *= d;
@@ -76,7 +76,7 @@ public final class Var {
         return grad;
     }
 
-    boolean hasGrad() {
+    public boolean hasGrad() {
         return grad != null;
     }
 }

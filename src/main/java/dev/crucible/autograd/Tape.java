@@ -1,4 +1,4 @@
-package dev.crucible.nn;
+package dev.crucible.autograd;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -10,7 +10,7 @@ import java.util.List;
 public final class Tape {
     private final List<Runnable> steps = new ArrayList<>();
 
-    void record(Runnable backwardStep) {
+    public void record(Runnable backwardStep) {
         steps.add(backwardStep);
     }
 
@@ -32,7 +32,7 @@ public final class Tape {
     }
 
     /** Runs the recorded steps from last to first, for outputs whose gradients the caller has already set. */
-    void replay() {
+    public void replay() {
         for (int i = steps.size() - 1; i >= 0; i--) {
             steps.get(i).run();
             // a step that has run is never needed again: dropping it frees the activations and gradients only it

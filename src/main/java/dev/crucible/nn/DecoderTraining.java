@@ -1,9 +1,16 @@
 package dev.crucible.nn;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.autograd.FrozenWeight;
+import dev.crucible.autograd.LogProbs;
+import dev.crucible.autograd.LoraOps;
+import dev.crucible.autograd.Ops;
+import dev.crucible.autograd.Parameter;
+import dev.crucible.autograd.Tape;
+import dev.crucible.autograd.Var;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 import dev.crucible.tensor.Nf4Weight;
 import dev.crucible.tensor.VectorMath;
 
@@ -29,9 +36,8 @@ public final class DecoderTraining {
     public record Output(Var logits, Var loss, long lossTokens) {
     }
 
-    private final ModelConfig config;
+    private final TransformerSpec spec;
     private final Architecture.Features features;
-    private final LayerAttention attention;
     private final Map<String, Var> weights;
     private final Map<String, FrozenWeight> frozenLinear;
     private final Map<String, LoraOps.Adapter> adapters;
@@ -52,10 +58,9 @@ public final class DecoderTraining {
                            Map<String, LoraOps.Adapter> adapters) {
         Set<String> names = new HashSet<>(weights.keySet());
         frozenLinear.keySet().forEach(m -> names.add(m + ".weight"));
-        this.features = Architecture.ofOrInfer(config, names).features();
-        this.attention = LayerAttention.of(config, features);
-        this.rotaryDim = RopeTables.rotaryDim(config);
-        this.config = config;
+        this.spec = TransformerSpec.of(config, Architecture.ofOrInfer(config, names));
+        this.features = spec.features();
+        this.rotaryDim = spec.rope().rotaryDim();
         this.weights = weights;
         this.frozenLinear = frozenLinear;
         this.adapters = adapters;
@@ -137,12 +142,12 @@ public final class DecoderTraining {
     }
 
     private Var norm(Tape tape, Var x, String name) {
-        return Ops.rmsNorm(tape, x, weight(name), config.rmsNormEps(), features.unitOffsetNorm());
+        return Ops.rmsNorm(tape, x, weight(name), spec.normEps(), features.unitOffsetNorm());
     }
 
     /** The window of {@code layer} for a sequence of {@code seq} tokens; 0 (full attention) when it covers them all. */
     private int window(int layer, int seq) {
-        int w = attention.window(layer);
+        int w = spec.slidingWindows()[layer];
         return w < seq ? w : 0;
     }
 
@@ -198,7 +203,7 @@ public final class DecoderTraining {
     /** The output layer: lm_head, or the embeddings when they are tied. */
     private LogProbs.Head head() {
         Var w = weights.containsKey(Architecture.LM_HEAD) ? weight(Architecture.LM_HEAD) : weight(Architecture.EMBED);
-        return new LogProbs.Head(w, weights.get("lm_head.bias"), attention.finalSoftCap());
+        return new LogProbs.Head(w, weights.get("lm_head.bias"), spec.finalSoftCap());
     }
 
     /** The final-normed hidden states [batch·seq, hidden] that the head reads. */
@@ -212,14 +217,15 @@ public final class DecoderTraining {
             }
         }
         int[] segmentStarts = sequenceIds == null ? null : AttentionOps.segmentStarts(sequenceIds, batch, seq);
-        int headDim = config.headDim();
-        LayerShape shape = new LayerShape(batch, seq, config.numAttentionHeads(), config.numKeyValueHeads(), headDim,
-                RopeTables.of(config, seq, headDim, positions), positions, segmentStarts, attention.scale(), attention.softCap());
+        int headDim = spec.headDim();
+        LayerShape shape = new LayerShape(batch, seq, spec.heads(), spec.kvHeads(), headDim,
+                RopeTables.of(spec.rope(), seq, headDim, positions), positions, segmentStarts, spec.attentionScale(),
+                spec.attentionSoftCap());
         Var x = Ops.embedding(tape, weight(Architecture.EMBED), ids);
-        if (features.embeddingScale()) {
-            x = Ops.scale(tape, x, (float) Math.sqrt(config.hiddenSize()));
+        if (spec.embeddingScale() > 0) {
+            x = Ops.scale(tape, x, spec.embeddingScale());
         }
-        for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
+        for (int layer = 0; layer < spec.layers(); layer++) {
             // each layer draws its dropout masks from its own seed, so a recomputed layer draws the same ones
             Long seed = rng == null ? null : rng.nextLong();
             x = gradientCheckpointing ? checkpointedLayer(tape, x, layer, shape, seed)
@@ -255,8 +261,8 @@ public final class DecoderTraining {
             v = project(tape, h, p + "self_attn.v_proj", rng);
         }
         if (features.qkNorm()) {
-            q = Ops.rmsNorm(tape, q, weight(p + "self_attn.q_norm.weight"), config.rmsNormEps(), false);
-            k = Ops.rmsNorm(tape, k, weight(p + "self_attn.k_norm.weight"), config.rmsNormEps(), false);
+            q = Ops.rmsNorm(tape, q, weight(p + "self_attn.q_norm.weight"), spec.normEps(), false);
+            k = Ops.rmsNorm(tape, k, weight(p + "self_attn.k_norm.weight"), spec.normEps(), false);
         }
         // what rope rotates and the residual adds add is read by no backward step (each producer's backward needs
         // only its own gradient): dropped once consumed, a fifth of a layer's activations is never held
@@ -311,7 +317,10 @@ public final class DecoderTraining {
     }
 
     private Var activation(Tape tape, Var gate, Var up) {
-        return features.geluTanh() ? Ops.geluTanhMul(tape, gate, up) : Ops.siluMul(tape, gate, up);
+        return switch (spec.activation()) {
+            case SILU -> Ops.siluMul(tape, gate, up);
+            case GELU_TANH -> Ops.geluTanhMul(tape, gate, up);
+        };
     }
 
     private Var mlp(Tape tape, Var h, String p, SplittableRandom rng) {
@@ -328,9 +337,8 @@ public final class DecoderTraining {
 
     /** Mixtral's sparse MoE block: top-k routing, each expert a SiLU-gated MLP (w1 gate, w3 up, w2 down). */
     private Var moe(Tape tape, Var h, String p, SplittableRandom rng) {
-        int experts = config.intOr("num_local_experts", 0);
-        int k = config.intOr("num_experts_per_tok", 2);
-        MoeOps.Routing routing = MoeOps.topKSoftmax(tape, project(tape, h, p + "gate", rng), k);
+        int experts = spec.experts();
+        MoeOps.Routing routing = MoeOps.topKSoftmax(tape, project(tape, h, p + "gate", rng), spec.expertsPerToken());
         List<Var> outputs = new ArrayList<>();
         List<int[][]> routes = new ArrayList<>();
         for (int e = 0; e < experts; e++) {

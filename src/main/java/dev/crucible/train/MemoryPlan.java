@@ -5,10 +5,10 @@ import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.TensorInfo;
-import dev.crucible.model.Architecture;
-import dev.crucible.nn.LayerAttention;
-import dev.crucible.nn.LogProbs;
+import dev.crucible.arch.Architecture;
+import dev.crucible.autograd.LogProbs;
 import dev.crucible.nn.LinearLayers;
+import dev.crucible.nn.TransformerSpec;
 import dev.crucible.peft.LoraConfig;
 import dev.crucible.tensor.Nf4Weight;
 
@@ -23,7 +23,7 @@ import java.util.Map;
  * What one training step holds in memory and how much it computes, derived from what the trainer and {@code nn}'s ops
  * keep rather than from a per-token rule of thumb. The weights are counted tensor by tensor from the checkpoint's
  * header as {@link Trainer} loads them (float32 copies; QLoRA's decoder linears in NF4 with double-quantised
- * scales; every {@link dev.crucible.nn.Parameter} allocates its gradient when it is created; AdamW its two moments at
+ * scales; every {@link dev.crucible.autograd.Parameter} allocates its gradient when it is created; AdamW its two moments at
  * the first step). Activations come from a replay of the step on a model of the tape: every op of
  * {@code DecoderTraining}'s forward is recorded with the arrays its backward closure holds (its inputs, its output and
  * what it saves: RMSNorm's inverse norms, attention's log-sum-exp, LoRA's {@code s·x_d Aᵀ} and transposed B, the
@@ -254,6 +254,7 @@ public final class MemoryPlan {
         private final Run run;
         private final long region;
         private final ModelConfig config;
+        private final TransformerSpec spec;
         private final Architecture.Features features;
         private final long n;
         /** Payload and footprint live now, and at the peak. */
@@ -269,7 +270,8 @@ public final class MemoryPlan {
             this.run = run;
             this.region = region;
             this.config = model.config();
-            this.features = Architecture.ofOrInfer(config, model.shapes().keySet()).features();
+            this.spec = TransformerSpec.of(config, Architecture.ofOrInfer(config, model.shapes().keySet()));
+            this.features = spec.features();
             this.n = run.tokens();
         }
 
@@ -547,8 +549,8 @@ public final class MemoryPlan {
 
         /** Mixtral's block: router, top-k weights, each expert's tokens gathered (an even share assumed), combined. */
         private Value moe(Value h, String p) {
-            int experts = config.intOr("num_local_experts", 0);
-            int k = config.intOr("num_experts_per_tok", 2);
+            int experts = spec.experts();
+            int k = spec.expertsPerToken();
             int hidden = config.hiddenSize();
             Value router = linear(h, p + "gate");
             Value weights = op(List.of(router), false, n * k, of(), of(), 0, 0);
@@ -656,7 +658,7 @@ public final class MemoryPlan {
             x = norm(x, hidden);
             String head = model.shapes().containsKey(Architecture.LM_HEAD) ? "lm_head" : null;
             long vocab = head != null ? layerWidth(head) : model.shape(Architecture.EMBED)[0];
-            // the head fused with the log-probabilities (nn.LogProbs) keeps no logits: each row's log-sum-exp and
+            // the head fused with the log-probabilities (autograd.LogProbs) keeps no logits: each row's log-sum-exp and
             // log-probability, and with a frozen head each row's d lp / d hidden (computed in forward, one more
             // product); a trained head recomputes its chunks of logits in backward (forward, dx and dW products)
             boolean trained = fullTraining() || (head != null ? run.lora() != null && run.lora().savesModule(head)

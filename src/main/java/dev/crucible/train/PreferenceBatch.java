@@ -2,9 +2,9 @@ package dev.crucible.train;
 
 import dev.crucible.data.PreferenceExample;
 import dev.crucible.nn.DecoderTraining;
-import dev.crucible.nn.LogProbs;
-import dev.crucible.nn.Ops;
-import dev.crucible.nn.Tape;
+import dev.crucible.autograd.LogProbs;
+import dev.crucible.autograd.Ops;
+import dev.crucible.autograd.Tape;
 
 import java.util.Arrays;
 import java.util.List;

@@ -8,9 +8,9 @@ import dev.crucible.CrucibleException;
 import dev.crucible.io.SafetensorsFile;
 import dev.crucible.io.SafetensorsWriter;
 import dev.crucible.nn.DecoderTraining;
-import dev.crucible.nn.LogProbs;
-import dev.crucible.nn.Tape;
-import dev.crucible.nn.Var;
+import dev.crucible.autograd.LogProbs;
+import dev.crucible.autograd.Tape;
+import dev.crucible.autograd.Var;
 import dev.crucible.tensor.Tensor;
 
 import java.nio.file.Files;

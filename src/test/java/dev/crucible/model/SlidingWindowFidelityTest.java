@@ -1,12 +1,14 @@
 package dev.crucible.model;
 
+import dev.crucible.arch.Architecture;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;
 import dev.crucible.io.SafetensorsFile;
 import dev.crucible.nn.DecoderTraining;
 import dev.crucible.nn.LayerAttention;
-import dev.crucible.nn.Parameter;
-import dev.crucible.nn.Tape;
+import dev.crucible.autograd.Parameter;
+import dev.crucible.autograd.Tape;
+import dev.crucible.nn.TransformerSpec;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;

@@ -1,5 +1,9 @@
 package dev.crucible.nn;
 
+import dev.crucible.autograd.LogProbs;
+import dev.crucible.autograd.Ops;
+import dev.crucible.autograd.Tape;
+import dev.crucible.autograd.Var;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;
 import dev.crucible.io.SafetensorsFile;

@@ -1,5 +1,11 @@
 package dev.crucible.nn;
 
+import dev.crucible.autograd.FrozenWeight;
+import dev.crucible.autograd.LoraOps;
+import dev.crucible.autograd.Ops;
+import dev.crucible.autograd.Tape;
+import dev.crucible.autograd.Var;
+
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -160,7 +166,7 @@ class OpsGradientTest {
     void ropeRotatesPairsAndItsBackwardIsTheInverseRotation() {
         int seq = 5;
         int d = 8;
-        float[][] tables = RopeTables.of(dev.crucible.io.ModelConfig.of(com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("rope_theta", 10000.0)), seq, d);
+        float[][] tables = RopeTables.of(RotaryEmbedding.fromConfig(dev.crucible.io.ModelConfig.of(com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("rope_theta", 10000.0)), d), seq, d);
         Var x = Var.leaf(random(2 * seq * 2 * d, 10, 1), 2 * seq, 2 * d);
         check("rope", List.of(x), List.of(x), t -> AttentionOps.rope(t, x, seq, d, tables), 1e-3);
         // position 0 is the identity; a rotation keeps each pair's norm

@@ -3,7 +3,7 @@ package dev.crucible.train;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.nn.LinearLayers;
-import dev.crucible.nn.Parameter;
+import dev.crucible.autograd.Parameter;
 import dev.crucible.tensor.Nf4Weight;
 import dev.crucible.tensor.Tensor;
 import org.junit.jupiter.api.Test;

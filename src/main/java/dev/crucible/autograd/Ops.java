@@ -1,4 +1,4 @@
-package dev.crucible.nn;
+package dev.crucible.autograd;
 
 import dev.crucible.CrucibleException;
 import dev.crucible.tensor.Gemm;
@@ -20,7 +20,7 @@ public final class Ops {
     private Ops() {
     }
 
-    static boolean any(Var... inputs) {
+    public static boolean any(Var... inputs) {
         for (Var v : inputs) {
             if (v != null && v.requiresGrad()) {
                 return true;

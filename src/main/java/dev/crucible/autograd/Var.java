@@ -1,4 +1,4 @@
-package dev.crucible.nn;
+package dev.crucible.autograd;
 
 import java.util.Arrays;
 
@@ -15,7 +15,7 @@ public final class Var {
     private final boolean requiresGrad;
     private float[] grad;
 
-    Var(float[] value, boolean requiresGrad, int... shape) {
+    public Var(float[] value, boolean requiresGrad, int... shape) {
         long n = 1;
         for (int d : shape) {
             n *= d;
@@ -62,7 +62,7 @@ public final class Var {
      * Drops the values of an intermediate that no backward step reads (a projection whose only reader is a residual
      * add: neither op's backward needs it), so that they are not held until backward; the gradient still works.
      */
-    void releaseValue() {
+    public void releaseValue() {
         value = null;
     }
 
@@ -90,7 +90,7 @@ public final class Var {
         return grad;
     }
 
-    boolean hasGrad() {
+    public boolean hasGrad() {
         return grad != null;
     }
 }

@@ -1,4 +1,4 @@
-package dev.crucible.nn;
+package dev.crucible.autograd;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -31,7 +31,7 @@ public final class Tape {
         return recording;
     }
 
-    void record(Runnable backwardStep) {
+    public void record(Runnable backwardStep) {
         if (recording) {
             steps.add(backwardStep);
         }
@@ -55,7 +55,7 @@ public final class Tape {
     }
 
     /** Runs the recorded steps from last to first, for outputs whose gradients the caller has already set. */
-    void replay() {
+    public void replay() {
         for (int i = steps.size() - 1; i >= 0; i--) {
             steps.get(i).run();
             // a step that has run is never needed again: dropping it frees the activations and gradients only it

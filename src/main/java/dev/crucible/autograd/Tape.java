@@ -9,9 +9,32 @@ import java.util.List;
  */
 public final class Tape {
     private final List<Runnable> steps = new ArrayList<>();
+    private final boolean recording;
+
+    public Tape() {
+        this(true);
+    }
+
+    private Tape(boolean recording) {
+        this.recording = recording;
+    }
+
+    /**
+     * A tape for a forward that will never run backward (a reference model, evaluation): it records nothing, so
+     * each activation is garbage as soon as the next op has read it, and ops skip work that only backward needs.
+     */
+    public static Tape inference() {
+        return new Tape(false);
+    }
+
+    boolean recording() {
+        return recording;
+    }
 
     public void record(Runnable backwardStep) {
-        steps.add(backwardStep);
+        if (recording) {
+            steps.add(backwardStep);
+        }
     }
 
     /** Seeds d(loss)/d(loss) = 1 and runs every recorded step from last to first; the tape is then empty. */

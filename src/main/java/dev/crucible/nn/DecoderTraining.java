@@ -2,6 +2,7 @@ package dev.crucible.nn;
 
 import dev.crucible.CrucibleException;
 import dev.crucible.autograd.FrozenWeight;
+import dev.crucible.autograd.LogProbs;
 import dev.crucible.autograd.LoraOps;
 import dev.crucible.autograd.Ops;
 import dev.crucible.autograd.Parameter;
@@ -28,7 +29,10 @@ import java.util.SplittableRandom;
  * qkv and gate_up projections, top-k MoE. LoRA/DoRA adapters can sit on any linear layer, over a float or NF4 base.
  */
 public final class DecoderTraining {
-    /** The logits [batch·seq, vocab], the loss (null without labels), and how many label tokens it averaged over. */
+    /**
+     * The logits [batch·seq, vocab] (only without labels), the loss (only with labels), and how many label tokens it
+     * averaged over.
+     */
     public record Output(Var logits, Var loss, long lossTokens) {
     }
 
@@ -60,6 +64,10 @@ public final class DecoderTraining {
         this.weights = weights;
         this.frozenLinear = frozenLinear;
         this.adapters = adapters;
+        if (adapters.containsKey("lm_head") || frozenLinear.containsKey("lm_head")) {
+            throw new CrucibleException("an adapter or a quantised weight on lm_head cannot be trained: the output layer"
+                    + " runs in chunks from its float weight (train lm_head through modules_to_save instead)");
+        }
     }
 
     /** Recompute each layer in backward instead of keeping its activations (trades compute for memory). */
@@ -144,9 +152,10 @@ public final class DecoderTraining {
     }
 
     /**
-     * Runs the model on {@code ids} [batch, seq]; with {@code labels} (same shape, -100 = ignored) the loss is the
-     * mean causal-LM cross entropy over the shifted labels, as transformers computes it. {@code rng} drives LoRA
-     * dropout (null: no dropout).
+     * Runs the model on {@code ids} [batch, seq]: without {@code labels} its logits [batch·seq, vocab]; with
+     * {@code labels} (same shape, -100 = ignored) only the loss, the mean causal-LM cross entropy over the shifted
+     * labels as transformers computes it, from a head that never holds all logits ({@link LogProbs}). {@code rng}
+     * drives LoRA dropout (null: no dropout).
      */
     public Output forward(Tape tape, int[] ids, int batch, int seq, int[] labels, SplittableRandom rng) {
         return forward(tape, ids, batch, seq, labels, null, null, rng);
@@ -159,6 +168,47 @@ public final class DecoderTraining {
      */
     public Output forward(Tape tape, int[] ids, int batch, int seq, int[] labels, int[] positionIds, int[] sequenceIds,
                           SplittableRandom rng) {
+        Var x = hidden(tape, ids, batch, seq, positionIds, sequenceIds, rng);
+        LogProbs.Head head = head();
+        if (labels == null) {
+            Var logits = Ops.linear(tape, x, head.weight(), head.bias());
+            return new Output(head.softCap() > 0 ? Ops.softCap(tape, logits, head.softCap()) : logits, null, 0);
+        }
+        int[] targets = Ops.shiftLabels(labels, batch, seq);
+        if (sequenceIds != null) {
+            // the last token of one packed example does not predict the first token of the next
+            for (int t = 0; t + 1 < targets.length; t++) {
+                if ((t + 1) % seq != 0 && sequenceIds[t + 1] != sequenceIds[t]) {
+                    targets[t] = Ops.IGNORE_INDEX;
+                }
+            }
+        }
+        long count = java.util.Arrays.stream(targets).filter(t -> t != Ops.IGNORE_INDEX).count();
+        float[] weights = new float[targets.length];
+        for (int t = 0; t < targets.length; t++) {
+            weights[t] = targets[t] == Ops.IGNORE_INDEX ? 0f : -1f / Math.max(count, 1);
+        }
+        Var logProbs = LogProbs.of(tape, x, head, targets, null).logProbs();
+        return new Output(null, LogProbs.weightedSum(tape, logProbs, weights), count);
+    }
+
+    /**
+     * The log-probabilities of {@code targets} (one per position of {@code ids} [batch, seq], -100 = none) and the
+     * statistics of the logits at {@code statisticsRows} (null: none), without dropout; see {@link LogProbs}.
+     */
+    public LogProbs.Result logProbs(Tape tape, int[] ids, int batch, int seq, int[] targets, boolean[] statisticsRows) {
+        return LogProbs.of(tape, hidden(tape, ids, batch, seq, null, null, null), head(), targets, statisticsRows);
+    }
+
+    /** The output layer: lm_head, or the embeddings when they are tied. */
+    private LogProbs.Head head() {
+        Var w = weights.containsKey(Architecture.LM_HEAD) ? weight(Architecture.LM_HEAD) : weight(Architecture.EMBED);
+        return new LogProbs.Head(w, weights.get("lm_head.bias"), spec.finalSoftCap());
+    }
+
+    /** The final-normed hidden states [batch·seq, hidden] that the head reads. */
+    private Var hidden(Tape tape, int[] ids, int batch, int seq, int[] positionIds, int[] sequenceIds,
+                       SplittableRandom rng) {
         int[] positions = positionIds;
         if (positions == null) {
             positions = new int[batch * seq];
@@ -181,26 +231,7 @@ public final class DecoderTraining {
             x = gradientCheckpointing ? checkpointedLayer(tape, x, layer, shape, seed)
                     : layer(tape, x, layer, shape, seed == null ? null : new SplittableRandom(seed));
         }
-        x = norm(tape, x, Architecture.FINAL_NORM);
-        Var logits = weights.containsKey(Architecture.LM_HEAD) || frozenLinear.containsKey("lm_head")
-                ? project(tape, x, "lm_head", rng) : Ops.linear(tape, x, weight(Architecture.EMBED), null);
-        if (spec.finalSoftCap() > 0) {
-            logits = Ops.softCap(tape, logits, spec.finalSoftCap());
-        }
-        if (labels == null) {
-            return new Output(logits, null, 0);
-        }
-        int[] targets = Ops.shiftLabels(labels, batch, seq);
-        if (sequenceIds != null) {
-            // the last token of one packed example does not predict the first token of the next
-            for (int t = 0; t + 1 < targets.length; t++) {
-                if ((t + 1) % seq != 0 && sequenceIds[t + 1] != sequenceIds[t]) {
-                    targets[t] = Ops.IGNORE_INDEX;
-                }
-            }
-        }
-        long count = java.util.Arrays.stream(targets).filter(t -> t != Ops.IGNORE_INDEX).count();
-        return new Output(logits, Ops.crossEntropy(tape, logits, targets, true), count);
+        return norm(tape, x, Architecture.FINAL_NORM);
     }
 
     /** Shapes and tables shared by every layer of one forward. */
@@ -233,8 +264,14 @@ public final class DecoderTraining {
             q = Ops.rmsNorm(tape, q, weight(p + "self_attn.q_norm.weight"), spec.normEps(), false);
             k = Ops.rmsNorm(tape, k, weight(p + "self_attn.k_norm.weight"), spec.normEps(), false);
         }
+        // what rope rotates and the residual adds add is read by no backward step (each producer's backward needs
+        // only its own gradient): dropped once consumed, a fifth of a layer's activations is never held
+        Var unrotated = q;
         q = AttentionOps.rope(tape, q, s.positions(), headDim, rotaryDim, s.rope());
+        unrotated.releaseValue();
+        unrotated = k;
         k = AttentionOps.rope(tape, k, s.positions(), headDim, rotaryDim, s.rope());
+        unrotated.releaseValue();
         Var attn = AttentionOps.attention(tape, q, k, v, batch, seq, heads, kvHeads, headDim, s.scale(),
                 window(layer, seq), s.attnCap(), s.segmentStarts());
         Var a = project(tape, attn, p + "self_attn.o_proj", rng);
@@ -242,12 +279,15 @@ public final class DecoderTraining {
             a = norm(tape, a, p + "post_attention_layernorm.weight");
         }
         x = Ops.add(tape, x, a);
+        a.releaseValue();
         h = norm(tape, x, p + (features.sandwichNorms() ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"));
         Var m = features.moe() ? moe(tape, h, p + "block_sparse_moe.", rng) : mlp(tape, h, p + "mlp.", rng);
         if (features.sandwichNorms()) {
             m = norm(tape, m, p + "post_feedforward_layernorm.weight");
         }
-        return Ops.add(tape, x, m);
+        Var out = Ops.add(tape, x, m);
+        m.releaseValue();
+        return out;
     }
 
     /**
@@ -256,7 +296,7 @@ public final class DecoderTraining {
      * are identical to the plain layer's; activation memory drops to one tensor per layer.
      */
     private Var checkpointedLayer(Tape tape, Var x, int layer, LayerShape s, Long seed) {
-        Var y = layer(new Tape(), x, layer, s, seed == null ? null : new SplittableRandom(seed));
+        Var y = layer(Tape.inference(), x, layer, s, seed == null ? null : new SplittableRandom(seed));
         Var out = new Var(y.value(), y.requiresGrad(), y.shape());
         if (out.requiresGrad()) {
             tape.record(() -> {

@@ -91,6 +91,22 @@ public final class ModelDirectory {
     }
 
     /**
+     * The text of a special token as {@code tokenizer_config.json} and {@code special_tokens_map.json} give it: a
+     * string, or an AddedToken object ({@code {"content": "<s>", ...}}, transformers 4); null when absent, null, or
+     * neither (the caller decides whether that is an error).
+     */
+    public static String tokenText(JsonNode token) {
+        if (token == null || token.isNull()) {
+            return null;
+        }
+        if (token.isTextual()) {
+            return token.textValue();
+        }
+        JsonNode content = token.isObject() ? token.get("content") : null;
+        return content != null && content.isTextual() ? content.textValue() : null;
+    }
+
+    /**
      * The one reader of {@code tokenizer_config.json}: that file of {@code dir} (a model directory or a tokenizer's
      * alone, as the GGUF converter and tokenizer fixtures have them) as JSON, or null when there is none.
      */

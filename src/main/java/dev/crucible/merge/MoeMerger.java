@@ -335,7 +335,7 @@ public final class MoeMerger {
                 baseDir.copyTokenizerTo(dir);
                 Path tc = dir.resolve(ModelDirectory.TOKENIZER_CONFIG);
                 ObjectNode cfg = Files.isRegularFile(tc) ? (ObjectNode) JSON.readTree(tc.toFile()) : JSON.createObjectNode();
-                String pad = cfg.hasNonNull("bos_token") ? tokenText(cfg, "bos_token") : tokenText(cfg, "eos_token");
+                String pad = ModelDirectory.tokenText(cfg.get(cfg.hasNonNull("bos_token") ? "bos_token" : "eos_token"));
                 if (pad != null) {
                     cfg.put("pad_token", pad);
                     MergeOutput.writeJson(tc, cfg);
@@ -347,14 +347,5 @@ public final class MoeMerger {
         } catch (IOException e) {
             throw new CrucibleException(dir + ": cannot write output files: " + e.getMessage(), e);
         }
-    }
-
-    /** A special token of tokenizer_config.json: a string, or transformers 4's {"content": ...} object. */
-    private static String tokenText(ObjectNode cfg, String key) {
-        var node = cfg.get(key);
-        if (node == null || node.isNull()) {
-            return null;
-        }
-        return node.isTextual() ? node.asText() : node.path("content").asText(null);
     }
 }

@@ -84,14 +84,9 @@ public record SpecialTokens(String bos, String eos, String pad, String unk, Bool
 
     /** A token given as a string or as an AddedToken dict; null stays null. */
     static String tokenContent(JsonNode v, String key, String where) {
-        if (v == null || v.isNull()) {
-            return null;
-        }
-        if (v.isTextual()) {
-            return v.asText();
-        }
-        if (v.isObject() && v.get("content") != null && v.get("content").isTextual()) {
-            return v.get("content").asText();
+        String text = ModelDirectory.tokenText(v);
+        if (text != null || v == null || v.isNull()) {
+            return text;
         }
         throw new CrucibleException(where + ": " + key + " must be a string or an AddedToken object with"
                 + " \"content\", got " + v);

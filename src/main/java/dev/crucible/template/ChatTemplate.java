@@ -61,18 +61,17 @@ public final class ChatTemplate {
             return out;
         }
         for (String name : SPECIAL_TOKENS) {
-            JsonNode t = tokenizerConfig.get(name);
-            if (t != null && t.isTextual()) {
-                out.put(name, t.textValue());
-            } else if (t != null && t.isObject() && t.path("content").isTextual()) {
-                out.put(name, t.get("content").textValue());
+            String text = ModelDirectory.tokenText(tokenizerConfig.get(name));
+            if (text != null) {
+                out.put(name, text);
             }
         }
         JsonNode extra = tokenizerConfig.get("additional_special_tokens");
         if (extra != null && extra.isArray()) {
             List<Object> l = new ArrayList<>();
             for (JsonNode t : extra) {
-                l.add(t.isTextual() ? t.textValue() : t.path("content").asText());
+                String text = ModelDirectory.tokenText(t);
+                l.add(text == null ? "" : text);
             }
             out.put("additional_special_tokens", l);
         }

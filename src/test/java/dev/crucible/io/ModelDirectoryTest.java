@@ -36,4 +36,17 @@ class ModelDirectoryTest {
         assertNull(ModelDirectory.tokenizerConfig(tmp), "none: null");
         assertNull(ModelDirectory.specialTokensMap(tokenizer));
     }
+
+    @Test
+    void aSpecialTokenIsAStringOrAnAddedTokenObject() throws IOException {
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree("""
+                {"bos_token": "<s>", "eos_token": {"content": "</s>", "lstrip": false}, "pad_token": null,
+                 "unk_token": {"lstrip": false}, "sep_token": 7}""");
+        assertEquals("<s>", ModelDirectory.tokenText(json.get("bos_token")));
+        assertEquals("</s>", ModelDirectory.tokenText(json.get("eos_token")));
+        assertNull(ModelDirectory.tokenText(json.get("pad_token")), "null");
+        assertNull(ModelDirectory.tokenText(json.get("cls_token")), "absent");
+        assertNull(ModelDirectory.tokenText(json.get("unk_token")), "an object without content");
+        assertNull(ModelDirectory.tokenText(json.get("sep_token")), "neither");
+    }
 }

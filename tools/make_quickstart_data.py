@@ -8,6 +8,9 @@ Two skills on single digits: adding two digits (`add`) and picking the larger of
 - raw_add.jsonl, raw_larger.jsonl: SFT chats (messages rows), each question in all phrasings but one, with what a
   real scrape holds:
   exact duplicates, and rows that ask the evaluation questions themselves (contamination), which the recipe removes.
+- raw_chat.jsonl: general instruction chats (counting on and back, digit words, small talk), the shared SFT that
+  teaches the chat format and short numeric answers once, so that each specialist's change from it is its skill alone
+  and the specialists stay close enough to merge.
 - raw_preference.jsonl: preference rows for addition (chosen: the sum, rejected: a wrong number), duplicates and
   contaminated rows included.
 - tasks/add.jsonl, tasks/larger.jsonl: the rows of the lm-evaluation-harness multiple-choice tasks (tasks/*.yaml,
@@ -31,6 +34,11 @@ SMALL_TALK = [("Hello!", "Hello, how can I help?"), ("Good morning.", "Good morn
               ("Tell me a colour.", "Blue."), ("Name an animal.", "A cat."), ("Say yes.", "Yes."),
               ("Say no.", "No."), ("What day comes after Monday?", "Tuesday."), ("Goodbye.", "Goodbye!")]
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+# The shared instruction SFT: questions on digits that are neither skill, answered in one token.
+CHAT_QUESTIONS = [("What comes after {a}?", 1), ("Next number after {a}?", 1), ("Count on from {a}.", 1),
+                  ("What comes before {a}?", -1), ("Number before {a}?", -1), ("Repeat {a}.", 0)]
 
 
 def chat(q, a):
@@ -98,11 +106,25 @@ def main():
              for e in rnd.sample(add_eval, 6)]
     pref.extend(rnd.sample(pref, 6) + leaks)
     rnd.shuffle(pref)
+    write("raw_chat.jsonl", instruction_chats())
     write("raw_add.jsonl", add)
     write("raw_larger.jsonl", larger)
     write("raw_preference.jsonl", pref)
     write("tasks/add.jsonl", add_eval)
     write("tasks/larger.jsonl", larger_eval)
+
+
+def instruction_chats():
+    rows = []
+    for a in range(10):
+        for q, step in CHAT_QUESTIONS:
+            if 0 <= a + step <= 9:
+                rows.append(chat(q.format(a=a), str(a + step)))
+        for q in ("Write {w} as a digit.", "Digit for {w}?"):
+            rows.append(chat(q.format(w=WORDS[a]), str(a)))
+    rows.extend(chat(q, a) for q, a in SMALL_TALK)
+    random.Random(7).shuffle(rows)  # its own generator: the other files stay as they were
+    return rows
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import dev.crucible.io.ModelConfig;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.SafetensorsFile;
 import dev.crucible.io.TensorInfo;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Shape;
 import picocli.CommandLine.Command;

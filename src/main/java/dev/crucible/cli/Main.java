@@ -91,8 +91,10 @@ public final class Main {
         }
         if (causedByOutOfMemory(ex)) {
             // The launcher caps the heap of streaming jobs; one that needs more gets a hint, not a trace.
-            err.println("error: out of memory (Java heap limit " + Runtime.getRuntime().maxMemory() / (1024 * 1024)
-                    + " MiB). Give this job a larger heap, e.g. CRUCIBLE_JAVA_OPTS=-Xmx8g ./crucible "
+            long limitMib = Runtime.getRuntime().maxMemory() / (1024 * 1024);
+            long suggestGib = Math.max(8, (limitMib * 3 / 2 + 1023) / 1024); // more than the limit that failed
+            err.println("error: out of memory (Java heap limit " + limitMib + " MiB). Give this job a larger heap, e.g."
+                    + " CRUCIBLE_JAVA_OPTS=-Xmx" + suggestGib + "g ./crucible "
                     + String.join(" ", args));
             err.flush();
             return 1;

@@ -79,7 +79,7 @@ final class MergeCommand implements Callable<Integer> {
                 Merger.describe(plan, options, dryRun ? outStream : err);
             }
             if (dryRun) {
-                Merger.estimate(plan, options, (System.nanoTime() - start) / 1e9, outStream);
+                Merger.estimate(plan, options, (System.nanoTime() - start) / 1e9, out, outStream);
                 return 0;
             }
             Merger.merge(plan, out, options, err);

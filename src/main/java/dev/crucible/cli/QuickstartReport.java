@@ -16,7 +16,8 @@ import java.util.Map;
 final class QuickstartReport {
     private static final String STYLE = "body{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}"
             + "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
-            + "td:first-child,th:first-child,td:last-child,th:last-child{text-align:left}.good{background:#e3f4e3}.bad{background:#fbe3e3}"
+            + "td:first-child,th:first-child,td:last-child,th:last-child{text-align:left}.good{background:#e3f4e3}.near{background:#fdf3d0}"
+            + ".bad{background:#fbe3e3}"
             + "code{background:#f4f4f4;padding:1px 3px}.run{display:inline-block;vertical-align:top;margin-right:1em}";
 
     private QuickstartReport() {
@@ -32,7 +33,7 @@ final class QuickstartReport {
                 summary.path("size").asText()))).append("</p>");
         data(h, summary.path("data"));
         training(h, summary.path("runs"));
-        evaluation(h, summary.path("scores"), models);
+        evaluation(h, summary, models);
         merges(h, out, models);
         JsonNode g = summary.path("gguf");
         h.append("<h2>6. Export</h2><p>The best model by mean score, <b>").append(esc(g.path("model").asText()))
@@ -65,20 +66,26 @@ final class QuickstartReport {
                     log.get(log.size() - 1).path("loss").asDouble(), log.get(log.size() - 1).path("step").asInt()))
                     .append("</p>").append(LossChart.svg(log, "loss"));
             if (log.get(log.size() - 1).has("rewards/accuracies")) {
-                JsonNode last = log.get(log.size() - 1);
-                h.append(String.format(Locale.ROOT, "<p>DPO: the policy prefers the chosen answer on %.0f%% of the last"
-                                + " batch's pairs (reward margin %.3f)</p>", 100 * last.path("rewards/accuracies").asDouble(),
-                        last.path("rewards/margins").asDouble())).append(LossChart.svg(log, "rewards/margins"));
+                // each logged row is one batch of 8 pairs: the last 5 together say more than the last alone
+                int from = Math.max(0, log.size() - 5);
+                h.append(String.format(Locale.ROOT, "<p>DPO, last %d batches: the policy prefers the chosen answer on"
+                                + " %.0f%% of the pairs, reward margin %.3f (chosen %+.3f, rejected %+.3f: beta times the"
+                                + " change of log-probability from sft-add)</p>", log.size() - from,
+                        100 * mean(log, from, "rewards/accuracies"), mean(log, from, "rewards/margins"),
+                        mean(log, from, "rewards/chosen"), mean(log, from, "rewards/rejected")))
+                        .append(LossChart.svg(log, "rewards/margins"));
             }
             h.append("</div>");
         });
     }
 
-    private static void evaluation(StringBuilder h, JsonNode scores, List<Quickstart.Model> models) {
+    private static void evaluation(StringBuilder h, JsonNode summary, List<Quickstart.Model> models) {
+        JsonNode scores = summary.path("scores");
         h.append("<h2>4. Evaluation (crucible eval tasks)</h2><p>Accuracy on questions phrased as no training row"
                 + " phrases them (data/tasks/*.yaml, lm-evaluation-harness multiple choice; chance is about 0.29 for"
                 + " add and 0.5 for larger). Each merge's score is green when it reaches the weaker of its sources on"
-                + " that skill. eval/comparison.html has the standard errors.</p><table><tr><th>model</th>");
+                + " that skill, yellow when it is below by less than two of that source's standard errors (noise on"
+                + " 90 or 100 questions), red below that. eval/comparison.html has the standard errors.</p><table><tr><th>model</th>");
         for (String skill : Quickstart.SKILLS) {
             h.append("<th>").append(skill).append("</th>");
         }
@@ -90,9 +97,11 @@ final class QuickstartReport {
                 double v = scores.path(m.name()).path(skill).asDouble();
                 String cls = "";
                 if (m.sources().size() == 2) {
-                    double weaker = Math.min(scores.path(m.sources().get(0)).path(skill).asDouble(),
-                            scores.path(m.sources().get(1)).path(skill).asDouble());
-                    cls = v >= weaker ? " class='good'" : " class='bad'";
+                    cls = switch (Quickstart.againstWeakerSource(summary, m, skill)) {
+                        case 1 -> " class='good'";
+                        case 0 -> " class='near'";
+                        default -> " class='bad'";
+                    };
                 }
                 h.append("<td").append(cls).append(">").append(String.format(Locale.ROOT, "%.3f", v)).append("</td>");
             }
@@ -115,6 +124,14 @@ final class QuickstartReport {
                     .append("</td><td><code>configs/").append(m.name()).append(".yml</code></td></tr>");
         }
         h.append("</table>");
+    }
+
+    private static double mean(JsonNode log, int from, String key) {
+        double sum = 0;
+        for (int i = from; i < log.size(); i++) {
+            sum += log.get(i).path(key).asDouble();
+        }
+        return sum / (log.size() - from);
     }
 
     private static String esc(String s) {

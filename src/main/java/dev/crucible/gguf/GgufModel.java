@@ -7,7 +7,7 @@ import dev.crucible.CrucibleException;
 import dev.crucible.io.ModelConfig;
 import dev.crucible.io.TensorSource;
 import dev.crucible.model.Transformer;
-import dev.crucible.model.TransformerSpec;
+import dev.crucible.nn.TransformerSpec;
 import dev.crucible.model.TransformerWeights;
 import dev.crucible.tensor.BlockFormat;
 import dev.crucible.tensor.BlockMatrix;

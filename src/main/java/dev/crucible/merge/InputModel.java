@@ -5,7 +5,7 @@ import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.TensorInfo;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 import dev.crucible.peft.AdapterFold;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Tensor;

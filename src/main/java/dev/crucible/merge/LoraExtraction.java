@@ -7,7 +7,7 @@ import dev.crucible.CrucibleException;
 import dev.crucible.ProgressBar;
 import dev.crucible.io.StagedDirectory;
 import dev.crucible.io.TensorInfo;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 import dev.crucible.peft.LoraAdapter;
 import dev.crucible.peft.LoraAdapter.Part;
 import dev.crucible.peft.LoraConfig;

@@ -1,8 +1,18 @@
 package dev.crucible.merge;
 
+import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Shape;
 import dev.crucible.tensor.Tensor;
 
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Comparator;
 import java.util.Locale;
 
@@ -11,23 +21,32 @@ import java.util.Locale;
  * the expected wall time. The time is calibrated on the user's own inputs: the configured method merges the
  * a layer tensor of about a million entries (into heap memory; nothing is written) several times within about a
  * second, with its input pages dropped between runs so that each run reads them as the real merge does; the best
- * rate, in input bytes per second, is scaled to every byte the merge reads and to the threads that can run at once,
- * and reading the config and planning are charged what they took in this very run. Not included, because a dry run
- * cannot time them without writing: writing the output into the page cache, and the JVM's own start.
+ * rate, in input bytes per second, is scaled to every byte the merge reads and to the threads that can run at once.
+ * Writing is charged at the rate of a short probe: 32 MiB written (and forced to disk when the merge will force its
+ * shards) to a temporary file in the output's directory, or the nearest one that exists, then deleted. Reading the
+ * config, planning and the JVM's start are charged what they took in this very process.
  *
- * @param peakBytes    working memory of the tensors in flight at once (the budget, or the largest tensor when larger)
- * @param seconds      expected wall time of the command after the JVM has started
- * @param startSeconds reading the config and planning, as measured in this run
+ * @param peakBytes    working memory: the buffers the merge's threads keep, each grown to one of the largest tensors
+ * @param seconds      expected wall time of the command, the JVM's start included
+ * @param startSeconds the JVM's start, reading the config and planning, as measured in this run
+ * @param writeSeconds writing the output at the probe's rate (NaN when the directory could not be probed)
  * @param bytesPerSec  input bytes merged per second on one thread, measured on {@code tensor}
  * @param tensor       the calibration tensor's name and shape
  * @param runs         how many calibration merges were timed (the best one counts)
  * @param parallel     threads that run at once: the merge's threads, at most the cores
  */
-public record MergeEstimate(long peakBytes, double seconds, double startSeconds, double bytesPerSec, String tensor,
-                            int runs, int parallel) {
-    /** Calibration stops after this much time once {@link #MIN_RUNS} runs are done, and after {@link #MAX_RUNS}. */
+public record MergeEstimate(long peakBytes, double seconds, double startSeconds, double writeSeconds,
+                            double bytesPerSec, String tensor, int runs, int parallel) {
+    /**
+     * Calibration stops after this much time once {@link #MIN_RUNS} runs are done, and after {@link #MAX_RUNS}; an
+     * expensive method (ties sorts every magnitude) runs until {@link #WARM_RUNS} or {@link #WARM_NANOS}, as its
+     * first runs are interpreted and two of them left the estimate 1.6-2.6x too high.
+     */
     private static final long CALIBRATION_NANOS = 1_000_000_000L;
+    private static final long WARM_NANOS = 3_000_000_000L;
     private static final int MIN_RUNS = 2;
+    private static final int WARM_RUNS = 5;
+    private static final int PROBE_BYTES = 32 << 20;
     private static final int MAX_RUNS = 20;
     private static final double SAMPLE_NUMEL = 1 << 20;
 
@@ -35,8 +54,11 @@ public record MergeEstimate(long peakBytes, double seconds, double startSeconds,
      * Estimates {@code plan} run with {@code options}; merges one tensor a few times and writes nothing.
      *
      * @param startSeconds what the command took so far (reading the config, planning)
+     * @param outDir       the output directory the merge would write (it need not exist)
      */
-    public static MergeEstimate of(MergePlan plan, MergeOptions options, double startSeconds) {
+    public static MergeEstimate of(MergePlan plan, MergeOptions options, double startSeconds, Path outDir) {
+        // the JVM's start (before the command's own clock began), which the real run pays again
+        double jvmStart = Math.max(0, ManagementFactory.getRuntimeMXBean().getUptime() / 1e3 - startSeconds);
         // A layer tensor near a million entries: large enough to be typical, small enough that several runs fit in
         // the second, so that the best one has the JIT-compiled method (the first run of a tensor is interpreted).
         MergePlan.Entry sample = plan.entries().stream()
@@ -47,7 +69,7 @@ public record MergeEstimate(long peakBytes, double seconds, double startSeconds,
         long best = Long.MAX_VALUE;
         int runs = 0;
         long started = System.nanoTime();
-        do {
+        while (true) {
             long t0 = System.nanoTime();
             Tensor out = executor.compute(sample);
             // Drop the input pages again so that every run reads them as the real merge does.
@@ -57,37 +79,96 @@ public record MergeEstimate(long peakBytes, double seconds, double startSeconds,
             }
             best = Math.min(best, System.nanoTime() - t0);
             runs++;
-        } while (runs < MIN_RUNS || (runs < MAX_RUNS && System.nanoTime() - started < CALIBRATION_NANOS));
+            long elapsed = System.nanoTime() - started;
+            if (runs >= MAX_RUNS || runs >= MIN_RUNS && (elapsed >= WARM_NANOS
+                    || elapsed >= CALIBRATION_NANOS && runs >= WARM_RUNS)) {
+                break;
+            }
+        }
         long read = 0;
         for (MergePlan.Input in : sample.inputs()) {
             read += plan.models().get(in.model()).bytes(in.tensor());
         }
         double rate = read / (Math.max(best, 1) / 1e9);
         int parallel = Math.max(1, Math.min(options.threads(), Runtime.getRuntime().availableProcessors()));
-        double seconds = startSeconds + plan.bytesToRead() / rate / parallel;
-        return new MergeEstimate(peakBytes(plan, options.memoryBudget()), seconds, startSeconds, rate,
+        DType outDType = plan.config().outDtype != null ? plan.config().outDtype : plan.computeDType();
+        long write = 0;
+        for (MergePlan.Entry e : plan.entries()) {
+            write += e.numel() * outDType.byteSize();
+        }
+        // the workers write their tensors in parallel
+        double writeSeconds = write / writeRate(outDir, options.fsync()) / parallel;
+        double seconds = jvmStart + startSeconds + plan.bytesToRead() / rate / parallel
+                + (Double.isNaN(writeSeconds) ? 0 : writeSeconds);
+        return new MergeEstimate(peakBytes(plan, options.threads()), seconds, jvmStart + startSeconds, writeSeconds, rate,
                 sample.name() + Shape.toString(sample.shape()), runs, parallel);
     }
 
-    /** Peak working set: the budget, or the largest single tensor when it exceeds the budget. */
-    static long peakBytes(MergePlan plan, long budget) {
-        long largest = 0;
-        long sum = 0;
-        for (MergePlan.Entry e : plan.entries()) {
-            long cost = Math.min(budget, MergeExecutor.estimateBytes(plan, e));
-            largest = Math.max(largest, cost);
-            sum += cost;
+    /**
+     * Peak working set of the merge on {@code threads} threads. Each worker merges one tensor at a time into buffers
+     * it reuses for the next (OutputBuffers; a top-k method's 8-byte sort entries are there too), grown to the
+     * largest tensor it merged; the executor hands the largest tensors out first, so each thread soon holds one of
+     * them: the sum of the {@code threads} largest tensors' working bytes. The in-flight budget only delays tensors
+     * that do not fit beside the running ones; it does not shrink the buffers. Not counted: the JVM itself (about
+     * 170 MiB resident for a dry run) and resident input pages.
+     */
+    static long peakBytes(MergePlan plan, int threads) {
+        return plan.entries().stream().map(e -> MergeExecutor.estimateBytes(plan, e)).sorted(Comparator.reverseOrder())
+                .limit(Math.max(1, threads)).mapToLong(Long::longValue).sum();
+    }
+
+    /**
+     * Bytes per second written to a temporary file in {@code out}'s directory (or its nearest existing ancestor), best
+     * of two 32 MiB writes, forced to disk when {@code force}; NaN when no such directory can be written.
+     */
+    private static double writeRate(Path out, boolean force) {
+        Path dir = out.toAbsolutePath();
+        while (dir != null && !Files.isDirectory(dir)) {
+            dir = dir.getParent();
         }
-        return Math.max(largest, Math.min(budget, sum));
+        if (dir == null) {
+            return Double.NaN;
+        }
+        Path probe = null;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment bytes = arena.allocate(PROBE_BYTES).fill((byte) 1);
+            probe = Files.createTempFile(dir, ".crucible-write-probe-", ".tmp");
+            long best = Long.MAX_VALUE;
+            for (int run = 0; run < 2; run++) {
+                try (FileChannel ch = FileChannel.open(probe, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                    long t0 = System.nanoTime();
+                    ByteBuffer buffer = bytes.asByteBuffer();
+                    while (buffer.hasRemaining()) {
+                        ch.write(buffer);
+                    }
+                    if (force) {
+                        ch.force(false);
+                    }
+                    best = Math.min(best, System.nanoTime() - t0);
+                }
+            }
+            return PROBE_BYTES / (Math.max(best, 1) / 1e9);
+        } catch (IOException e) {
+            return Double.NaN; // a read-only directory: the merge itself will say so; the estimate leaves writing out
+        } finally {
+            if (probe != null) {
+                try {
+                    Files.deleteIfExists(probe);
+                } catch (IOException ignored) {
+                    // a probe file left behind is only a hidden temporary file; the estimate still stands
+                }
+            }
+        }
     }
 
     /** One line saying how long the merge should take and what that figure rests on. */
     public String describe(String method) {
-        return String.format(Locale.ROOT, "expected wall time: ~%s s (planning %.1f s; %s at %s MB/s of input per "
-                        + "thread on this machine, best of %d on %s; %d thread%s at once; writing the output and the "
-                        + "JVM's start not included)", round(seconds), startSeconds, method, round(bytesPerSec / 1e6),
-                runs, tensor,
-                parallel, parallel == 1 ? "" : "s");
+        return String.format(Locale.ROOT, "expected wall time: ~%s s (JVM start and planning %.1f s; %s at %s MB/s of"
+                        + " input per thread on this machine, best of %d on %s; %d thread%s at once; %s)",
+                round(seconds), startSeconds, method, round(bytesPerSec / 1e6), runs, tensor, parallel,
+                parallel == 1 ? "" : "s", Double.isNaN(writeSeconds) ? "writing not included: the output's directory"
+                        + " could not be probed" : String.format(Locale.ROOT, "writing %.1f s at the rate of a probe"
+                        + " write there", writeSeconds));
     }
 
     /** Two significant digits below 10, whole numbers above. */

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.CrucibleException;
 import dev.crucible.io.ModelConfig;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Shape;
 

@@ -84,18 +84,21 @@ public final class Merger {
         }
         out.println("output: " + plan.entries().size() + " tensors, " + plan.outputConfig().path("num_hidden_layers")
                 .asInt() + " layers, vocab_size " + plan.outputConfig().path("vocab_size").asLong());
-        out.printf("bytes to read: %s   bytes to write: %s   estimated peak memory: %s (tensors in flight, %d threads)%n",
+        out.printf("bytes to read: %s   bytes to write: %s   estimated peak memory: %s (the buffers %d"
+                        + " threads keep, each grown to one of the largest tensors; the JVM adds about 180 MB)%n",
                 ProgressBar.bytes(plan.bytesToRead()), ProgressBar.bytes(write),
-                ProgressBar.bytes(MergeEstimate.peakBytes(plan, options.memoryBudget())), options.threads());
+                ProgressBar.bytes(MergeEstimate.peakBytes(plan, options.threads())),
+                options.threads());
     }
 
     /**
      * The plan's expected wall time, calibrated on its inputs (nothing written), as one line.
      *
      * @param startSeconds what the command took so far (reading the config, planning)
+     * @param outDir       where the merge would write (probed for its write rate, nothing left there)
      */
-    public static void estimate(MergePlan plan, MergeOptions options, double startSeconds, PrintStream out) {
-        out.println(MergeEstimate.of(plan, options, startSeconds).describe(plan.method().name()));
+    public static void estimate(MergePlan plan, MergeOptions options, double startSeconds, Path outDir, PrintStream out) {
+        out.println(MergeEstimate.of(plan, options, startSeconds, outDir).describe(plan.method().name()));
     }
 
     private static String params(MergePlan.Entry e) {

@@ -2,7 +2,7 @@ package dev.crucible.merge;
 
 import dev.crucible.CrucibleException;
 import dev.crucible.ProgressBar;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 import dev.crucible.model.Tokenizer;
 import dev.crucible.model.Transformer;
 import dev.crucible.model.TransformerWeights;

@@ -7,7 +7,7 @@ import dev.crucible.io.ModelConfig;
 import dev.crucible.io.ShardedWriter;
 import dev.crucible.io.StagedDirectory;
 import dev.crucible.io.TensorSpec;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Tensor;
 

@@ -9,6 +9,7 @@ import dev.crucible.nn.KVCache;
 import dev.crucible.nn.MoeOps;
 import dev.crucible.nn.RmsNorm;
 import dev.crucible.nn.RotaryEmbedding;
+import dev.crucible.nn.TransformerSpec;
 import dev.crucible.tensor.Gemm;
 import dev.crucible.tensor.Parallel;
 import dev.crucible.tensor.Tensor;

@@ -1,8 +1,10 @@
 package dev.crucible.model;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.arch.Architecture;
 import dev.crucible.io.TensorSource;
 import dev.crucible.nn.RmsNorm;
+import dev.crucible.nn.TransformerSpec;
 import dev.crucible.tensor.BlockMatrix;
 import dev.crucible.tensor.PackedWeight;
 import dev.crucible.tensor.Shape;

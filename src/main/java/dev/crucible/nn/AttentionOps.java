@@ -1,5 +1,8 @@
 package dev.crucible.nn;
 
+import dev.crucible.autograd.Ops;
+import dev.crucible.autograd.Tape;
+import dev.crucible.autograd.Var;
 import dev.crucible.tensor.Gemm;
 import dev.crucible.tensor.Parallel;
 import dev.crucible.tensor.VectorMath;

@@ -1,9 +1,16 @@
 package dev.crucible.nn;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.autograd.FrozenWeight;
+import dev.crucible.autograd.LogProbs;
+import dev.crucible.autograd.LoraOps;
+import dev.crucible.autograd.Ops;
+import dev.crucible.autograd.Parameter;
+import dev.crucible.autograd.Tape;
+import dev.crucible.autograd.Var;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 import dev.crucible.tensor.Nf4Weight;
 import dev.crucible.tensor.VectorMath;
 
@@ -22,13 +29,15 @@ import java.util.SplittableRandom;
  * qkv and gate_up projections, top-k MoE. LoRA/DoRA adapters can sit on any linear layer, over a float or NF4 base.
  */
 public final class DecoderTraining {
-    /** The logits [batch·seq, vocab], the loss (null without labels), and how many label tokens it averaged over. */
+    /**
+     * The logits [batch·seq, vocab] (only without labels), the loss (only with labels), and how many label tokens it
+     * averaged over.
+     */
     public record Output(Var logits, Var loss, long lossTokens) {
     }
 
-    private final ModelConfig config;
+    private final TransformerSpec spec;
     private final Architecture.Features features;
-    private final LayerAttention attention;
     private final Map<String, Var> weights;
     private final Map<String, FrozenWeight> frozenLinear;
     private final Map<String, LoraOps.Adapter> adapters;
@@ -49,13 +58,16 @@ public final class DecoderTraining {
                            Map<String, LoraOps.Adapter> adapters) {
         Set<String> names = new HashSet<>(weights.keySet());
         frozenLinear.keySet().forEach(m -> names.add(m + ".weight"));
-        this.features = Architecture.ofOrInfer(config, names).features();
-        this.attention = LayerAttention.of(config, features);
-        this.rotaryDim = RopeTables.rotaryDim(config);
-        this.config = config;
+        this.spec = TransformerSpec.of(config, Architecture.ofOrInfer(config, names));
+        this.features = spec.features();
+        this.rotaryDim = spec.rope().rotaryDim();
         this.weights = weights;
         this.frozenLinear = frozenLinear;
         this.adapters = adapters;
+        if (adapters.containsKey("lm_head") || frozenLinear.containsKey("lm_head")) {
+            throw new CrucibleException("an adapter or a quantised weight on lm_head cannot be trained: the output layer"
+                    + " runs in chunks from its float weight (train lm_head through modules_to_save instead)");
+        }
     }
 
     /** Recompute each layer in backward instead of keeping its activations (trades compute for memory). */
@@ -130,19 +142,20 @@ public final class DecoderTraining {
     }
 
     private Var norm(Tape tape, Var x, String name) {
-        return Ops.rmsNorm(tape, x, weight(name), config.rmsNormEps(), features.unitOffsetNorm());
+        return Ops.rmsNorm(tape, x, weight(name), spec.normEps(), features.unitOffsetNorm());
     }
 
     /** The window of {@code layer} for a sequence of {@code seq} tokens; 0 (full attention) when it covers them all. */
     private int window(int layer, int seq) {
-        int w = attention.window(layer);
+        int w = spec.slidingWindows()[layer];
         return w < seq ? w : 0;
     }
 
     /**
-     * Runs the model on {@code ids} [batch, seq]; with {@code labels} (same shape, -100 = ignored) the loss is the
-     * mean causal-LM cross entropy over the shifted labels, as transformers computes it. {@code rng} drives LoRA
-     * dropout (null: no dropout).
+     * Runs the model on {@code ids} [batch, seq]: without {@code labels} its logits [batch·seq, vocab]; with
+     * {@code labels} (same shape, -100 = ignored) only the loss, the mean causal-LM cross entropy over the shifted
+     * labels as transformers computes it, from a head that never holds all logits ({@link LogProbs}). {@code rng}
+     * drives LoRA dropout (null: no dropout).
      */
     public Output forward(Tape tape, int[] ids, int batch, int seq, int[] labels, SplittableRandom rng) {
         return forward(tape, ids, batch, seq, labels, null, null, rng);
@@ -155,35 +168,11 @@ public final class DecoderTraining {
      */
     public Output forward(Tape tape, int[] ids, int batch, int seq, int[] labels, int[] positionIds, int[] sequenceIds,
                           SplittableRandom rng) {
-        int[] positions = positionIds;
-        if (positions == null) {
-            positions = new int[batch * seq];
-            for (int t = 0; t < positions.length; t++) {
-                positions[t] = t % seq;
-            }
-        }
-        int[] segmentStarts = sequenceIds == null ? null : AttentionOps.segmentStarts(sequenceIds, batch, seq);
-        int headDim = config.headDim();
-        LayerShape shape = new LayerShape(batch, seq, config.numAttentionHeads(), config.numKeyValueHeads(), headDim,
-                RopeTables.of(config, seq, headDim, positions), positions, segmentStarts, attention.scale(), attention.softCap());
-        Var x = Ops.embedding(tape, weight(Architecture.EMBED), ids);
-        if (features.embeddingScale()) {
-            x = Ops.scale(tape, x, (float) Math.sqrt(config.hiddenSize()));
-        }
-        for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
-            // each layer draws its dropout masks from its own seed, so a recomputed layer draws the same ones
-            Long seed = rng == null ? null : rng.nextLong();
-            x = gradientCheckpointing ? checkpointedLayer(tape, x, layer, shape, seed)
-                    : layer(tape, x, layer, shape, seed == null ? null : new SplittableRandom(seed));
-        }
-        x = norm(tape, x, Architecture.FINAL_NORM);
-        Var logits = weights.containsKey(Architecture.LM_HEAD) || frozenLinear.containsKey("lm_head")
-                ? project(tape, x, "lm_head", rng) : Ops.linear(tape, x, weight(Architecture.EMBED), null);
-        if (attention.finalSoftCap() > 0) {
-            logits = Ops.softCap(tape, logits, attention.finalSoftCap());
-        }
+        Var x = hidden(tape, ids, batch, seq, positionIds, sequenceIds, rng);
+        LogProbs.Head head = head();
         if (labels == null) {
-            return new Output(logits, null, 0);
+            Var logits = Ops.linear(tape, x, head.weight(), head.bias());
+            return new Output(head.softCap() > 0 ? Ops.softCap(tape, logits, head.softCap()) : logits, null, 0);
         }
         int[] targets = Ops.shiftLabels(labels, batch, seq);
         if (sequenceIds != null) {
@@ -195,7 +184,54 @@ public final class DecoderTraining {
             }
         }
         long count = java.util.Arrays.stream(targets).filter(t -> t != Ops.IGNORE_INDEX).count();
-        return new Output(logits, Ops.crossEntropy(tape, logits, targets, true), count);
+        float[] weights = new float[targets.length];
+        for (int t = 0; t < targets.length; t++) {
+            weights[t] = targets[t] == Ops.IGNORE_INDEX ? 0f : -1f / Math.max(count, 1);
+        }
+        Var logProbs = LogProbs.of(tape, x, head, targets, null).logProbs();
+        return new Output(null, LogProbs.weightedSum(tape, logProbs, weights), count);
+    }
+
+    /**
+     * The log-probabilities of {@code targets} (one per position of {@code ids} [batch, seq], -100 = none) and the
+     * statistics of the logits at {@code statisticsRows} (null: none), without dropout; see {@link LogProbs}.
+     */
+    public LogProbs.Result logProbs(Tape tape, int[] ids, int batch, int seq, int[] targets, boolean[] statisticsRows) {
+        return LogProbs.of(tape, hidden(tape, ids, batch, seq, null, null, null), head(), targets, statisticsRows);
+    }
+
+    /** The output layer: lm_head, or the embeddings when they are tied. */
+    private LogProbs.Head head() {
+        Var w = weights.containsKey(Architecture.LM_HEAD) ? weight(Architecture.LM_HEAD) : weight(Architecture.EMBED);
+        return new LogProbs.Head(w, weights.get("lm_head.bias"), spec.finalSoftCap());
+    }
+
+    /** The final-normed hidden states [batch·seq, hidden] that the head reads. */
+    private Var hidden(Tape tape, int[] ids, int batch, int seq, int[] positionIds, int[] sequenceIds,
+                       SplittableRandom rng) {
+        int[] positions = positionIds;
+        if (positions == null) {
+            positions = new int[batch * seq];
+            for (int t = 0; t < positions.length; t++) {
+                positions[t] = t % seq;
+            }
+        }
+        int[] segmentStarts = sequenceIds == null ? null : AttentionOps.segmentStarts(sequenceIds, batch, seq);
+        int headDim = spec.headDim();
+        LayerShape shape = new LayerShape(batch, seq, spec.heads(), spec.kvHeads(), headDim,
+                RopeTables.of(spec.rope(), seq, headDim, positions), positions, segmentStarts, spec.attentionScale(),
+                spec.attentionSoftCap());
+        Var x = Ops.embedding(tape, weight(Architecture.EMBED), ids);
+        if (spec.embeddingScale() > 0) {
+            x = Ops.scale(tape, x, spec.embeddingScale());
+        }
+        for (int layer = 0; layer < spec.layers(); layer++) {
+            // each layer draws its dropout masks from its own seed, so a recomputed layer draws the same ones
+            Long seed = rng == null ? null : rng.nextLong();
+            x = gradientCheckpointing ? checkpointedLayer(tape, x, layer, shape, seed)
+                    : layer(tape, x, layer, shape, seed == null ? null : new SplittableRandom(seed));
+        }
+        return norm(tape, x, Architecture.FINAL_NORM);
     }
 
     /** Shapes and tables shared by every layer of one forward. */
@@ -225,11 +261,17 @@ public final class DecoderTraining {
             v = project(tape, h, p + "self_attn.v_proj", rng);
         }
         if (features.qkNorm()) {
-            q = Ops.rmsNorm(tape, q, weight(p + "self_attn.q_norm.weight"), config.rmsNormEps(), false);
-            k = Ops.rmsNorm(tape, k, weight(p + "self_attn.k_norm.weight"), config.rmsNormEps(), false);
+            q = Ops.rmsNorm(tape, q, weight(p + "self_attn.q_norm.weight"), spec.normEps(), false);
+            k = Ops.rmsNorm(tape, k, weight(p + "self_attn.k_norm.weight"), spec.normEps(), false);
         }
+        // what rope rotates and the residual adds add is read by no backward step (each producer's backward needs
+        // only its own gradient): dropped once consumed, a fifth of a layer's activations is never held
+        Var unrotated = q;
         q = AttentionOps.rope(tape, q, s.positions(), headDim, rotaryDim, s.rope());
+        unrotated.releaseValue();
+        unrotated = k;
         k = AttentionOps.rope(tape, k, s.positions(), headDim, rotaryDim, s.rope());
+        unrotated.releaseValue();
         Var attn = AttentionOps.attention(tape, q, k, v, batch, seq, heads, kvHeads, headDim, s.scale(),
                 window(layer, seq), s.attnCap(), s.segmentStarts());
         Var a = project(tape, attn, p + "self_attn.o_proj", rng);
@@ -237,12 +279,15 @@ public final class DecoderTraining {
             a = norm(tape, a, p + "post_attention_layernorm.weight");
         }
         x = Ops.add(tape, x, a);
+        a.releaseValue();
         h = norm(tape, x, p + (features.sandwichNorms() ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"));
         Var m = features.moe() ? moe(tape, h, p + "block_sparse_moe.", rng) : mlp(tape, h, p + "mlp.", rng);
         if (features.sandwichNorms()) {
             m = norm(tape, m, p + "post_feedforward_layernorm.weight");
         }
-        return Ops.add(tape, x, m);
+        Var out = Ops.add(tape, x, m);
+        m.releaseValue();
+        return out;
     }
 
     /**
@@ -251,7 +296,7 @@ public final class DecoderTraining {
      * are identical to the plain layer's; activation memory drops to one tensor per layer.
      */
     private Var checkpointedLayer(Tape tape, Var x, int layer, LayerShape s, Long seed) {
-        Var y = layer(new Tape(), x, layer, s, seed == null ? null : new SplittableRandom(seed));
+        Var y = layer(Tape.inference(), x, layer, s, seed == null ? null : new SplittableRandom(seed));
         Var out = new Var(y.value(), y.requiresGrad(), y.shape());
         if (out.requiresGrad()) {
             tape.record(() -> {
@@ -272,7 +317,10 @@ public final class DecoderTraining {
     }
 
     private Var activation(Tape tape, Var gate, Var up) {
-        return features.geluTanh() ? Ops.geluTanhMul(tape, gate, up) : Ops.siluMul(tape, gate, up);
+        return switch (spec.activation()) {
+            case SILU -> Ops.siluMul(tape, gate, up);
+            case GELU_TANH -> Ops.geluTanhMul(tape, gate, up);
+        };
     }
 
     private Var mlp(Tape tape, Var h, String p, SplittableRandom rng) {
@@ -289,9 +337,8 @@ public final class DecoderTraining {
 
     /** Mixtral's sparse MoE block: top-k routing, each expert a SiLU-gated MLP (w1 gate, w3 up, w2 down). */
     private Var moe(Tape tape, Var h, String p, SplittableRandom rng) {
-        int experts = config.intOr("num_local_experts", 0);
-        int k = config.intOr("num_experts_per_tok", 2);
-        MoeOps.Routing routing = MoeOps.topKSoftmax(tape, project(tape, h, p + "gate", rng), k);
+        int experts = spec.experts();
+        MoeOps.Routing routing = MoeOps.topKSoftmax(tape, project(tape, h, p + "gate", rng), spec.expertsPerToken());
         List<Var> outputs = new ArrayList<>();
         List<int[][]> routes = new ArrayList<>();
         for (int e = 0; e < experts; e++) {

@@ -2,12 +2,12 @@ package dev.crucible.nn;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crucible.io.ModelConfig;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 
 /**
- * How each decoder layer attends, resolved from config.json the way transformers 5.18 resolves it: the one
- * rule that the runtime ({@code model.TransformerSpec}) and the training forward ({@link DecoderTraining}) both
- * use, so a model trains with the attention it runs with.
+ * How each decoder layer attends, resolved from config.json the way transformers 5.18 resolves it: the one rule,
+ * part of {@link TransformerSpec}, on which the runtime ({@code model.Transformer}), the training forward
+ * ({@link DecoderTraining}) and the memory plan all run, so a model trains with the attention it runs with.
  *
  * @param windows      the sliding window of each layer (0 = full causal attention)
  * @param scale        the factor on q·k: {@code query_pre_attn_scalar}^-1/2 in the soft-capping family (Gemma 2,

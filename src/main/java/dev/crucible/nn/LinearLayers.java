@@ -1,7 +1,7 @@
 package dev.crucible.nn;
 
 import dev.crucible.io.Checkpoint;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 
 import java.util.ArrayList;
 import java.util.Comparator;

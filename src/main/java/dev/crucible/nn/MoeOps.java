@@ -1,5 +1,7 @@
 package dev.crucible.nn;
 
+import dev.crucible.autograd.Tape;
+import dev.crucible.autograd.Var;
 import dev.crucible.tensor.VectorMath;
 
 /**

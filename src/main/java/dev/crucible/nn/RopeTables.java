@@ -1,7 +1,5 @@
 package dev.crucible.nn;
 
-import dev.crucible.io.ModelConfig;
-
 /**
  * cos and sin tables [seq, headDim] for the training rope op, taken from the runtime's {@link RotaryEmbedding} so
  * that training and inference rotate identically for every rope type it knows (default, linear, llama3, yarn with
@@ -12,29 +10,24 @@ final class RopeTables {
     private RopeTables() {
     }
 
-    /** The rotated dimensions per head ({@code partial_rotary_factor} x head dim); fails early on unknown rope types. */
-    static int rotaryDim(ModelConfig config) {
-        return RotaryEmbedding.fromConfig(config, config.headDim()).rotaryDim();
-    }
-
-    static float[][] of(ModelConfig config, int seq, int headDim) {
-        return of(config, seq, headDim, seq);
+    static float[][] of(RotaryEmbedding rope, int seq, int headDim) {
+        return of(rope, seq, headDim, seq);
     }
 
     /**
      * Tables for positions [0, seq) of sequences whose positions are {@code positions}; as in transformers, longrope
      * switches to its long factors when the largest position + 1 passes {@code original_max_position_embeddings}.
      */
-    static float[][] of(ModelConfig config, int seq, int headDim, int[] positions) {
+    static float[][] of(RotaryEmbedding rope, int seq, int headDim, int[] positions) {
         int end = 0;
         for (int p : positions) {
             end = Math.max(end, p + 1);
         }
-        return of(config, seq, headDim, end);
+        return of(rope, seq, headDim, end);
     }
 
-    private static float[][] of(ModelConfig config, int seq, int headDim, int sequenceEnd) {
-        RotaryEmbedding.Table table = RotaryEmbedding.fromConfig(config, headDim).table(0, seq, sequenceEnd);
+    private static float[][] of(RotaryEmbedding rope, int seq, int headDim, int sequenceEnd) {
+        RotaryEmbedding.Table table = rope.table(0, seq, sequenceEnd);
         int half = table.half();
         float[] cos = new float[seq * headDim];
         float[] sin = new float[seq * headDim];

@@ -4,7 +4,7 @@ import dev.crucible.CrucibleException;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.SafetensorsFile;
 import dev.crucible.io.TensorInfo;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 import dev.crucible.peft.LoraAdapter.Part;
 import dev.crucible.tensor.Shape;
 import dev.crucible.tensor.Tensor;

@@ -21,6 +21,8 @@ public final class Gemm {
     private static final int MC = 96;
     /** Fewest rows a task converting B gets when rows are split: converting a panel costs about one row. */
     private static final int CONVERTED_MIN_ROWS = 128;
+    /** Most rows a task converting B gets: their A (192 x 576 floats: 432 KiB) stays in L2 from panel to panel. */
+    private static final int CONVERTED_MAX_ROWS = 192;
     private static final ThreadLocal<GemmPanels.View> VIEW = ThreadLocal.withInitial(GemmPanels.View::new);
     private static final ThreadLocal<float[]> A_SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
 
@@ -129,6 +131,9 @@ public final class Gemm {
         int rowsPerTask;
         if (b.converts() && !aTransposed) {
             int split = Math.clamp((target + panels - 1) / panels, 1, Math.max(1, m / CONVERTED_MIN_ROWS));
+            // and no more than CONVERTED_MAX_ROWS each: a task streams its whole A once per panel, which for
+            // thousands of rows (a DPO batch: 4,096) comes from memory every time instead of from cache
+            split = Math.max(split, (m + CONVERTED_MAX_ROWS - 1) / CONVERTED_MAX_ROWS);
             rowsPerTask = (m + split - 1) / split;
         } else {
             rowsPerTask = Math.clamp(m / target / 6 * 6, 6, DIRECT_ROWS);

@@ -7,7 +7,7 @@ import dev.crucible.io.ModelConfig;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.ShardedWriter;
 import dev.crucible.io.TensorSpec;
-import dev.crucible.nn.Parameter;
+import dev.crucible.autograd.Parameter;
 import dev.crucible.peft.LoraMerge;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Tensor;

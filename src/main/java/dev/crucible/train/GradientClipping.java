@@ -1,6 +1,6 @@
 package dev.crucible.train;
 
-import dev.crucible.nn.Parameter;
+import dev.crucible.autograd.Parameter;
 
 import java.util.List;
 

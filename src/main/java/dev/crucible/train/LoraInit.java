@@ -2,7 +2,7 @@ package dev.crucible.train;
 
 import dev.crucible.CrucibleException;
 import dev.crucible.io.Checkpoint;
-import dev.crucible.nn.FrozenWeight;
+import dev.crucible.autograd.FrozenWeight;
 import dev.crucible.nn.LinearLayers;
 import dev.crucible.peft.LoraAdapter;
 import dev.crucible.peft.LoraAdapter.SavedTensor;

@@ -5,9 +5,10 @@ import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.TensorInfo;
-import dev.crucible.model.Architecture;
-import dev.crucible.nn.LayerAttention;
+import dev.crucible.arch.Architecture;
+import dev.crucible.autograd.LogProbs;
 import dev.crucible.nn.LinearLayers;
+import dev.crucible.nn.TransformerSpec;
 import dev.crucible.peft.LoraConfig;
 import dev.crucible.tensor.Nf4Weight;
 
@@ -22,7 +23,7 @@ import java.util.Map;
  * What one training step holds in memory and how much it computes, derived from what the trainer and {@code nn}'s ops
  * keep rather than from a per-token rule of thumb. The weights are counted tensor by tensor from the checkpoint's
  * header as {@link Trainer} loads them (float32 copies; QLoRA's decoder linears in NF4 with double-quantised
- * scales; every {@link dev.crucible.nn.Parameter} allocates its gradient when it is created; AdamW its two moments at
+ * scales; every {@link dev.crucible.autograd.Parameter} allocates its gradient when it is created; AdamW its two moments at
  * the first step). Activations come from a replay of the step on a model of the tape: every op of
  * {@code DecoderTraining}'s forward is recorded with the arrays its backward closure holds (its inputs, its output and
  * what it saves: RMSNorm's inverse norms, attention's log-sum-exp, LoRA's {@code s·x_d Aᵀ} and transposed B, the
@@ -253,6 +254,7 @@ public final class MemoryPlan {
         private final Run run;
         private final long region;
         private final ModelConfig config;
+        private final TransformerSpec spec;
         private final Architecture.Features features;
         private final long n;
         /** Payload and footprint live now, and at the peak. */
@@ -268,7 +270,8 @@ public final class MemoryPlan {
             this.run = run;
             this.region = region;
             this.config = model.config();
-            this.features = Architecture.ofOrInfer(config, model.shapes().keySet()).features();
+            this.spec = TransformerSpec.of(config, Architecture.ofOrInfer(config, model.shapes().keySet()));
+            this.features = spec.features();
             this.n = run.tokens();
         }
 
@@ -281,6 +284,8 @@ public final class MemoryPlan {
             int holders;
             boolean hasGrad;
             boolean freed;
+            /** Its values dropped before backward (DecoderTraining's releaseValue): only the gradient remains. */
+            boolean valueReleased;
 
             Value(long elements, boolean requiresGrad) {
                 this(elements, requiresGrad, true);
@@ -324,12 +329,20 @@ public final class MemoryPlan {
         private void free(Value v) {
             if (!v.freed) {
                 v.freed = true;
-                if (v.owned) {
+                if (v.owned && !v.valueReleased) {
                     release(4 * v.elements);
                 }
                 if (v.hasGrad) {
                     release(4 * v.elements);
                 }
+            }
+        }
+
+        /** Drops a value's array before backward, as DecoderTraining does with what only rope or a residual add reads. */
+        private void releaseValue(Value v) {
+            if (!v.freed && v.owned && !v.valueReleased) {
+                v.valueReleased = true;
+                release(4 * v.elements);
             }
         }
 
@@ -495,20 +508,27 @@ public final class MemoryPlan {
                 q = norm(q, headDim);
                 k = norm(k, headDim);
             }
+            Value unrotated = q;
             q = elementwise(List.of(q), q.elements, 3);
+            releaseValue(unrotated);
+            unrotated = k;
             k = elementwise(List.of(k), k.elements, 3);
+            releaseValue(unrotated);
             Value attn = attention(q, k, v, heads, kvHeads, headDim);
             Value a = linear(attn, p + "self_attn.o_proj");
             if (features.sandwichNorms()) {
                 a = norm(a, hidden);
             }
             x = elementwise(List.of(x, a), x.elements, 1);
+            releaseValue(a);
             h = norm(x, hidden);
             Value m = features.moe() ? moe(h, p + "block_sparse_moe.") : mlp(h, p + "mlp.");
             if (features.sandwichNorms()) {
                 m = norm(m, hidden);
             }
-            return elementwise(List.of(x, m), x.elements, 1);
+            Value out = elementwise(List.of(x, m), x.elements, 1);
+            releaseValue(m);
+            return out;
         }
 
         private Value mlp(Value h, String p) {
@@ -529,8 +549,8 @@ public final class MemoryPlan {
 
         /** Mixtral's block: router, top-k weights, each expert's tokens gathered (an even share assumed), combined. */
         private Value moe(Value h, String p) {
-            int experts = config.intOr("num_local_experts", 0);
-            int k = config.intOr("num_experts_per_tok", 2);
+            int experts = spec.experts();
+            int k = spec.expertsPerToken();
             int hidden = config.hiddenSize();
             Value router = linear(h, p + "gate");
             Value weights = op(List.of(router), false, n * k, of(), of(), 0, 0);
@@ -638,19 +658,18 @@ public final class MemoryPlan {
             x = norm(x, hidden);
             String head = model.shapes().containsKey(Architecture.LM_HEAD) ? "lm_head" : null;
             long vocab = head != null ? layerWidth(head) : model.shape(Architecture.EMBED)[0];
-            Value logits;
-            if (head != null) {
-                logits = linear(x, head);
-            } else { // tied: the embedding matrix as the head
-                double product = 2.0 * n * hidden * vocab;
-                boolean trained = fullTraining() || statics.savedEmbedding;
-                logits = op(List.of(x), trained, n * vocab, of(), of(), product, product + (trained ? product : 0));
-            }
-            if (LayerAttention.of(config, features).finalSoftCap() > 0) {
-                logits = elementwise(List.of(logits), logits.elements, 4);
-            }
-            // cross entropy: each row's log-sum-exp; backward writes the logits' gradient
-            Value loss = op(List.of(logits), false, 1, of(n), of(), 3.0 * logits.elements, 3.0 * logits.elements);
+            // the head fused with the log-probabilities (autograd.LogProbs) keeps no logits: each row's log-sum-exp and
+            // log-probability, and with a frozen head each row's d lp / d hidden (computed in forward, one more
+            // product); a trained head recomputes its chunks of logits in backward (forward, dx and dW products)
+            boolean trained = fullTraining() || (head != null ? run.lora() != null && run.lora().savesModule(head)
+                    : statics.savedEmbedding);
+            double product = 2.0 * n * hidden * vocab;
+            boolean inputGradient = !trained && x.requiresGrad;
+            long chunk = Math.min(n, LogProbs.CHUNK_ROWS) * vocab;
+            Value logProbs = op(List.of(x), trained, n, inputGradient ? of(n, n * hidden) : of(n),
+                    trained ? of(chunk) : of(), inputGradient ? 2 * product : product,
+                    trained ? 3 * product : 2.0 * n * hidden);
+            Value loss = op(List.of(logProbs), false, 1, of(), of(), 2.0 * n, 2.0 * n);
             long activations = liveBytes;
             loss.hasGrad = true;
             replay(new ArrayList<>(tape));

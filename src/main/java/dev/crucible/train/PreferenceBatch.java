@@ -2,10 +2,9 @@ package dev.crucible.train;
 
 import dev.crucible.data.PreferenceExample;
 import dev.crucible.nn.DecoderTraining;
-import dev.crucible.nn.LogProbs;
-import dev.crucible.nn.Ops;
-import dev.crucible.nn.Tape;
-import dev.crucible.nn.Var;
+import dev.crucible.autograd.LogProbs;
+import dev.crucible.autograd.Ops;
+import dev.crucible.autograd.Tape;
 
 import java.util.Arrays;
 import java.util.List;
@@ -60,14 +59,17 @@ record PreferenceBatch(int[] ids, int[] targets, TokenLayout layout) {
         return n;
     }
 
-    /** The logits of the batch through {@code model}; without a tape for models that train nothing. */
-    Var logits(DecoderTraining model, Tape tape) {
-        return model.forward(tape, ids, rows(), layout.seq(), null, null).logits();
+    /**
+     * The log-probabilities of the targets through {@code model}, and the statistics of the logits at
+     * {@code statisticsRows} (null: none); a model that trains nothing runs on an {@link Tape#inference} tape.
+     */
+    LogProbs.Result logProbs(DecoderTraining model, Tape tape, boolean[] statisticsRows) {
+        return model.logProbs(tape, ids, rows(), layout.seq(), targets, statisticsRows);
     }
 
     /** Each row's summed completion log-probability under {@code model}, without gradient. */
     double[] completionLogps(DecoderTraining model) {
-        float[] lp = LogProbs.of(new Tape(), logits(model, new Tape()), targets).value();
+        float[] lp = logProbs(model, Tape.inference(), null).logProbs().value();
         double[] out = new double[rows()];
         for (int r = 0; r < out.length; r++) {
             out[r] = layout.completionSum(lp, r);

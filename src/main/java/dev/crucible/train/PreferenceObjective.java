@@ -8,9 +8,9 @@ import dev.crucible.CrucibleException;
 import dev.crucible.io.SafetensorsFile;
 import dev.crucible.io.SafetensorsWriter;
 import dev.crucible.nn.DecoderTraining;
-import dev.crucible.nn.LogProbs;
-import dev.crucible.nn.Tape;
-import dev.crucible.nn.Var;
+import dev.crucible.autograd.LogProbs;
+import dev.crucible.autograd.Tape;
+import dev.crucible.autograd.Var;
 import dev.crucible.tensor.Tensor;
 
 import java.nio.file.Files;
@@ -245,10 +245,12 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
             return kto(batch, all, ref, backward);
         }
         PreferenceBatch b = PreferenceBatch.of(all, padId, method == PreferenceMethod.ORPO ? n : 0);
-        Tape tape = new Tape();
-        Var logits = b.logits(policy, tape);
-        Var lp = LogProbs.of(tape, logits, b.targets());
-        LogProbs.RowStatistics stats = LogProbs.statistics(logits, completionPositions(b, 2 * n));
+        Tape tape = backward ? new Tape() : Tape.inference();
+        // DPO and IPO log statistics of the completions' logits; ORPO and SimPO the mean over every real position
+        LogProbs.Result head = b.logProbs(policy, tape,
+                method.usesReference() ? completionPositions(b, 2 * n) : realPositions(b));
+        Var lp = head.logProbs();
+        LogProbs.RowStatistics stats = head.statistics();
         PreferenceLoss.Result r = switch (method) {
             case DPO, IPO -> PreferenceLoss.dpo(method, params, lp.value(), b.layout(),
                     Arrays.copyOfRange(ref, 0, n), Arrays.copyOfRange(ref, n, 2 * n));
@@ -285,10 +287,10 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
         }
         kl = Math.max(kl / n, 0);
         PreferenceBatch b = PreferenceBatch.of(all.subList(0, n), padId, 0);
-        Tape tape = new Tape();
-        Var logits = b.logits(policy, tape);
-        Var lp = LogProbs.of(tape, logits, b.targets());
-        LogProbs.RowStatistics stats = LogProbs.statistics(logits, completionPositions(b, n));
+        Tape tape = backward ? new Tape() : Tape.inference();
+        LogProbs.Result head = b.logProbs(policy, tape, completionPositions(b, n));
+        Var lp = head.logProbs();
+        LogProbs.RowStatistics stats = head.statistics();
         boolean[] desirable = new boolean[n];
         for (int i = 0; i < n; i++) {
             desirable[i] = ((PreferenceExample.Unpaired) batch.get(i)).desirable();
@@ -326,6 +328,16 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
             for (int t = b.layout().completionFrom(r); t < b.layout().scoredTo(r); t++) {
                 mask[t] = true;
             }
+        }
+        return mask;
+    }
+
+    /** Every real (not padding) position of the batch. */
+    private static boolean[] realPositions(PreferenceBatch b) {
+        boolean[] mask = new boolean[b.targets().length];
+        TokenLayout l = b.layout();
+        for (int r = 0; r < l.rows(); r++) {
+            java.util.Arrays.fill(mask, r * l.seq(), r * l.seq() + l.length()[r], true);
         }
         return mask;
     }

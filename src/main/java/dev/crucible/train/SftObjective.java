@@ -6,7 +6,7 @@ import dev.crucible.data.Batches;
 import dev.crucible.data.Batches.Batch;
 import dev.crucible.data.PackedSequence;
 import dev.crucible.nn.DecoderTraining;
-import dev.crucible.nn.Tape;
+import dev.crucible.autograd.Tape;
 
 import java.util.List;
 import java.util.Map;

@@ -1,6 +1,6 @@
 package dev.crucible.io;
 
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -292,7 +292,7 @@ class MergeCommandTest {
         CliRun dry = crucible("merge", cfg.toString(), out.toString(), "--base-dir", FIXTURES.toString(), "--dry-run");
         assertEquals(0, dry.exitCode(), dry.err());
         assertEquals(before, files(), "the dry run wrote or touched a file");
-        var time = java.util.regex.Pattern.compile("expected wall time: ~([0-9.e+-]+) s \\(planning [0-9.]+ s; (\\w+) at "
+        var time = java.util.regex.Pattern.compile("expected wall time: ~([0-9.e+-]+) s \\(JVM start and planning [0-9.]+ s; (\\w+) at "
                 + "([0-9.e+-]+) MB/s of input per thread on this machine, best of ([0-9]+) on (\\S+)\\[").matcher(dry.out());
         assertTrue(time.find(), dry.out());
         for (int g : new int[] {1, 3, 4}) {

@@ -3,7 +3,7 @@ package dev.crucible.merge;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crucible.io.Checkpoint;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ShardedWriter;
 import dev.crucible.io.TensorSpec;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Tensor;
 import org.junit.jupiter.api.Test;

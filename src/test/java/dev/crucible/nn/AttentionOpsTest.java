@@ -1,5 +1,8 @@
 package dev.crucible.nn;
 
+import dev.crucible.autograd.Tape;
+import dev.crucible.autograd.Var;
+
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;

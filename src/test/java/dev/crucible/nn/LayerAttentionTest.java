@@ -3,7 +3,7 @@ package dev.crucible.nn;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.io.ModelConfig;
-import dev.crucible.model.Architecture;
+import dev.crucible.arch.Architecture;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;

@@ -2,10 +2,11 @@ package dev.crucible.nn;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crucible.autograd.Tape;
+import dev.crucible.autograd.Var;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.ModelConfig;
 import dev.crucible.model.Transformer;
-import dev.crucible.model.TransformerSpec;
 import dev.crucible.model.TransformerWeights;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -102,8 +103,9 @@ class RopeTrainingTest {
         ModelConfig config = llamaWithRope(ROPES.get("longrope"));
         int[] shortPositions = {0, 1, 2, 3, 4, 5, 6, 7};
         int[] longPositions = {0, 1, 2, 3, 4, 5, 6, 7, 8};
-        float[] shortCos = RopeTables.of(config, 9, 16, shortPositions)[0];
-        float[] longCos = RopeTables.of(config, 9, 16, longPositions)[0];
+        RotaryEmbedding rope = RotaryEmbedding.fromConfig(config, 16);
+        float[] shortCos = RopeTables.of(rope, 9, 16, shortPositions)[0];
+        float[] longCos = RopeTables.of(rope, 9, 16, longPositions)[0];
         // position 3, frequency 7: the short table uses factor 3, the long one factor 12
         double theta = Math.pow(10000, -14.0 / 16);
         double scaling = Math.sqrt(1 + Math.log(4) / Math.log(8));
@@ -117,8 +119,9 @@ class RopeTrainingTest {
         ModelConfig config = llamaWithRope(ROPES.get(type));
         int seq = 12;
         int d = 16;
-        int rotaryDim = RopeTables.rotaryDim(config);
-        float[][] tables = RopeTables.of(config, seq, d);
+        RotaryEmbedding rope = RotaryEmbedding.fromConfig(config, d);
+        int rotaryDim = rope.rotaryDim();
+        float[][] tables = RopeTables.of(rope, seq, d);
         int[] positions = new int[2 * seq];
         for (int t = 0; t < positions.length; t++) {
             positions[t] = t % seq;

@@ -1,7 +1,7 @@
 package dev.crucible.train;
 
 import dev.crucible.io.SafetensorsFile;
-import dev.crucible.nn.Parameter;
+import dev.crucible.autograd.Parameter;
 import dev.crucible.peft.LoraAdapter;
 import dev.crucible.peft.LoraModule;
 import org.junit.jupiter.api.Test;

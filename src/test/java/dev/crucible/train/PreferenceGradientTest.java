@@ -9,7 +9,7 @@ import dev.crucible.data.PreferenceTokenizer;
 import dev.crucible.io.ModelDirectory;
 import dev.crucible.io.SafetensorsFile;
 import dev.crucible.model.Tokenizer;
-import dev.crucible.nn.Parameter;
+import dev.crucible.autograd.Parameter;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;

@@ -3,7 +3,7 @@ package dev.crucible.train;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crucible.data.PackedSequence;
 import dev.crucible.io.Checkpoint;
-import dev.crucible.nn.Parameter;
+import dev.crucible.autograd.Parameter;
 import dev.crucible.peft.LoraAdapter;
 import dev.crucible.peft.LoraModule;
 import org.junit.jupiter.api.Test;
@@ -106,7 +106,7 @@ class SftTrainerTest {
                 var t = c.tensor(name);
                 String module = name.substring(0, name.lastIndexOf('.'));
                 float[] values = nf4.containsKey(module) && name.endsWith(".weight")
-                        ? ((dev.crucible.nn.FrozenWeight.Nf4) nf4.get(module)).w().dequantize() : t.toFloatArray();
+                        ? ((dev.crucible.autograd.FrozenWeight.Nf4) nf4.get(module)).w().dequantize() : t.toFloatArray();
                 tensors.put(name, dev.crucible.tensor.Tensor.ofFloats(values, t.shape()));
             }
             dev.crucible.io.SafetensorsWriter.write(dequantised.resolve("model.safetensors"), tensors);

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crucible.data.PackedSequence;
 import dev.crucible.io.Checkpoint;
 import dev.crucible.io.SafetensorsFile;
-import dev.crucible.nn.Parameter;
+import dev.crucible.autograd.Parameter;
 import dev.crucible.peft.LoraAdapter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

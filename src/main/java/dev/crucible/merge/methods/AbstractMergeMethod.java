@@ -2,6 +2,7 @@ package dev.crucible.merge.methods;
 
 import dev.crucible.merge.MergeInputs;
 import dev.crucible.merge.MergeMethod;
+import dev.crucible.tensor.DType;
 import dev.crucible.tensor.Tensor;
 
 import java.util.Collections;
@@ -59,9 +60,9 @@ abstract class AbstractMergeMethod implements MergeMethod {
 
     abstract Tensor merge(MethodCall call);
 
-    /** {@link #workingBytes} of a method that streams in chunks: its output (at most float32) and chunk buffers. */
-    static long streamingBytes(long numel, int inputs) {
-        return numel * 4L + (inputs + 4L) * 4 * StreamingTaskArithmetic.CHUNK;
+    /** {@link #workingBytes} of a method that streams in chunks: its output (in the compute dtype) and chunk buffers. */
+    static long streamingBytes(long numel, int inputs, DType dtype) {
+        return numel * dtype.byteSize() + (inputs + 4L) * 4 * StreamingTaskArithmetic.CHUNK;
     }
 
     @Override

@@ -73,7 +73,7 @@ final class GeneralizedTaskArithmetic extends AbstractMergeMethod {
         }
         // top-k: a bit set per model, and the packed magnitudes of one model while its cut is selected
         long selection = sparsification == Sparsification.MAGNITUDE ? numel * 8 + inputs * (numel / 8 + 8) : 0;
-        return streamingBytes(numel, inputs) + selection;
+        return streamingBytes(numel, inputs, dtype) + selection;
     }
 
     private Settings settings(MethodCall c) {

@@ -18,7 +18,7 @@ final class Linear extends AbstractMergeMethod {
 
     @Override
     public long workingBytes(long numel, int inputs, DType dtype) {
-        return streamingBytes(numel, inputs);
+        return streamingBytes(numel, inputs, dtype);
     }
 
     @Override

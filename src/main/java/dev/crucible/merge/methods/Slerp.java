@@ -19,7 +19,7 @@ final class Slerp extends AbstractMergeMethod {
 
     @Override
     public long workingBytes(long numel, int inputs, DType dtype) {
-        return streamingBytes(numel, inputs);
+        return streamingBytes(numel, inputs, dtype);
     }
 
     @Override

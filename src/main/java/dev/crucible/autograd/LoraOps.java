@@ -1,4 +1,4 @@
-package dev.crucible.nn;
+package dev.crucible.autograd;
 
 import dev.crucible.tensor.Gemm;
 import dev.crucible.tensor.VectorMath;
@@ -240,7 +240,7 @@ public final class LoraOps {
     }
 
     /** {@code ‖W + s·B·A‖} per output row, as PEFT's DoRA {@code get_weight_norm}. */
-    static float[] adaptedRowNorms(FrozenWeight w, float[] a, float[] b, float s, int r) {
+    public static float[] adaptedRowNorms(FrozenWeight w, float[] a, float[] b, float s, int r) {
         int out = w.rows();
         int in = w.cols();
         float[] norms = new float[out];

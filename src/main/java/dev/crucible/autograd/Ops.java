@@ -1,4 +1,4 @@
-package dev.crucible.nn;
+package dev.crucible.autograd;
 
 import dev.crucible.CrucibleException;
 import dev.crucible.tensor.Gemm;
@@ -20,7 +20,7 @@ public final class Ops {
     private Ops() {
     }
 
-    static boolean any(Var... inputs) {
+    public static boolean any(Var... inputs) {
         for (Var v : inputs) {
             if (v != null && v.requiresGrad()) {
                 return true;
@@ -400,70 +400,6 @@ public final class Ops {
                         up.grad()[i] += (float) (dy[i] * gelu);
                     }
                 }
-            });
-        }
-        return y;
-    }
-
-    /**
-     * Cross entropy of {@code logits} [N, V] against {@code targets} [N] (IGNORE_INDEX skips a row), averaged over
-     * the rows counted ({@code mean}) or summed: a scalar. Targets are already aligned with their logits rows.
-     */
-    public static Var crossEntropy(Tape tape, Var logits, int[] targets, boolean mean) {
-        int vocab = logits.dim(-1);
-        int n = logits.size() / vocab;
-        float[] lv = logits.value();
-        float[] logSumExp = new float[n];
-        long count = 0;
-        for (int i = 0; i < n; i++) {
-            int t = targets[i];
-            if (t != IGNORE_INDEX && (t < 0 || t >= vocab)) {
-                throw new CrucibleException("label " + t + " at position " + i + " is outside the vocabulary of " + vocab);
-            }
-            count += t == IGNORE_INDEX ? 0 : 1;
-        }
-        chunks(n, vocab, (from, to) -> {
-            for (int i = from; i < to; i++) {
-                if (targets[i] != IGNORE_INDEX) {
-                    logSumExp[i] = logSumExp(lv, i * vocab, vocab);
-                }
-            }
-        });
-        double total = 0;
-        for (int i = 0; i < n; i++) {
-            if (targets[i] != IGNORE_INDEX) {
-                total += logSumExp[i] - lv[i * vocab + targets[i]];
-            }
-        }
-        double divisor = mean ? Math.max(count, 1) : 1;
-        Var y = new Var(new float[]{(float) (total / divisor)}, logits.requiresGrad(), 1);
-        if (logits.requiresGrad()) {
-            tape.record(() -> {
-                if (!y.hasGrad()) {
-                    return;
-                }
-                float scale = (float) (y.grad()[0] / divisor);
-                float[] dl = logits.grad();
-                chunks(n, vocab, (from, to) -> {
-                    for (int i = from; i < to; i++) {
-                        int t = targets[i];
-                        if (t == IGNORE_INDEX) {
-                            continue;
-                        }
-                        // d loss / d logit = scale · (softmax - onehot)
-                        int off = i * vocab;
-                        FloatVector lse = FloatVector.broadcast(F, logSumExp[i]);
-                        int j = 0;
-                        for (; j + F.length() <= vocab; j += F.length()) {
-                            FloatVector p = VectorMath.exp(FloatVector.fromArray(F, lv, off + j).sub(lse));
-                            p.fma(FloatVector.broadcast(F, scale), FloatVector.fromArray(F, dl, off + j)).intoArray(dl, off + j);
-                        }
-                        for (; j < vocab; j++) {
-                            dl[off + j] += scale * (float) Math.exp(lv[off + j] - logSumExp[i]);
-                        }
-                        dl[off + t] -= scale;
-                    }
-                });
             });
         }
         return y;

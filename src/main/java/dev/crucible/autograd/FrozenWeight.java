@@ -1,4 +1,4 @@
-package dev.crucible.nn;
+package dev.crucible.autograd;
 
 import dev.crucible.tensor.Gemm;
 import dev.crucible.tensor.Nf4Weight;

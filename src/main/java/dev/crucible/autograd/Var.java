@@ -1,4 +1,4 @@
-package dev.crucible.nn;
+package dev.crucible.autograd;
 
 import java.util.Arrays;
 
@@ -8,12 +8,14 @@ import java.util.Arrays;
  * {@code Parameter.grad()}.
  */
 public final class Var {
-    private final float[] value;
+    /** Null once {@link #releaseValue} dropped it. */
+    private float[] value;
+    private final int size;
     private final int[] shape;
     private final boolean requiresGrad;
     private float[] grad;
 
-    Var(float[] value, boolean requiresGrad, int... shape) {
+    public Var(float[] value, boolean requiresGrad, int... shape) {
         long n = 1;
         for (int d : shape) {
             n *= d;
@@ -22,6 +24,7 @@ public final class Var {
             throw new IllegalArgumentException(value.length + " values do not fill " + Arrays.toString(shape));
         }
         this.value = value;
+        this.size = value.length;
         this.shape = shape.clone();
         this.requiresGrad = requiresGrad;
     }
@@ -49,7 +52,18 @@ public final class Var {
     }
 
     public float[] value() {
+        if (value == null) {
+            throw new IllegalStateException("the values of this intermediate were released");
+        }
         return value;
+    }
+
+    /**
+     * Drops the values of an intermediate that no backward step reads (a projection whose only reader is a residual
+     * add: neither op's backward needs it), so that they are not held until backward; the gradient still works.
+     */
+    public void releaseValue() {
+        value = null;
     }
 
     public int[] shape() {
@@ -61,7 +75,7 @@ public final class Var {
     }
 
     public int size() {
-        return value.length;
+        return size;
     }
 
     public boolean requiresGrad() {
@@ -71,12 +85,12 @@ public final class Var {
     /** The gradient, allocated (zeroed) on first use. */
     public float[] grad() {
         if (grad == null) {
-            grad = new float[value.length];
+            grad = new float[size];
         }
         return grad;
     }
 
-    boolean hasGrad() {
+    public boolean hasGrad() {
         return grad != null;
     }
 }

@@ -1,4 +1,4 @@
-package dev.crucible.nn;
+package dev.crucible.autograd;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -9,9 +9,32 @@ import java.util.List;
  */
 public final class Tape {
     private final List<Runnable> steps = new ArrayList<>();
+    private final boolean recording;
 
-    void record(Runnable backwardStep) {
-        steps.add(backwardStep);
+    public Tape() {
+        this(true);
+    }
+
+    private Tape(boolean recording) {
+        this.recording = recording;
+    }
+
+    /**
+     * A tape for a forward that will never run backward (a reference model, evaluation): it records nothing, so
+     * each activation is garbage as soon as the next op has read it, and ops skip work that only backward needs.
+     */
+    public static Tape inference() {
+        return new Tape(false);
+    }
+
+    boolean recording() {
+        return recording;
+    }
+
+    public void record(Runnable backwardStep) {
+        if (recording) {
+            steps.add(backwardStep);
+        }
     }
 
     /** Seeds d(loss)/d(loss) = 1 and runs every recorded step from last to first; the tape is then empty. */
@@ -32,7 +55,7 @@ public final class Tape {
     }
 
     /** Runs the recorded steps from last to first, for outputs whose gradients the caller has already set. */
-    void replay() {
+    public void replay() {
         for (int i = steps.size() - 1; i >= 0; i--) {
             steps.get(i).run();
             // a step that has run is never needed again: dropping it frees the activations and gradients only it

@@ -1,15 +1,15 @@
-package dev.crucible.model;
+package dev.crucible.nn;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.arch.Architecture;
 import dev.crucible.io.ModelConfig;
-import dev.crucible.nn.Activation;
-import dev.crucible.nn.LayerAttention;
-import dev.crucible.nn.RotaryEmbedding;
 
 /**
- * Everything the forward pass needs to know about a model, resolved once from config.json and the
- * family's {@link Architecture} features: sizes, activation, rope, and the per-layer sliding windows, scale and
- * soft-caps of {@link LayerAttention} (the rule the training forward uses too).
+ * Everything a forward pass needs to know about a model, resolved once from config.json and the family's
+ * {@link Architecture} features: sizes, norms, activation, rope, MoE routing, embedding scale, and the per-layer
+ * sliding windows, scale and soft-caps of {@link LayerAttention}. The one resolver: the runtime
+ * ({@code model.Transformer}) and the training forward ({@link DecoderTraining}) both run on it, so a model trains
+ * with the numbers it runs with.
  */
 public record TransformerSpec(Architecture architecture, ModelConfig config, int hidden, int layers, int heads,
                               int kvHeads, int headDim, int intermediate, int vocab, double normEps,
@@ -23,7 +23,11 @@ public record TransformerSpec(Architecture architecture, ModelConfig config, int
 
     /** The spec for a checkpoint holding {@code tensorNames}, which pick the family's weight layout. */
     public static TransformerSpec of(ModelConfig config, java.util.Collection<String> tensorNames) {
-        Architecture arch = Architecture.of(config).forTensors(tensorNames);
+        return of(config, Architecture.of(config).forTensors(tensorNames));
+    }
+
+    /** The spec of {@code config} as a model of family {@code arch}: the one resolution inference and training share. */
+    public static TransformerSpec of(ModelConfig config, Architecture arch) {
         Architecture.Features f = arch.features();
         String where = config.source() == null ? "config" : config.source().toString();
         int hidden = config.hiddenSize();

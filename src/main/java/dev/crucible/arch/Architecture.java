@@ -1,19 +1,32 @@
-package dev.crucible.model;
+package dev.crucible.arch;
 
 import dev.crucible.CrucibleException;
 import dev.crucible.io.ModelConfig;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * What a model family looks like, as data: its weight names and the features its forward pass uses. Merge,
- * runtime and training all read this one description; adding a family is adding an entry to
- * {@link #REGISTRY}.
+ * What a model family looks like, as data: its weight names and the features its forward pass uses. Each family is
+ * an entry of the resource {@code architectures.json} (as mergekit keeps its architectures in JSON files); merge,
+ * runtime and training all read this one description, and {@code nn.TransformerSpec} resolves it with config.json
+ * into the numbers a forward needs. Adding a family is adding an entry there (and, only where it computes
+ * something new, a feature and its op).
  *
  * @param modelType      {@code model_type} in config.json
  * @param className      transformers' class, the first entry of {@code architectures}
@@ -29,6 +42,8 @@ public record Architecture(String modelType, String className, List<String> laye
     private static final Pattern LAYER_NAME = Pattern.compile("^model\\.layers\\.(\\d+)\\.(.+)$");
 
     /**
+     * The features of a family, named as in {@code architectures.json} (snake case; a feature left out is off).
+     *
      * @param attentionBias   q/k/v projections have biases (qwen2)
      * @param qkNorm          per-head RMSNorm on queries and keys (qwen3)
      * @param fusedQkv        one {@code qkv_proj} instead of q/k/v (phi3)
@@ -44,64 +59,61 @@ public record Architecture(String modelType, String className, List<String> laye
     public record Features(boolean attentionBias, boolean qkNorm, boolean fusedQkv, boolean fusedGateUp,
                            boolean moe, boolean sandwichNorms, boolean unitOffsetNorm, boolean embeddingScale,
                            boolean geluTanh, boolean softCapping, boolean alternatingSlidingWindow) {
-        static final Features LLAMA = new Features(false, false, false, false, false, false, false, false,
-                false, false, false);
     }
 
-    private static final List<String> ATTN = List.of("self_attn.q_proj.weight", "self_attn.k_proj.weight",
-            "self_attn.v_proj.weight", "self_attn.o_proj.weight");
-    private static final List<String> MLP = List.of("mlp.gate_proj.weight", "mlp.up_proj.weight",
-            "mlp.down_proj.weight");
-    private static final List<String> NORMS = List.of("input_layernorm.weight", "post_attention_layernorm.weight");
+    /** One entry of {@code architectures.json}; {@code fusedExpertsLayerWeights}: a second layout (Mixtral). */
+    private record Entry(String modelType, String className, List<String> layerWeights, Features features,
+                         List<String> fusedExpertsLayerWeights) {
+    }
 
-    private static List<String> concat(List<?>... parts) {
-        List<String> out = new ArrayList<>();
-        for (List<?> p : parts) {
-            for (Object o : p) {
-                out.add((String) o);
+    @JsonIgnoreProperties("_about")
+    private record Catalogue(List<Entry> families) {
+    }
+
+    /** Reads {@code architectures.json} under its snake-case names; an unknown key (a misspelt feature) is an error. */
+    private static final ObjectMapper JSON = JsonMapper.builder()
+            .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE).build();
+
+    /** Every family by {@code model_type}, in the order of {@code architectures.json}. */
+    public static final Map<String, Architecture> REGISTRY;
+    /**
+     * The second weight layout of a family, by {@code model_type}: Mixtral as transformers 5 saves it (and
+     * mergekit-moe writes it), per layer one router {@code mlp.gate.weight} [E, H], {@code mlp.experts.gate_up_proj}
+     * [E, 2I, H] (each expert's gate rows, then its up rows) and {@code mlp.experts.down_proj} [E, H, I], instead of
+     * {@code block_sparse_moe.experts.N.w1/w2/w3}.
+     */
+    private static final Map<String, Architecture> FUSED_EXPERTS;
+
+    static {
+        Catalogue catalogue;
+        try (InputStream in = Architecture.class.getResourceAsStream("architectures.json")) {
+            catalogue = JSON.readValue(Objects.requireNonNull(in, "architectures.json"), Catalogue.class);
+        } catch (IOException e) {
+            throw new UncheckedIOException("the built-in architectures.json is unreadable", e);
+        }
+        Map<String, Architecture> registry = new LinkedHashMap<>();
+        Map<String, Architecture> fused = new LinkedHashMap<>();
+        for (Entry e : catalogue.families()) {
+            registry.put(e.modelType(), new Architecture(e.modelType(), e.className(), List.copyOf(e.layerWeights()),
+                    e.features()));
+            if (e.fusedExpertsLayerWeights() != null) {
+                fused.put(e.modelType(), new Architecture(e.modelType(), e.className(),
+                        List.copyOf(e.fusedExpertsLayerWeights()), e.features()));
             }
         }
-        return List.copyOf(out);
+        REGISTRY = Collections.unmodifiableMap(registry);
+        FUSED_EXPERTS = Collections.unmodifiableMap(fused);
     }
 
-    private static final List<String> LLAMA_LAYER = concat(ATTN, MLP, NORMS);
-
-    public static final Map<String, Architecture> REGISTRY = Map.of(
-            "llama", new Architecture("llama", "LlamaForCausalLM", LLAMA_LAYER, Features.LLAMA),
-            "mistral", new Architecture("mistral", "MistralForCausalLM", LLAMA_LAYER, Features.LLAMA),
-            "qwen2", new Architecture("qwen2", "Qwen2ForCausalLM", concat(LLAMA_LAYER, List.of(
-                    "self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias")),
-                    new Features(true, false, false, false, false, false, false, false, false, false, false)),
-            "qwen3", new Architecture("qwen3", "Qwen3ForCausalLM", concat(LLAMA_LAYER, List.of(
-                    "self_attn.q_norm.weight", "self_attn.k_norm.weight")),
-                    new Features(false, true, false, false, false, false, false, false, false, false, false)),
-            "gemma", new Architecture("gemma", "GemmaForCausalLM", LLAMA_LAYER,
-                    new Features(false, false, false, false, false, false, true, true, true, false, false)),
-            "gemma2", new Architecture("gemma2", "Gemma2ForCausalLM", concat(LLAMA_LAYER, List.of(
-                    "pre_feedforward_layernorm.weight", "post_feedforward_layernorm.weight")),
-                    new Features(false, false, false, false, false, true, true, true, true, true, true)),
-            "phi3", new Architecture("phi3", "Phi3ForCausalLM", concat(List.of("self_attn.qkv_proj.weight",
-                    "self_attn.o_proj.weight", "mlp.gate_up_proj.weight", "mlp.down_proj.weight"), NORMS),
-                    new Features(false, false, true, true, false, false, false, false, false, false, false)),
-            "mixtral", new Architecture("mixtral", "MixtralForCausalLM", concat(ATTN, NORMS, List.of(
-                    "block_sparse_moe.gate.weight", "block_sparse_moe.experts.{e}.w1.weight",
-                    "block_sparse_moe.experts.{e}.w2.weight", "block_sparse_moe.experts.{e}.w3.weight")),
-                    new Features(false, false, false, false, true, false, false, false, false, false, false)));
-
-    /** Weight names of Mixtral as transformers 5 saves it (and mergekit-moe writes it): experts fused per layer. */
+    /** Weight names of the fused-experts layout (constants, for {@code switch}es over weight names). */
     public static final String FUSED_ROUTER = "mlp.gate.weight";
     public static final String FUSED_GATE_UP = "mlp.experts.gate_up_proj";
     public static final String FUSED_DOWN = "mlp.experts.down_proj";
 
-    /**
-     * Mixtral in the transformers-5 layout: per layer one router {@code mlp.gate.weight} [E, H],
-     * {@code mlp.experts.gate_up_proj} [E, 2I, H] (each expert's gate rows, then its up rows) and
-     * {@code mlp.experts.down_proj} [E, H, I], instead of {@code block_sparse_moe.experts.N.w1/w2/w3}.
-     */
-    public static final Architecture MIXTRAL_FUSED = new Architecture("mixtral", "MixtralForCausalLM",
-            concat(ATTN, NORMS, List.of(FUSED_ROUTER, FUSED_GATE_UP, FUSED_DOWN)), REGISTRY.get("mixtral").features());
+    /** Llama's decoder layer: what an unregistered family must hold to be merged as a Llama derivative. */
+    private static final List<String> LLAMA_LAYER = REGISTRY.get("llama").layerWeights();
 
-    /** True for the fused-experts layout ({@link #MIXTRAL_FUSED}). */
+    /** True for the fused-experts layout (Mixtral as transformers 5 saves it). */
     public boolean fusedExperts() {
         return layerWeights.contains(FUSED_GATE_UP);
     }
@@ -112,7 +124,8 @@ public record Architecture(String modelType, String className, List<String> laye
      */
     public Architecture forTensors(Collection<String> tensorNames) {
         boolean fused = tensorNames.contains(LAYER_PREFIX + "0." + FUSED_GATE_UP);
-        return features.moe() && fused && modelType.equals(MIXTRAL_FUSED.modelType) ? MIXTRAL_FUSED : this;
+        Architecture fusedLayout = FUSED_EXPERTS.get(modelType);
+        return features.moe() && fused && fusedLayout != null ? fusedLayout : this;
     }
 
     /** The registered family of {@code config}'s {@code model_type}, or an error naming the type. */
@@ -141,8 +154,6 @@ public record Architecture(String modelType, String className, List<String> laye
         if (!llamaLike) {
             return of(config); // throws with the list of supported types
         }
-        boolean bias = tensorNames.contains(LAYER_PREFIX + "0.self_attn.q_proj.bias");
-        boolean qkNorm = tensorNames.contains(LAYER_PREFIX + "0.self_attn.q_norm.weight");
         List<String> layer = new ArrayList<>(LLAMA_LAYER);
         for (String extra : List.of("self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias",
                 "self_attn.q_norm.weight", "self_attn.k_norm.weight")) {
@@ -150,8 +161,10 @@ public record Architecture(String modelType, String className, List<String> laye
                 layer.add(extra);
             }
         }
-        return new Architecture(config.modelType(), config.architecture(), List.copyOf(layer),
-                new Features(bias, qkNorm, false, false, false, false, false, false, false, false, false));
+        boolean attentionBias = tensorNames.contains(LAYER_PREFIX + "0.self_attn.q_proj.bias");
+        boolean qkNorm = tensorNames.contains(LAYER_PREFIX + "0.self_attn.q_norm.weight");
+        return new Architecture(config.modelType(), config.architecture(), List.copyOf(layer), JSON.convertValue(
+                Map.of("attention_bias", attentionBias, "qk_norm", qkNorm), Features.class));
     }
 
     /** Full weight names of decoder layer {@code layer}, experts expanded from {@code num_local_experts}. */

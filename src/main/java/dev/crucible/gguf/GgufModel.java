@@ -364,7 +364,7 @@ public final class GgufModel implements TensorSource, AutoCloseable {
         }
         if (s.transform() == Transform.UNPERMUTE_Q || s.transform() == Transform.UNPERMUTE_K) {
             int heads = permutedHeads(s.transform());
-            MemorySegment copy = Tensor.heapSegment(rows * rowBytes);
+            MemorySegment copy = file.allocate(rows * rowBytes);
             for (int r = 0; r < rows; r++) {
                 MemorySegment.copy(data, permutedRow(r, rows, heads) * rowBytes, copy, r * rowBytes, rowBytes);
             }

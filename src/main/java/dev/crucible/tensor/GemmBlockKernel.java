@@ -10,6 +10,7 @@ import jdk.incubator.vector.VectorSpecies;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Objects;
 
 /**
  * Dot products of a float32 activation row with one row of a {@link BlockMatrix}, decoding the blocks in registers:
@@ -223,28 +224,49 @@ final class GemmBlockKernel {
         }
     }
 
-    /** Q4_K: each 64 values are 32 bytes of nibbles, the low ones sub-block 2j, the high ones 2j + 1. */
+    /**
+     * Q4_K: each 64 values are 32 bytes of nibbles, the low ones sub-block 2j, the high ones 2j + 1. The block's
+     * scales stay in locals, unpacked as {@link #kScales} does (same products, same bits): going through the
+     * scratch array cost a store, a reload and a bounds check per scale in the hottest decode loop.
+     */
     private static void q4_K(MemorySegment w, long off, int cols, float[] x, int xOff, float[] sums, int sOff,
                              float[] lanes) {
+        Objects.checkFromIndexSize(xOff, cols, x.length);
+        Objects.checkFromIndexSize(sOff, cols / 32, sums.length);
         FloatVector acc = FloatVector.zero(F);
         float mins = 0;
-        for (int p = 0; p < cols; p += 256, off += 144, sOff += 8) {
-            kScales(w, off, lanes);
+        int blocks = cols / 256;
+        for (int k = 0; k < blocks; k++) {
+            long b = off + 144L * k;
+            int xb = xOff + 256 * k;
+            int sb = sOff + 8 * k;
+            float d = Float.float16ToFloat(w.get(HALF, b));
+            float dmin = Float.float16ToFloat(w.get(HALF, b + 2));
+            int lo6 = w.get(INT, b + 4);
+            int hi6 = w.get(INT, b + 8);
+            int top = w.get(INT, b + 12);
+            int sc03 = lo6 & 0x3F3F3F3F;
+            int m03 = hi6 & 0x3F3F3F3F;
+            int sc47 = top & 0x0F0F0F0F | (lo6 >>> 6 & 0x03030303) << 4;
+            int m47 = top >>> 4 & 0x0F0F0F0F | (hi6 >>> 6 & 0x03030303) << 4;
             for (int j = 0; j < 4; j++) {
-                long q = off + 16 + 32L * j;
-                int xo = xOff + p + 64 * j;
+                int scs = j < 2 ? sc03 : sc47;
+                int ms = j < 2 ? m03 : m47;
+                int shift = 16 * (j & 1);
+                long q = b + 16 + 32L * j;
+                int xo = xb + 64 * j;
                 FloatVector lo = FloatVector.zero(F);
                 FloatVector hi = FloatVector.zero(F);
                 for (int l = 0; l < 32; l += L) {
                     IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, q + l, LE).convertShape(B2I, I, 0);
                     IntVector a = v.and(0x0F);
-                    IntVector b = v.lanewise(SHR, 4).and(0x0F);
+                    IntVector c = v.lanewise(SHR, 4).and(0x0F);
                     lo = ((FloatVector) a.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + l), lo);
-                    hi = ((FloatVector) b.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + 32 + l), hi);
+                    hi = ((FloatVector) c.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + 32 + l), hi);
                 }
-                acc = lo.fma(FloatVector.broadcast(F, lanes[K_SCALES + 2 * j]), acc);
-                acc = hi.fma(FloatVector.broadcast(F, lanes[K_SCALES + 2 * j + 1]), acc);
-                mins += lanes[K_SCALES + 8 + 2 * j] * sums[sOff + 2 * j] + lanes[K_SCALES + 9 + 2 * j] * sums[sOff + 2 * j + 1];
+                acc = lo.fma(FloatVector.broadcast(F, d * (scs >>> shift & 0xFF)), acc);
+                acc = hi.fma(FloatVector.broadcast(F, d * (scs >>> shift + 8 & 0xFF)), acc);
+                mins += dmin * (ms >>> shift & 0xFF) * sums[sb + 2 * j] + dmin * (ms >>> shift + 8 & 0xFF) * sums[sb + 2 * j + 1];
             }
         }
         acc.intoArray(lanes, 0);

@@ -66,11 +66,13 @@ final class MergeCommand implements Callable<Integer> {
                 mergekit.randomSeed, mergekit.writeModelCard, !mergekit.quiet, fsync);
         long start = System.nanoTime();
         MergeConfig cfg = MergeConfig.read(config, bases);
-        if (!dryRun) {
-            OutputCheck check = OutputCheck.of(out, "OUT_DIR").reads("the config", config);
-            for (ModelRef model : cfg.referencedModels()) {
-                check.reads("the input model", model.path()).reads("the adapter", model.lora());
-            }
+        OutputCheck check = OutputCheck.of(out, "OUT_DIR").reads("the config", config);
+        for (ModelRef model : cfg.referencedModels()) {
+            check.reads("the input model", model.path()).reads("the adapter", model.lora());
+        }
+        if (dryRun) {
+            check.checkDirectory(overwrite.overwrite); // refuses what the real run would refuse, and touches nothing
+        } else {
             check.directory(overwrite.overwrite, err::println);
         }
         try (MergePlan plan = MergePlan.build(cfg, mergekit.allowCrimes, loraMergeDtype)) {

@@ -62,6 +62,18 @@ public final class OutputCheck {
 
     /** Checks an output directory; returns it absolute. {@code notes} receives one line per stale staging removed. */
     public Path directory(boolean overwrite, Consumer<String> notes) {
+        Path abs = checkDirectory(overwrite);
+        for (Path stale : StagedDirectory.removeStale(abs)) {
+            notes.accept("note: removed " + stale + ", a staging directory left by an interrupted run");
+        }
+        return abs;
+    }
+
+    /**
+     * The checks of {@link #directory} without touching anything (for dry runs, which must refuse what the real run
+     * would refuse); returns the directory absolute.
+     */
+    public Path checkDirectory(boolean overwrite) {
         Path abs = absolute();
         if (Files.exists(abs) && !Files.isDirectory(abs)) {
             throw new CrucibleException(describe() + " exists and is not a directory");
@@ -76,9 +88,6 @@ public final class OutputCheck {
             }
         }
         checkWritable(abs, real);
-        for (Path stale : StagedDirectory.removeStale(abs)) {
-            notes.accept("note: removed " + stale + ", a staging directory left by an interrupted run");
-        }
         return abs;
     }
 

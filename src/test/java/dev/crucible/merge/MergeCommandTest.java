@@ -311,4 +311,24 @@ class MergeCommandTest {
             assertTrue(time.group(5).contains(".layers.") && merged.names().contains(time.group(5)), time.group(5));
         }
     }
+
+    @Test
+    void aDryRunRefusesTheOutputsTheRealRunRefuses() throws Exception {
+        Path cfg = tmp.resolve("ties.yml");
+        Files.copy(FIXTURES.resolve("configs").resolve("ties.yml"), cfg);
+        Path inputModel = FIXTURES.resolve(MergeConfig.read(cfg, new Path[] {FIXTURES}).referencedModels().get(0).path());
+        Path full = Files.createDirectories(tmp.resolve("full"));
+        Files.writeString(full.resolve("notes.txt"), "mine");
+        Map<String, String> before = files();
+        CliRun intoInput = crucible("merge", cfg.toString(), inputModel.toString(), "--base-dir", FIXTURES.toString(),
+                "--dry-run");
+        assertEquals(1, intoInput.exitCode(), intoInput.out());
+        assertTrue(intoInput.err().contains("is the input model") && intoInput.err().contains("would destroy it"),
+                intoInput.err());
+        CliRun intoFull = crucible("merge", cfg.toString(), full.toString(), "--base-dir", FIXTURES.toString(),
+                "--dry-run");
+        assertEquals(1, intoFull.exitCode(), intoFull.out());
+        assertTrue(intoFull.err().contains("exists and is not empty"), intoFull.err());
+        assertEquals(before, files(), "the dry runs wrote or touched a file");
+    }
 }

@@ -230,7 +230,7 @@ final class Quickstart {
                 # TIES: each specialist's change from their shared start (sft-chat) is weighted, a sign is elected per
                 # weight, and the changes that agree with it are added to sft-chat; normalize divides each weight's
                 # sum by the weights of the changes that agree with it (their weighted mean, not their sum). sft-add's
-                # change is 2-5x sft-larger's (full fine-tuning against a LoRA) and outvotes it: with weights 1 and
+                # change is 1.5-5x sft-larger's (full fine-tuning against a LoRA) and outvotes it: with weights 1 and
                 # 0.5 (density 0.5) the merge compared digits worse than sft-add alone in 6 of 7 training runs
                 # (0.69-0.90 against 0.71-0.94). Addition lives in the first layers (as SLERP shows) and comparison
                 # needs sft-larger's change in the last ones: there it counts 1.5 and 2, enough to win the sign where

@@ -109,7 +109,9 @@ class QuickstartTest {
      * frankenmerge was at or above in 7 of 8 and 0.033 below (3 of 90 questions, about one standard error) in the
      * other: it must come within two standard errors of the weaker source. This run (fast, seed 42), add/larger:
      * ties 0.82/0.99, slerp 0.66/1.00, frankenmerge 0.86/0.99, moe 0.51/0.99 against sft-add 0.88/0.94, sft-larger
-     * 0.23/1.00, sft-chat 0.21/0.59.
+     * 0.23/1.00, sft-chat 0.21/0.59. The run is bit-identical for 1, 2 or 4 threads but not across vector widths: on
+     * 256- and 128-bit vectors (-XX:UseAVX=2, 1) comparison minus sft-add's was ties +0.06, +0.04, slerp +0.07, +0.06,
+     * moe +0.03, +0.04, frankenmerge 0, +0.03.
      */
     @Test
     void everyMergeHasBothSkills() {

@@ -3,7 +3,11 @@
 TRL 1.13 expresses RPO as DPOConfig(loss_type=["sigmoid", "sft"], loss_weights=[1.0, alpha]). This script runs
 TRL's DPOTrainer that way on the fixture of tools/preference_reference.py (its tokenizer, its standard rows, its
 starting adapter, all read from PREFDIR = testdata/hf/training/preference, which that script made) with beta 0.1,
-max_length 36 and alpha ALPHA, and writes PREFDIR/rpo_gradients.safetensors:
+max_length 36 and alpha ALPHA, and writes into PREFDIR
+
+rpo_metrics.json: TRL's logged metrics of 3 steps, full and LoRA, settings as tools/preference_reference.py's dpo runs
+(every row in one micro-batch, AdamW, cosine, max_grad_norm 1, learning rate 1e-3 full / 5e-3 LoRA), 2 threads;
+rpo_gradients.safetensors:
 
   loss.{full,lora}            the loss of TRL's first step on the whole data set as one micro-batch
   sft.{full,lora}             that step's "sft" term alone (the chosen completions' mean cross entropy)
@@ -34,15 +38,32 @@ BETA = 0.1
 MAX_LENGTH = 36
 
 
+def rpo_config(out, rows, lr):
+    return common_args(DPOConfig, out, len(rows), learning_rate=lr, beta=BETA, loss_type=["sigmoid", "sft"],
+                       loss_weights=[1.0, ALPHA], max_length=MAX_LENGTH)
+
+
+def rpo_run(kind, model_path, tok_dir, adapter, rows):
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(tok_dir)
+    model = load_model(model_path, adapter if kind == "lora" else None)
+    lr = 1e-3 if kind == "full" else 5e-3
+    rec = Recorder()
+    with tempfile.TemporaryDirectory() as out:
+        DPOTrainer(model=model, args=rpo_config(out, rows, lr), train_dataset=Dataset.from_list(rows),
+                   processing_class=tok, callbacks=[rec]).train()
+    print(f"{kind}: " + ", ".join(f"{s['loss']:.6f}" for s in rec.steps), flush=True)
+    return {"data": "standard", "learning_rate": lr, "max_length": MAX_LENGTH, "threads2": rec.steps}
+
+
 def rpo_step(kind, model_path, tok_dir, adapter, rows):
     torch.set_num_threads(2)
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(tok_dir)
     model = load_model(model_path, adapter if kind == "lora" else None)
     with tempfile.TemporaryDirectory() as out:
-        args = common_args(DPOConfig, out, len(rows), learning_rate=1e-3, beta=BETA, loss_type=["sigmoid", "sft"],
-                           loss_weights=[1.0, ALPHA], max_length=MAX_LENGTH)
-        trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+        trainer = DPOTrainer(model=model, args=rpo_config(out, rows, 1e-3), train_dataset=Dataset.from_list(rows), processing_class=tok,
                              callbacks=[Recorder()])
         batch = next(iter(trainer.get_train_dataloader()))
         trainer.model.train()
@@ -68,6 +89,12 @@ def main(pref_dir):
     with open(os.path.join(pref_dir, "data", "standard.jsonl")) as f:
         rows = [json.loads(line) for line in f]
     model_path = model_dir(tok_dir)
+    metrics = {"versions": {"trl": trl.__version__, "torch": torch.__version__,
+                            "transformers": transformers.__version__, "peft": __import__("peft").__version__},
+               "settings": {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, ALPHA], "beta": BETA, "steps": 3},
+               "runs": {f"rpo/{kind}": rpo_run(kind, model_path, tok_dir, adapter, rows) for kind in ("full", "lora")}}
+    with open(os.path.join(pref_dir, "rpo_metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=1)
     tensors = {}
     for kind in ("full", "lora"):
         tensors.update(rpo_step(kind, model_path, tok_dir, adapter, rows))

@@ -31,7 +31,7 @@ import trl
 from trl import DPOConfig, DPOTrainer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from preference_reference import Recorder, common_args, load_model, model_dir, saved_name  # noqa: E402
+from preference_reference import Recorder, common_args, first_step_gradients, load_model, model_dir  # noqa: E402
 
 ALPHA = 0.5  # not 1, so that a weight applied to the wrong term shows
 BETA = 0.1
@@ -63,22 +63,15 @@ def rpo_step(kind, model_path, tok_dir, adapter, rows):
     tok = AutoTokenizer.from_pretrained(tok_dir)
     model = load_model(model_path, adapter if kind == "lora" else None)
     with tempfile.TemporaryDirectory() as out:
-        trainer = DPOTrainer(model=model, args=rpo_config(out, rows, 1e-3), train_dataset=Dataset.from_list(rows), processing_class=tok,
-                             callbacks=[Recorder()])
-        batch = next(iter(trainer.get_train_dataloader()))
-        trainer.model.train()
-        loss = trainer.compute_loss(trainer.model, batch)
-        loss.backward()
-        out_tensors = {f"loss.{kind}": loss.detach().reshape(1).clone()}
-        for name, p in trainer.model.named_parameters():
-            if p.requires_grad and p.grad is not None and ".ref." not in name:
-                out_tensors[f"grad.{kind}.{saved_name(name)}"] = p.grad.detach().clone().contiguous()
+        trainer = DPOTrainer(model=model, args=rpo_config(out, rows, 1e-3), train_dataset=Dataset.from_list(rows),
+                             processing_class=tok, callbacks=[Recorder()])
+        out_tensors, batch = first_step_gradients(trainer, kind)
         # the sft term alone, the same way with loss_type ["sft"] (no gradient needed)
         trainer.loss_types, trainer.loss_weights = ["sft"], [1.0]
         with torch.no_grad():
             sft = trainer.compute_loss(trainer.model, batch)
         out_tensors[f"sft.{kind}"] = sft.detach().reshape(1).clone()
-    print(f"{kind}: loss {loss.item():.8f}, sft {sft.item():.8f}", flush=True)
+    print(f"{kind}: loss {out_tensors[f'loss.{kind}'].item():.8f}, sft {sft.item():.8f}", flush=True)
     return out_tensors
 
 

@@ -29,15 +29,16 @@ import java.util.concurrent.Future;
 
 /**
  * What a merge will cost before it runs ({@code crucible merge --dry-run}): the peak bytes of tensors in flight and
- * the expected wall time. The time is calibrated on the user's own inputs: the configured method merges the largest
- * layer tensor, then a layer tensor of about a million entries (into heap memory; nothing is written), on as many
- * threads at once as the merge will run, each until its rate settles, with its input pages dropped from the process
- * between runs so that each run reads them as the real merge does; every tensor is charged its bytes at the best rate
- * of the calibrated size nearest its own, plus once what the first calibration's runs before its best took beyond
- * it (the real run starts as cold). Input bytes the page cache does not hold are charged apart, at the rate a probe read some of them from disk
- * (the calibration re-reads its own tensors from the cache). Writing is charged at the rate of a short probe: 32 MiB written (and forced to disk when the merge will force its
- * shards) to a temporary file in the output's directory, or the nearest one that exists, then deleted. Reading the
- * config, planning and the JVM's start are charged what they took in this very process.
+ * the expected wall time. The time is calibrated on the user's own inputs: the configured method merges a layer tensor
+ * of about a million entries, then the largest layer tensor (into heap memory; nothing is written), on as many threads
+ * at once as the merge will run, each until its rate settles, with its input pages dropped from the process between
+ * runs so that each run reads them as the real merge does; every tensor is charged its bytes at the best rate of the
+ * calibrated size nearest its own, plus once what the first calibration's runs before its best took beyond it (the
+ * real run starts as cold). Input bytes the page cache does not hold are charged apart, at the rate a probe read some
+ * of them from disk (the calibration re-reads its own tensors from the cache). Writing is charged at the rate of a
+ * short probe: 32 MiB written (and forced to disk when the merge will force its shards) to a temporary file in the
+ * output's directory, or the nearest one that exists, then deleted. The launcher's work, the JVM's start, reading the
+ * config and planning are charged what they took for this very process.
  *
  * @param peakBytes    working memory: the buffers the merge's threads keep, each grown to one of the largest tensors
  * @param seconds      expected wall time of the command, the JVM's start included
@@ -107,14 +108,11 @@ public record MergeEstimate(long peakBytes, double seconds, double startSeconds,
         Calibration small;
         Calibration big;
         try {
-            // The largest layer tensor first: its first run is as cold as the real run's first tensors (the largest
-            // go first there), and long enough to last until the JIT's compiled code arrives, which a small
-            // sample's first run is not (it measured 0.1-0.2 s of warm-up where the real run paid more).
-            big = large.numel() > sample.numel() ? calibrate(plan, executor, large, pool, parallel) : null;
+            // The small sample first: its runs are short enough that the JIT's compiled code arrives within the
+            // calibration's time, after which the large tensor is timed on compiled code (the other way round, a
+            // 2-thread ties calibration of 4096x1024 ran out of time half-interpreted and expected 1.5x the real run).
             small = calibrate(plan, executor, sample, pool, parallel);
-            if (big == null) {
-                big = small;
-            }
+            big = large.numel() > sample.numel() ? calibrate(plan, executor, large, pool, parallel) : small;
         } finally {
             pool.shutdownNow();
         }
@@ -127,7 +125,7 @@ public record MergeEstimate(long peakBytes, double seconds, double startSeconds,
         }
         // The real run starts cold as the calibration did: its threads run the method interpreted and touch fresh
         // buffers at once, so what the calibration lost before it settled is paid once in wall time.
-        double warmUpSeconds = big.warmUpSeconds();
+        double warmUpSeconds = small.warmUpSeconds();
         DType outDType = plan.config().outDtype != null ? plan.config().outDtype : plan.computeDType();
         long write = 0;
         for (MergePlan.Entry e : plan.entries()) {

@@ -324,7 +324,10 @@ final class TrainCommand implements Callable<Integer> {
                 loaded.allLinear() ? "all-linear" : "targets " + loaded.targetModules());
     }
 
-    /** special_tokens: each must already be a token of the vocabulary (adding tokens would resize the embeddings). */
+    /**
+     * special_tokens: each must already be a token of the vocabulary (adding tokens would resize the embeddings).
+     * Checked on the tokenizer without the overrides: loading with them adds any missing one as a new token.
+     */
     private static ModelDirectory withSpecialTokens(ModelDirectory model, Map<String, String> tokens) {
         try (Tokenizer tokenizer = Tokenizer.load(model)) {
             int rows = model.config().vocabSize();

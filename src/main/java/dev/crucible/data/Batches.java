@@ -5,7 +5,6 @@ import dev.crucible.io.ModelDirectory;
 import dev.crucible.model.Tokenizer;
 
 import java.nio.file.Files;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -93,17 +92,5 @@ public final class Batches {
             }
         }
         return new Batch(rows, seqLen, ids, labels, positions, seqIds, packed);
-    }
-
-    /** Consecutive batches of {@code microBatchSize} sequences (the last may be smaller). */
-    public static List<Batch> batches(List<PackedSequence> sequences, int microBatchSize, int padId) {
-        if (microBatchSize < 1) {
-            throw new CrucibleException("micro_batch_size must be at least 1, got " + microBatchSize);
-        }
-        List<Batch> out = new ArrayList<>();
-        for (int i = 0; i < sequences.size(); i += microBatchSize) {
-            out.add(collate(sequences.subList(i, Math.min(sequences.size(), i + microBatchSize)), padId));
-        }
-        return out;
     }
 }

@@ -140,8 +140,12 @@ public record MergeEstimate(long peakBytes, double seconds, double startSeconds,
         }
         // the workers write their tensors in parallel
         double writeSeconds = write / writeRate(outDir, options.fsync()) / parallel;
-        // one disk serves every thread: its reads are not divided among them
-        double seconds = jvmStart + startSeconds + warmUpSeconds + mergeSeconds + uncached.seconds()
+        // One disk serves every thread, and while one thread waits for it the others merge: the longer of the two,
+        // plus the shorter one's share of a thread (added up, the estimate of a cold linear merge was 1.4x the real
+        // run at load 2.5; the longer one alone would have been 0.8x of it at load 4.5: docs/BENCHMARKS.md).
+        double reading = uncached.seconds();
+        double seconds = jvmStart + startSeconds + warmUpSeconds + Math.max(reading, mergeSeconds)
+                + Math.min(reading, mergeSeconds) / parallel
                 + (Double.isNaN(writeSeconds) ? 0 : writeSeconds);
         return new MergeEstimate(peakBytes(plan, options.threads()), seconds, jvmStart + startSeconds, warmUpSeconds,
                 writeSeconds, small.bytesPerSec(), sample.name() + Shape.toString(sample.shape()), small.runs(),

@@ -229,7 +229,7 @@ public record MergeEstimate(long peakBytes, double seconds, double startSeconds,
      * the jar against the sources, 0.5-0.8 s on a busy 2-core machine, which the JVM's uptime does not see. The
      * launcher passes the wall-clock second it started at ({@code crucible.launched}, bash's
      * {@code EPOCHREALTIME}); 0 without it (a JVM started some other way). The process's own start time is no
-     * substitute: on a restored virtual machine it was off by more than a second.
+     * substitute: on this project's virtual machine it gave more than the dry run's whole wall time.
      */
     private static double launcherSeconds(double uptime) {
         String launched = System.getProperty("crucible.launched", "");

@@ -18,8 +18,8 @@ import java.util.concurrent.Callable;
                 + " DPO, four merges (TIES, SLERP, a frankenmerge, a two-expert Franken-MoE), evaluation of every model"
                 + " on both skills, GGUF export of the best one, and an HTML report (OUT_DIR/report.html).",
         "Every stage runs the command it names, in this process, on the YAML files it writes to OUT_DIR/configs:"
-                + " rerun any of them by hand (./crucible train OUT_DIR/configs/sft-add.yml --overwrite). About 8"
-                + " minutes on two cores; --fast: a CI-sized run in under a minute."})
+                + " rerun any of them by hand (./crucible train OUT_DIR/configs/sft-add.yml --overwrite). About a"
+                + " minute on two cores; --fast: a CI-sized run, about half that."})
 final class QuickstartCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

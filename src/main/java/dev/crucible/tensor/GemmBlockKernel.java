@@ -39,6 +39,8 @@ final class GemmBlockKernel {
     /** L bytes: one load unpacks to L values (byte vectors of 64 or 128 bits). */
     private static final VectorSpecies<Byte> B = L == 8 || L == 16 ? VectorSpecies.of(byte.class,
             VectorShape.forBitSize(L * 8)) : null;
+    /** 32 bytes, two halves of L = 16 bytes (one 256-bit load for 32 nibble pairs); null on 8 lanes. */
+    private static final VectorSpecies<Byte> B32 = L == 16 ? ByteVector.SPECIES_256 : null;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     private static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;
@@ -226,8 +228,11 @@ final class GemmBlockKernel {
 
     /**
      * Q4_K: each 64 values are 32 bytes of nibbles, the low ones sub-block 2j, the high ones 2j + 1. The block's
-     * scales stay in locals, unpacked as {@link #kScales} does (same products, same bits): going through the
-     * scratch array cost a store, a reload and a bounds check per scale in the hottest decode loop.
+     * scales stay in locals, unpacked as {@link #kScales} does (same products, same bits), the eight d·sc before the
+     * sub-block loop: going through the scratch array cost a store, a reload and a bounds check per scale, and
+     * extracting each scale inside the loop cost about 1.4x in the hottest decode loop (docs/BENCHMARKS.md, GGUF
+     * decode round 6). The 32 bytes of a sub-block pair are one load, widened in two halves (on 16 float lanes; two
+     * loads of L bytes on 8).
      */
     private static void q4_K(MemorySegment w, long off, int cols, float[] x, int xOff, float[] sums, int sOff,
                              float[] lanes) {
@@ -249,23 +254,39 @@ final class GemmBlockKernel {
             int m03 = hi6 & 0x3F3F3F3F;
             int sc47 = top & 0x0F0F0F0F | (lo6 >>> 6 & 0x03030303) << 4;
             int m47 = top >>> 4 & 0x0F0F0F0F | (hi6 >>> 6 & 0x03030303) << 4;
+            float s0 = d * (sc03 & 0xFF), s1 = d * (sc03 >>> 8 & 0xFF), s2 = d * (sc03 >>> 16 & 0xFF);
+            float s3 = d * (sc03 >>> 24), s4 = d * (sc47 & 0xFF), s5 = d * (sc47 >>> 8 & 0xFF);
+            float s6 = d * (sc47 >>> 16 & 0xFF), s7 = d * (sc47 >>> 24);
             for (int j = 0; j < 4; j++) {
-                int scs = j < 2 ? sc03 : sc47;
+                float scaleLo = j == 0 ? s0 : j == 1 ? s2 : j == 2 ? s4 : s6;
+                float scaleHi = j == 0 ? s1 : j == 1 ? s3 : j == 2 ? s5 : s7;
                 int ms = j < 2 ? m03 : m47;
                 int shift = 16 * (j & 1);
                 long q = b + 16 + 32L * j;
                 int xo = xb + 64 * j;
                 FloatVector lo = FloatVector.zero(F);
                 FloatVector hi = FloatVector.zero(F);
-                for (int l = 0; l < 32; l += L) {
-                    IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, q + l, LE).convertShape(B2I, I, 0);
-                    IntVector a = v.and(0x0F);
-                    IntVector c = v.lanewise(SHR, 4).and(0x0F);
-                    lo = ((FloatVector) a.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + l), lo);
-                    hi = ((FloatVector) c.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + 32 + l), hi);
+                if (B32 != null) {
+                    ByteVector v32 = ByteVector.fromMemorySegment(B32, w, q, LE);
+                    IntVector v = (IntVector) v32.convertShape(B2I, I, 0);
+                    IntVector u = (IntVector) v32.convertShape(B2I, I, 1);
+                    lo = ((FloatVector) v.and(0x0F).convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo), lo);
+                    hi = ((FloatVector) v.lanewise(SHR, 4).and(0x0F).convertShape(I2F, F, 0))
+                            .fma(FloatVector.fromArray(F, x, xo + 32), hi);
+                    lo = ((FloatVector) u.and(0x0F).convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + 16), lo);
+                    hi = ((FloatVector) u.lanewise(SHR, 4).and(0x0F).convertShape(I2F, F, 0))
+                            .fma(FloatVector.fromArray(F, x, xo + 48), hi);
+                } else {
+                    for (int l = 0; l < 32; l += L) {
+                        IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, q + l, LE).convertShape(B2I, I, 0);
+                        IntVector a = v.and(0x0F);
+                        IntVector c = v.lanewise(SHR, 4).and(0x0F);
+                        lo = ((FloatVector) a.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + l), lo);
+                        hi = ((FloatVector) c.convertShape(I2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + 32 + l), hi);
+                    }
                 }
-                acc = lo.fma(FloatVector.broadcast(F, d * (scs >>> shift & 0xFF)), acc);
-                acc = hi.fma(FloatVector.broadcast(F, d * (scs >>> shift + 8 & 0xFF)), acc);
+                acc = lo.fma(FloatVector.broadcast(F, scaleLo), acc);
+                acc = hi.fma(FloatVector.broadcast(F, scaleHi), acc);
                 mins += dmin * (ms >>> shift & 0xFF) * sums[sb + 2 * j] + dmin * (ms >>> shift + 8 & 0xFF) * sums[sb + 2 * j + 1];
             }
         }

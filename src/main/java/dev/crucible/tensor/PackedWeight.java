@@ -60,14 +60,27 @@ public final class PackedWeight {
             return null;
         }
         long rows = 0;
-        for (BlockMatrix b : parts) {
+        BlockMatrix[] kept = new BlockMatrix[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            BlockMatrix b = parts[i];
             if (b.cols() != parts[0].cols()) {
                 throw new IllegalArgumentException("cannot stack " + b.format() + "[" + b.rows() + ", " + b.cols()
                         + "] under a matrix of " + parts[0].cols() + " columns");
             }
             rows += b.rows();
+            kept[i] = new BlockMatrix(b.format(), b.rows(), b.cols(), plainNative(b.data()));
         }
-        return new PackedWeight(Math.toIntExact(rows), parts[0].cols(), null, null, parts.clone());
+        return new PackedWeight(Math.toIntExact(rows), parts[0].cols(), null, null, kept);
+    }
+
+    /**
+     * A native segment ({@code reinterpret}: same address, size, scope and read-only flag) as the plain native kind,
+     * mapped or not. The block kernels' loads are compiled for the segment classes they have seen: a file mapping
+     * beside native copies (a GGUF's reordered q and k) made them bimorphic, every load behind a type check, and a
+     * q8_0 decode step about 1.8x slower than with one kind (measured in docs/BENCHMARKS.md, GGUF decode round 6).
+     */
+    private static MemorySegment plainNative(MemorySegment s) {
+        return s.isNative() ? s.reinterpret(s.byteSize()) : s;
     }
 
     /** Whether this weight is kept in ggml blocks ({@link #blocks}). */

@@ -18,7 +18,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@code crucible quickstart --fast} end to end: every stage runs, and the report's numbers move the right way (losses
  * fall, the aligned model prefers the chosen answers and keeps its skill, each merge scores at least as well as the
- * weaker of its sources on each skill, within the evaluation's noise).
+ * weaker of its sources on each skill: strictly for TIES, SLERP and the MoE, within the evaluation's noise for the
+ * frankenmerge).
  */
 class QuickstartTest {
     @TempDir
@@ -99,21 +100,26 @@ class QuickstartTest {
     }
 
     /**
-     * The issue's check: each merge scores at least as well as the weaker of its sources on each skill. On addition
-     * the weaker source is sft-larger (near chance) and every merge is far above it. On comparison the weaker source
-     * is sft-add, which learns it too (the larger operand is the one nearer the sum): 0.91, while the merges score
-     * 0.87-0.99. The tasks have 100 and 90 questions, so a difference under two standard errors (about 0.06 there)
-     * is noise: the merge must come within that of the weaker source, and also be well above the shared start,
-     * which has neither skill. Measured (add/larger, fast run): ties 0.74/0.90, slerp 0.79/0.99, frankenmerge
-     * 0.83/0.89, moe 0.51/0.99 against sft-add 0.89/0.91, sft-larger 0.24/1.00, sft-chat 0.20/0.57 (full run: ties
-     * 0.84/0.87, slerp 0.65/0.99, frankenmerge 0.87/0.87, moe 0.60/0.99 against sft-add 0.88/0.91).
+     * The issue's check: each merge scores at least as well as the weaker of its sources on each skill, and well above
+     * the shared start (sft-chat), which has neither skill. On addition the weaker source is sft-larger (near chance)
+     * and every merge is far above it. On comparison the weaker source is sft-add, which learns it too (the larger
+     * operand is the one nearer the sum), so a merge must keep sft-add's comparison and add sft-larger's. Measured over 8
+     * training runs (seeds 42 and 1-4 full-size, 42, 1 and 2 fast), comparison minus sft-add's: TIES +0.01 to +0.12,
+     * SLERP +0.02 to +0.11, the MoE +0.01 to +0.22, all 8 at or above; these are held to the issue's strict check. The
+     * frankenmerge was at or above in 7 of 8 and 0.033 below (3 of 90 questions, about one standard error) in the
+     * other: it must come within two standard errors of the weaker source. This run (fast, seed 42), add/larger:
+     * ties 0.82/0.99, slerp 0.66/1.00, frankenmerge 0.86/0.99, moe 0.51/0.99 against sft-add 0.88/0.94, sft-larger
+     * 0.23/1.00, sft-chat 0.21/0.59. The run is bit-identical for 1, 2 or 4 threads but not across vector widths: on
+     * 256- and 128-bit vectors (-XX:UseAVX=2, 1) comparison minus sft-add's was ties +0.06, +0.04, slerp +0.07, +0.06,
+     * moe +0.03, +0.04, frankenmerge 0, +0.03.
      */
     @Test
     void everyMergeHasBothSkills() {
         for (String merge : List.of("ties", "slerp", "frankenmerge", "moe")) {
             for (String skill : Quickstart.SKILLS) {
                 String weaker = score("sft-add", skill) <= score("sft-larger", skill) ? "sft-add" : "sft-larger";
-                double floor = score(weaker, skill) - 2 * stderr(weaker, skill);
+                double floor = merge.equals("frankenmerge")
+                        ? score(weaker, skill) - 2 * stderr(weaker, skill) : score(weaker, skill);
                 String numbers = merge + " " + summary.path("scores").path(merge) + " vs " + weaker + " "
                         + summary.path("scores").path(weaker) + " and sft-chat " + summary.path("scores").path("sft-chat");
                 assertTrue(score(merge, skill) >= floor, skill + ": " + numbers);

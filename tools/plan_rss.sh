@@ -5,7 +5,7 @@
 # in one exclusive section of the shared CPU lock per shape. One line per run: estimate, measured peak RSS, their ratio.
 #
 # usage: [HEAP_FRACTION=0.8] tools/plan_rss.sh [WORK_DIR] [SHAPES] [METHODS] [BATCH] [SEQ]
-#   defaults: /tmp/crucible-plan-rss "tiny smollm-135m" "full lora qlora" 2 256
+#   defaults: /tmp/crucible-plan-rss "tiny smollm-135m" "full lora qlora" 2 256; METHODS from full lora qlora dora qdora
 #   HEAP_FRACTION runs with that share of the planned heap instead, to see how tight the plan is (a run that needs
 #   more than it was given fails with "out of memory")
 set -euo pipefail
@@ -39,8 +39,14 @@ for shape in $shapes; do
         echo "learning_rate: 1e-4"
         echo "gradient_checkpointing: $ckpt"
         echo "output_dir: $work/out-$name"
+        case "$method" in
+          full) ;;
+          # QDoRA is Axolotl's QLoRA with peft_use_dora (there is no adapter: qdora)
+          qdora) echo "adapter: qlora"; echo "peft_use_dora: true" ;;
+          *) echo "adapter: $method" ;;
+        esac
         if [ "$method" != full ]; then
-          echo "adapter: $method"; echo "lora_r: 16"; echo "lora_alpha: 32"; echo "lora_target_linear: true"
+          echo "lora_r: 16"; echo "lora_alpha: 32"; echo "lora_target_linear: true"
         fi
       } >"$work/$name.yml"
       "$root/crucible" train "$work/$name.yml" --dry-run >"$work/$name.dry" 2>/dev/null

@@ -8,6 +8,7 @@ import dev.crucible.io.TensorInfo;
 import dev.crucible.arch.Architecture;
 import dev.crucible.peft.AdapterFold;
 import dev.crucible.tensor.DType;
+import dev.crucible.tensor.FileRegion;
 import dev.crucible.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
@@ -110,6 +111,36 @@ public final class InputModel implements AutoCloseable {
     /** Whether {@link #load} of {@code name} in {@code dtype} makes a heap copy (conversion or adapter). */
     public boolean loadCopies(String name, DType dtype) {
         return (lora != null && lora.changes(name)) || checkpoint.info(name).dtype() != dtype;
+    }
+
+    /**
+     * Bytes of {@code name} whose file pages are not in the page cache now (the real merge reads them from disk),
+     * counted in slices of {@code slice} bytes, a slice with any page missing counted whole; 0 for a tensor not mapped.
+     */
+    public long uncachedBytes(String name, long slice) {
+        return uncachedBytes(name, 0, Long.MAX_VALUE, slice);
+    }
+
+    /** {@link #uncachedBytes(String, long)} of the first {@code length} bytes of {@code name} from {@code offset}. */
+    public long uncachedBytes(String name, long offset, long length, long slice) {
+        MemorySegment seg = checkpoint.tensor(name).data();
+        if (!seg.isMapped()) {
+            return 0;
+        }
+        long end = offset + Math.min(length, seg.byteSize() - offset);
+        long uncached = 0;
+        for (long off = offset; off < end; off += slice) {
+            MemorySegment part = seg.asSlice(off, Math.min(slice, end - off));
+            if (!part.isLoaded()) { // mincore(2): asks the page cache, faults nothing in
+                uncached += part.byteSize();
+            }
+        }
+        return uncached;
+    }
+
+    /** Where {@code name}'s bytes lie in its file (for positional reads). */
+    public FileRegion region(String name) {
+        return checkpoint.region(name);
     }
 
     /** Drops the mapped pages of {@code name} from this process's resident set (they stay in the page cache). */

@@ -293,7 +293,8 @@ class MergeCommandTest {
         assertEquals(0, dry.exitCode(), dry.err());
         assertEquals(before, files(), "the dry run wrote or touched a file");
         var time = java.util.regex.Pattern.compile("expected wall time: ~([0-9.e+-]+) s \\(JVM start and planning [0-9.]+ s; (\\w+) at "
-                + "([0-9.e+-]+) MB/s of input per thread on this machine, best of ([0-9]+) on (\\S+)\\[").matcher(dry.out());
+                + "([0-9.e+-]+) MB/s of input on this machine with [0-9]+ threads? at once, best of ([0-9]+) on (\\S+)\\[")
+                .matcher(dry.out());
         assertTrue(time.find(), dry.out());
         for (int g : new int[] {1, 3, 4}) {
             assertTrue(Double.parseDouble(time.group(g)) > 0, time.group());

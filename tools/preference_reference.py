@@ -233,16 +233,22 @@ def dpo_gradients(kind, model_path, tok_dir, adapter, data):
     model = load_model(model_path, adapter if kind == "lora" else None)
     with tempfile.TemporaryDirectory() as out:
         trainer = trainer_for("dpo", model, tok, data["standard"], 1e-3, out, Recorder(), RUNS["dpo"][3])
-        batch = next(iter(trainer.get_train_dataloader()))
-        trainer.model.train()
-        loss = trainer.compute_loss(trainer.model, batch)
-        loss.backward()
-        grads = {}
-        for name, p in trainer.model.named_parameters():
-            if p.requires_grad and p.grad is not None and ".ref." not in name:
-                grads[f"grad.{kind}.{saved_name(name)}"] = p.grad.detach().clone().contiguous()
-        grads[f"loss.{kind}"] = loss.detach().reshape(1).clone()
-    return grads
+        return first_step_gradients(trainer, kind)[0]
+
+
+def first_step_gradients(trainer, kind):
+    """TRL's loss on its first batch (the whole data set) and, after backward, every trainable parameter's gradient,
+    as {"loss.KIND", "grad.KIND.NAME"}; and that batch."""
+    batch = next(iter(trainer.get_train_dataloader()))
+    trainer.model.train()
+    loss = trainer.compute_loss(trainer.model, batch)
+    loss.backward()
+    grads = {}
+    for name, p in trainer.model.named_parameters():
+        if p.requires_grad and p.grad is not None and ".ref." not in name:
+            grads[f"grad.{kind}.{saved_name(name)}"] = p.grad.detach().clone().contiguous()
+    grads[f"loss.{kind}"] = loss.detach().reshape(1).clone()
+    return grads, batch
 
 
 def tokenization(model_path, tok_dir, data):

@@ -62,7 +62,7 @@ final class SftBenchCommand implements Callable<Integer> {
         if (rl != null) {
             OptionChecks.oneOf(rl, "--rl", "dpo", "ipo", "orpo", "simpo");
             preference = new PreferenceObjective.Config(PreferenceMethod.parse(rl),
-                    new PreferenceLoss.Params(0.1, 0, 0.5, 1.0, 1, 1), reference.equals("precomputed"));
+                    new PreferenceLoss.Params(0.1, 0, 0.5, 1.0, 1, 1, 0), reference.equals("precomputed"));
         }
         SftBenchmark.Shape s = shape.equals("tiny") ? SftBenchmark.Shape.TINY : SftBenchmark.Shape.SMOLLM_135M;
         Path tmp = Files.createTempDirectory("crucible-bench-sft-");

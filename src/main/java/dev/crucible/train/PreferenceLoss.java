@@ -15,7 +15,9 @@ import java.util.Map;
  *   <li>DPO ({@code DPOTrainer}, {@code loss_type: sigmoid}): {@code −log σ(β Δ)}, Δ the difference of the chosen and
  *       rejected log-ratios to the reference. With label smoothing ε (Axolotl's {@code dpo_label_smoothing}) TRL 1.13
  *       applies ε only in its {@code robust} loss, {@code (−(1−ε) log σ(βΔ) + ε log σ(−βΔ)) / (1 − 2ε)}, which is
- *       what Crucible then computes.</li>
+ *       what Crucible then computes. With {@code rpo_alpha} α (RPO, TRL's {@code loss_type: [sigmoid, sft]} with
+ *       {@code loss_weights: [1, α]}) it adds α times the chosen completions' cross entropy, a mean over every chosen
+ *       completion token of the micro-batch (TRL's {@code sft} term).</li>
  *   <li>IPO ({@code loss_type: ipo}): {@code (Δ_avg − 1/(2β))²} with each log-ratio divided by its completion length.</li>
  *   <li>ORPO: the chosen rows' cross entropy over all their tokens (prompt included, as TRL's ORPO computes it)
  *       minus β times the mean {@code log σ} of the log odds ratio of the mean log-probabilities.</li>
@@ -33,9 +35,10 @@ public final class PreferenceLoss {
      * @param cpoAlpha          SimPO's weight of the chosen cross entropy
      * @param desirableWeight   KTO's weight of desirable rows
      * @param undesirableWeight KTO's weight of undesirable rows
+     * @param rpoAlpha          DPO's weight of the chosen cross entropy (Axolotl's {@code rpo_alpha}; 0: none)
      */
     public record Params(double beta, double labelSmoothing, double simpoGamma, double cpoAlpha, double desirableWeight,
-                         double undesirableWeight) {
+                         double undesirableWeight, double rpoAlpha) {
     }
 
     /** The micro-batch's loss, its gradient per token position, and TRL's metrics of it (insertion-ordered). */
@@ -88,7 +91,8 @@ public final class PreferenceLoss {
             layout.addToCompletion(weights, j, dRejected / pairs);
             m.pair(p.beta() * chosenRatio, p.beta() * rejectedRatio, chosen, rejected);
         }
-        return new Result(loss / pairs, weights, m.rewards());
+        double nll = p.rpoAlpha() == 0 ? 0 : chosenNll(p.rpoAlpha(), logps, layout, weights);
+        return new Result(loss / pairs + p.rpoAlpha() * nll, weights, m.rewards());
     }
 
     /** ORPO on a paired micro-batch (no reference). */
@@ -138,19 +142,7 @@ public final class PreferenceLoss {
         int pairs = layout.rows() / 2;
         float[] weights = new float[logps.length];
         double eps = p.labelSmoothing();
-        double nll = 0;
-        if (p.cpoAlpha() != 0) {
-            long tokens = 0;
-            double sum = 0;
-            for (int i = 0; i < pairs; i++) {
-                sum -= layout.completionSum(logps, i);
-                tokens += layout.scoredCompletion(i);
-            }
-            nll = tokens == 0 ? 0 : sum / tokens;
-            for (int i = 0; i < pairs && tokens > 0; i++) {
-                layout.addToCompletion(weights, i, -p.cpoAlpha() / tokens);
-            }
-        }
+        double nll = p.cpoAlpha() == 0 ? 0 : chosenNll(p.cpoAlpha(), logps, layout, weights);
         Metrics m = new Metrics(pairs);
         double loss = 0;
         for (int i = 0; i < pairs; i++) {
@@ -209,6 +201,27 @@ public final class PreferenceLoss {
             metrics.put("rewards/margins", sums[0] / chosen - sums[2] / rejected);
         }
         return new Result(loss / rows, weights, metrics);
+    }
+
+    /**
+     * The chosen completions' cross entropy, one mean over every scored chosen completion token of the paired
+     * micro-batch (TRL's DPO {@code sft} term, CPO's NLL); adds {@code alpha} times its gradient to {@code weights}.
+     */
+    private static double chosenNll(double alpha, float[] logps, TokenLayout layout, float[] weights) {
+        int pairs = layout.rows() / 2;
+        long tokens = 0;
+        double sum = 0;
+        for (int i = 0; i < pairs; i++) {
+            sum -= layout.completionSum(logps, i);
+            tokens += layout.scoredCompletion(i);
+        }
+        if (tokens == 0) {
+            return 0;
+        }
+        for (int i = 0; i < pairs; i++) {
+            layout.addToCompletion(weights, i, -alpha / tokens);
+        }
+        return sum / tokens;
     }
 
     /** The reward metrics every paired method logs, averaged over the pairs. */

@@ -75,7 +75,10 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
         ObjectNode d = new ObjectMapper().createObjectNode();
         d.put("rl_beta", params.beta());
         switch (method) {
-            case DPO -> d.put("dpo_label_smoothing", params.labelSmoothing());
+            case DPO -> {
+                d.put("dpo_label_smoothing", params.labelSmoothing());
+                d.put("rpo_alpha", params.rpoAlpha());
+            }
             case SIMPO -> {
                 d.put("simpo_gamma", params.simpoGamma());
                 d.put("cpo_alpha", params.cpoAlpha());

@@ -46,7 +46,7 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
             "seed", "output_dir", "save_steps", "saves_per_epoch", "save_total_limit", "eval_steps", "evals_per_epoch",
             "logging_steps", "resume_from_checkpoint", "auto_resume_from_checkpoints", "special_tokens", "strict",
             "rl", "rl_beta", "orpo_alpha", "simpo_gamma", "cpo_alpha", "dpo_label_smoothing", "precompute_ref_log_probs",
-            "kto_desirable_weight", "kto_undesirable_weight", "max_prompt_len", "random_init_weights"));
+            "rpo_alpha", "kto_desirable_weight", "kto_undesirable_weight", "max_prompt_len", "random_init_weights"));
 
     /** The keys of preference training, each with the methods it applies to. */
     private static final Map<String, Set<PreferenceMethod>> PREFERENCE_KEYS = Map.of(
@@ -55,6 +55,7 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
             "simpo_gamma", Set.of(PreferenceMethod.SIMPO),
             "cpo_alpha", Set.of(PreferenceMethod.SIMPO),
             "dpo_label_smoothing", Set.of(PreferenceMethod.DPO),
+            "rpo_alpha", Set.of(PreferenceMethod.DPO),
             "precompute_ref_log_probs", Set.of(PreferenceMethod.DPO, PreferenceMethod.IPO, PreferenceMethod.KTO),
             "kto_desirable_weight", Set.of(PreferenceMethod.KTO),
             "kto_undesirable_weight", Set.of(PreferenceMethod.KTO),
@@ -63,7 +64,8 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
     /**
      * {@code rl:} and its keys, as Axolotl passes them to TRL 1.13: {@code rl_beta} is TRL's beta (for ORPO
      * {@code orpo_alpha} when rl_beta is unset; default 0.1), {@code simpo_gamma} (0.5) and {@code cpo_alpha} (1.0)
-     * SimPO's, {@code dpo_label_smoothing} DPO's robust ε, {@code kto_desirable_weight} / {@code kto_undesirable_weight}
+     * SimPO's, {@code dpo_label_smoothing} DPO's robust ε, {@code rpo_alpha} (0) DPO's weight of the chosen
+     * completions' cross entropy (RPO), {@code kto_desirable_weight} / {@code kto_undesirable_weight}
      * (1.0) KTO's; {@code precompute_ref_log_probs} (default true: see {@code PreferenceObjective.Config}),
      * {@code max_prompt_len} (0: none) keeps the last that many prompt tokens; {@code sequence_len} is TRL's max_length.
      */
@@ -225,6 +227,7 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
                 "TRL's robust DPO reads it as the probability of a flipped label");
         double gamma = r.number("simpo_gamma", 0.5, Double.NEGATIVE_INFINITY, false, Double.POSITIVE_INFINITY, false, null);
         double cpoAlpha = r.number("cpo_alpha", 1.0, 0, false, Double.POSITIVE_INFINITY, false, null);
+        double rpoAlpha = r.number("rpo_alpha", 0, 0, false, Double.POSITIVE_INFINITY, false, null);
         double desirable = r.number("kto_desirable_weight", 1.0, 0, true, Double.POSITIVE_INFINITY, false, null);
         double undesirable = r.number("kto_undesirable_weight", 1.0, 0, true, Double.POSITIVE_INFINITY, false, null);
         int maxPromptLen = r.intValue("max_prompt_len", 0, 1, MAX_SEQUENCE_LEN);
@@ -236,7 +239,8 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
             notes.add("note: lora_dropout " + lora.dropout() + " is off in preference training, as TRL's disable_dropout"
                     + " (default true) turns every dropout off");
         }
-        return new Preference(method, new PreferenceLoss.Params(beta, smoothing, gamma, cpoAlpha, desirable, undesirable),
+        return new Preference(method, new PreferenceLoss.Params(beta, smoothing, gamma, cpoAlpha, desirable, undesirable,
+                rpoAlpha),
                 method.usesReference() && r.bool("precompute_ref_log_probs", true), maxPromptLen);
     }
 

@@ -114,6 +114,10 @@ class PreferenceCommandTest {
     void keysOfOtherMethodsAndBadSettingsAreRefused() throws IOException {
         failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: orpo\ndpo_label_smoothing: 0.1\n").toString()),
                 "'dpo_label_smoothing' does not apply to rl: orpo");
+        failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: ipo\nrpo_alpha: 1.0\n").toString()),
+                "'rpo_alpha' does not apply to rl: ipo");
+        failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: dpo\nrpo_alpha: -0.5\n").toString()),
+                "'rpo_alpha'");
         failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: dpo\nsample_packing: true\n").toString()),
                 "'sample_packing' does not apply to preference training");
         failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: dpo\ndpo_label_smoothing: 0.5\n").toString()),

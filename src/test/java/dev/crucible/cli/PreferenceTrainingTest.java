@@ -2,6 +2,7 @@ package dev.crucible.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crucible.data.PreferenceFixture;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,7 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * {@code crucible train} with {@code rl:} against TRL 1.13 itself: for every method (DPO, robust DPO, IPO, ORPO,
- * SimPO, KTO), full fine-tuning and LoRA (from the fixed adapter of {@code lora_model_dir}), three steps whose
+ * SimPO, KTO, and DPO with {@code rpo_alpha} 0.5 against TRL's {@code loss_type [sigmoid, sft]},
+ * {@code loss_weights [1, 0.5]} from {@code tools/preference_rpo_reference.py}), full fine-tuning and LoRA (from the fixed adapter of {@code lora_model_dir}), three steps whose
  * micro-batch holds every row, so data order cannot matter; each metric TRL logs equals Crucible's
  * {@code metrics.jsonl} within 1e-4 relative ({@code tools/preference_reference.py} measured TRL's own noise between 1
  * and 2 threads: below 1e-6). The reference runs every step, and, for DPO and KTO, precomputed too.
@@ -44,15 +46,17 @@ class PreferenceTrainingTest {
     @BeforeAll
     static void fixture() throws IOException {
         model = PreferenceFixture.modelDir(temp.resolve("model"));
-        runs = JSON.readTree(PreferenceFixture.DIR.resolve("metrics.json").toFile()).get("runs");
+        ObjectNode all = (ObjectNode) JSON.readTree(PreferenceFixture.DIR.resolve("metrics.json").toFile()).get("runs");
+        all.setAll((ObjectNode) JSON.readTree(PreferenceFixture.DIR.resolve("rpo_metrics.json").toFile()).get("runs"));
+        runs = all;
     }
 
     static Stream<Arguments> runs() {
         List<Arguments> out = new ArrayList<>();
-        for (String method : List.of("dpo", "dpo_robust", "ipo", "orpo", "simpo", "kto")) {
+        for (String method : List.of("dpo", "dpo_robust", "ipo", "orpo", "simpo", "kto", "rpo")) {
             for (String kind : List.of("full", "lora")) {
                 out.add(Arguments.of(method, kind, false));
-                if (method.equals("dpo") || method.equals("kto")) {
+                if (method.equals("dpo") || method.equals("kto") || method.equals("rpo")) {
                     out.add(Arguments.of(method, kind, true));
                 }
             }
@@ -68,15 +72,18 @@ class PreferenceTrainingTest {
                 .filter(l -> !l.isBlank()).count();
         StringBuilder y = new StringBuilder();
         y.append("base_model: ").append(model.toAbsolutePath()).append('\n');
-        y.append("rl: ").append(method.equals("dpo_robust") ? "dpo" : method).append('\n');
+        y.append("rl: ").append(method.equals("dpo_robust") || method.equals("rpo") ? "dpo" : method).append('\n');
         y.append("rl_beta: ").append(method.equals("simpo") ? 2.0 : 0.1).append('\n');
         if (method.equals("dpo_robust")) {
             y.append("dpo_label_smoothing: 0.1\n");
         }
+        if (method.equals("rpo")) {
+            y.append("rpo_alpha: 0.5\n");
+        }
         if (method.equals("simpo")) {
             y.append("simpo_gamma: 0.5\ncpo_alpha: 0.5\n");
         }
-        if (method.equals("dpo") || method.equals("dpo_robust") || method.equals("ipo") || method.equals("kto")) {
+        if (!method.equals("orpo") && !method.equals("simpo")) {
             y.append("precompute_ref_log_probs: ").append(precompute).append('\n');
         }
         y.append("datasets:\n  - path: ").append(PreferenceFixture.DATA.resolve(data + ".jsonl").toAbsolutePath())

@@ -101,7 +101,7 @@ class MemoryPlanTest {
         Trainer.Settings s = settings(Trainer.Method.FULL, true);
         MemoryPlan.Estimate sft = MemoryPlan.estimate(model, MemoryPlan.Run.of(s, null, 2, 16, 1));
         PreferenceObjective.Config dpo = new PreferenceObjective.Config(PreferenceMethod.parse("dpo"),
-                new PreferenceLoss.Params(0.1, 0, 0.5, 1.0, 1, 1), false);
+                new PreferenceLoss.Params(0.1, 0, 0.5, 1.0, 1, 1, 0), false);
         MemoryPlan.Estimate pairs = MemoryPlan.estimate(model, MemoryPlan.Run.of(s, dpo, 4, 16, 1));
         assertEquals(sft.weights(), pairs.reference());
         int hidden = model.config().hiddenSize();

@@ -24,7 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The gradient of one DPO step (sigmoid loss, beta 0.1, max_length 36, the four standard rows in one micro-batch)
  * equals the gradient TRL 1.13's DPOTrainer computes for its first step, for every trainable parameter: full
  * fine-tuning (every weight) and LoRA from the fixture's starting adapter, whose frozen copy is the reference
- * ({@code testdata/hf/training/preference/gradients.safetensors}).
+ * ({@code testdata/hf/training/preference/gradients.safetensors}). The same with Axolotl's {@code rpo_alpha} 0.5,
+ * against TRL's {@code loss_type [sigmoid, sft]}, {@code loss_weights [1, 0.5]} ({@code rpo_gradients.safetensors}).
  */
 class PreferenceGradientTest {
     @TempDir
@@ -33,6 +34,16 @@ class PreferenceGradientTest {
     @ParameterizedTest
     @ValueSource(strings = {"full", "lora"})
     void oneDpoStepHasTrlsGradients(String kind) {
+        oneStepHasTrlsGradients(kind, "gradients.safetensors", 0);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"full", "lora"})
+    void oneRpoStepHasTrlsGradients(String kind) {
+        oneStepHasTrlsGradients(kind, "rpo_gradients.safetensors", 0.5);
+    }
+
+    private void oneStepHasTrlsGradients(String kind, String fixture, double rpoAlpha) {
         ModelDirectory model = ModelDirectory.open(PreferenceFixture.modelDir(tmp.resolve("model")));
         List<PreferenceExample> pairs;
         try (Tokenizer tokenizer = Tokenizer.load(model.path())) {
@@ -46,12 +57,12 @@ class PreferenceGradientTest {
                         : null, Trainer.Optimizer.of(1e-3, "cosine", 0, 0, 1.0), pairs.size(), 1, 36, false, 3, false, 42,
                 0, 0, 1, 0);
         PreferenceObjective.Config dpo = new PreferenceObjective.Config(PreferenceMethod.DPO,
-                new PreferenceLoss.Params(0.1, 0, 0.5, 1, 1, 1), false);
+                new PreferenceLoss.Params(0.1, 0, 0.5, 1, 1, 1, rpoAlpha), false);
         try (var trainer = Trainer.preference(model, settings, dpo);
-             SafetensorsFile ref = SafetensorsFile.open(PreferenceFixture.DIR.resolve("gradients.safetensors"))) {
+             SafetensorsFile ref = SafetensorsFile.open(PreferenceFixture.DIR.resolve(fixture))) {
             Objective.MicroBatch step = trainer.objective().train(pairs, new int[] {0, 1, 2, 3}, null);
             double trlLoss = ref.tensor("loss." + kind).toFloatArray()[0];
-            assertEquals(trlLoss, step.loss(), 1e-6, "ln 2 at the reference");
+            assertEquals(trlLoss, step.loss(), 1e-6, "ln 2 at the reference, plus α times the chosen cross entropy");
             int compared = 0;
             double worst = 0;
             for (Parameter p : trainer.parameters()) {
@@ -70,7 +81,8 @@ class PreferenceGradientTest {
                 compared++;
             }
             assertEquals(lora ? 42 : 30, compared, "every trainable parameter");
-            System.out.printf("%s: %d gradients, largest relative error %.2e%n", kind, compared, worst);
+            System.out.printf("%s (rpo_alpha %s): loss %.8f vs TRL %.8f, %d gradients, largest relative error %.2e%n", kind, rpoAlpha,
+                    step.loss(), trlLoss, compared, worst);
         }
     }
 }

@@ -12,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the closed forms equal hand-computed values (the end-to-end numbers against TRL are in {@code PreferenceTrainingTest}).
  */
 class PreferenceLossTest {
-    private static final PreferenceLoss.Params PARAMS = new PreferenceLoss.Params(0.1, 0, 0.5, 0.5, 1.0, 1.3);
+    private static final PreferenceLoss.Params PARAMS = new PreferenceLoss.Params(0.1, 0, 0.5, 0.5, 1.0, 1.3, 0);
     /** Two pairs: chosen rows 0, 1 and rejected rows 2, 3, ten positions each, different prompt and total lengths. */
     private static final TokenLayout PAIRS = new TokenLayout(10, new int[] {3, 1, 4, 2}, new int[] {7, 10, 9, 5});
 
@@ -48,13 +48,15 @@ class PreferenceLossTest {
         double[] refC = {-2.1, -3.0};
         double[] refR = {-2.5, -1.7};
         checkGradient("dpo", lp -> PreferenceLoss.dpo(PreferenceMethod.DPO, PARAMS, lp, PAIRS, refC, refR), at);
-        PreferenceLoss.Params robust = new PreferenceLoss.Params(0.1, 0.1, 0, 0, 1, 1);
+        PreferenceLoss.Params robust = new PreferenceLoss.Params(0.1, 0.1, 0, 0, 1, 1, 0);
         checkGradient("robust dpo", lp -> PreferenceLoss.dpo(PreferenceMethod.DPO, robust, lp, PAIRS, refC, refR), at);
+        PreferenceLoss.Params rpo = new PreferenceLoss.Params(0.1, 0, 0, 0, 1, 1, 0.7);
+        checkGradient("dpo with rpo_alpha", lp -> PreferenceLoss.dpo(PreferenceMethod.DPO, rpo, lp, PAIRS, refC, refR), at);
         checkGradient("ipo", lp -> PreferenceLoss.dpo(PreferenceMethod.IPO, PARAMS, lp, PAIRS, refC, refR), at);
         checkGradient("orpo", lp -> PreferenceLoss.orpo(PARAMS, lp, PAIRS), at);
-        PreferenceLoss.Params simpo = new PreferenceLoss.Params(2.0, 0.1, 0.5, 0.5, 1, 1);
+        PreferenceLoss.Params simpo = new PreferenceLoss.Params(2.0, 0.1, 0.5, 0.5, 1, 1, 0);
         checkGradient("simpo", lp -> PreferenceLoss.simpo(simpo, lp, PAIRS), at);
-        PreferenceLoss.Params pure = new PreferenceLoss.Params(2.0, 0, 0.5, 0, 1, 1);
+        PreferenceLoss.Params pure = new PreferenceLoss.Params(2.0, 0, 0.5, 0, 1, 1, 0);
         checkGradient("simpo without nll", lp -> PreferenceLoss.simpo(pure, lp, PAIRS), at);
         checkGradient("kto", lp -> PreferenceLoss.kto(PARAMS, lp, PAIRS, new boolean[] {true, false, false, true},
                 new double[] {-2.1, -3.0, -2.5, -1.7}, 0.3), at);

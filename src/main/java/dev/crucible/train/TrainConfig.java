@@ -46,26 +46,30 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
             "seed", "output_dir", "save_steps", "saves_per_epoch", "save_total_limit", "eval_steps", "evals_per_epoch",
             "logging_steps", "resume_from_checkpoint", "auto_resume_from_checkpoints", "special_tokens", "strict",
             "rl", "rl_beta", "orpo_alpha", "simpo_gamma", "cpo_alpha", "dpo_label_smoothing", "precompute_ref_log_probs",
-            "rpo_alpha", "kto_desirable_weight", "kto_undesirable_weight", "max_prompt_len", "random_init_weights"));
+            "rpo_alpha", "dpo_loss_type", "dpo_loss_weights", "kto_desirable_weight", "kto_undesirable_weight",
+            "max_prompt_len", "random_init_weights"));
 
     /** The keys of preference training, each with the methods it applies to. */
-    private static final Map<String, Set<PreferenceMethod>> PREFERENCE_KEYS = Map.of(
-            "rl_beta", Set.of(PreferenceMethod.values()),
-            "orpo_alpha", Set.of(PreferenceMethod.ORPO),
-            "simpo_gamma", Set.of(PreferenceMethod.SIMPO),
-            "cpo_alpha", Set.of(PreferenceMethod.SIMPO),
-            "dpo_label_smoothing", Set.of(PreferenceMethod.DPO),
-            "rpo_alpha", Set.of(PreferenceMethod.DPO),
-            "precompute_ref_log_probs", Set.of(PreferenceMethod.DPO, PreferenceMethod.IPO, PreferenceMethod.KTO),
-            "kto_desirable_weight", Set.of(PreferenceMethod.KTO),
-            "kto_undesirable_weight", Set.of(PreferenceMethod.KTO),
-            "max_prompt_len", Set.of(PreferenceMethod.values()));
+    private static final Map<String, Set<PreferenceMethod>> PREFERENCE_KEYS = Map.ofEntries(
+            Map.entry("rl_beta", Set.of(PreferenceMethod.values())),
+            Map.entry("orpo_alpha", Set.of(PreferenceMethod.ORPO)),
+            Map.entry("simpo_gamma", Set.of(PreferenceMethod.SIMPO)),
+            Map.entry("cpo_alpha", Set.of(PreferenceMethod.SIMPO)),
+            Map.entry("dpo_label_smoothing", Set.of(PreferenceMethod.DPO)),
+            Map.entry("rpo_alpha", Set.of(PreferenceMethod.DPO)),
+            Map.entry("dpo_loss_type", Set.of(PreferenceMethod.DPO)),
+            Map.entry("dpo_loss_weights", Set.of(PreferenceMethod.DPO)),
+            Map.entry("precompute_ref_log_probs", Set.of(PreferenceMethod.DPO, PreferenceMethod.IPO, PreferenceMethod.KTO)),
+            Map.entry("kto_desirable_weight", Set.of(PreferenceMethod.KTO)),
+            Map.entry("kto_undesirable_weight", Set.of(PreferenceMethod.KTO)),
+            Map.entry("max_prompt_len", Set.of(PreferenceMethod.values())));
 
     /**
      * {@code rl:} and its keys, as Axolotl passes them to TRL 1.13: {@code rl_beta} is TRL's beta (for ORPO
      * {@code orpo_alpha} when rl_beta is unset; default 0.1), {@code simpo_gamma} (0.5) and {@code cpo_alpha} (1.0)
      * SimPO's, {@code dpo_label_smoothing} DPO's robust ε, {@code rpo_alpha} (0) DPO's weight of the chosen
-     * completions' cross entropy (RPO), {@code kto_desirable_weight} / {@code kto_undesirable_weight}
+     * completions' cross entropy (RPO; also {@code dpo_loss_type} [sigmoid, sft], see {@link #dpoLossTypes}, which
+     * makes [ipo] IPO), {@code kto_desirable_weight} / {@code kto_undesirable_weight}
      * (1.0) KTO's; {@code precompute_ref_log_probs} (default true: see {@code PreferenceObjective.Config}),
      * {@code max_prompt_len} (0: none) keeps the last that many prompt tokens; {@code sequence_len} is TRL's max_length.
      */
@@ -228,6 +232,26 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
         double gamma = r.number("simpo_gamma", 0.5, Double.NEGATIVE_INFINITY, false, Double.POSITIVE_INFINITY, false, null);
         double cpoAlpha = r.number("cpo_alpha", 1.0, 0, false, Double.POSITIVE_INFINITY, false, null);
         double rpoAlpha = r.number("rpo_alpha", 0, 0, false, Double.POSITIVE_INFINITY, false, null);
+        DpoLossTypes types = dpoLossTypes(r);
+        if (types.ipo()) {
+            method = PreferenceMethod.IPO;
+            for (String key : List.of("dpo_label_smoothing", "rpo_alpha")) {
+                if (r.has(key)) {
+                    throw r.error(key, "'" + key + "' does not apply to dpo_loss_type [ipo] (TRL's IPO loss reads"
+                            + " neither)");
+                }
+            }
+        }
+        if (!Double.isNaN(types.sftWeight())) {
+            if (r.has("rpo_alpha")) {
+                throw r.error("rpo_alpha", "'rpo_alpha' and dpo_loss_type's sft weight are the same term; give one");
+            }
+            rpoAlpha = types.sftWeight();
+        }
+        if (types.sigmoid() && smoothing > 0) {
+            throw r.error("dpo_label_smoothing", "'dpo_label_smoothing' " + smoothing + " with dpo_loss_type [sigmoid]:"
+                    + " TRL's sigmoid loss ignores it; write dpo_loss_type [robust] for the robust DPO loss it smooths");
+        }
         double desirable = r.number("kto_desirable_weight", 1.0, 0, true, Double.POSITIVE_INFINITY, false, null);
         double undesirable = r.number("kto_undesirable_weight", 1.0, 0, true, Double.POSITIVE_INFINITY, false, null);
         int maxPromptLen = r.intValue("max_prompt_len", 0, 1, MAX_SEQUENCE_LEN);
@@ -242,6 +266,57 @@ public record TrainConfig(Path baseModel, List<DatasetSpec> datasets, String cha
         return new Preference(method, new PreferenceLoss.Params(beta, smoothing, gamma, cpoAlpha, desirable, undesirable,
                 rpoAlpha),
                 method.usesReference() && r.bool("precompute_ref_log_probs", true), maxPromptLen);
+    }
+
+    /**
+     * Axolotl's {@code dpo_loss_type} / {@code dpo_loss_weights} (with {@code rl: dpo}; its current form of IPO and
+     * RPO), which it passes to TRL as {@code loss_type} / {@code loss_weights}: the losses Crucible trains are one of
+     * sigmoid, robust (sigmoid smoothed by {@code dpo_label_smoothing}) or ipo at weight 1, optionally followed by
+     * sft, the chosen completions' cross entropy at its weight (what {@code rpo_alpha} sets).
+     *
+     * @param ipo       the loss is IPO's
+     * @param sigmoid   the loss is named sigmoid (TRL then ignores label smoothing)
+     * @param sftWeight the weight of sft; NaN without it
+     */
+    private record DpoLossTypes(boolean ipo, boolean sigmoid, double sftWeight) {
+    }
+
+    private static DpoLossTypes dpoLossTypes(ConfigValues r) {
+        List<String> types = r.strings("dpo_loss_type");
+        List<String> written = r.strings("dpo_loss_weights");
+        if (types.isEmpty()) {
+            if (!written.isEmpty()) {
+                throw r.error("dpo_loss_weights", "'dpo_loss_weights' needs dpo_loss_type (one weight per loss type)");
+            }
+            return new DpoLossTypes(false, false, Double.NaN);
+        }
+        boolean supported = List.of("sigmoid", "robust", "ipo").contains(types.get(0))
+                && (types.size() == 1 || (types.size() == 2 && types.get(1).equals("sft") && !types.get(0).equals("ipo")));
+        if (!supported) {
+            throw r.error("dpo_loss_type", "'dpo_loss_type' is " + types + "; Crucible trains [sigmoid], [robust], [ipo],"
+                    + " [sigmoid, sft] and [robust, sft] (TRL's other losses and combinations are not implemented)");
+        }
+        if (!written.isEmpty() && written.size() != types.size()) {
+            throw r.error("dpo_loss_weights", "'dpo_loss_weights' has " + written.size() + " weights for the "
+                    + types.size() + " losses of dpo_loss_type " + types);
+        }
+        double[] weights = new double[types.size()];
+        for (int i = 0; i < weights.length; i++) {
+            try {
+                weights[i] = written.isEmpty() ? 1 : Double.parseDouble(written.get(i).strip());
+            } catch (NumberFormatException e) {
+                throw r.error("dpo_loss_weights", "'dpo_loss_weights' must be a list of numbers, got " + written);
+            }
+            if (!(weights[i] >= 0) || Double.isInfinite(weights[i])) {
+                throw r.error("dpo_loss_weights", "'dpo_loss_weights' must be finite numbers of at least 0, got " + written);
+            }
+        }
+        if (weights[0] != 1) {
+            throw r.error("dpo_loss_weights", "'dpo_loss_weights' puts " + written.get(0) + " on " + types.get(0)
+                    + "; Crucible trains it at weight 1");
+        }
+        return new DpoLossTypes(types.get(0).equals("ipo"), types.get(0).equals("sigmoid"),
+                types.size() == 2 ? weights[1] : Double.NaN);
     }
 
     private static Trainer.Lora lora(ConfigValues r, Path dir) {

@@ -118,6 +118,27 @@ class PreferenceCommandTest {
                 "'rpo_alpha' does not apply to rl: ipo");
         failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: dpo\nrpo_alpha: -0.5\n").toString()),
                 "'rpo_alpha'");
+        failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: ipo\ndpo_loss_type: [ipo]\n").toString()),
+                "'dpo_loss_type' does not apply to rl: ipo");
+        failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: dpo\ndpo_loss_type: [hinge]\n").toString()),
+                "'dpo_loss_type' is [hinge]; Crucible trains [sigmoid], [robust], [ipo], [sigmoid, sft] and [robust, sft]");
+        failsWith(CliRun.of("train", config("standard.jsonl", null,
+                "rl: dpo\ndpo_loss_type: [sigmoid, sft]\ndpo_loss_weights: [1.0]\n").toString()),
+                "'dpo_loss_weights' has 1 weights for the 2 losses");
+        failsWith(CliRun.of("train", config("standard.jsonl", null,
+                "rl: dpo\ndpo_loss_type: [sigmoid, sft]\ndpo_loss_weights: [2, 0.5]\n").toString()),
+                "Crucible trains it at weight 1");
+        failsWith(CliRun.of("train", config("standard.jsonl", null,
+                "rl: dpo\ndpo_loss_type: [sigmoid, sft]\nrpo_alpha: 0.5\n").toString()),
+                "'rpo_alpha' and dpo_loss_type's sft weight are the same term");
+        failsWith(CliRun.of("train", config("standard.jsonl", null,
+                "rl: dpo\ndpo_loss_type: [ipo]\ndpo_label_smoothing: 0.1\n").toString()),
+                "'dpo_label_smoothing' does not apply to dpo_loss_type [ipo]");
+        failsWith(CliRun.of("train", config("standard.jsonl", null,
+                "rl: dpo\ndpo_loss_type: [sigmoid]\ndpo_label_smoothing: 0.1\n").toString()),
+                "TRL's sigmoid loss ignores it");
+        failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: dpo\ndpo_loss_weights: [1]\n").toString()),
+                "'dpo_loss_weights' needs dpo_loss_type");
         failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: dpo\nsample_packing: true\n").toString()),
                 "'sample_packing' does not apply to preference training");
         failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: dpo\ndpo_label_smoothing: 0.5\n").toString()),

@@ -55,29 +55,44 @@ class PreferenceTrainingTest {
         List<Arguments> out = new ArrayList<>();
         for (String method : List.of("dpo", "dpo_robust", "ipo", "orpo", "simpo", "kto", "rpo")) {
             for (String kind : List.of("full", "lora")) {
-                out.add(Arguments.of(method, kind, false));
+                out.add(Arguments.of(method, kind, false, false));
                 if (method.equals("dpo") || method.equals("kto") || method.equals("rpo")) {
-                    out.add(Arguments.of(method, kind, true));
+                    out.add(Arguments.of(method, kind, true, false));
                 }
             }
+        }
+        for (String method : List.of("dpo_robust", "ipo", "rpo")) { // as Axolotl's current schema writes them
+            out.add(Arguments.of(method, "full", false, true));
         }
         return out.stream();
     }
 
-    /** The config that asks Crucible for what the reference script asked TRL. */
-    static Path config(Path dir, String method, String kind, boolean precompute, JsonNode run) throws IOException {
+    /**
+     * The config that asks Crucible for what the reference script asked TRL; {@code lossTypes}: robust DPO, IPO and RPO
+     * in Axolotl's current form, {@code rl: dpo} with {@code dpo_loss_type} (and {@code dpo_loss_weights}).
+     */
+    static Path config(Path dir, String method, String kind, boolean precompute, JsonNode run, boolean lossTypes)
+            throws IOException {
         Files.createDirectories(dir);
         String data = run.get("data").asText();
         long rows = Files.readAllLines(PreferenceFixture.DATA.resolve(data + ".jsonl")).stream()
                 .filter(l -> !l.isBlank()).count();
         StringBuilder y = new StringBuilder();
         y.append("base_model: ").append(model.toAbsolutePath()).append('\n');
-        y.append("rl: ").append(method.equals("dpo_robust") || method.equals("rpo") ? "dpo" : method).append('\n');
+        boolean dpo = method.equals("dpo_robust") || method.equals("rpo") || (lossTypes && method.equals("ipo"));
+        y.append("rl: ").append(dpo ? "dpo" : method).append('\n');
+        if (lossTypes) {
+            y.append(switch (method) {
+                case "dpo_robust" -> "dpo_loss_type: [robust]\n";
+                case "ipo" -> "dpo_loss_type: [ipo]\n";
+                default -> "dpo_loss_type: [sigmoid, sft]\ndpo_loss_weights: [1.0, 0.5]\n";
+            });
+        }
         y.append("rl_beta: ").append(method.equals("simpo") ? 2.0 : 0.1).append('\n');
         if (method.equals("dpo_robust")) {
             y.append("dpo_label_smoothing: 0.1\n");
         }
-        if (method.equals("rpo")) {
+        if (method.equals("rpo") && !lossTypes) {
             y.append("rpo_alpha: 0.5\n");
         }
         if (method.equals("simpo")) {
@@ -110,12 +125,12 @@ class PreferenceTrainingTest {
         return cfg;
     }
 
-    @ParameterizedTest(name = "{0} {1} precompute={2}")
+    @ParameterizedTest(name = "{0} {1} precompute={2} dpo_loss_type={3}")
     @MethodSource("runs")
-    void everyStepMatchesTrl(String method, String kind, boolean precompute) throws IOException {
+    void everyStepMatchesTrl(String method, String kind, boolean precompute, boolean lossTypes) throws IOException {
         JsonNode run = runs.get(method + "/" + kind);
-        Path dir = temp.resolve(method + "-" + kind + "-" + precompute);
-        CliRun result = CliRun.of("train", config(dir, method, kind, precompute, run).toString());
+        Path dir = temp.resolve(method + "-" + kind + "-" + precompute + (lossTypes ? "-loss-type" : ""));
+        CliRun result = CliRun.of("train", config(dir, method, kind, precompute, run, lossTypes).toString());
         assertEquals(0, result.exitCode(), result.err());
         List<String> rows = Files.readAllLines(dir.resolve("out/metrics.jsonl"));
         JsonNode trl = run.get("threads2");

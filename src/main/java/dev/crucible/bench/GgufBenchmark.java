@@ -4,6 +4,7 @@ import dev.crucible.CrucibleException;
 import dev.crucible.gguf.ModelInputs;
 import dev.crucible.merge.SyntheticModels;
 import dev.crucible.model.Transformer;
+import dev.crucible.tensor.Gemm;
 import dev.crucible.tensor.Parallel;
 
 import java.io.PrintStream;
@@ -23,6 +24,9 @@ public final class GgufBenchmark {
 
     /** Greedy decode of {@code tokens} tokens per round (best of 3) on {@code model}, after the memory bandwidth. */
     public static void decode(Path model, int tokens, PrintStream out) {
+        // which block kernels ran (native or Java, and why), so a figure is never read as the other path's
+        out.println(new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode().put("case", "kernels")
+                .put("block_kernels", Gemm.blockKernels()));
         RuntimeBenchmark bench = new RuntimeBenchmark(out);
         RuntimeBenchmark.Bandwidth bandwidth = bench.bandwidth();
         try (Transformer transformer = ModelInputs.transformer(model)) {

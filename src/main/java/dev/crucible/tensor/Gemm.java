@@ -211,6 +211,19 @@ public final class Gemm {
         });
     }
 
+    /**
+     * Which kernels multiply GGUF block weights: the native k-quant kernels (which instruction set) or the Java ones
+     * alone, and why ({@link NativeBlockKernels}).
+     */
+    public static String blockKernels() {
+        return NativeBlockKernels.status();
+    }
+
+    /** Whether block weights of format {@code f} run on the native kernels (activations rounded to 8 bits). */
+    public static boolean nativeBlockKernel(BlockFormat f) {
+        return NativeBlockKernels.handles(f);
+    }
+
     /** Output rows per task of a block weight's product: enough that the split costs little against the rows. */
     private static final int BLOCK_ROWS_MIN = 16;
 
@@ -225,10 +238,12 @@ public final class Gemm {
             return;
         }
         float[] sums = w.needsSubBlockSums() ? GemmBlockKernel.subBlockSums(x, m, k) : null;
+        // the native kernels' activations, rounded once for all rows (null with a non-finite value: Java kernels)
+        Int8Activations rounded = w.usesNativeKernels() ? Int8Activations.of(x, m, k, w.hasNativeQ6K()) : null;
         int per = Math.max(BLOCK_ROWS_MIN, (n + 8 * Parallel.threads() - 1) / (8 * Parallel.threads()));
         int tasks = (n + per - 1) / per;
         Parallel.forEach(tasks, (long) m * n * k, t -> w.multiplyBlocks(t * per, Math.min(n, (t + 1) * per), x, m, sums,
-                bias, out));
+                rounded, bias, out));
     }
 
     /** Rows [i0, i0 + rows) of A = aᵀ, where a is [k, width]: columns of a copied out as rows, into a scratch. */

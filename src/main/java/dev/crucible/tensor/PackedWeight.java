@@ -93,13 +93,27 @@ public final class PackedWeight {
      * {@link GemmBlockKernel#subBlockSums} when a part needs them. Output row by output row, each weight row stays
      * in L1 while the m activation rows use it.
      */
-    void multiplyBlocks(int j0, int j1, float[] x, int m, float[] sums, float[] bias, float[] out) {
+    void multiplyBlocks(int j0, int j1, float[] x, int m, float[] sums, Int8Activations rounded, float[] bias,
+                        float[] out) {
         float[] lanes = new float[GemmBlockKernel.SCRATCH];
         int first = 0;
         for (BlockMatrix part : blockParts) {
             int from = Math.max(j0, first);
             int to = Math.min(j1, first + part.rows());
             BlockFormat f = part.format();
+            if (rounded != null && NativeBlockKernels.handles(f)) {
+                if (from < to) {
+                    NativeBlockKernels.rows(f, part.data(), (from - first) * part.rowBytes(), to - from, cols, rounded,
+                            sums, m, out, from, rows);
+                    for (int r = 0; bias != null && r < m; r++) {
+                        for (int j = from; j < to; j++) {
+                            out[r * rows + j] += bias[j];
+                        }
+                    }
+                }
+                first += part.rows();
+                continue;
+            }
             for (int j = from; j < to; j++) {
                 long off = (j - first) * part.rowBytes();
                 float b = bias == null ? 0f : bias[j];
@@ -110,6 +124,28 @@ public final class PackedWeight {
             }
             first += part.rows();
         }
+    }
+
+    /**
+     * Whether a part runs on {@link NativeBlockKernels} (then {@link #multiplyBlocks} takes the activations rounded
+     * to 8 bits), and whether one of those is Q6_K (which needs {@link Int8Activations#neg32}).
+     */
+    boolean usesNativeKernels() {
+        for (BlockMatrix b : blockParts) {
+            if (NativeBlockKernels.handles(b.format())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    boolean hasNativeQ6K() {
+        for (BlockMatrix b : blockParts) {
+            if (b.format() == BlockFormat.Q6_K && NativeBlockKernels.handles(b.format())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether a part's format needs the activations' sub-block sums. */

@@ -1,0 +1,131 @@
+/*
+ * The body of the k-quant dot products, included once per instruction set by block_kernels.c with SUFFIX (the
+ * functions' name suffix), TARGET (gcc's target attribute) and DPBUSD(acc, u8, s8) (acc + the sums of each 4
+ * adjacent unsigned-by-signed byte products, as int32 lanes) defined. Every variant does the same integer
+ * arithmetic and the same float operations in the same order, so all give the same bits.
+ */
+
+#define KERNEL(name) KERNEL_(name, SUFFIX)
+#define KERNEL_(name, suffix) KERNEL__(name, suffix)
+#define KERNEL__(name, suffix) name##_##suffix
+
+/* A little-endian f16 / uint32 at p (unaligned). */
+static inline __attribute__((target(TARGET))) float KERNEL(f16)(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+static inline uint32_t KERNEL(u32)(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* The 8 lanes summed in a fixed order: ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7)). */
+static inline __attribute__((target(TARGET))) float KERNEL(lane_sum)(__m256 v) {
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    a = _mm_add_ss(a, _mm_movehdup_ps(a));
+    return _mm_cvtss_f32(a);
+}
+
+/*
+ * Q4_K rows [0, rows) of w against m activation rows: out[r * out_stride + j] = row j · x_r. A super-block is
+ * 144 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales and minimums, 128 bytes of nibbles (each 32 bytes: the
+ * low nibbles are sub-block 2i, the high ones 2i + 1). Per super-block and activation block, the integer sum
+ * Σ_j sc_j Σ_i q_i xq_i is exact in int32 (|q·xq| ≤ 15·127, 4 per lane, 8 sub-blocks, sc ≤ 63: < 2^22); it is
+ * converted once and scaled by d·xd. The minimums' term dmin·m_j·Σx uses the float sums of the unrounded x, one
+ * lane per sub-block. The scales and minimums stay in vectors (one lane each): unpacking them one by one in
+ * scalar code cost 1.4x (docs/BENCHMARKS.md, GGUF decode round 7).
+ */
+__attribute__((target(TARGET))) void KERNEL(crucible_q4_k)(const uint8_t *w, int64_t row_bytes, int32_t rows,
+        int32_t cols, const int8_t *xq, const float *xd, const float *xsums, int32_t m, float *out,
+        int32_t out_stride) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const int nb = cols / 256;
+    for (int32_t j = 0; j < rows; j++) {
+        for (int32_t r = 0; r < m; r++) {
+            const uint8_t *b = w + j * row_bytes;
+            const int8_t *x = xq + (int64_t) r * cols;
+            const float *s = xsums + (int64_t) r * (cols / 32);
+            __m256 acc = _mm256_setzero_ps(), mins = _mm256_setzero_ps();
+            for (int k = 0; k < nb; k++, b += 144, x += 256, s += 8) {
+                uint32_t lo6 = KERNEL(u32)(b + 4), hi6 = KERNEL(u32)(b + 8), top = KERNEL(u32)(b + 12);
+                /* four 6-bit values per word, one per byte, as ggml's get_scale_min_k4 unpacks them */
+                uint64_t sc = (uint64_t) ((top & 0x0F0F0F0F) | ((lo6 >> 6 & 0x03030303) << 4)) << 32 | (lo6 & 0x3F3F3F3F);
+                uint64_t mn = (uint64_t) ((top >> 4 & 0x0F0F0F0F) | ((hi6 >> 6 & 0x03030303) << 4)) << 32 | (hi6 & 0x3F3F3F3F);
+                __m256i sc8 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((int64_t) sc));
+                __m256 mn8 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((int64_t) mn)));
+                mins = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(KERNEL(f16)(b + 2)), mn8), _mm256_loadu_ps(s), mins);
+                __m256i isum = _mm256_setzero_si256();
+                for (int i = 0; i < 4; i++) {
+                    __m256i v = _mm256_loadu_si256((const __m256i *) (b + 16 + 32 * i));
+                    __m256i lo = _mm256_and_si256(v, low4);
+                    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+                    __m256i dl = DPBUSD(_mm256_setzero_si256(), lo, _mm256_loadu_si256((const __m256i *) (x + 64 * i)));
+                    __m256i dh = DPBUSD(_mm256_setzero_si256(), hi, _mm256_loadu_si256((const __m256i *) (x + 64 * i + 32)));
+                    isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(dl, _mm256_permutevar8x32_epi32(sc8, _mm256_set1_epi32(2 * i))));
+                    isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(dh, _mm256_permutevar8x32_epi32(sc8, _mm256_set1_epi32(2 * i + 1))));
+                }
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(KERNEL(f16)(b) * xd[(int64_t) r * nb + k]), acc);
+            }
+            out[(int64_t) r * out_stride + j] = KERNEL(lane_sum)(acc) - KERNEL(lane_sum)(mins);
+        }
+    }
+}
+
+/*
+ * Q6_K rows, as q4_k. A super-block is 210 bytes: 128 bytes of low nibbles, 64 of high bit pairs, 16 signed
+ * scales (one per 16 values), f16 d. Each 128 values: bytes l and l + 32 of the nibbles give values l, l + 32
+ * (low nibbles) and l + 64, l + 96 (high), byte l of the bit pairs their bits 4-5. The values are q − 32 with
+ * q in [0, 64): the products use q and the lanes start at −32·(the sum of their four activations) (neg32, one
+ * per four activations); |lane| < 2^24 after the scales, so the conversion to float is exact.
+ */
+__attribute__((target(TARGET))) void KERNEL(crucible_q6_k)(const uint8_t *w, int64_t row_bytes, int32_t rows,
+        int32_t cols, const int8_t *xq, const float *xd, const int32_t *neg32, int32_t m, float *out,
+        int32_t out_stride) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
+    const __m256i g01 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), g23 = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
+    const __m256i g45 = _mm256_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5), g67 = _mm256_setr_epi32(6, 6, 6, 6, 7, 7, 7, 7);
+    const int nb = cols / 256;
+    for (int32_t j = 0; j < rows; j++) {
+        for (int32_t r = 0; r < m; r++) {
+            const uint8_t *b = w + j * row_bytes;
+            const int8_t *x = xq + (int64_t) r * cols;
+            const int32_t *ng = neg32 + (int64_t) r * (cols / 4);
+            __m256 acc = _mm256_setzero_ps();
+            for (int k = 0; k < nb; k++, b += 210, x += 256, ng += 64) {
+                __m256i isum = _mm256_setzero_si256();
+                for (int n = 0; n < 2; n++) {
+                    const uint8_t *ql = b + 64 * n, *qh = b + 128 + 32 * n;
+                    const int8_t *xo = x + 128 * n;
+                    const __m256i *no = (const __m256i *) (ng + 32 * n);
+                    __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) (b + 192 + 8 * n)));
+                    __m256i a = _mm256_loadu_si256((const __m256i *) ql);
+                    __m256i c = _mm256_loadu_si256((const __m256i *) (ql + 32));
+                    __m256i h = _mm256_loadu_si256((const __m256i *) qh);
+                    __m256i q1 = _mm256_or_si256(_mm256_and_si256(a, low4), _mm256_and_si256(_mm256_slli_epi16(h, 4), bits45));
+                    __m256i q2 = _mm256_or_si256(_mm256_and_si256(c, low4), _mm256_and_si256(_mm256_slli_epi16(h, 2), bits45));
+                    __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low4), _mm256_and_si256(h, bits45));
+                    __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), low4),
+                                                 _mm256_and_si256(_mm256_srli_epi16(h, 2), bits45));
+                    __m256i d1 = DPBUSD(_mm256_loadu_si256(no), q1, _mm256_loadu_si256((const __m256i *) xo));
+                    __m256i d2 = DPBUSD(_mm256_loadu_si256(no + 1), q2, _mm256_loadu_si256((const __m256i *) (xo + 32)));
+                    __m256i d3 = DPBUSD(_mm256_loadu_si256(no + 2), q3, _mm256_loadu_si256((const __m256i *) (xo + 64)));
+                    __m256i d4 = DPBUSD(_mm256_loadu_si256(no + 3), q4, _mm256_loadu_si256((const __m256i *) (xo + 96)));
+                    isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d1, _mm256_permutevar8x32_epi32(sc, g01)));
+                    isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d2, _mm256_permutevar8x32_epi32(sc, g23)));
+                    isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d3, _mm256_permutevar8x32_epi32(sc, g45)));
+                    isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d4, _mm256_permutevar8x32_epi32(sc, g67)));
+                }
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(KERNEL(f16)(b + 208) * xd[(int64_t) r * nb + k]), acc);
+            }
+            out[(int64_t) r * out_stride + j] = KERNEL(lane_sum)(acc);
+        }
+    }
+}
+
+#undef KERNEL
+#undef KERNEL_
+#undef KERNEL__

@@ -1,0 +1,67 @@
+package dev.crucible.tensor;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Activation rows x [m, cols] rounded to 8 bits per block of 256 values, as {@link NativeBlockKernels} multiplies
+ * them with k-quant weights (llama.cpp rounds its activations the same way, to its Q8_K): block b of row r keeps
+ * {@code scale = max|x| / 127} and {@code q_i = rint(x_i / scale)} (computed as {@code rint(x_i · (127 / max|x|))},
+ * in [-127, 127]), so {@code x_i ≈ q_i · scale} within half a step. {@code neg32} is, for each 4 consecutive
+ * values, −32 times the sum of their q (Q6_K's values are stored as q + 32).
+ *
+ * @param q      the rounded values, row after row [m · cols]
+ * @param scales one per 256-value block, row after row [m · cols / 256]
+ * @param neg32  one per 4 values [m · cols / 4], or null when not asked for
+ */
+record Int8Activations(byte[] q, float[] scales, int[] neg32) {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** As many byte lanes as F has float lanes (F2B keeps the lane count). */
+    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * 8));
+    /** 1.5·2^23: adding and subtracting it rounds a float below 2^22 in magnitude to an integer, ties to even (rint). */
+    private static final float RINT = 12582912f;
+
+    /**
+     * x's rows rounded; null when cols is not whole blocks of 256 or a block holds an infinity or NaN (the float
+     * kernels then carry them into the outputs, as the product of the unrounded values would).
+     */
+    static Int8Activations of(float[] x, int m, int cols, boolean withNeg32) {
+        if (cols % 256 != 0) {
+            return null;
+        }
+        byte[] q = new byte[m * cols];
+        float[] scales = new float[m * cols / 256];
+        for (int b = 0; b < scales.length; b++) {
+            int o = 256 * b;
+            FloatVector max = FloatVector.zero(F);
+            for (int i = 0; i < 256; i += F.length()) {
+                max = max.max(FloatVector.fromArray(F, x, o + i).abs());
+            }
+            float amax = max.reduceLanes(VectorOperators.MAX);
+            if (!Float.isFinite(amax)) { // max carries a NaN through, as Math.max does
+                return null;
+            }
+            if (amax == 0) {
+                continue; // scale 0, q 0
+            }
+            scales[b] = amax / 127;
+            float inverse = 127 / amax;
+            for (int i = 0; i < 256; i += F.length()) {
+                FloatVector v = FloatVector.fromArray(F, x, o + i).mul(inverse).add(RINT).sub(RINT);
+                v.max(-127f).min(127f).convertShape(VectorOperators.F2B, B, 0).reinterpretAsBytes()
+                        .intoArray(q, o + i);
+            }
+        }
+        int[] neg32 = null;
+        if (withNeg32) {
+            neg32 = new int[q.length / 4];
+            for (int i = 0; i < neg32.length; i++) {
+                neg32[i] = -32 * (q[4 * i] + q[4 * i + 1] + q[4 * i + 2] + q[4 * i + 3]);
+            }
+        }
+        return new Int8Activations(q, scales, neg32);
+    }
+}

@@ -35,12 +35,14 @@ static inline __attribute__((target(TARGET))) float KERNEL(lane_sum)(__m256 v) {
  * 144 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales and minimums, 128 bytes of nibbles (each 32 bytes: the
  * low nibbles are sub-block 2i, the high ones 2i + 1). Per super-block and activation block, the integer sum
  * Σ_j sc_j Σ_i q_i xq_i is exact in int32 (|q·xq| ≤ 15·127, 4 per lane, 8 sub-blocks, sc ≤ 63: < 2^22); it is
- * converted once and scaled by d·xd. The minimums' term dmin·m_j·Σx uses the float sums of the unrounded x, one
- * lane per sub-block. The scales and minimums stay in vectors (one lane each): unpacking them one by one in
- * scalar code cost 1.4x (docs/BENCHMARKS.md, GGUF decode round 7).
+ * converted once and scaled by d·xd. The minimums' term dmin·m_j·Σx uses the sums of the rounded x (sums32, one
+ * per 32 values), so the result is exactly the dequantised row times the rounded x: with the unrounded sums the
+ * rounding error grew with the minimums (dmin·m), and was 3x llama.cpp's on a q4_k_m model. The scales and
+ * minimums stay in vectors (one lane per sub-block): unpacking them one by one in scalar code cost 1.4x
+ * (docs/BENCHMARKS.md, GGUF decode round 7).
  */
 __attribute__((target(TARGET))) void KERNEL(crucible_q4_k)(const uint8_t *w, int64_t row_bytes, int32_t rows,
-        int32_t cols, const int8_t *xq, const float *xd, const float *xsums, int32_t m, float *out,
+        int32_t cols, const int8_t *xq, const float *xd, const int32_t *sums32, int32_t m, float *out,
         int32_t out_stride) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     const int nb = cols / 256;
@@ -48,7 +50,7 @@ __attribute__((target(TARGET))) void KERNEL(crucible_q4_k)(const uint8_t *w, int
         for (int32_t r = 0; r < m; r++) {
             const uint8_t *b = w + j * row_bytes;
             const int8_t *x = xq + (int64_t) r * cols;
-            const float *s = xsums + (int64_t) r * (cols / 32);
+            const int32_t *s = sums32 + (int64_t) r * (cols / 32);
             __m256 acc = _mm256_setzero_ps(), mins = _mm256_setzero_ps();
             for (int k = 0; k < nb; k++, b += 144, x += 256, s += 8) {
                 uint32_t lo6 = KERNEL(u32)(b + 4), hi6 = KERNEL(u32)(b + 8), top = KERNEL(u32)(b + 12);
@@ -56,8 +58,11 @@ __attribute__((target(TARGET))) void KERNEL(crucible_q4_k)(const uint8_t *w, int
                 uint64_t sc = (uint64_t) ((top & 0x0F0F0F0F) | ((lo6 >> 6 & 0x03030303) << 4)) << 32 | (lo6 & 0x3F3F3F3F);
                 uint64_t mn = (uint64_t) ((top >> 4 & 0x0F0F0F0F) | ((hi6 >> 6 & 0x03030303) << 4)) << 32 | (hi6 & 0x3F3F3F3F);
                 __m256i sc8 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((int64_t) sc));
-                __m256 mn8 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((int64_t) mn)));
-                mins = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(KERNEL(f16)(b + 2)), mn8), _mm256_loadu_ps(s), mins);
+                __m256i mn8 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((int64_t) mn));
+                float xscale = xd[(int64_t) r * nb + k];
+                /* |m·Σxq| ≤ 63·32·127 < 2^24: exact in float */
+                mins = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(mn8, _mm256_loadu_si256((const __m256i *) s))),
+                                       _mm256_set1_ps(KERNEL(f16)(b + 2) * xscale), mins);
                 __m256i isum = _mm256_setzero_si256();
                 for (int i = 0; i < 4; i++) {
                     __m256i v = _mm256_loadu_si256((const __m256i *) (b + 16 + 32 * i));
@@ -68,7 +73,7 @@ __attribute__((target(TARGET))) void KERNEL(crucible_q4_k)(const uint8_t *w, int
                     isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(dl, _mm256_permutevar8x32_epi32(sc8, _mm256_set1_epi32(2 * i))));
                     isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(dh, _mm256_permutevar8x32_epi32(sc8, _mm256_set1_epi32(2 * i + 1))));
                 }
-                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(KERNEL(f16)(b) * xd[(int64_t) r * nb + k]), acc);
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(KERNEL(f16)(b) * xscale), acc);
             }
             out[(int64_t) r * out_stride + j] = KERNEL(lane_sum)(acc) - KERNEL(lane_sum)(mins);
         }

@@ -132,7 +132,10 @@ public final class Main {
         return false;
     }
 
-    /** {@code --version}: Crucible's, the JVM's and whether the Vector API (an incubator module) is in use. */
+    /**
+     * {@code --version}: Crucible's, the JVM's, whether the Vector API (an incubator module) is in use, and which
+     * kernels multiply GGUF block weights (native or Java, and why).
+     */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
@@ -144,6 +147,8 @@ public final class Main {
                     "Vector API: " + (vector ? "jdk.incubator.vector (an incubator module: the JVM warns about it "
                             + "on start; the launcher hides that line except here and with CRUCIBLE_DEBUG=1)"
                             : "not loaded (start the JVM with --add-modules jdk.incubator.vector)"),
+                    // the block kernels need the Vector API's classes even to say why they are not used
+                    "GGUF block kernels: " + (vector ? dev.crucible.tensor.Gemm.blockKernels() : "need the Vector API"),
             };
         }
     }

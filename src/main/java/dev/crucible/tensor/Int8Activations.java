@@ -9,15 +9,17 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Activation rows x [m, cols] rounded to 8 bits per block of 256 values, as {@link NativeBlockKernels} multiplies
  * them with k-quant weights (llama.cpp rounds its activations the same way, to its Q8_K): block b of row r keeps
- * {@code scale = max|x| / 127} and {@code q_i = rint(x_i / scale)} (computed as {@code rint(x_i · (127 / max|x|))},
- * in [-127, 127]), so {@code x_i ≈ q_i · scale} within half a step. {@code neg32} is, for each 4 consecutive
- * values, −32 times the sum of their q (Q6_K's values are stored as q + 32).
+ * {@code scale = 1 / (127 / max|x|)} and {@code q_i = rint(x_i · (127 / max|x|))}
+ * in [-127, 127]), so {@code x_i ≈ q_i · scale} within half a step: llama.cpp's Q8_K rounding (its scale is the
+ * reciprocal of its multiplier too), up to the sign it gives both. {@code sums32} are the sums of each 32 q (Q4_K's
+ * minimums multiply them), {@code neg32} −32 times the sum of each 4 (Q6_K's values are stored as q + 32).
  *
  * @param q      the rounded values, row after row [m · cols]
  * @param scales one per 256-value block, row after row [m · cols / 256]
+ * @param sums32 one per 32 values [m · cols / 32]
  * @param neg32  one per 4 values [m · cols / 4], or null when not asked for
  */
-record Int8Activations(byte[] q, float[] scales, int[] neg32) {
+record Int8Activations(byte[] q, float[] scales, int[] sums32, int[] neg32) {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     /** As many byte lanes as F has float lanes (F2B keeps the lane count). */
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * 8));
@@ -47,13 +49,17 @@ record Int8Activations(byte[] q, float[] scales, int[] neg32) {
             if (amax == 0) {
                 continue; // scale 0, q 0
             }
-            scales[b] = amax / 127;
             float inverse = 127 / amax;
+            scales[b] = 1 / inverse;
             for (int i = 0; i < 256; i += F.length()) {
                 FloatVector v = FloatVector.fromArray(F, x, o + i).mul(inverse).add(RINT).sub(RINT);
                 v.max(-127f).min(127f).convertShape(VectorOperators.F2B, B, 0).reinterpretAsBytes()
                         .intoArray(q, o + i);
             }
+        }
+        int[] sums32 = new int[q.length / 32];
+        for (int i = 0; i < q.length; i++) {
+            sums32[i / 32] += q[i];
         }
         int[] neg32 = null;
         if (withNeg32) {
@@ -62,6 +68,6 @@ record Int8Activations(byte[] q, float[] scales, int[] neg32) {
                 neg32[i] = -32 * (q[4 * i] + q[4 * i + 1] + q[4 * i + 2] + q[4 * i + 3]);
             }
         }
-        return new Int8Activations(q, scales, neg32);
+        return new Int8Activations(q, scales, sums32, neg32);
     }
 }

@@ -162,17 +162,17 @@ final class NativeBlockKernels {
 
     /**
      * {@code out[outOff + r · outStride + j] = row j · x_r} for the {@code rows} rows of {@code f} blocks at byte
-     * {@code off} of {@code w} and the m activation rows of {@code x}; {@code sums} are x's
-     * {@link GemmBlockKernel#subBlockSums} (Q4_K's minimums use the unrounded activations).
+     * {@code off} of {@code w} and the m activation rows of {@code x}: exactly the dequantised rows times the rounded
+     * activations, up to the float sums' order.
      */
-    static void rows(BlockFormat f, MemorySegment w, long off, int rows, int cols, Int8Activations x, float[] sums, int m,
+    static void rows(BlockFormat f, MemorySegment w, long off, int rows, int cols, Int8Activations x, int m,
                      float[] out, int outOff, int outStride) {
-        rows(CHOSEN, f, w, off, rows, cols, x, sums, m, out, outOff, outStride);
+        rows(CHOSEN, f, w, off, rows, cols, x, m, out, outOff, outStride);
     }
 
-    /** As {@link #rows(BlockFormat, MemorySegment, long, int, int, Int8Activations, float[], int, float[], int, int)} on one variant. */
-    static void rows(Variant v, BlockFormat f, MemorySegment w, long off, int rows, int cols, Int8Activations x,
-                     float[] sums, int m, float[] out, int outOff, int outStride) {
+    /** As {@link #rows(BlockFormat, MemorySegment, long, int, int, Int8Activations, int, float[], int, int)} on one variant. */
+    static void rows(Variant v, BlockFormat f, MemorySegment w, long off, int rows, int cols, Int8Activations x, int m,
+                     float[] out, int outOff, int outStride) {
         long rowBytes = f.rowBytes(cols);
         java.util.Objects.checkFromIndexSize(off, rows * rowBytes, w.byteSize());
         java.util.Objects.checkFromIndexSize(0, m * cols, x.q().length);
@@ -185,8 +185,9 @@ final class NativeBlockKernels {
         MemorySegment result = MemorySegment.ofArray(out).asSlice(4L * outOff);
         try {
             if (f == BlockFormat.Q4_K) {
-                java.util.Objects.checkFromIndexSize(0, m * (cols / 32), sums.length);
-                v.q4k().invokeExact(blocks, rowBytes, rows, cols, q, scales, MemorySegment.ofArray(sums), m, result, outStride);
+                java.util.Objects.checkFromIndexSize(0, m * (cols / 32), x.sums32().length);
+                v.q4k().invokeExact(blocks, rowBytes, rows, cols, q, scales, MemorySegment.ofArray(x.sums32()), m, result,
+                        outStride);
             } else if (f == BlockFormat.Q6_K) {
                 java.util.Objects.checkFromIndexSize(0, m * (cols / 4), x.neg32().length);
                 v.q6k().invokeExact(blocks, rowBytes, rows, cols, q, scales, MemorySegment.ofArray(x.neg32()), m, result,

@@ -90,8 +90,9 @@ public final class PackedWeight {
 
     /**
      * Outputs [j0, j1) of {@code out[m, rows] = x[m, cols] · Wᵀ (+ bias)} for a block weight; {@code sums} are x's
-     * {@link GemmBlockKernel#subBlockSums} when a part needs them. Output row by output row, each weight row stays
-     * in L1 while the m activation rows use it.
+     * {@link GemmBlockKernel#subBlockSums} when a part needs them; parts the native kernels handle take x
+     * {@code rounded} instead, unless it is null (a non-finite activation: the Java kernels carry it). Output row by
+     * output row, each weight row stays in L1 while the m activation rows use it.
      */
     void multiplyBlocks(int j0, int j1, float[] x, int m, float[] sums, Int8Activations rounded, float[] bias,
                         float[] out) {
@@ -104,7 +105,7 @@ public final class PackedWeight {
             if (rounded != null && NativeBlockKernels.handles(f)) {
                 if (from < to) {
                     NativeBlockKernels.rows(f, part.data(), (from - first) * part.rowBytes(), to - from, cols, rounded,
-                            sums, m, out, from, rows);
+                            m, out, from, rows);
                     for (int r = 0; bias != null && r < m; r++) {
                         for (int j = from; j < to; j++) {
                             out[r * rows + j] += bias[j];

@@ -61,13 +61,12 @@ class NativeBlockKernelsTest {
                 }
                 java.util.Arrays.fill(x, cols, cols + 256, 0f); // a block of zeros: scale 0
                 Int8Activations a = Int8Activations.of(x, m, cols, true);
-                float[] sums = GemmBlockKernel.subBlockSums(x, m, cols);
                 float[] expected = new float[m * rows];
                 for (int r = 0; r < m; r++) {
                     for (int j = 0; j < rows; j++) {
                         ByteBuffer row = ByteBuffer.wrap(w, Math.toIntExact(j * f.rowBytes(cols)),
                                 Math.toIntExact(f.rowBytes(cols))).slice().order(LE);
-                        expected[r * rows + j] = f == BlockFormat.Q4_K ? q4K(row, cols, a, sums, r) : q6K(row, cols, a, r);
+                        expected[r * rows + j] = f == BlockFormat.Q4_K ? q4K(row, cols, a, r) : q6K(row, cols, a, r);
                     }
                 }
                 for (NativeBlockKernels.Variant v : variants) {
@@ -75,8 +74,7 @@ class NativeBlockKernelsTest {
                     int stride = rows + 3;
                     float[] out = new float[2 + m * stride];
                     long off = f.rowBytes(cols);
-                    NativeBlockKernels.rows(v, f, MemorySegment.ofArray(w), off, rows - 1, cols, a, sums, m, out, 2 + 1,
-                            stride);
+                    NativeBlockKernels.rows(v, f, MemorySegment.ofArray(w), off, rows - 1, cols, a, m, out, 2 + 1, stride);
                     for (int r = 0; r < m; r++) {
                         for (int j = 1; j < rows; j++) {
                             assertEquals(Float.floatToIntBits(expected[r * rows + j]),
@@ -108,14 +106,21 @@ class NativeBlockKernelsTest {
             for (int i = 0; i < 256; i++) {
                 amax = Math.max(amax, Math.abs(x[256 * b + i]));
             }
-            assertEquals(amax / 127, a.scales()[b]);
             float inverse = 127 / amax;
+            assertEquals(1 / inverse, a.scales()[b]);
             for (int i = 0; i < 256; i++) {
                 int p = 256 * b + i;
                 assertEquals((byte) Math.rint(x[p] * inverse), a.q()[p], "value " + p);
             }
         }
         assertEquals(-127, a.q()[300], "the block's largest magnitude is a full step count");
+        for (int i = 0; i < a.sums32().length; i++) {
+            int sum = 0;
+            for (int j = 0; j < 32; j++) {
+                sum += a.q()[32 * i + j];
+            }
+            assertEquals(sum, a.sums32()[i]);
+        }
         for (int i = 0; i < a.neg32().length; i++) {
             assertEquals(-32 * (a.q()[4 * i] + a.q()[4 * i + 1] + a.q()[4 * i + 2] + a.q()[4 * i + 3]), a.neg32()[i]);
         }
@@ -155,10 +160,10 @@ class NativeBlockKernelsTest {
 
     /**
      * Q4_K: per super-block, lane l (of 8) sums sc_j · Σ q·xq over values 4l..4l+3 of each 32-value sub-block j
-     * (exact integers), converted and multiplied-added with d·scale; the minimums' lane j multiply-adds dmin·m_j by
-     * the float sum of sub-block j; the result is the lanes' sum minus the minimums' lanes' sum.
+     * (exact integers), converted and multiplied-added with d·scale; the minimums' lane j converts m_j·Σxq of
+     * sub-block j and multiplies-adds it with dmin·scale; the result is the lanes' sum minus the minimums' lanes' sum.
      */
-    private static float q4K(ByteBuffer row, int cols, Int8Activations a, float[] sums, int r) {
+    private static float q4K(ByteBuffer row, int cols, Int8Activations a, int r) {
         float[] acc = new float[8];
         float[] mins = new float[8];
         for (int k = 0; k < cols / 256; k++) {
@@ -191,10 +196,10 @@ class NativeBlockKernelsTest {
                     isum[l] += lo * sc[2 * i] + hi * sc[2 * i + 1];
                 }
             }
-            float scale = d * a.scales()[r * (cols / 256) + k];
+            float xscale = a.scales()[r * (cols / 256) + k];
             for (int l = 0; l < 8; l++) {
-                mins[l] = Math.fma(dmin * (float) mn[l], sums[r * (cols / 32) + 8 * k + l], mins[l]);
-                acc[l] = Math.fma((float) isum[l], scale, acc[l]);
+                mins[l] = Math.fma((float) (mn[l] * a.sums32()[r * (cols / 32) + 8 * k + l]), dmin * xscale, mins[l]);
+                acc[l] = Math.fma((float) isum[l], d * xscale, acc[l]);
             }
         }
         return laneSum(acc) - laneSum(mins);

@@ -17,6 +17,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 
 /**
  * The native k-quant dot products (src/main/c/block_kernels.c, built into the jar when a C compiler is present),
@@ -174,10 +175,10 @@ final class NativeBlockKernels {
     static void rows(Variant v, BlockFormat f, MemorySegment w, long off, int rows, int cols, Int8Activations x, int m,
                      float[] out, int outOff, int outStride) {
         long rowBytes = f.rowBytes(cols);
-        java.util.Objects.checkFromIndexSize(off, rows * rowBytes, w.byteSize());
-        java.util.Objects.checkFromIndexSize(0, m * cols, x.q().length);
+        Objects.checkFromIndexSize(off, rows * rowBytes, w.byteSize());
+        Objects.checkFromIndexSize(0, m * cols, x.q().length);
         if (rows > 0 && m > 0) {
-            java.util.Objects.checkFromIndexSize(outOff, (m - 1) * outStride + rows, out.length);
+            Objects.checkFromIndexSize(outOff, (m - 1) * outStride + rows, out.length);
         }
         MemorySegment blocks = w.asSlice(off);
         MemorySegment q = MemorySegment.ofArray(x.q());
@@ -185,11 +186,11 @@ final class NativeBlockKernels {
         MemorySegment result = MemorySegment.ofArray(out).asSlice(4L * outOff);
         try {
             if (f == BlockFormat.Q4_K) {
-                java.util.Objects.checkFromIndexSize(0, m * (cols / 32), x.sums32().length);
+                Objects.checkFromIndexSize(0, m * (cols / 32), x.sums32().length);
                 v.q4k().invokeExact(blocks, rowBytes, rows, cols, q, scales, MemorySegment.ofArray(x.sums32()), m, result,
                         outStride);
             } else if (f == BlockFormat.Q6_K) {
-                java.util.Objects.checkFromIndexSize(0, m * (cols / 4), x.neg32().length);
+                Objects.checkFromIndexSize(0, m * (cols / 4), x.neg32().length);
                 v.q6k().invokeExact(blocks, rowBytes, rows, cols, q, scales, MemorySegment.ofArray(x.neg32()), m, result,
                         outStride);
             } else {

@@ -127,10 +127,7 @@ public final class PackedWeight {
         }
     }
 
-    /**
-     * Whether a part runs on {@link NativeBlockKernels} (then {@link #multiplyBlocks} takes the activations rounded
-     * to 8 bits), and whether one of those is Q6_K (which needs {@link Int8Activations#neg32}).
-     */
+    /** Whether a part runs on {@link NativeBlockKernels} (then {@link #multiplyBlocks} takes the rounded activations). */
     boolean usesNativeKernels() {
         for (BlockMatrix b : blockParts) {
             if (NativeBlockKernels.handles(b.format())) {
@@ -140,6 +137,7 @@ public final class PackedWeight {
         return false;
     }
 
+    /** Whether a Q6_K part runs on {@link NativeBlockKernels} (it needs {@link Int8Activations#neg32}). */
     boolean hasNativeQ6K() {
         for (BlockMatrix b : blockParts) {
             if (b.format() == BlockFormat.Q6_K && NativeBlockKernels.handles(b.format())) {

@@ -1,5 +1,5 @@
 /*
- * Crucible's native k-quant dot products (Q4_K, Q6_K) for GGUF inference, loaded through the Java FFM API by
+ * Crucible's native k-quant dot products (Q4_K, Q5_K, Q6_K) for GGUF inference, loaded through the Java FFM API by
  * dev.crucible.tensor.NativeBlockKernels. The Vector API has no integer dot-product instruction, and the float
  * kernels it allows are bound by their arithmetic at about a third of llama.cpp's decode speed on q4_k_m
  * (docs/BENCHMARKS.md, GGUF decode): these kernels round the activations to 8 bits per 256-value block (the
@@ -63,5 +63,5 @@ int32_t crucible_cpu_features(void) {
 
 /* Raised whenever the functions' signatures or semantics change: the Java side refuses another version. */
 int32_t crucible_block_kernels_version(void) {
-    return 1;
+    return 2;
 }

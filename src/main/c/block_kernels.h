@@ -31,28 +31,29 @@ static inline __attribute__((target(TARGET))) float KERNEL(lane_sum)(__m256 v) {
 }
 
 /*
- * Q4_K rows [0, rows) of w against m activation rows: out[r * out_stride + j] = row j · x_r. A super-block is
- * 144 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales and minimums, 128 bytes of nibbles (each 32 bytes: the
- * low nibbles are sub-block 2i, the high ones 2i + 1). Per super-block and activation block, the integer sum
- * Σ_j sc_j Σ_i q_i xq_i is exact in int32 (|q·xq| ≤ 15·127, 4 per lane, 8 sub-blocks, sc ≤ 63: < 2^22); it is
- * converted once and scaled by d·xd. The minimums' term dmin·m_j·Σx uses the sums of the rounded x (sums32, one
- * per 32 values), so the result is exactly the dequantised row times the rounded x: with the unrounded sums the
- * rounding error grew with the minimums (dmin·m), and was 3x llama.cpp's on a q4_k_m model. The scales and
- * minimums stay in vectors (one lane per sub-block): unpacking them one by one in scalar code cost 1.4x
- * (docs/BENCHMARKS.md, GGUF decode round 7).
+ * Q4_K or Q5_K (five = 1) rows [0, rows) of w against m activation rows: out[r * out_stride + j] = row j · x_r.
+ * A Q4_K super-block is 144 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales and minimums, 128 bytes of nibbles
+ * (each 32 bytes: the low nibbles are sub-block 2i, the high ones 2i + 1); Q5_K (176 bytes) puts 32 bytes of
+ * fifth bits before the nibbles (byte l: bit 2i for value l of sub-block 2i, bit 2i + 1 for sub-block 2i + 1).
+ * Per super-block and activation block, the integer sum Σ_j sc_j Σ_i q_i xq_i is exact in int32 (|q·xq| ≤ 31·127,
+ * 4 per lane, 8 sub-blocks, sc ≤ 63: < 2^23); it is converted once and scaled by d·xd. The minimums' term
+ * dmin·m_j·Σx uses the sums of the rounded x (sums32, one per 32 values), so the result is exactly the
+ * dequantised row times the rounded x: with the unrounded sums the rounding error grew with the minimums
+ * (dmin·m), and was 3x llama.cpp's on a q4_k_m model. The scales and minimums stay in vectors (one lane per
+ * sub-block): unpacking them one by one in scalar code cost 1.4x (docs/BENCHMARKS.md, GGUF decode round 7).
  */
-__attribute__((target(TARGET))) void KERNEL(crucible_q4_k)(const uint8_t *w, int64_t row_bytes, int32_t rows,
-        int32_t cols, const int8_t *xq, const float *xd, const int32_t *sums32, int32_t m, float *out,
-        int32_t out_stride) {
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
-    const int nb = cols / 256;
+static inline __attribute__((always_inline, target(TARGET))) void KERNEL(k_quant_4_or_5)(const uint8_t *w,
+        int64_t row_bytes, int32_t rows, int32_t cols, const int8_t *xq, const float *xd, const int32_t *sums32,
+        int32_t m, float *out, int32_t out_stride, int five) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    const int nb = cols / 256, block = five ? 176 : 144, nibbles = five ? 48 : 16;
     for (int32_t j = 0; j < rows; j++) {
         for (int32_t r = 0; r < m; r++) {
             const uint8_t *b = w + j * row_bytes;
             const int8_t *x = xq + (int64_t) r * cols;
             const int32_t *s = sums32 + (int64_t) r * (cols / 32);
             __m256 acc = _mm256_setzero_ps(), mins = _mm256_setzero_ps();
-            for (int k = 0; k < nb; k++, b += 144, x += 256, s += 8) {
+            for (int k = 0; k < nb; k++, b += block, x += 256, s += 8) {
                 uint32_t lo6 = KERNEL(u32)(b + 4), hi6 = KERNEL(u32)(b + 8), top = KERNEL(u32)(b + 12);
                 /* four 6-bit values per word, one per byte, as ggml's get_scale_min_k4 unpacks them */
                 uint64_t sc = (uint64_t) ((top & 0x0F0F0F0F) | ((lo6 >> 6 & 0x03030303) << 4)) << 32 | (lo6 & 0x3F3F3F3F);
@@ -63,11 +64,16 @@ __attribute__((target(TARGET))) void KERNEL(crucible_q4_k)(const uint8_t *w, int
                 /* |m·Σxq| ≤ 63·32·127 < 2^24: exact in float */
                 mins = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(mn8, _mm256_loadu_si256((const __m256i *) s))),
                                        _mm256_set1_ps(KERNEL(f16)(b + 2) * xscale), mins);
+                __m256i fifth = five ? _mm256_loadu_si256((const __m256i *) (b + 16)) : _mm256_setzero_si256();
                 __m256i isum = _mm256_setzero_si256();
                 for (int i = 0; i < 4; i++) {
-                    __m256i v = _mm256_loadu_si256((const __m256i *) (b + 16 + 32 * i));
+                    __m256i v = _mm256_loadu_si256((const __m256i *) (b + nibbles + 32 * i));
                     __m256i lo = _mm256_and_si256(v, low4);
                     __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+                    if (five) { /* the bit moved to bit 4 of each byte (a 16-bit shift of a 0/1 byte stays inside it) */
+                        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(fifth, 2 * i), one), 4));
+                        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(fifth, 2 * i + 1), one), 4));
+                    }
                     __m256i dl = DPBUSD(_mm256_setzero_si256(), lo, _mm256_loadu_si256((const __m256i *) (x + 64 * i)));
                     __m256i dh = DPBUSD(_mm256_setzero_si256(), hi, _mm256_loadu_si256((const __m256i *) (x + 64 * i + 32)));
                     isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(dl, _mm256_permutevar8x32_epi32(sc8, _mm256_set1_epi32(2 * i))));
@@ -78,6 +84,18 @@ __attribute__((target(TARGET))) void KERNEL(crucible_q4_k)(const uint8_t *w, int
             out[(int64_t) r * out_stride + j] = KERNEL(lane_sum)(acc) - KERNEL(lane_sum)(mins);
         }
     }
+}
+
+__attribute__((target(TARGET))) void KERNEL(crucible_q4_k)(const uint8_t *w, int64_t row_bytes, int32_t rows,
+        int32_t cols, const int8_t *xq, const float *xd, const int32_t *sums32, int32_t m, float *out,
+        int32_t out_stride) {
+    KERNEL(k_quant_4_or_5)(w, row_bytes, rows, cols, xq, xd, sums32, m, out, out_stride, 0);
+}
+
+__attribute__((target(TARGET))) void KERNEL(crucible_q5_k)(const uint8_t *w, int64_t row_bytes, int32_t rows,
+        int32_t cols, const int8_t *xq, const float *xd, const int32_t *sums32, int32_t m, float *out,
+        int32_t out_stride) {
+    KERNEL(k_quant_4_or_5)(w, row_bytes, rows, cols, xq, xd, sums32, m, out, out_stride, 1);
 }
 
 /*

@@ -12,7 +12,7 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code scale = 1 / (127 / max|x|)} and {@code q_i = rint(x_i · (127 / max|x|))}
  * in [-127, 127]), so {@code x_i ≈ q_i · scale} within half a step: llama.cpp's Q8_K rounding (its scale is the
  * reciprocal of its multiplier too), up to the sign it gives both. {@code sums32} are the sums of each 32 q (Q4_K's
- * minimums multiply them), {@code neg32} −32 times the sum of each 4 (Q6_K's values are stored as q + 32).
+ * and Q5_K's minimums multiply them), {@code neg32} −32 times the sum of each 4 (Q6_K's values are stored as q + 32).
  *
  * @param q      the rounded values, row after row [m · cols]
  * @param scales one per 256-value block, row after row [m · cols / 256]

@@ -22,7 +22,7 @@ import java.util.Objects;
 /**
  * The native k-quant dot products (src/main/c/block_kernels.c, built into the jar when a C compiler is present),
  * called through the FFM API. They multiply {@link Int8Activations} (activations rounded to 8 bits, as llama.cpp
- * does) with Q4_K and Q6_K blocks, 4 byte products per instruction (AVX-512 VNNI, AVX-VNNI or AVX2): the Vector
+ * does) with Q4_K, Q5_K and Q6_K blocks, 4 byte products per instruction (AVX-512 VNNI, AVX-VNNI or AVX2): the Vector
  * API has no such instruction, and the float kernels of {@link GemmBlockKernel} it allows run q4_k_m decode at a
  * third of llama.cpp's speed (docs/BENCHMARKS.md, GGUF decode). Every instruction set gives the same bits.
  *
@@ -33,7 +33,7 @@ import java.util.Objects;
  */
 final class NativeBlockKernels {
     /** The library's functions' version this class calls (crucible_block_kernels_version). */
-    private static final int VERSION = 1;
+    private static final int VERSION = 2;
     private static final String RESOURCE = "/native/linux-x86_64/libcrucible_blocks.so";
 
     /** An instruction set the library has a variant for, with its bit in crucible_cpu_features; best first. */
@@ -51,8 +51,8 @@ final class NativeBlockKernels {
         }
     }
 
-    /** One variant's two kernels. */
-    record Variant(Isa isa, MethodHandle q4k, MethodHandle q6k) {
+    /** One variant's kernels. */
+    record Variant(Isa isa, MethodHandle q4k, MethodHandle q5k, MethodHandle q6k) {
     }
 
     private static final FunctionDescriptor KERNEL = FunctionDescriptor.ofVoid(ValueLayout.ADDRESS,
@@ -84,7 +84,7 @@ final class NativeBlockKernels {
             }
         }
         CHOSEN = chosen;
-        STATUS = chosen != null ? "native " + chosen.isa().cliName() + " kernels for Q4_K and Q6_K (8-bit activations)"
+        STATUS = chosen != null ? "native " + chosen.isa().cliName() + " kernels for Q4_K, Q5_K and Q6_K (8-bit activations)"
                 : "Java kernels only: " + why;
     }
 
@@ -118,6 +118,7 @@ final class NativeBlockKernels {
                 if ((features & isa.feature) != 0) {
                     VARIANTS.add(new Variant(isa,
                             linker.downcallHandle(lib.findOrThrow("crucible_q4_k_" + isa.cliName()), KERNEL, critical),
+                            linker.downcallHandle(lib.findOrThrow("crucible_q5_k_" + isa.cliName()), KERNEL, critical),
                             linker.downcallHandle(lib.findOrThrow("crucible_q6_k_" + isa.cliName()), KERNEL, critical)));
                 }
             }
@@ -153,7 +154,7 @@ final class NativeBlockKernels {
 
     /** Whether the chosen native kernels multiply {@code f}. */
     static boolean handles(BlockFormat f) {
-        return CHOSEN != null && (f == BlockFormat.Q4_K || f == BlockFormat.Q6_K);
+        return CHOSEN != null && (f == BlockFormat.Q4_K || f == BlockFormat.Q5_K || f == BlockFormat.Q6_K);
     }
 
     /** The variants this CPU runs, best first (for tests: all give the same bits). */
@@ -185,9 +186,10 @@ final class NativeBlockKernels {
         MemorySegment scales = MemorySegment.ofArray(x.scales());
         MemorySegment result = MemorySegment.ofArray(out).asSlice(4L * outOff);
         try {
-            if (f == BlockFormat.Q4_K) {
+            if (f == BlockFormat.Q4_K || f == BlockFormat.Q5_K) {
                 Objects.checkFromIndexSize(0, m * (cols / 32), x.sums32().length);
-                v.q4k().invokeExact(blocks, rowBytes, rows, cols, q, scales, MemorySegment.ofArray(x.sums32()), m, result,
+                MethodHandle kernel = f == BlockFormat.Q4_K ? v.q4k() : v.q5k();
+                kernel.invokeExact(blocks, rowBytes, rows, cols, q, scales, MemorySegment.ofArray(x.sums32()), m, result,
                         outStride);
             } else if (f == BlockFormat.Q6_K) {
                 Objects.checkFromIndexSize(0, m * (cols / 4), x.neg32().length);

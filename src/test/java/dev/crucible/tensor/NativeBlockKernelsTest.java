@@ -39,7 +39,8 @@ class NativeBlockKernelsTest {
         Assumptions.assumeTrue(avx2, "this CPU lacks AVX2, FMA or F16C");
         Assumptions.assumeFalse("off".equals(System.getProperty("crucible.native.kernels")), "turned off for this run");
         assertTrue(Gemm.blockKernels().startsWith("native "), Gemm.blockKernels());
-        assertTrue(Gemm.nativeBlockKernel(BlockFormat.Q4_K) && Gemm.nativeBlockKernel(BlockFormat.Q6_K));
+        assertTrue(Gemm.nativeBlockKernel(BlockFormat.Q4_K) && Gemm.nativeBlockKernel(BlockFormat.Q5_K)
+                && Gemm.nativeBlockKernel(BlockFormat.Q6_K));
         assertFalse(Gemm.nativeBlockKernel(BlockFormat.Q8_0));
         assertEquals(NativeBlockKernels.Isa.AVX2, NativeBlockKernels.variants().getLast().isa());
     }
@@ -50,7 +51,7 @@ class NativeBlockKernelsTest {
         Assumptions.assumeFalse(variants.isEmpty(), NativeBlockKernels.status());
         SplittableRandom random = new SplittableRandom(7);
         int checked = 0;
-        for (BlockFormat f : List.of(BlockFormat.Q4_K, BlockFormat.Q6_K)) {
+        for (BlockFormat f : List.of(BlockFormat.Q4_K, BlockFormat.Q5_K, BlockFormat.Q6_K)) {
             for (int cols : new int[] {256, 768}) {
                 int rows = 5;
                 int m = 3;
@@ -66,7 +67,8 @@ class NativeBlockKernelsTest {
                     for (int j = 0; j < rows; j++) {
                         ByteBuffer row = ByteBuffer.wrap(w, Math.toIntExact(j * f.rowBytes(cols)),
                                 Math.toIntExact(f.rowBytes(cols))).slice().order(LE);
-                        expected[r * rows + j] = f == BlockFormat.Q4_K ? q4K(row, cols, a, r) : q6K(row, cols, a, r);
+                        expected[r * rows + j] = f == BlockFormat.Q6_K ? q6K(row, cols, a, r)
+                                : q45K(row, cols, a, r, f == BlockFormat.Q5_K);
                     }
                 }
                 for (NativeBlockKernels.Variant v : variants) {
@@ -88,7 +90,7 @@ class NativeBlockKernelsTest {
                 }
             }
         }
-        assertEquals(variants.size() * 2 * 2 * 3 * 4, checked);
+        assertEquals(variants.size() * 3 * 2 * 3 * 4, checked);
     }
 
     @Test
@@ -143,7 +145,7 @@ class NativeBlockKernelsTest {
         ByteBuffer b = ByteBuffer.wrap(w).order(LE);
         for (int p = 0; p < w.length; p += f.typeSize) {
             short d = Float.floatToFloat16((float) (0.001 + 0.02 * random.nextDouble()));
-            if (f == BlockFormat.Q4_K) {
+            if (f != BlockFormat.Q6_K) {
                 b.putShort(p, d);
                 b.putShort(p + 2, Float.floatToFloat16((float) (0.001 + 0.01 * random.nextDouble())));
             } else {
@@ -159,15 +161,17 @@ class NativeBlockKernelsTest {
     }
 
     /**
-     * Q4_K: per super-block, lane l (of 8) sums sc_j · Σ q·xq over values 4l..4l+3 of each 32-value sub-block j
-     * (exact integers), converted and multiplied-added with d·scale; the minimums' lane j converts m_j·Σxq of
-     * sub-block j and multiplies-adds it with dmin·scale; the result is the lanes' sum minus the minimums' lanes' sum.
+     * Q4_K (Q5_K: with a fifth bit): per super-block, lane l (of 8) sums sc_j · Σ q·xq over values 4l..4l+3 of each
+     * 32-value sub-block j (exact integers), converted and multiplied-added with d·scale; the minimums' lane j
+     * converts m_j·Σxq of sub-block j and multiplies-adds it with dmin·scale; the result is the lanes' sum minus the
+     * minimums' lanes' sum.
      */
-    private static float q4K(ByteBuffer row, int cols, Int8Activations a, int r) {
+    private static float q45K(ByteBuffer row, int cols, Int8Activations a, int r, boolean five) {
         float[] acc = new float[8];
         float[] mins = new float[8];
+        int nibbles = five ? 48 : 16;
         for (int k = 0; k < cols / 256; k++) {
-            int b = 144 * k;
+            int b = (five ? 176 : 144) * k;
             float d = Float.float16ToFloat(row.getShort(b));
             float dmin = Float.float16ToFloat(row.getShort(b + 2));
             int[] sc = new int[8];
@@ -188,10 +192,11 @@ class NativeBlockKernelsTest {
                     int lo = 0;
                     int hi = 0;
                     for (int t = 0; t < 4; t++) {
-                        int q = row.get(b + 16 + 32 * i + 4 * l + t) & 0xFF;
+                        int q = row.get(b + nibbles + 32 * i + 4 * l + t) & 0xFF;
+                        int h = five ? row.get(b + 16 + 4 * l + t) & 0xFF : 0; // value 4l + t's fifth bits
                         int xo = r * cols + 256 * k + 64 * i + 4 * l + t;
-                        lo += (q & 0x0F) * a.q()[xo];
-                        hi += (q >> 4) * a.q()[xo + 32];
+                        lo += ((q & 0x0F) | (h >> 2 * i & 1) << 4) * a.q()[xo];
+                        hi += ((q >> 4) | (h >> 2 * i + 1 & 1) << 4) * a.q()[xo + 32];
                     }
                     isum[l] += lo * sc[2 * i] + hi * sc[2 * i + 1];
                 }

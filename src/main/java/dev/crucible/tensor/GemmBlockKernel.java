@@ -16,8 +16,9 @@ import java.util.Objects;
  * Dot products of a float32 activation row with one row of a {@link BlockMatrix}, decoding the blocks in registers:
  * L packed integers are loaded as one byte vector, unpacked with byte shifts and masks, widened to a float vector
  * and multiplied by L activations; each (sub-)block's sum is scaled once by its float scale. Activations stay
- * float32 (llama.cpp instead rounds them to 8 bits and multiplies integers): the result is the float32 product
- * with the dequantised weights, up to the order of the sums.
+ * float32 (llama.cpp instead rounds them to 8 bits and multiplies integers, as {@link NativeBlockKernels} does for
+ * the k-quants where its library is present): the result is the float32 product with the dequantised weights, up
+ * to the order of the sums.
  *
  * <p>Where a format adds a minimum per (sub-)block (Q4_1, Q5_1: value d·q + m; Q4_K, Q5_K: d·sc·q − dmin·m), the
  * minimum multiplies the block's activation sum, computed once per activation row ({@link #subBlockSums}) for all output rows.

@@ -8,10 +8,10 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Activation rows x [m, cols] rounded to 8 bits per block of 256 values, as {@link NativeBlockKernels} multiplies
- * them with k-quant weights (llama.cpp rounds its activations the same way, to its Q8_K): block b of row r keeps
- * {@code scale = 1 / (127 / max|x|)} and {@code q_i = rint(x_i · (127 / max|x|))}
- * in [-127, 127]), so {@code x_i ≈ q_i · scale} within half a step: llama.cpp's Q8_K rounding (its scale is the
- * reciprocal of its multiplier too), up to the sign it gives both. {@code sums32} are the sums of each 32 q (Q4_K's
+ * them with k-quant weights: each block of 256 keeps {@code scale = 1 / (127 / max|x|)} and
+ * {@code q_i = rint(x_i · (127 / max|x|))} in [-127, 127], so {@code x_i ≈ q_i · scale} within half a step. This is
+ * llama.cpp's rounding of its activations (its Q8_K, whose scale is the reciprocal of the multiplier too), up to the
+ * sign it gives both. {@code sums32} are the sums of each 32 q (Q4_K's
  * and Q5_K's minimums multiply them), {@code neg32} −32 times the sum of each 4 (Q6_K's values are stored as q + 32).
  *
  * @param q      the rounded values, row after row [m · cols]

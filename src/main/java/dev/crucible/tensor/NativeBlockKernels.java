@@ -84,7 +84,8 @@ final class NativeBlockKernels {
             }
         }
         CHOSEN = chosen;
-        STATUS = chosen != null ? "native " + chosen.isa().cliName() + " kernels for Q4_K, Q5_K and Q6_K (8-bit activations)"
+        STATUS = chosen != null
+                ? "native " + chosen.isa().cliName() + " kernels for Q4_K, Q5_K and Q6_K (8-bit activations)"
                 : "Java kernels only: " + why;
     }
 
@@ -172,7 +173,7 @@ final class NativeBlockKernels {
         rows(CHOSEN, f, w, off, rows, cols, x, m, out, outOff, outStride);
     }
 
-    /** As {@link #rows(BlockFormat, MemorySegment, long, int, int, Int8Activations, int, float[], int, int)} on one variant. */
+    /** As {@link #rows(BlockFormat, MemorySegment, long, int, int, Int8Activations, int, float[], int, int)}, on {@code v}. */
     static void rows(Variant v, BlockFormat f, MemorySegment w, long off, int rows, int cols, Int8Activations x, int m,
                      float[] out, int outOff, int outStride) {
         long rowBytes = f.rowBytes(cols);

@@ -39,10 +39,7 @@ class LlamaCppLogitsTest {
 
     @Test
     void llamaCppLogitsOnCruciblesF32ExportsMatchCrucibles() throws Exception {
-        String home = System.getenv("LLAMA_CPP");
-        Path exe = home == null ? null : Path.of(home, "build", "bin", "llama-debug");
-        Assumptions.assumeTrue(exe != null && Files.isExecutable(exe),
-                "LLAMA_CPP does not point at a llama.cpp checkout with build/bin/llama-debug");
+        Path exe = llamaDebug();
         List<String> report = new ArrayList<>();
         List<String> over = new ArrayList<>();
         for (String name : GgufFixtures.names()) {
@@ -75,10 +72,7 @@ class LlamaCppLogitsTest {
      */
     @Test
     void llamaCppLogitsOnAQ4KMExportMatchCruciblesWithinTheActivationRounding() throws Exception {
-        String home = System.getenv("LLAMA_CPP");
-        Path exe = home == null ? null : Path.of(home, "build", "bin", "llama-debug");
-        Assumptions.assumeTrue(exe != null && Files.isExecutable(exe),
-                "LLAMA_CPP does not point at a llama.cpp checkout with build/bin/llama-debug");
+        Path exe = llamaDebug();
         Path model = GgufFixtures.assemble("kquant", tmp.resolve("models"));
         Path gguf = tmp.resolve("kquant.q4_k_m.gguf");
         GgufExport.export(model, Map.of(OutType.Q4_K_M, gguf), GgufFixtures.pre("kquant"), GgufExportTest.quiet());
@@ -87,6 +81,15 @@ class LlamaCppLogitsTest {
         System.out.printf(Locale.ROOT, "llama.cpp vs Crucible, q4_k_m kquant (%s): max|Δ|/max|logit| = %.2e%n",
                 Gemm.blockKernels(), err);
         assertTrue(err <= Q4_K_M_BOUND, "q4_k_m: " + err);
+    }
+
+    /** $LLAMA_CPP/build/bin/llama-debug; skips the test (with the reason) where there is none. */
+    private static Path llamaDebug() {
+        String home = System.getenv("LLAMA_CPP");
+        Path exe = home == null ? null : Path.of(home, "build", "bin", "llama-debug");
+        Assumptions.assumeTrue(exe != null && Files.isExecutable(exe),
+                "LLAMA_CPP does not point at a llama.cpp checkout with build/bin/llama-debug");
+        return exe;
     }
 
     /** llama-debug's last-token logits of PROMPT, and the prompt's token ids. */

@@ -18,19 +18,23 @@
 #define SUFFIX avx512vnni
 #define TARGET "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
 #define DPBUSD(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
+#define DPWSSD(acc, a, b) _mm256_dpwssd_epi32((acc), (a), (b))
 #include "block_kernels.h"
 #undef SUFFIX
 #undef TARGET
 #undef DPBUSD
+#undef DPWSSD
 
 /* AVX-VNNI (VEX encoding, CPUs with VNNI but without AVX-512): the same instruction. */
 #define SUFFIX avxvnni
 #define TARGET "avx2,fma,f16c,avxvnni"
 #define DPBUSD(acc, u, s) _mm256_dpbusd_avx_epi32((acc), (u), (s))
+#define DPWSSD(acc, a, b) _mm256_dpwssd_avx_epi32((acc), (a), (b))
 #include "block_kernels.h"
 #undef SUFFIX
 #undef TARGET
 #undef DPBUSD
+#undef DPWSSD
 
 /*
  * AVX2: pairs of byte products summed to int16 (no saturation: the unsigned bytes are below 64, so a pair is at
@@ -39,10 +43,12 @@
 #define SUFFIX avx2
 #define TARGET "avx2,fma,f16c"
 #define DPBUSD(acc, u, s) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)))
+#define DPWSSD(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16((a), (b)))
 #include "block_kernels.h"
 #undef SUFFIX
 #undef TARGET
 #undef DPBUSD
+#undef DPWSSD
 
 /* Bit 0: AVX2 + FMA + F16C, bit 1: AVX-VNNI, bit 2: AVX-512 VNNI with BW and VL (each implying bit 0). */
 int32_t crucible_cpu_features(void) {

@@ -29,13 +29,20 @@ final class GgufBenchCommand implements Callable<Integer> {
     @Option(names = "--tokens", defaultValue = "32", description = "with --decode: tokens per round (best of 3)")
     int tokens;
 
+    @Option(names = "--prefill", paramLabel = "N", defaultValue = "0",
+            description = "with --decode: time a prompt of N tokens instead (best of 3, every position's logits)")
+    int prefill;
+
     @Override
     public Integer call() {
         if ((dir == null) == (decode == null)) {
             throw new CrucibleException("give one of --write-model DIR or --decode MODEL");
         }
+        if (prefill < 0 || tokens < 1) {
+            throw new CrucibleException("--tokens must be at least 1 and --prefill at least 0");
+        }
         if (decode != null) {
-            GgufBenchmark.decode(decode, tokens, System.out);
+            GgufBenchmark.decode(decode, tokens, prefill, System.out);
             return 0;
         }
         long parameters = GgufBenchmark.writeModel(dir, shape);

@@ -27,19 +27,16 @@ public final class GgufBenchmark {
      * with {@code prefill} above 0, a forward pass over a prompt of that many tokens (best of 3).
      */
     public static void decode(Path model, int tokens, int prefill, PrintStream out) {
-        // which block kernels ran (native or Java, and why), so a figure is never read as the other path's
-        out.println(new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode().put("case", "kernels")
-                .put("block_kernels", Gemm.blockKernels()));
         RuntimeBenchmark bench = new RuntimeBenchmark(out);
-        if (prefill > 0) {
-            try (Transformer transformer = ModelInputs.transformer(model)) {
-                bench.prefill(transformer, 1, prefill, 3);
-            }
-            return;
-        }
-        RuntimeBenchmark.Bandwidth bandwidth = bench.bandwidth();
         try (Transformer transformer = ModelInputs.transformer(model)) {
-            bench.decode(transformer, tokens, bandwidth);
+            // which block kernels run (native or Java, and why), so a figure is never read as the other path's
+            out.println(new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode().put("case", "kernels")
+                    .put("block_kernels", Gemm.blockKernels()));
+            if (prefill > 0) {
+                bench.prefill(transformer, 1, prefill, 3);
+            } else {
+                bench.decode(transformer, tokens, bench.bandwidth());
+            }
         }
     }
 

@@ -29,6 +29,8 @@ final class GgufBenchCommand implements Callable<Integer> {
     @Option(names = "--tokens", defaultValue = "32", description = "with --decode: tokens per round (best of 3)")
     int tokens;
 
+    private static final int MAX_PREFILL = 8192;
+
     @Option(names = "--prefill", paramLabel = "N", defaultValue = "0",
             description = "with --decode: time a prompt of N tokens instead (best of 3, every position's logits)")
     int prefill;
@@ -38,8 +40,9 @@ final class GgufBenchCommand implements Callable<Integer> {
         if ((dir == null) == (decode == null)) {
             throw new CrucibleException("give one of --write-model DIR or --decode MODEL");
         }
-        if (prefill < 0 || tokens < 1) {
-            throw new CrucibleException("--tokens must be at least 1 and --prefill at least 0");
+        if (prefill < 0 || prefill > MAX_PREFILL || tokens < 1) {
+            // every position's logits are kept: 8192 tokens of a 32000-word vocabulary are 1 GiB already
+            throw new CrucibleException("--tokens must be at least 1, --prefill between 0 and " + MAX_PREFILL);
         }
         if (decode != null) {
             GgufBenchmark.decode(decode, tokens, prefill, System.out);

@@ -35,6 +35,8 @@ final class NativeBlockKernels {
     /** The library's functions' version this class calls (crucible_block_kernels_version). */
     private static final int VERSION = 2;
     private static final String RESOURCE = "/native/linux-x86_64/libcrucible_blocks.so";
+    /** Activation rows per native call (prefill cuts its rows into calls of at most this many). */
+    static final int CALL_ROWS = 64;
 
     /** An instruction set the library has a variant for, with its bit in crucible_cpu_features; best first. */
     enum Isa {
@@ -179,25 +181,37 @@ final class NativeBlockKernels {
         long rowBytes = f.rowBytes(cols);
         Objects.checkFromIndexSize(off, rows * rowBytes, w.byteSize());
         Objects.checkFromIndexSize(0, m * cols, x.q().length);
-        if (rows > 0 && m > 0) {
-            Objects.checkFromIndexSize(outOff, (m - 1) * outStride + rows, out.length);
+        if (rows == 0 || m == 0) {
+            return;
         }
+        Objects.checkFromIndexSize(outOff, (m - 1) * outStride + rows, out.length);
         MemorySegment blocks = w.asSlice(off);
         MemorySegment q = MemorySegment.ofArray(x.q());
         MemorySegment scales = MemorySegment.ofArray(x.scales());
-        MemorySegment result = MemorySegment.ofArray(out).asSlice(4L * outOff);
+        MemorySegment result = MemorySegment.ofArray(out);
+        MethodHandle kernel;
+        MemorySegment sums;
+        int sumsPerRow;
+        if (f == BlockFormat.Q4_K || f == BlockFormat.Q5_K) {
+            kernel = f == BlockFormat.Q4_K ? v.q4k() : v.q5k();
+            sums = MemorySegment.ofArray(x.sums32());
+            sumsPerRow = cols / 32;
+        } else if (f == BlockFormat.Q6_K) {
+            kernel = v.q6k();
+            sums = MemorySegment.ofArray(x.neg32());
+            sumsPerRow = cols / 4;
+        } else {
+            throw new IllegalArgumentException("no native kernel for " + f);
+        }
+        Objects.checkFromIndexSize(0, (long) m * sumsPerRow, sums.byteSize() / 4);
         try {
-            if (f == BlockFormat.Q4_K || f == BlockFormat.Q5_K) {
-                Objects.checkFromIndexSize(0, m * (cols / 32), x.sums32().length);
-                MethodHandle kernel = f == BlockFormat.Q4_K ? v.q4k() : v.q5k();
-                kernel.invokeExact(blocks, rowBytes, rows, cols, q, scales, MemorySegment.ofArray(x.sums32()), m, result,
-                        outStride);
-            } else if (f == BlockFormat.Q6_K) {
-                Objects.checkFromIndexSize(0, m * (cols / 4), x.neg32().length);
-                v.q6k().invokeExact(blocks, rowBytes, rows, cols, q, scales, MemorySegment.ofArray(x.neg32()), m, result,
-                        outStride);
-            } else {
-                throw new IllegalArgumentException("no native kernel for " + f);
+            // a critical call holds off the garbage collector until it returns: a bounded number of activation rows
+            // per call keeps that short in a long prefill (the outputs are the same however the rows are cut)
+            for (int r0 = 0; r0 < m; r0 += CALL_ROWS) {
+                int n = Math.min(CALL_ROWS, m - r0);
+                kernel.invokeExact(blocks, rowBytes, rows, cols, q.asSlice((long) r0 * cols),
+                        scales.asSlice(4L * r0 * (cols / 256)), sums.asSlice(4L * r0 * sumsPerRow), n,
+                        result.asSlice(4L * (outOff + (long) r0 * outStride)), outStride);
             }
         } catch (RuntimeException | Error e) {
             throw e;

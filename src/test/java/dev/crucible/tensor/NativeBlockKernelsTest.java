@@ -54,7 +54,8 @@ class NativeBlockKernelsTest {
         for (BlockFormat f : List.of(BlockFormat.Q4_K, BlockFormat.Q5_K, BlockFormat.Q6_K)) {
             for (int cols : new int[] {256, 768}) {
                 int rows = 5;
-                int m = 6; // a group of 4 activation rows (prefill's pass) and 2 alone
+                // groups of 4 activation rows (prefill's pass), 2 alone, and more rows than one native call takes
+                int m = NativeBlockKernels.CALL_ROWS + 6;
                 byte[] w = randomBlocks(f, rows, cols, random);
                 float[] x = new float[m * cols];
                 for (int i = 0; i < x.length; i++) {
@@ -90,7 +91,7 @@ class NativeBlockKernelsTest {
                 }
             }
         }
-        assertEquals(variants.size() * 3 * 2 * 6 * 4, checked);
+        assertEquals(variants.size() * 3 * 2 * (NativeBlockKernels.CALL_ROWS + 6) * 4, checked);
     }
 
     @Test

@@ -1,9 +1,10 @@
 /*
- * Crucible's native k-quant dot products (Q4_K, Q5_K, Q6_K) for GGUF inference, loaded through the Java FFM API by
+ * Crucible's native dot products for GGUF inference (Q4_K, Q5_K, Q6_K, Q8_0), loaded through the Java FFM API by
  * dev.crucible.tensor.NativeBlockKernels. The Vector API has no integer dot-product instruction, and the float
  * kernels it allows are bound by their arithmetic at about a third of llama.cpp's decode speed on q4_k_m
- * (docs/BENCHMARKS.md, GGUF decode): these kernels round the activations to 8 bits per 256-value block (the
- * caller does, see Int8Activations) and multiply bytes, 4 products per int32 lane per instruction.
+ * (docs/BENCHMARKS.md, GGUF decode): these kernels take the activations rounded to 8 bits per block of 256
+ * values, 32 for Q8_0 (the caller rounds them, see Int8Activations), and multiply bytes, 4 products per int32
+ * lane per instruction.
  *
  * One body (block_kernels.h), compiled for three instruction sets; the caller picks the best the CPU has
  * (crucible_cpu_features). The integer sums are exact and the float operations are the same in each variant,
@@ -69,5 +70,5 @@ int32_t crucible_cpu_features(void) {
 
 /* Raised whenever the functions' signatures or semantics change: the Java side refuses another version. */
 int32_t crucible_block_kernels_version(void) {
-    return 2;
+    return 3;
 }

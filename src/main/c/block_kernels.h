@@ -219,6 +219,53 @@ __attribute__((target(TARGET))) void KERNEL(crucible_q6_k)(const uint8_t *w, int
     }
 }
 
+/*
+ * Q8_0 rows, as the Q4_K kernel does, against activations rounded per 32 values (one scale each, as llama.cpp
+ * rounds them for q8_0 weights). A block is 34 bytes: f16 d, 32 signed bytes. The products |w|·(x with w's sign)
+ * make the unsigned-by-signed instruction exact for signed weights (|w| ≤ 128, |x| ≤ 127); each block's 8 lanes
+ * are converted and multiplied-added with d·xd.
+ */
+static inline __attribute__((always_inline, target(TARGET))) void KERNEL(q8_0_row)(const uint8_t *b, int32_t cols,
+        const int8_t *xq, const float *xd, int32_t r0, const int nr, float *out, int32_t out_stride) {
+    const int nb = cols / 32;
+    __m256 acc[ROWS];
+    UNROLL for (int t = 0; t < nr; t++) {
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int k = 0; k < nb; k++, b += 34) {
+        __m256i v = _mm256_loadu_si256((const __m256i *) (b + 2));
+        __m256i magnitude = _mm256_sign_epi8(v, v);
+        float d = KERNEL(f16)(b);
+        UNROLL for (int t = 0; t < nr; t++) {
+            int64_t r = r0 + t;
+            __m256i x = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *) (xq + r * cols + 32 * k)), v);
+            __m256i dot = DPBUSD(_mm256_setzero_si256(), magnitude, x);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(d * xd[r * nb + k]), acc[t]);
+        }
+    }
+    UNROLL for (int t = 0; t < nr; t++) {
+        out[(int64_t) (r0 + t) * out_stride] = KERNEL(lane_sum)(acc[t]);
+    }
+}
+
+__attribute__((target(TARGET))) void KERNEL(crucible_q8_0)(const uint8_t *w, int64_t row_bytes, int32_t rows,
+        int32_t cols, const int8_t *xq, const float *xd, const int32_t *unused, int32_t m, float *out,
+        int32_t out_stride) {
+    (void) unused; /* the kernels share one signature */
+    for (int32_t r0 = 0; r0 < m; r0 += CHUNK) { /* as k_quant_4_or_5 */
+        int32_t r1 = r0 + CHUNK < m ? r0 + CHUNK : m;
+        for (int32_t j = 0; j < rows; j++) {
+            int32_t r = r0;
+            for (; r + ROWS <= r1; r += ROWS) {
+                KERNEL(q8_0_row)(w + j * row_bytes, cols, xq, xd, r, ROWS, out + j, out_stride);
+            }
+            for (; r < r1; r++) {
+                KERNEL(q8_0_row)(w + j * row_bytes, cols, xq, xd, r, 1, out + j, out_stride);
+            }
+        }
+    }
+}
+
 #undef ROWS
 #undef CHUNK
 #undef UNROLL

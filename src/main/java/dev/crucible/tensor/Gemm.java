@@ -239,11 +239,12 @@ public final class Gemm {
         }
         float[] sums = w.needsSubBlockSums() ? GemmBlockKernel.subBlockSums(x, m, k) : null;
         // the native kernels' activations, rounded once for all rows (null with a non-finite value: Java kernels)
-        Int8Activations rounded = w.usesNativeKernels() ? Int8Activations.of(x, m, k, w.hasNativeQ6K()) : null;
+        Int8Activations rounded = w.usesNativeKernels(256) ? Int8Activations.of(x, m, k, w.hasNativeQ6K()) : null;
+        Int8Activations rounded32 = w.usesNativeKernels(32) ? Int8Activations.of(x, m, k, 32, false) : null;
         int per = Math.max(BLOCK_ROWS_MIN, (n + 8 * Parallel.threads() - 1) / (8 * Parallel.threads()));
         int tasks = (n + per - 1) / per;
         Parallel.forEach(tasks, (long) m * n * k, t -> w.multiplyBlocks(t * per, Math.min(n, (t + 1) * per), x, m, sums,
-                rounded, bias, out));
+                rounded, rounded32, bias, out));
     }
 
     /** Rows [i0, i0 + rows) of A = aᵀ, where a is [k, width]: columns of a copied out as rows, into a scratch. */

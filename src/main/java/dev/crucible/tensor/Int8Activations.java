@@ -7,16 +7,17 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Activation rows x [m, cols] rounded to 8 bits per block of 256 values, as {@link NativeBlockKernels} multiplies
- * them with k-quant weights: each block of 256 keeps {@code scale = 1 / (127 / max|x|)} and
+ * Activation rows x [m, cols] rounded to 8 bits per block of 256 values (32 for Q8_0 weights), as
+ * {@link NativeBlockKernels} multiplies them: each block keeps {@code scale = 1 / (127 / max|x|)} and
  * {@code q_i = rint(x_i · (127 / max|x|))} in [-127, 127], so {@code x_i ≈ q_i · scale} within half a step. This is
- * llama.cpp's rounding of its activations (its Q8_K, whose scale is the reciprocal of the multiplier too), up to the
- * sign it gives both. {@code sums32} are the sums of each 32 q (Q4_K's
- * and Q5_K's minimums multiply them), {@code neg32} −32 times the sum of each 4 (Q6_K's values are stored as q + 32).
+ * llama.cpp's rounding of its activations: its Q8_K for the k-quants (whose scale is the reciprocal of the
+ * multiplier too, up to the sign), its Q8_0 for q8_0 weights (which keeps the scale as float16, where this keeps
+ * float32). With blocks of 256, {@code sums32} are the sums of each 32 q (Q4_K's and Q5_K's minimums multiply them)
+ * and {@code neg32} −32 times the sum of each 4 (Q6_K's values are stored as q + 32).
  *
  * @param q      the rounded values, row after row [m · cols]
- * @param scales one per 256-value block, row after row [m · cols / 256]
- * @param sums32 one per 32 values [m · cols / 32]
+ * @param scales one per block, row after row [m · cols / block]
+ * @param sums32 one per 32 values [m · cols / 32], or null with blocks of 32
  * @param neg32  one per 4 values [m · cols / 4], or null when not asked for
  */
 record Int8Activations(byte[] q, float[] scales, int[] sums32, int[] neg32) {
@@ -26,20 +27,26 @@ record Int8Activations(byte[] q, float[] scales, int[] sums32, int[] neg32) {
     /** 1.5·2^23: adding and subtracting it rounds a float below 2^22 in magnitude to an integer, ties to even (rint). */
     private static final float RINT = 12582912f;
 
-    /**
-     * x's rows rounded; null when cols is not whole blocks of 256 or a block holds an infinity or NaN (the float
-     * kernels then carry them into the outputs, as the product of the unrounded values would).
-     */
+    /** Blocks of 256 values, for the k-quants; see {@link #of(float[], int, int, int, boolean)}. */
     static Int8Activations of(float[] x, int m, int cols, boolean withNeg32) {
-        if (cols % 256 != 0) {
+        return of(x, m, cols, 256, withNeg32);
+    }
+
+    /**
+     * x's rows rounded per {@code block} values (256 or 32); null when cols is not whole blocks or a block holds an
+     * infinity or NaN (the float kernels then carry them into the outputs, as the product of the unrounded values
+     * would).
+     */
+    static Int8Activations of(float[] x, int m, int cols, int block, boolean withNeg32) {
+        if (cols % block != 0 || block % F.length() != 0) {
             return null;
         }
         byte[] q = new byte[m * cols];
-        float[] scales = new float[m * cols / 256];
+        float[] scales = new float[m * cols / block];
         for (int b = 0; b < scales.length; b++) {
-            int o = 256 * b;
+            int o = block * b;
             FloatVector max = FloatVector.zero(F);
-            for (int i = 0; i < 256; i += F.length()) {
+            for (int i = 0; i < block; i += F.length()) {
                 max = max.max(FloatVector.fromArray(F, x, o + i).abs());
             }
             float amax = max.reduceLanes(VectorOperators.MAX);
@@ -51,15 +58,18 @@ record Int8Activations(byte[] q, float[] scales, int[] sums32, int[] neg32) {
             }
             float inverse = 127 / amax;
             scales[b] = 1 / inverse;
-            for (int i = 0; i < 256; i += F.length()) {
+            for (int i = 0; i < block; i += F.length()) {
                 FloatVector v = FloatVector.fromArray(F, x, o + i).mul(inverse).add(RINT).sub(RINT);
                 v.max(-127f).min(127f).convertShape(VectorOperators.F2B, B, 0).reinterpretAsBytes()
                         .intoArray(q, o + i);
             }
         }
-        int[] sums32 = new int[q.length / 32];
-        for (int i = 0; i < q.length; i++) {
-            sums32[i / 32] += q[i];
+        int[] sums32 = null;
+        if (block == 256) {
+            sums32 = new int[q.length / 32];
+            for (int i = 0; i < q.length; i++) {
+                sums32[i / 32] += q[i];
+            }
         }
         int[] neg32 = null;
         if (withNeg32) {

@@ -22,7 +22,7 @@ import java.util.Objects;
 /**
  * The native k-quant dot products (src/main/c/block_kernels.c, built into the jar when a C compiler is present),
  * called through the FFM API. They multiply {@link Int8Activations} (activations rounded to 8 bits, as llama.cpp
- * does) with Q4_K, Q5_K and Q6_K blocks, 4 byte products per instruction (AVX-512 VNNI, AVX-VNNI or AVX2): the Vector
+ * does) with Q4_K, Q5_K, Q6_K and Q8_0 blocks, 4 byte products per instruction (AVX-512 VNNI, AVX-VNNI or AVX2): the Vector
  * API has no such instruction, and the float kernels of {@link GemmBlockKernel} it allows run q4_k_m decode at a
  * third of llama.cpp's speed (docs/BENCHMARKS.md, GGUF decode). Every instruction set gives the same bits.
  *
@@ -33,7 +33,7 @@ import java.util.Objects;
  */
 final class NativeBlockKernels {
     /** The library's functions' version this class calls (crucible_block_kernels_version). */
-    private static final int VERSION = 2;
+    private static final int VERSION = 3;
     private static final String RESOURCE = "/native/linux-x86_64/libcrucible_blocks.so";
     /** Activation rows per native call (prefill cuts its rows into calls of at most this many). */
     static final int CALL_ROWS = 64;
@@ -54,7 +54,7 @@ final class NativeBlockKernels {
     }
 
     /** One variant's kernels. */
-    record Variant(Isa isa, MethodHandle q4k, MethodHandle q5k, MethodHandle q6k) {
+    record Variant(Isa isa, MethodHandle q4k, MethodHandle q5k, MethodHandle q6k, MethodHandle q80) {
     }
 
     private static final FunctionDescriptor KERNEL = FunctionDescriptor.ofVoid(ValueLayout.ADDRESS,
@@ -87,7 +87,7 @@ final class NativeBlockKernels {
         }
         CHOSEN = chosen;
         STATUS = chosen != null
-                ? "native " + chosen.isa().cliName() + " kernels for Q4_K, Q5_K and Q6_K (8-bit activations)"
+                ? "native " + chosen.isa().cliName() + " kernels for Q4_K, Q5_K, Q6_K and Q8_0 (8-bit activations)"
                 : "Java kernels only: " + why;
     }
 
@@ -122,7 +122,8 @@ final class NativeBlockKernels {
                     VARIANTS.add(new Variant(isa,
                             linker.downcallHandle(lib.findOrThrow("crucible_q4_k_" + isa.cliName()), KERNEL, critical),
                             linker.downcallHandle(lib.findOrThrow("crucible_q5_k_" + isa.cliName()), KERNEL, critical),
-                            linker.downcallHandle(lib.findOrThrow("crucible_q6_k_" + isa.cliName()), KERNEL, critical)));
+                            linker.downcallHandle(lib.findOrThrow("crucible_q6_k_" + isa.cliName()), KERNEL, critical),
+                            linker.downcallHandle(lib.findOrThrow("crucible_q8_0_" + isa.cliName()), KERNEL, critical)));
                 }
             }
             return null;
@@ -157,7 +158,13 @@ final class NativeBlockKernels {
 
     /** Whether the chosen native kernels multiply {@code f}. */
     static boolean handles(BlockFormat f) {
-        return CHOSEN != null && (f == BlockFormat.Q4_K || f == BlockFormat.Q5_K || f == BlockFormat.Q6_K);
+        return CHOSEN != null && (f == BlockFormat.Q4_K || f == BlockFormat.Q5_K || f == BlockFormat.Q6_K
+                || f == BlockFormat.Q8_0);
+    }
+
+    /** Values per activation scale that {@code f}'s kernel takes ({@link Int8Activations}): 32 for Q8_0, else 256. */
+    static int roundingBlock(BlockFormat f) {
+        return f == BlockFormat.Q8_0 ? 32 : 256;
     }
 
     /** The variants this CPU runs, best first (for tests: all give the same bits). */
@@ -200,9 +207,14 @@ final class NativeBlockKernels {
             kernel = v.q6k();
             sums = MemorySegment.ofArray(x.neg32());
             sumsPerRow = cols / 4;
+        } else if (f == BlockFormat.Q8_0) {
+            kernel = v.q80();
+            sums = MemorySegment.NULL; // Q8_0 has no minimum or offset
+            sumsPerRow = 0;
         } else {
             throw new IllegalArgumentException("no native kernel for " + f);
         }
+        Objects.checkFromIndexSize(0, (long) m * (cols / roundingBlock(f)), x.scales().length);
         Objects.checkFromIndexSize(0, (long) m * sumsPerRow, sums.byteSize() / 4);
         try {
             // a critical call holds off the garbage collector until it returns: a bounded number of activation rows
@@ -210,7 +222,7 @@ final class NativeBlockKernels {
             for (int r0 = 0; r0 < m; r0 += CALL_ROWS) {
                 int n = Math.min(CALL_ROWS, m - r0);
                 kernel.invokeExact(blocks, rowBytes, rows, cols, q.asSlice((long) r0 * cols),
-                        scales.asSlice(4L * r0 * (cols / 256)), sums.asSlice(4L * r0 * sumsPerRow), n,
+                        scales.asSlice(4L * r0 * (cols / roundingBlock(f))), sums.asSlice(4L * r0 * sumsPerRow), n,
                         result.asSlice(4L * (outOff + (long) r0 * outStride)), outStride);
             }
         } catch (RuntimeException | Error e) {

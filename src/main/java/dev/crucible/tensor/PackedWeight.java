@@ -91,21 +91,23 @@ public final class PackedWeight {
     /**
      * Outputs [j0, j1) of {@code out[m, rows] = x[m, cols] · Wᵀ (+ bias)} for a block weight; {@code sums} are x's
      * {@link GemmBlockKernel#subBlockSums} when a part needs them; parts the native kernels handle take x
-     * {@code rounded} instead, unless it is null (a non-finite activation: the Java kernels carry it). Output row by
+     * {@code rounded} per 256 values (Q8_0: {@code rounded32}, per 32) instead, unless it is null (a non-finite
+     * activation: the Java kernels carry it). Output row by
      * output row, each weight row stays in L1 while the m activation rows use it.
      */
-    void multiplyBlocks(int j0, int j1, float[] x, int m, float[] sums, Int8Activations rounded, float[] bias,
-                        float[] out) {
+    void multiplyBlocks(int j0, int j1, float[] x, int m, float[] sums, Int8Activations rounded,
+                        Int8Activations rounded32, float[] bias, float[] out) {
         float[] lanes = new float[GemmBlockKernel.SCRATCH];
         int first = 0;
         for (BlockMatrix part : blockParts) {
             int from = Math.max(j0, first);
             int to = Math.min(j1, first + part.rows());
             BlockFormat f = part.format();
-            if (rounded != null && NativeBlockKernels.handles(f)) {
+            Int8Activations a = NativeBlockKernels.roundingBlock(f) == 32 ? rounded32 : rounded;
+            if (a != null && NativeBlockKernels.handles(f)) {
                 if (from < to) {
-                    NativeBlockKernels.rows(f, part.data(), (from - first) * part.rowBytes(), to - from, cols, rounded,
-                            m, out, from, rows);
+                    NativeBlockKernels.rows(f, part.data(), (from - first) * part.rowBytes(), to - from, cols, a, m,
+                            out, from, rows);
                     for (int r = 0; bias != null && r < m; r++) {
                         for (int j = from; j < to; j++) {
                             out[r * rows + j] += bias[j];
@@ -127,10 +129,13 @@ public final class PackedWeight {
         }
     }
 
-    /** Whether a part runs on {@link NativeBlockKernels} (then {@link #multiplyBlocks} takes the rounded activations). */
-    boolean usesNativeKernels() {
+    /**
+     * Whether a part runs on {@link NativeBlockKernels} with activations rounded per {@code block} values (then
+     * {@link #multiplyBlocks} takes them so rounded).
+     */
+    boolean usesNativeKernels(int block) {
         for (BlockMatrix b : blockParts) {
-            if (NativeBlockKernels.handles(b.format())) {
+            if (NativeBlockKernels.handles(b.format()) && NativeBlockKernels.roundingBlock(b.format()) == block) {
                 return true;
             }
         }

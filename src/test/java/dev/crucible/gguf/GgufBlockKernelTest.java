@@ -34,9 +34,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * both terms, not to their difference. The bound is 64·2^-24 ≈ 3.8e-6 of Σ_i (|w_i| + μ)·|x_i|, where μ is the
  * largest |dmin·m| of the row's sub-blocks (0 for formats without minimum); the measured worst case is printed.
  *
- * <p>Where the native kernels multiply a format (Q4_K, Q6_K; {@code Gemm.nativeBlockKernel}), the activations are
- * rounded to 8 bits per block of 256 first (step max|x| / 127), and the result is the dequantised row times the
- * rounded activations: the error adds up to half a step per value, so the bound adds Σ_i |w_i|·step_i / 2.
+ * <p>Where the native kernels multiply a format (Q4_K, Q5_K, Q6_K, Q8_0; {@code Gemm.nativeBlockKernel}), the
+ * activations are rounded to 8 bits per block of 256 (Q8_0: 32) first (step max|x| / 127), and the result is the
+ * dequantised row times the rounded activations: the error adds up to half a step per value, so the bound adds
+ * Σ_i |w_i|·step_i / 2.
  */
 class GgufBlockKernelTest {
     @TempDir
@@ -139,9 +140,10 @@ class GgufBlockKernelTest {
         double worst = 0;
         for (int row = 0; row < m; row++) {
             float[] xr = java.util.Arrays.copyOfRange(x, row * k, (row + 1) * k);
-            double[] step = new double[(k + 255) / 256];
+            int block = b.format() == BlockFormat.Q8_0 ? 32 : 256; // the native kernels' activation blocks
+            double[] step = new double[(k + block - 1) / block];
             for (int p = 0; Gemm.nativeBlockKernel(b.format()) && p < k; p++) {
-                step[p / 256] = Math.max(step[p / 256], Math.abs(xr[p]) / 127.0);
+                step[p / block] = Math.max(step[p / block], Math.abs(xr[p]) / 127.0);
             }
             Gemm.linear(xr, 1, packed, null, single);
             for (int j = 0; j < n; j++) {
@@ -156,7 +158,7 @@ class GgufBlockKernelTest {
                 for (int p = 0; p < k; p++) {
                     exact += (double) w[j * k + p] * x[row * k + p];
                     scale += (Math.abs(w[j * k + p]) + mu) * Math.abs(x[row * k + p]);
-                    rounding += Math.abs(w[j * k + p]) * step[p / 256] / 2;
+                    rounding += Math.abs(w[j * k + p]) * step[p / block] / 2;
                 }
                 double ratio = Math.abs(y[row * n + j] - exact) / (scale + rounding / TOLERANCE);
                 worst = Math.max(worst, ratio);

@@ -27,11 +27,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 class GgufRoundTripTest {
     /**
-     * Bounds on the pooled relative RMS error of the quantised types, about 1.5x what was measured (q8_0 1.6e-2,
-     * q6_k 1.6e-2, q5_k_m 9.4e-2, q4_k_m 9.5e-2, q4_0 0.20; f32, f16 and bf16 5e-7). On the 64-wide fixtures
-     * the k-quants fall back to Q5_0/Q5_1/Q8_0 rows, so only the kquant fixture measures the k-quant blocks.
+     * Bounds on the pooled relative RMS error of the quantised types, about 1.5x what was measured with the native
+     * kernels, whose 8-bit activations add to the weights' error as llama.cpp's do (q8_0 2.3e-2, q6_k 2.3e-2,
+     * q5_k_m 9.5e-2, q4_k_m 9.6e-2, q4_0 0.20; f32, f16 and bf16 5e-7), and met by the Java kernels' float products
+     * too (the second surefire run: q8_0 1.6e-2, q6_k 1.6e-2, q5_k_m 9.4e-2, q4_k_m 9.5e-2). On the 64-wide
+     * fixtures the k-quants fall back to Q5_0/Q5_1/Q8_0 rows, so only the kquant fixture measures the k-quant blocks.
      */
-    private static final Map<OutType, Double> BOUND = new EnumMap<>(Map.of(OutType.Q8_0, 0.025, OutType.Q6_K, 0.025,
+    private static final Map<OutType, Double> BOUND = new EnumMap<>(Map.of(OutType.Q8_0, 0.035, OutType.Q6_K, 0.035,
             OutType.Q5_K_M, 0.15, OutType.Q4_K_M, 0.15, OutType.Q4_0, 0.3));
 
     @TempDir

@@ -41,7 +41,8 @@ class NativeBlockKernelsTest {
         assertTrue(Gemm.blockKernels().startsWith("native "), Gemm.blockKernels());
         assertTrue(Gemm.nativeBlockKernel(BlockFormat.Q4_K) && Gemm.nativeBlockKernel(BlockFormat.Q5_K)
                 && Gemm.nativeBlockKernel(BlockFormat.Q6_K));
-        assertFalse(Gemm.nativeBlockKernel(BlockFormat.Q8_0));
+        assertTrue(Gemm.nativeBlockKernel(BlockFormat.Q8_0));
+        assertFalse(Gemm.nativeBlockKernel(BlockFormat.Q4_0));
         assertEquals(NativeBlockKernels.Isa.AVX2, NativeBlockKernels.variants().getLast().isa());
     }
 
@@ -51,7 +52,7 @@ class NativeBlockKernelsTest {
         Assumptions.assumeFalse(variants.isEmpty(), NativeBlockKernels.status());
         SplittableRandom random = new SplittableRandom(7);
         int checked = 0;
-        for (BlockFormat f : List.of(BlockFormat.Q4_K, BlockFormat.Q5_K, BlockFormat.Q6_K)) {
+        for (BlockFormat f : List.of(BlockFormat.Q4_K, BlockFormat.Q5_K, BlockFormat.Q6_K, BlockFormat.Q8_0)) {
             for (int cols : new int[] {256, 768}) {
                 int rows = 5;
                 // groups of 4 activation rows (prefill's pass), 2 alone, and more rows than one native call takes
@@ -62,13 +63,14 @@ class NativeBlockKernelsTest {
                     x[i] = (float) (random.nextGaussian() * (i % 256 == 7 ? 9 : 1)); // an outlier per block
                 }
                 java.util.Arrays.fill(x, cols, cols + 256, 0f); // a block of zeros: scale 0
-                Int8Activations a = Int8Activations.of(x, m, cols, true);
+                Int8Activations a = Int8Activations.of(x, m, cols, NativeBlockKernels.roundingBlock(f), true);
                 float[] expected = new float[m * rows];
                 for (int r = 0; r < m; r++) {
                     for (int j = 0; j < rows; j++) {
                         ByteBuffer row = ByteBuffer.wrap(w, Math.toIntExact(j * f.rowBytes(cols)),
                                 Math.toIntExact(f.rowBytes(cols))).slice().order(LE);
                         expected[r * rows + j] = f == BlockFormat.Q6_K ? q6K(row, cols, a, r)
+                                : f == BlockFormat.Q8_0 ? q80(row, cols, a, r)
                                 : q45K(row, cols, a, r, f == BlockFormat.Q5_K);
                     }
                 }
@@ -91,7 +93,7 @@ class NativeBlockKernelsTest {
                 }
             }
         }
-        assertEquals(variants.size() * 3 * 2 * (NativeBlockKernels.CALL_ROWS + 6) * 4, checked);
+        assertEquals(variants.size() * 4 * 2 * (NativeBlockKernels.CALL_ROWS + 6) * 4, checked);
     }
 
     @Test
@@ -146,7 +148,9 @@ class NativeBlockKernelsTest {
         ByteBuffer b = ByteBuffer.wrap(w).order(LE);
         for (int p = 0; p < w.length; p += f.typeSize) {
             short d = Float.floatToFloat16((float) (0.001 + 0.02 * random.nextDouble()));
-            if (f != BlockFormat.Q6_K) {
+            if (f == BlockFormat.Q8_0) {
+                b.putShort(p, d);
+            } else if (f != BlockFormat.Q6_K) {
                 b.putShort(p, d);
                 b.putShort(p + 2, Float.floatToFloat16((float) (0.001 + 0.01 * random.nextDouble())));
             } else {
@@ -240,6 +244,26 @@ class NativeBlockKernelsTest {
             float scale = Float.float16ToFloat(row.getShort(b + 208)) * a.scales()[r * (cols / 256) + k];
             for (int l = 0; l < 8; l++) {
                 acc[l] = Math.fma((float) isum[l], scale, acc[l]);
+            }
+        }
+        return laneSum(acc);
+    }
+
+    /**
+     * Q8_0: per block of 32, lane l (of 8) sums w·xq over values 4l..4l+3 (exact integers), converted and
+     * multiplied-added with d·scale (one activation scale per 32 values); the result is the lanes' sum.
+     */
+    private static float q80(ByteBuffer row, int cols, Int8Activations a, int r) {
+        float[] acc = new float[8];
+        for (int k = 0; k < cols / 32; k++) {
+            int b = 34 * k;
+            float scale = Float.float16ToFloat(row.getShort(b)) * a.scales()[r * (cols / 32) + k];
+            for (int l = 0; l < 8; l++) {
+                int lane = 0;
+                for (int t = 0; t < 4; t++) {
+                    lane += row.get(b + 2 + 4 * l + t) * a.q()[r * cols + 32 * k + 4 * l + t];
+                }
+                acc[l] = Math.fma((float) lane, scale, acc[l]);
             }
         }
         return laneSum(acc);

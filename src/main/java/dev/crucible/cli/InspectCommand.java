@@ -50,6 +50,7 @@ final class InspectCommand implements Runnable {
 
     @Override
     public void run() {
+        ModelInputs.requireExists(modelDir);
         if (ModelInputs.isGguf(modelDir)) {
             GgufInspect.print(modelDir, tensors, json, spec.commandLine().getOut());
             return;

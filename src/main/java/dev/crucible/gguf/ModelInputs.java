@@ -28,7 +28,7 @@ public final class ModelInputs {
     }
 
     /** A missing MODEL is named as what it may be (the directory readers would call it a missing directory). */
-    private static void requireExists(Path model) {
+    public static void requireExists(Path model) {
         if (!Files.exists(model)) {
             throw new CrucibleException(model + ": not found (MODEL is a Hugging Face model directory or a .gguf file)");
         }

@@ -144,15 +144,18 @@ __attribute__((target(TARGET))) void KERNEL(crucible_q5_k)(const uint8_t *w, int
 }
 
 /*
- * Q6_K rows, as the Q4_K kernel does. A super-block is 210 bytes: 128 bytes of low nibbles, 64 of high bit pairs, 16 signed
- * scales (one per 16 values), f16 d. Each 128 values: bytes l and l + 32 of the nibbles give values l, l + 32
- * (low nibbles) and l + 64, l + 96 (high), byte l of the bit pairs their bits 4-5. The values are q − 32 with
- * q in [0, 64): the products use q and the lanes start at −32·(the sum of their four activations) (neg32, one
- * per four activations); |lane| < 2^24 after the scales, so the conversion to float is exact.
+ * Q6_K rows, as the Q4_K kernel does. A super-block is 210 bytes: 128 bytes of low nibbles, 64 of high bit pairs,
+ * 16 signed scales (one per 16 values), f16 d. Each 128 values: bytes l and l + 32 of the nibbles give values l,
+ * l + 32 (low nibbles) and l + 64, l + 96 (high), byte l of the bit pairs their bits 4-5. The values are q − 32
+ * with q in [0, 64): pairs of products q·xq are summed to 16 bits (≤ 2·63·127, no saturation) and multiplied by
+ * their scale and added in pairs by dpwssd; the −32 is applied once per super-block, as −32·sc_g times the sum of
+ * group g's rounded activations (sums16), by one more dpwssd. The int32 lanes are exact; converting one to float
+ * rounds only beyond 2^24, as Java's (float) does.
  */
 static inline __attribute__((always_inline, target(TARGET))) void KERNEL(q6_k_row)(const uint8_t *b, int32_t cols,
-        const int8_t *xq, const float *xd, const int32_t *neg32, int32_t r0, const int nr, float *out, int32_t out_stride) {
-    const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
+        const int8_t *xq, const float *xd, const int16_t *sums16, int32_t r0, const int nr, float *out,
+        int32_t out_stride) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30), low16 = _mm256_set1_epi32(0xFFFF);
     const __m256i g01 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), g23 = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
     const __m256i g45 = _mm256_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5), g67 = _mm256_setr_epi32(6, 6, 6, 6, 7, 7, 7, 7);
     const int nb = cols / 256;
@@ -162,12 +165,18 @@ static inline __attribute__((always_inline, target(TARGET))) void KERNEL(q6_k_ro
         acc[t] = _mm256_setzero_ps();
     }
     for (int k = 0; k < nb; k++, b += 210) {
+        /* the 16 scales times −32, as 16-bit lanes, against the 16 groups' activation sums */
+        __m256i offsets = _mm256_sub_epi16(_mm256_setzero_si256(),
+                _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) (b + 192))), 5));
         UNROLL for (int t = 0; t < nr; t++) {
-            isum[t] = _mm256_setzero_si256();
+            const __m256i *g = (const __m256i *) (sums16 + (int64_t) (r0 + t) * (cols / 16) + 16 * k);
+            isum[t] = DPWSSD(_mm256_setzero_si256(), offsets, _mm256_loadu_si256(g));
         }
         for (int n = 0; n < 2; n++) {
             const uint8_t *ql = b + 64 * n, *qh = b + 128 + 32 * n;
+            /* each 32-value chunk's two scales, one per 4 lanes, in both 16-bit halves of each lane */
             __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) (b + 192 + 8 * n)));
+            sc = _mm256_or_si256(_mm256_and_si256(sc, low16), _mm256_slli_epi32(sc, 16));
             __m256i s01 = _mm256_permutevar8x32_epi32(sc, g01), s23 = _mm256_permutevar8x32_epi32(sc, g23);
             __m256i s45 = _mm256_permutevar8x32_epi32(sc, g45), s67 = _mm256_permutevar8x32_epi32(sc, g67);
             __m256i a = _mm256_loadu_si256((const __m256i *) ql);
@@ -179,17 +188,11 @@ static inline __attribute__((always_inline, target(TARGET))) void KERNEL(q6_k_ro
             __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), low4),
                                          _mm256_and_si256(_mm256_srli_epi16(h, 2), bits45));
             UNROLL for (int t = 0; t < nr; t++) {
-                int64_t r = r0 + t;
-                const int8_t *xo = xq + r * cols + 256 * k + 128 * n;
-                const __m256i *no = (const __m256i *) (neg32 + r * (cols / 4) + 64 * k + 32 * n);
-                __m256i d1 = DPBUSD(_mm256_loadu_si256(no), q1, _mm256_loadu_si256((const __m256i *) xo));
-                __m256i d2 = DPBUSD(_mm256_loadu_si256(no + 1), q2, _mm256_loadu_si256((const __m256i *) (xo + 32)));
-                __m256i d3 = DPBUSD(_mm256_loadu_si256(no + 2), q3, _mm256_loadu_si256((const __m256i *) (xo + 64)));
-                __m256i d4 = DPBUSD(_mm256_loadu_si256(no + 3), q4, _mm256_loadu_si256((const __m256i *) (xo + 96)));
-                isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(d1, s01));
-                isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(d2, s23));
-                isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(d3, s45));
-                isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(d4, s67));
+                const int8_t *xo = xq + (int64_t) (r0 + t) * cols + 256 * k + 128 * n;
+                isum[t] = DPWSSD(isum[t], _mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *) xo)), s01);
+                isum[t] = DPWSSD(isum[t], _mm256_maddubs_epi16(q2, _mm256_loadu_si256((const __m256i *) (xo + 32))), s23);
+                isum[t] = DPWSSD(isum[t], _mm256_maddubs_epi16(q3, _mm256_loadu_si256((const __m256i *) (xo + 64))), s45);
+                isum[t] = DPWSSD(isum[t], _mm256_maddubs_epi16(q4, _mm256_loadu_si256((const __m256i *) (xo + 96))), s67);
             }
         }
         float d = KERNEL(f16)(b + 208);
@@ -203,17 +206,17 @@ static inline __attribute__((always_inline, target(TARGET))) void KERNEL(q6_k_ro
 }
 
 __attribute__((target(TARGET))) void KERNEL(crucible_q6_k)(const uint8_t *w, int64_t row_bytes, int32_t rows,
-        int32_t cols, const int8_t *xq, const float *xd, const int32_t *neg32, int32_t m, float *out,
+        int32_t cols, const int8_t *xq, const float *xd, const int16_t *sums16, int32_t m, float *out,
         int32_t out_stride) {
     for (int32_t r0 = 0; r0 < m; r0 += CHUNK) { /* as k_quant_4_or_5 */
         int32_t r1 = r0 + CHUNK < m ? r0 + CHUNK : m;
         for (int32_t j = 0; j < rows; j++) {
             int32_t r = r0;
             for (; r + ROWS <= r1; r += ROWS) {
-                KERNEL(q6_k_row)(w + j * row_bytes, cols, xq, xd, neg32, r, ROWS, out + j, out_stride);
+                KERNEL(q6_k_row)(w + j * row_bytes, cols, xq, xd, sums16, r, ROWS, out + j, out_stride);
             }
             for (; r < r1; r++) {
-                KERNEL(q6_k_row)(w + j * row_bytes, cols, xq, xd, neg32, r, 1, out + j, out_stride);
+                KERNEL(q6_k_row)(w + j * row_bytes, cols, xq, xd, sums16, r, 1, out + j, out_stride);
             }
         }
     }

@@ -13,14 +13,14 @@ import jdk.incubator.vector.VectorSpecies;
  * llama.cpp's rounding of its activations: its Q8_K for the k-quants (whose scale is the reciprocal of the
  * multiplier too, up to the sign), its Q8_0 for q8_0 weights (which keeps the scale as float16, where this keeps
  * float32). With blocks of 256, {@code sums32} are the sums of each 32 q (Q4_K's and Q5_K's minimums multiply them)
- * and {@code neg32} −32 times the sum of each 4 (Q6_K's values are stored as q + 32).
+ * and {@code sums16} of each 16 (Q6_K's values are stored as q + 32: the 32 times its scales multiply them).
  *
  * @param q      the rounded values, row after row [m · cols]
  * @param scales one per block, row after row [m · cols / block]
  * @param sums32 one per 32 values [m · cols / 32], or null with blocks of 32
- * @param neg32  one per 4 values [m · cols / 4], or null when not asked for
+ * @param sums16 one per 16 values [m · cols / 16], or null when not asked for
  */
-record Int8Activations(byte[] q, float[] scales, int[] sums32, int[] neg32) {
+record Int8Activations(byte[] q, float[] scales, int[] sums32, short[] sums16) {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     /** As many byte lanes as F has float lanes (F2B keeps the lane count). */
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * 8));
@@ -28,8 +28,8 @@ record Int8Activations(byte[] q, float[] scales, int[] sums32, int[] neg32) {
     private static final float RINT = 12582912f;
 
     /** Blocks of 256 values, for the k-quants; see {@link #of(float[], int, int, int, boolean)}. */
-    static Int8Activations of(float[] x, int m, int cols, boolean withNeg32) {
-        return of(x, m, cols, 256, withNeg32);
+    static Int8Activations of(float[] x, int m, int cols, boolean withSums16) {
+        return of(x, m, cols, 256, withSums16);
     }
 
     /**
@@ -37,7 +37,7 @@ record Int8Activations(byte[] q, float[] scales, int[] sums32, int[] neg32) {
      * infinity or NaN (the float kernels then carry them into the outputs, as the product of the unrounded values
      * would).
      */
-    static Int8Activations of(float[] x, int m, int cols, int block, boolean withNeg32) {
+    static Int8Activations of(float[] x, int m, int cols, int block, boolean withSums16) {
         if (cols % block != 0 || block % F.length() != 0) {
             return null;
         }
@@ -71,13 +71,13 @@ record Int8Activations(byte[] q, float[] scales, int[] sums32, int[] neg32) {
                 sums32[i / 32] += q[i];
             }
         }
-        int[] neg32 = null;
-        if (withNeg32) {
-            neg32 = new int[q.length / 4];
-            for (int i = 0; i < neg32.length; i++) {
-                neg32[i] = -32 * (q[4 * i] + q[4 * i + 1] + q[4 * i + 2] + q[4 * i + 3]);
+        short[] sums16 = null;
+        if (withSums16) { // at most 16 · 127 in magnitude
+            sums16 = new short[q.length / 16];
+            for (int i = 0; i < q.length; i++) {
+                sums16[i / 16] += q[i];
             }
         }
-        return new Int8Activations(q, scales, sums32, neg32);
+        return new Int8Activations(q, scales, sums32, sums16);
     }
 }

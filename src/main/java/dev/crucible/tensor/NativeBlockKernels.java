@@ -33,7 +33,7 @@ import java.util.Objects;
  */
 final class NativeBlockKernels {
     /** The library's functions' version this class calls (crucible_block_kernels_version). */
-    private static final int VERSION = 3;
+    private static final int VERSION = 4;
     private static final String RESOURCE = "/native/linux-x86_64/libcrucible_blocks.so";
     /** Activation rows per native call (prefill cuts its rows into calls of at most this many). */
     static final int CALL_ROWS = 64;
@@ -198,31 +198,31 @@ final class NativeBlockKernels {
         MemorySegment result = MemorySegment.ofArray(out);
         MethodHandle kernel;
         MemorySegment sums;
-        int sumsPerRow;
+        long sumsBytesPerRow;
         if (f == BlockFormat.Q4_K || f == BlockFormat.Q5_K) {
             kernel = f == BlockFormat.Q4_K ? v.q4k() : v.q5k();
             sums = MemorySegment.ofArray(x.sums32());
-            sumsPerRow = cols / 32;
+            sumsBytesPerRow = 4L * (cols / 32);
         } else if (f == BlockFormat.Q6_K) {
             kernel = v.q6k();
-            sums = MemorySegment.ofArray(x.neg32());
-            sumsPerRow = cols / 4;
+            sums = MemorySegment.ofArray(x.sums16());
+            sumsBytesPerRow = 2L * (cols / 16);
         } else if (f == BlockFormat.Q8_0) {
             kernel = v.q80();
             sums = MemorySegment.NULL; // Q8_0 has no minimum or offset
-            sumsPerRow = 0;
+            sumsBytesPerRow = 0;
         } else {
             throw new IllegalArgumentException("no native kernel for " + f);
         }
         Objects.checkFromIndexSize(0, (long) m * (cols / roundingBlock(f)), x.scales().length);
-        Objects.checkFromIndexSize(0, (long) m * sumsPerRow, sums.byteSize() / 4);
+        Objects.checkFromIndexSize(0, m * sumsBytesPerRow, sums.byteSize());
         try {
             // a critical call holds off the garbage collector until it returns: a bounded number of activation rows
             // per call keeps that short in a long prefill (the outputs are the same however the rows are cut)
             for (int r0 = 0; r0 < m; r0 += CALL_ROWS) {
                 int n = Math.min(CALL_ROWS, m - r0);
                 kernel.invokeExact(blocks, rowBytes, rows, cols, q.asSlice((long) r0 * cols),
-                        scales.asSlice(4L * r0 * (cols / roundingBlock(f))), sums.asSlice(4L * r0 * sumsPerRow), n,
+                        scales.asSlice(4L * r0 * (cols / roundingBlock(f))), sums.asSlice(r0 * sumsBytesPerRow), n,
                         result.asSlice(4L * (outOff + (long) r0 * outStride)), outStride);
             }
         } catch (RuntimeException | Error e) {

@@ -142,7 +142,7 @@ public final class PackedWeight {
         return false;
     }
 
-    /** Whether a Q6_K part runs on {@link NativeBlockKernels} (it needs {@link Int8Activations#neg32}). */
+    /** Whether a Q6_K part runs on {@link NativeBlockKernels} (it needs {@link Int8Activations#sums16}). */
     boolean hasNativeQ6K() {
         for (BlockMatrix b : blockParts) {
             if (b.format() == BlockFormat.Q6_K && NativeBlockKernels.handles(b.format())) {

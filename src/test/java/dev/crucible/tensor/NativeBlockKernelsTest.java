@@ -126,14 +126,18 @@ class NativeBlockKernelsTest {
             }
             assertEquals(sum, a.sums32()[i]);
         }
-        for (int i = 0; i < a.neg32().length; i++) {
-            assertEquals(-32 * (a.q()[4 * i] + a.q()[4 * i + 1] + a.q()[4 * i + 2] + a.q()[4 * i + 3]), a.neg32()[i]);
+        for (int i = 0; i < a.sums16().length; i++) {
+            int sum = 0;
+            for (int j = 0; j < 16; j++) {
+                sum += a.q()[16 * i + j];
+            }
+            assertEquals(sum, a.sums16()[i]);
         }
         float[] zeros = new float[256];
         Int8Activations z = Int8Activations.of(zeros, 1, 256, false);
         assertArrayEquals(new float[1], z.scales());
         assertArrayEquals(new byte[256], z.q());
-        assertNull(z.neg32());
+        assertNull(z.sums16());
         x[700] = Float.NaN;
         assertNull(Int8Activations.of(x, 2, cols, false), "a NaN: the Java kernels carry it");
         x[700] = Float.POSITIVE_INFINITY;
@@ -216,20 +220,25 @@ class NativeBlockKernelsTest {
     }
 
     /**
-     * Q6_K: per super-block, lane l (of 8) of each 32 values c starts at −32·Σxq of its 4 values and adds Σ q·xq
-     * (q the unsigned 6-bit value), times the signed scale of its 16 values; converted and multiplied-added with
-     * d·scale; the result is the lanes' sum.
+     * Q6_K: per super-block, lane l (of 8) starts at −32·sc_g times the sum of group g's xq for its two groups of
+     * 16, g = 2l and 2l + 1, then adds for each 32 values c its scale times Σ q·xq over values 4l..4l+3 (q the
+     * unsigned 6-bit value); the lanes are converted and multiplied-added with d·scale; the result is their sum.
      */
     private static float q6K(ByteBuffer row, int cols, Int8Activations a, int r) {
         float[] acc = new float[8];
         for (int k = 0; k < cols / 256; k++) {
             int b = 210 * k;
             int[] isum = new int[8];
+            for (int l = 0; l < 8; l++) {
+                for (int g = 2 * l; g < 2 * l + 2; g++) {
+                    isum[l] += -32 * row.get(b + 192 + g) * a.sums16()[r * (cols / 16) + 16 * k + g];
+                }
+            }
             for (int n = 0; n < 2; n++) {
                 for (int c = 0; c < 4; c++) {
                     for (int l = 0; l < 8; l++) {
                         int base = r * cols + 256 * k + 128 * n + 32 * c + 4 * l;
-                        int lane = a.neg32()[base / 4];
+                        int lane = 0;
                         for (int t = 0; t < 4; t++) {
                             int e = 4 * l + t; // value e of the 32
                             int low = row.get(b + 64 * n + (c % 2 == 0 ? 0 : 32) + e) & 0xFF;

@@ -208,12 +208,17 @@ RUNS = {  # method -> (data set name, learning rate full, learning rate lora, ma
 }
 
 
-def run(method, kind, model_path, tok_dir, adapter, data, threads):
+def start(kind, model_path, tok_dir, adapter, threads=2):
+    """Threads and seed set, then the tokenizer and the model (full, or with the starting adapter for lora)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    name, lr_full, lr_lora, max_length = RUNS[method]
     tok = AutoTokenizer.from_pretrained(tok_dir)
-    model = load_model(model_path, adapter if kind == "lora" else None)
+    return tok, load_model(model_path, adapter if kind == "lora" else None)
+
+
+def run(method, kind, model_path, tok_dir, adapter, data, threads):
+    tok, model = start(kind, model_path, tok_dir, adapter, threads)
+    name, lr_full, lr_lora, max_length = RUNS[method]
     rec = Recorder()
     lr = lr_full if kind == "full" else lr_lora
     with tempfile.TemporaryDirectory() as out:
@@ -227,10 +232,7 @@ def saved_name(name):
 
 def dpo_gradients(kind, model_path, tok_dir, adapter, data):
     """The gradient of TRL's first DPO step: its loss on the (whole-data-set) batch, backward."""
-    torch.set_num_threads(2)
-    torch.manual_seed(0)
-    tok = AutoTokenizer.from_pretrained(tok_dir)
-    model = load_model(model_path, adapter if kind == "lora" else None)
+    tok, model = start(kind, model_path, tok_dir, adapter)
     with tempfile.TemporaryDirectory() as out:
         trainer = trainer_for("dpo", model, tok, data["standard"], 1e-3, out, Recorder(), RUNS["dpo"][3])
         return first_step_gradients(trainer, kind)[0]

@@ -25,13 +25,12 @@ import torch
 import transformers
 from datasets import Dataset
 from safetensors.torch import save_file
-from transformers import AutoTokenizer
 
 import trl
 from trl import DPOConfig, DPOTrainer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from preference_reference import Recorder, common_args, first_step_gradients, load_model, model_dir  # noqa: E402
+from preference_reference import Recorder, common_args, first_step_gradients, model_dir, start  # noqa: E402
 
 ALPHA = 0.5  # not 1, so that a weight applied to the wrong term shows
 BETA = 0.1
@@ -44,10 +43,7 @@ def rpo_config(out, rows, lr):
 
 
 def rpo_run(kind, model_path, tok_dir, adapter, rows):
-    torch.set_num_threads(2)
-    torch.manual_seed(0)
-    tok = AutoTokenizer.from_pretrained(tok_dir)
-    model = load_model(model_path, adapter if kind == "lora" else None)
+    tok, model = start(kind, model_path, tok_dir, adapter)
     lr = 1e-3 if kind == "full" else 5e-3
     rec = Recorder()
     with tempfile.TemporaryDirectory() as out:
@@ -58,10 +54,7 @@ def rpo_run(kind, model_path, tok_dir, adapter, rows):
 
 
 def rpo_step(kind, model_path, tok_dir, adapter, rows):
-    torch.set_num_threads(2)
-    torch.manual_seed(0)
-    tok = AutoTokenizer.from_pretrained(tok_dir)
-    model = load_model(model_path, adapter if kind == "lora" else None)
+    tok, model = start(kind, model_path, tok_dir, adapter)
     with tempfile.TemporaryDirectory() as out:
         trainer = DPOTrainer(model=model, args=rpo_config(out, rows, 1e-3), train_dataset=Dataset.from_list(rows),
                              processing_class=tok, callbacks=[Recorder()])

@@ -50,7 +50,7 @@ final class InspectCommand implements Runnable {
 
     @Override
     public void run() {
-        ModelInputs.requireExists(modelDir);
+        ModelInputs.requireModelPath(modelDir);
         if (ModelInputs.isGguf(modelDir)) {
             GgufInspect.print(modelDir, tensors, json, spec.commandLine().getOut());
             return;

@@ -17,20 +17,27 @@ public final class ModelInputs {
 
     /** The directory with config, tokenizer and chat template: the model's, or one made from a GGUF file's metadata. */
     public static Path huggingFaceFiles(Path model) {
-        requireExists(model);
+        requireModelPath(model);
         return isGguf(model) ? GgufTokenizerFiles.temporaryDirectory(model) : model;
     }
 
     /** The transformer of a model directory or GGUF file. */
     public static Transformer transformer(Path model) {
-        requireExists(model);
+        requireModelPath(model);
         return isGguf(model) ? GgufModel.transformer(model) : Transformer.load(model);
     }
 
-    /** A missing MODEL is named as what it may be (the directory readers would call it a missing directory). */
-    public static void requireExists(Path model) {
+    /**
+     * Refuses a MODEL that can be neither, naming what it may be (the directory readers alone would call a missing
+     * path, or a file, a missing directory).
+     */
+    public static void requireModelPath(Path model) {
         if (!Files.exists(model)) {
             throw new CrucibleException(model + ": not found (MODEL is a Hugging Face model directory or a .gguf file)");
+        }
+        if (!Files.isDirectory(model) && !isGguf(model)) {
+            throw new CrucibleException(model + ": not a GGUF file (MODEL is a Hugging Face model directory or a .gguf"
+                    + " file)");
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.crucible.merge;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.Failures;
 import dev.crucible.ProgressBar;
 import dev.crucible.tensor.DType;
 import dev.crucible.tensor.FileRegion;
@@ -302,13 +303,7 @@ public record MergeEstimate(long peakBytes, double seconds, double startSeconds,
             Thread.currentThread().interrupt();
             throw new CrucibleException("merge estimate interrupted");
         } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
-            }
-            if (e.getCause() instanceof Error err) {
-                throw err;
-            }
-            throw new IllegalStateException(e.getCause());
+            throw Failures.unchecked(e.getCause());
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.crucible.merge;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.Failures;
 import dev.crucible.ProgressBar;
 import dev.crucible.io.ShardedWriter;
 import dev.crucible.tensor.DType;
@@ -148,12 +149,8 @@ public final class MergeExecutor {
                 awaitWorkers(pool);
             }
         }
-        Throwable t = failure.get();
-        if (t instanceof RuntimeException re) {
-            throw re;
-        }
-        if (t instanceof Error err) {
-            throw err;
+        if (failure.get() != null) {
+            throw Failures.unchecked(failure.get());
         }
     }
 

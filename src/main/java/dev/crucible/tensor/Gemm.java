@@ -237,10 +237,10 @@ public final class Gemm {
         if (m == 0 || n == 0) {
             return;
         }
-        float[] sums = w.needsSubBlockSums() ? GemmBlockKernel.subBlockSums(x, m, k) : null;
         // the native kernels' activations, rounded once for all rows (null with a non-finite value: Java kernels)
-        Int8Activations rounded = w.usesNativeKernels(256) ? Int8Activations.of(x, m, k, w.hasNativeQ6K()) : null;
-        Int8Activations rounded32 = w.usesNativeKernels(32) ? Int8Activations.of(x, m, k, 32, false) : null;
+        Int8Activations rounded = w.usesNativeKernels(256) ? Int8Activations.of(x, m, k) : null;
+        Int8Activations rounded32 = w.usesNativeKernels(32) ? Int8Activations.of(x, m, k, 32) : null;
+        float[] sums = w.needsSubBlockSums(rounded != null) ? GemmBlockKernel.subBlockSums(x, m, k) : null;
         int per = Math.max(BLOCK_ROWS_MIN, (n + 8 * Parallel.threads() - 1) / (8 * Parallel.threads()));
         int tasks = (n + per - 1) / per;
         Parallel.forEach(tasks, (long) m * n * k, t -> w.multiplyBlocks(t * per, Math.min(n, (t + 1) * per), x, m, sums,

@@ -18,7 +18,7 @@ import jdk.incubator.vector.VectorSpecies;
  * @param q      the rounded values, row after row [m · cols]
  * @param scales one per block, row after row [m · cols / block]
  * @param sums32 one per 32 values [m · cols / 32], or null with blocks of 32
- * @param sums16 one per 16 values [m · cols / 16], or null when not asked for
+ * @param sums16 one per 16 values [m · cols / 16], or null with blocks of 32
  */
 record Int8Activations(byte[] q, float[] scales, int[] sums32, short[] sums16) {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -27,9 +27,9 @@ record Int8Activations(byte[] q, float[] scales, int[] sums32, short[] sums16) {
     /** 1.5·2^23: adding and subtracting it rounds a float below 2^22 in magnitude to an integer, ties to even (rint). */
     private static final float RINT = 12582912f;
 
-    /** Blocks of 256 values, for the k-quants; see {@link #of(float[], int, int, int, boolean)}. */
-    static Int8Activations of(float[] x, int m, int cols, boolean withSums16) {
-        return of(x, m, cols, 256, withSums16);
+    /** Blocks of 256 values, for the k-quants; see {@link #of(float[], int, int, int)}. */
+    static Int8Activations of(float[] x, int m, int cols) {
+        return of(x, m, cols, 256);
     }
 
     /**
@@ -37,12 +37,14 @@ record Int8Activations(byte[] q, float[] scales, int[] sums32, short[] sums16) {
      * infinity or NaN (the float kernels then carry them into the outputs, as the product of the unrounded values
      * would).
      */
-    static Int8Activations of(float[] x, int m, int cols, int block, boolean withSums16) {
-        if (cols % block != 0 || block % F.length() != 0) {
+    static Int8Activations of(float[] x, int m, int cols, int block) {
+        if (cols % block != 0 || block % 16 != 0 || 16 % F.length() != 0) {
             return null;
         }
         byte[] q = new byte[m * cols];
         float[] scales = new float[m * cols / block];
+        // the sums of each 16 rounded values: whole numbers below 2^11, so any order of the float additions is exact
+        short[] sums16 = block == 256 ? new short[q.length / 16] : null;
         for (int b = 0; b < scales.length; b++) {
             int o = block * b;
             FloatVector max = FloatVector.zero(F);
@@ -54,28 +56,23 @@ record Int8Activations(byte[] q, float[] scales, int[] sums32, short[] sums16) {
                 return null;
             }
             if (amax == 0) {
-                continue; // scale 0, q 0
+                continue; // scale 0, q 0, sums 0
             }
             float inverse = 127 / amax;
             scales[b] = 1 / inverse;
             for (int i = 0; i < block; i += F.length()) {
-                FloatVector v = FloatVector.fromArray(F, x, o + i).mul(inverse).add(RINT).sub(RINT);
-                v.max(-127f).min(127f).convertShape(VectorOperators.F2B, B, 0).reinterpretAsBytes()
-                        .intoArray(q, o + i);
+                FloatVector v = FloatVector.fromArray(F, x, o + i).mul(inverse).add(RINT).sub(RINT).max(-127f).min(127f);
+                v.convertShape(VectorOperators.F2B, B, 0).reinterpretAsBytes().intoArray(q, o + i);
+                if (sums16 != null) {
+                    sums16[(o + i) / 16] += (short) v.reduceLanes(VectorOperators.ADD);
+                }
             }
         }
         int[] sums32 = null;
-        if (block == 256) {
-            sums32 = new int[q.length / 32];
-            for (int i = 0; i < q.length; i++) {
-                sums32[i / 32] += q[i];
-            }
-        }
-        short[] sums16 = null;
-        if (withSums16) { // at most 16 · 127 in magnitude
-            sums16 = new short[q.length / 16];
-            for (int i = 0; i < q.length; i++) {
-                sums16[i / 16] += q[i];
+        if (sums16 != null) {
+            sums32 = new int[sums16.length / 2];
+            for (int i = 0; i < sums32.length; i++) {
+                sums32[i] = sums16[2 * i] + sums16[2 * i + 1];
             }
         }
         return new Int8Activations(q, scales, sums32, sums16);

@@ -1,5 +1,7 @@
 package dev.crucible.tensor;
 
+import dev.crucible.Failures;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
@@ -225,10 +227,8 @@ final class NativeBlockKernels {
                         scales.asSlice(4L * r0 * (cols / roundingBlock(f))), sums.asSlice(r0 * sumsBytesPerRow), n,
                         result.asSlice(4L * (outOff + (long) r0 * outStride)), outStride);
             }
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
+        } catch (Throwable t) { // invokeExact declares Throwable
+            throw Failures.unchecked(t);
         }
     }
 }

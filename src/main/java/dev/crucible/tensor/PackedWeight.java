@@ -142,20 +142,14 @@ public final class PackedWeight {
         return false;
     }
 
-    /** Whether a Q6_K part runs on {@link NativeBlockKernels} (it needs {@link Int8Activations#sums16}). */
-    boolean hasNativeQ6K() {
+    /**
+     * Whether a part's Java kernel needs the activations' float sub-block sums: its format has minimums and it does
+     * not run on {@link NativeBlockKernels} with the activations rounded per 256 ({@code rounded}), whose own sums
+     * it takes.
+     */
+    boolean needsSubBlockSums(boolean rounded) {
         for (BlockMatrix b : blockParts) {
-            if (b.format() == BlockFormat.Q6_K && NativeBlockKernels.handles(b.format())) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /** Whether a part's format needs the activations' sub-block sums. */
-    boolean needsSubBlockSums() {
-        for (BlockMatrix b : blockParts) {
-            if (GemmBlockKernel.needsSums(b.format())) {
+            if (GemmBlockKernel.needsSums(b.format()) && !(rounded && NativeBlockKernels.handles(b.format()))) {
                 return true;
             }
         }

@@ -1,5 +1,7 @@
 package dev.crucible.tensor;
 
+import dev.crucible.Failures;
+
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
@@ -110,13 +112,7 @@ public final class Parallel {
             }
             job = null;
             if (j.failure != null) {
-                if (j.failure instanceof RuntimeException re) {
-                    throw re;
-                }
-                if (j.failure instanceof Error e) {
-                    throw e;
-                }
-                throw new IllegalStateException(j.failure);
+                throw Failures.unchecked(j.failure);
             }
         }
     }

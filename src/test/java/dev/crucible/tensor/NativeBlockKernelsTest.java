@@ -63,7 +63,7 @@ class NativeBlockKernelsTest {
                     x[i] = (float) (random.nextGaussian() * (i % 256 == 7 ? 9 : 1)); // an outlier per block
                 }
                 java.util.Arrays.fill(x, cols, cols + 256, 0f); // a block of zeros: scale 0
-                Int8Activations a = Int8Activations.of(x, m, cols, NativeBlockKernels.roundingBlock(f), true);
+                Int8Activations a = Int8Activations.of(x, m, cols, NativeBlockKernels.roundingBlock(f));
                 float[] expected = new float[m * rows];
                 for (int r = 0; r < m; r++) {
                     for (int j = 0; j < rows; j++) {
@@ -105,7 +105,7 @@ class NativeBlockKernelsTest {
             x[i] = (float) random.nextGaussian();
         }
         x[300] = -40f;
-        Int8Activations a = Int8Activations.of(x, 2, cols, true);
+        Int8Activations a = Int8Activations.of(x, 2, cols);
         for (int b = 0; b < 4; b++) {
             float amax = 0;
             for (int i = 0; i < 256; i++) {
@@ -133,16 +133,29 @@ class NativeBlockKernelsTest {
             }
             assertEquals(sum, a.sums16()[i]);
         }
+        Int8Activations perBlock32 = Int8Activations.of(x, 2, cols, 32); // as Q8_0's kernel takes them
+        for (int b = 0; b < 2 * cols / 32; b++) {
+            float amax = 0;
+            for (int i = 0; i < 32; i++) {
+                amax = Math.max(amax, Math.abs(x[32 * b + i]));
+            }
+            float inverse = 127 / amax;
+            assertEquals(1 / inverse, perBlock32.scales()[b]);
+            for (int i = 0; i < 32; i++) {
+                assertEquals((byte) Math.rint(x[32 * b + i] * inverse), perBlock32.q()[32 * b + i]);
+            }
+        }
         float[] zeros = new float[256];
-        Int8Activations z = Int8Activations.of(zeros, 1, 256, false);
+        Int8Activations z = Int8Activations.of(zeros, 1, 256);
         assertArrayEquals(new float[1], z.scales());
         assertArrayEquals(new byte[256], z.q());
-        assertNull(z.sums16());
+        assertArrayEquals(new short[16], z.sums16());
+        assertNull(Int8Activations.of(zeros, 1, 256, 32).sums16(), "blocks of 32 (Q8_0) need no sums");
         x[700] = Float.NaN;
-        assertNull(Int8Activations.of(x, 2, cols, false), "a NaN: the Java kernels carry it");
+        assertNull(Int8Activations.of(x, 2, cols), "a NaN: the Java kernels carry it");
         x[700] = Float.POSITIVE_INFINITY;
-        assertNull(Int8Activations.of(x, 2, cols, false));
-        assertNull(Int8Activations.of(new float[320], 1, 320, false), "not whole blocks of 256");
+        assertNull(Int8Activations.of(x, 2, cols));
+        assertNull(Int8Activations.of(new float[320], 1, 320), "not whole blocks of 256");
     }
 
     /** Random blocks with moderate float16 scales (random bytes as f16 could be NaN or huge). */

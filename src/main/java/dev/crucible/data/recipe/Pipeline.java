@@ -1,6 +1,7 @@
 package dev.crucible.data.recipe;
 
 import dev.crucible.CrucibleException;
+import dev.crucible.Failures;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -76,13 +77,7 @@ final class Pipeline<R> implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new CrucibleException("interrupted", e);
         } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            if (e.getCause() instanceof Error err) {
-                throw err;
-            }
-            throw new IllegalStateException(e.getCause());
+            throw Failures.unchecked(e.getCause());
         }
     }
 

@@ -94,6 +94,9 @@ class CommandErrorsTest {
         add(c, "bench svd --rows 0", "--rows");
         add(c, "bench gguf", "give one of --write-model DIR or --decode MODEL");
         add(c, "bench gguf --decode " + m, "not found");
+        add(c, "bench gguf --decode " + notADir, "not a GGUF file");
+        add(c, "generate " + notADir + " --prompt hi", "not a GGUF file");
+        add(c, "inspect " + notADir, "not a GGUF file");
         add(c, "bench gguf --write-model " + out() + " --shape huge", "--shape");
         add(c, "export gguf " + m + " " + out(), "not found");
         add(c, "export gguf " + corruptModel + " " + out(), "model.safetensors");

@@ -112,37 +112,38 @@ class PreferenceCommandTest {
 
     @Test
     void keysOfOtherMethodsAndBadSettingsAreRefused() throws IOException {
-        failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: orpo\ndpo_label_smoothing: 0.1\n").toString()),
-                "'dpo_label_smoothing' does not apply to rl: orpo");
-        failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: ipo\nrpo_alpha: 1.0\n").toString()),
-                "'rpo_alpha' does not apply to rl: ipo");
-        failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: dpo\nrpo_alpha: -0.5\n").toString()),
-                "'rpo_alpha'");
-        failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: ipo\ndpo_loss_type: [ipo]\n").toString()),
-                "'dpo_loss_type' does not apply to rl: ipo");
-        failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: dpo\ndpo_loss_type: [hinge]\n").toString()),
-                "'dpo_loss_type' is [hinge]; Crucible trains [sigmoid], [robust], [ipo], [sigmoid, sft] and [robust, sft]");
-        failsWith(CliRun.of("train", config("standard.jsonl", null,
-                "rl: dpo\ndpo_loss_type: [sigmoid, sft]\ndpo_loss_weights: [1.0]\n").toString()),
-                "'dpo_loss_weights' has 1 weights for the 2 losses");
-        failsWith(CliRun.of("train", config("standard.jsonl", null,
-                "rl: dpo\ndpo_loss_type: [sigmoid, sft]\ndpo_loss_weights: [2, 0.5]\n").toString()),
-                "Crucible trains it at weight 1");
-        failsWith(CliRun.of("train", config("standard.jsonl", null,
-                "rl: dpo\ndpo_loss_type: [sigmoid, sft]\nrpo_alpha: 0.5\n").toString()),
-                "'rpo_alpha' and dpo_loss_type's sft weight are the same term");
-        failsWith(CliRun.of("train", config("standard.jsonl", null,
-                "rl: dpo\ndpo_loss_type: [ipo]\ndpo_label_smoothing: 0.1\n").toString()),
-                "'dpo_label_smoothing' does not apply to dpo_loss_type [ipo]");
-        failsWith(CliRun.of("train", config("standard.jsonl", null,
-                "rl: dpo\ndpo_loss_type: [sigmoid]\ndpo_label_smoothing: 0.1\n").toString()),
-                "TRL's sigmoid loss ignores it");
-        failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: dpo\ndpo_loss_weights: [1]\n").toString()),
-                "'dpo_loss_weights' needs dpo_loss_type");
-        failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: dpo\nsample_packing: true\n").toString()),
-                "'sample_packing' does not apply to preference training");
-        failsWith(CliRun.of("train", config("standard.jsonl", null, "rl: dpo\ndpo_label_smoothing: 0.5\n").toString()),
-                "'dpo_label_smoothing'");
+        // each: the keys after the fixture's config (standard rows), and a fragment of the one error line
+        String[][] refused = {
+                {"rl: orpo\ndpo_label_smoothing: 0.1\n",
+                        "'dpo_label_smoothing' does not apply to rl: orpo"},
+                {"rl: ipo\nrpo_alpha: 1.0\n",
+                        "'rpo_alpha' does not apply to rl: ipo"},
+                {"rl: dpo\nrpo_alpha: -0.5\n",
+                        "'rpo_alpha'"},
+                {"rl: ipo\ndpo_loss_type: [ipo]\n",
+                        "'dpo_loss_type' does not apply to rl: ipo"},
+                {"rl: dpo\ndpo_loss_type: [hinge]\n",
+                        "'dpo_loss_type' is [hinge]; Crucible trains [sigmoid], [robust], [ipo], [sigmoid, sft] and [robust, sft]"},
+                {"rl: dpo\ndpo_loss_type: [sigmoid, sft]\ndpo_loss_weights: [1.0]\n",
+                        "'dpo_loss_weights' has 1 weights for the 2 losses"},
+                {"rl: dpo\ndpo_loss_type: [sigmoid, sft]\ndpo_loss_weights: [2, 0.5]\n",
+                        "Crucible trains it at weight 1"},
+                {"rl: dpo\ndpo_loss_type: [sigmoid, sft]\nrpo_alpha: 0.5\n",
+                        "'rpo_alpha' and dpo_loss_type's sft weight are the same term"},
+                {"rl: dpo\ndpo_loss_type: [ipo]\ndpo_label_smoothing: 0.1\n",
+                        "'dpo_label_smoothing' does not apply to dpo_loss_type [ipo]"},
+                {"rl: dpo\ndpo_loss_type: [sigmoid]\ndpo_label_smoothing: 0.1\n",
+                        "TRL's sigmoid loss ignores it"},
+                {"rl: dpo\ndpo_loss_weights: [1]\n",
+                        "'dpo_loss_weights' needs dpo_loss_type"},
+                {"rl: dpo\nsample_packing: true\n",
+                        "'sample_packing' does not apply to preference training"},
+                {"rl: dpo\ndpo_label_smoothing: 0.5\n",
+                        "'dpo_label_smoothing'"},
+        };
+        for (String[] c : refused) {
+            failsWith(CliRun.of("train", config("standard.jsonl", null, c[0]).toString()), c[1]);
+        }
         failsWith(CliRun.of("train", config("kto.jsonl", null, "rl: kto\nmicro_batch_size: 1\n").toString()),
                 "micro_batch_size of at least 2");
         Path kto = config("kto.jsonl", null, "rl: dpo\n");

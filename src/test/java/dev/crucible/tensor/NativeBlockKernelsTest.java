@@ -105,44 +105,30 @@ class NativeBlockKernelsTest {
             x[i] = (float) random.nextGaussian();
         }
         x[300] = -40f;
+        for (int block : new int[] {256, 32}) { // the k-quants' blocks, and Q8_0's
+            Int8Activations r = Int8Activations.of(x, 2, cols, block);
+            for (int b = 0; b < 2 * cols / block; b++) {
+                float amax = 0;
+                for (int i = 0; i < block; i++) {
+                    amax = Math.max(amax, Math.abs(x[block * b + i]));
+                }
+                float inverse = 127 / amax;
+                assertEquals(1 / inverse, r.scales()[b]);
+                for (int i = 0; i < block; i++) {
+                    int p = block * b + i;
+                    assertEquals((byte) Math.rint(x[p] * inverse), r.q()[p], "block of " + block + ", value " + p);
+                }
+            }
+        }
         Int8Activations a = Int8Activations.of(x, 2, cols);
-        for (int b = 0; b < 4; b++) {
-            float amax = 0;
-            for (int i = 0; i < 256; i++) {
-                amax = Math.max(amax, Math.abs(x[256 * b + i]));
-            }
-            float inverse = 127 / amax;
-            assertEquals(1 / inverse, a.scales()[b]);
-            for (int i = 0; i < 256; i++) {
-                int p = 256 * b + i;
-                assertEquals((byte) Math.rint(x[p] * inverse), a.q()[p], "value " + p);
-            }
-        }
         assertEquals(-127, a.q()[300], "the block's largest magnitude is a full step count");
-        for (int i = 0; i < a.sums32().length; i++) {
-            int sum = 0;
-            for (int j = 0; j < 32; j++) {
-                sum += a.q()[32 * i + j];
+        for (int group : new int[] {16, 32}) {
+            int[] sums = new int[x.length / group];
+            for (int i = 0; i < x.length; i++) {
+                sums[i / group] += a.q()[i];
             }
-            assertEquals(sum, a.sums32()[i]);
-        }
-        for (int i = 0; i < a.sums16().length; i++) {
-            int sum = 0;
-            for (int j = 0; j < 16; j++) {
-                sum += a.q()[16 * i + j];
-            }
-            assertEquals(sum, a.sums16()[i]);
-        }
-        Int8Activations perBlock32 = Int8Activations.of(x, 2, cols, 32); // as Q8_0's kernel takes them
-        for (int b = 0; b < 2 * cols / 32; b++) {
-            float amax = 0;
-            for (int i = 0; i < 32; i++) {
-                amax = Math.max(amax, Math.abs(x[32 * b + i]));
-            }
-            float inverse = 127 / amax;
-            assertEquals(1 / inverse, perBlock32.scales()[b]);
-            for (int i = 0; i < 32; i++) {
-                assertEquals((byte) Math.rint(x[32 * b + i] * inverse), perBlock32.q()[32 * b + i]);
+            for (int g = 0; g < sums.length; g++) {
+                assertEquals(sums[g], group == 16 ? a.sums16()[g] : a.sums32()[g], "sum of " + group + " #" + g);
             }
         }
         float[] zeros = new float[256];
